@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tug's tests drive for real (registry, skopeo, umoci, podman, go, ...).
+# Idempotent: returns at once when every package is already installed. Needs root (CI runs as
+# root, with CI=true and no stdin). Podman itself needs no global config here: the test helpers
+# pass every setting as flags and a private CONTAINERS_CONF (see test/support/tools.ts).
+set -euo pipefail
+
+packages=(
+  # registries and OCI tools the e2e tests check tug's output with
+  docker-registry skopeo umoci buildah
+  # running the built images: podman with runc, its network helpers and init
+  podman runc conmon catatonit slirp4netns netavark aardvark-dns containernetworking-plugins
+  iptables uidmap fuse-overlayfs
+  # base-image contents and builders
+  busybox-static golang-go
+  # fixtures: htpasswd for registry auth, TLS certificates, parallel gzip, a plain HTTP server
+  apache2-utils openssl pigz nginx-light ca-certificates git
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "ci-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [[ $(id -u) != 0 ]]; then
+  echo "ci-deps: missing ${missing[*]}; run as root to install them" >&2
+  exit 1
+fi
+
+echo "ci-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+
+# Packages such as nginx-light start their service on install; in a container or CI job that
+# would occupy port 80 and outlive the install. policy-rc.d 101 tells invoke-rc.d "do not start".
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  own_policy=true
+fi
+cleanup() { if $own_policy; then rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+apt-get update -qq </dev/null
+apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+
+echo "ci-deps: done"

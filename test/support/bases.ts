@@ -1,0 +1,281 @@
+// Base images the tests build FROM, made with umoci alone so that no tug code is trusted to make
+// the things tug is checked against. Each base is built once per content and cached in the OS
+// temp dir; callers get a cheap hard-linked copy of the cached OCI layout.
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import {
+  chmod,
+  copyFile,
+  link,
+  mkdir,
+  mkdtemp,
+  readdir,
+  realpath,
+  rename,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { runTool } from "./tools.ts";
+
+export interface Base {
+  /** OCI image layout directory. */
+  layout: string;
+  tag: string;
+  /** `oci:LAYOUT:TAG`, what skopeo and podman take. */
+  ref: string;
+}
+
+export interface ImageSpec {
+  /** Start from this image (its layers and config) instead of scratch. */
+  from?: Base;
+  /** Host files copied in (content only; `mode` defaults to the host file's permission bits). */
+  files?: Array<{ from: string; to: string; mode?: number }>;
+  /** Files written from memory. */
+  contents?: Array<{ to: string; data: string | Buffer; mode?: number }>;
+  symlinks?: Array<{ path: string; target: string }>;
+  dirs?: Array<{ path: string; mode?: number }>;
+  config?: { entrypoint?: string[]; cmd?: string[]; env?: string[]; workdir?: string };
+}
+
+// Bumped when a recipe below changes, so stale cached bases are not reused.
+const RECIPE_VERSION = "1";
+
+/**
+ * Builds `layout:tag` (`layout` must not exist yet) with umoci: `spec.from` or an empty image
+ * (FROM scratch), plus one layer holding `spec`'s files. Not cached; for a fixture such as a
+ * static binary on scratch.
+ */
+export async function makeImage(layout: string, tag: string, spec: ImageSpec): Promise<Base> {
+  const work = await mkdtemp(join(tmpdir(), "tug-umoci-"));
+  try {
+    if (spec.from) {
+      await copyTree(spec.from.layout, layout);
+      if (spec.from.tag !== tag) {
+        await runTool("umoci", ["tag", "--image", `${layout}:${spec.from.tag}`, tag]);
+      }
+    } else {
+      await runTool("umoci", ["init", "--layout", layout]);
+      await runTool("umoci", ["new", "--image", `${layout}:${tag}`]);
+    }
+    const bundle = join(work, "bundle");
+    await runTool("umoci", ["unpack", ...rootless(), "--image", `${layout}:${tag}`, bundle]);
+    await fill(join(bundle, "rootfs"), spec);
+    await runTool("umoci", ["repack", "--image", `${layout}:${tag}`, bundle], { timeoutMs: 600_000 });
+    const c = spec.config ?? {};
+    const args = ["config", "--image", `${layout}:${tag}`];
+    for (const e of c.entrypoint ?? []) args.push("--config.entrypoint", e);
+    for (const e of c.cmd ?? []) args.push("--config.cmd", e);
+    for (const e of c.env ?? []) args.push("--config.env", e);
+    if (c.workdir) args.push("--config.workingdir", c.workdir);
+    if (args.length > 4) await runTool("umoci", args);
+    // `config` leaves the pre-config manifest and config blobs behind.
+    await runTool("umoci", ["gc", "--layout", layout]);
+    return { layout, tag, ref: `oci:${layout}:${tag}` };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+function rootless(): string[] {
+  return process.getuid?.() === 0 ? [] : ["--rootless"];
+}
+
+async function fill(rootfs: string, spec: ImageSpec): Promise<void> {
+  const inside = (p: string) => join(rootfs, p);
+  for (const d of spec.dirs ?? []) {
+    await mkdir(inside(d.path), { recursive: true });
+    if (d.mode !== undefined) await chmod(inside(d.path), d.mode);
+  }
+  for (const f of spec.files ?? []) {
+    await mkdir(dirname(inside(f.to)), { recursive: true });
+    await copyFile(f.from, inside(f.to));
+    await chmod(inside(f.to), f.mode ?? (await stat(f.from)).mode & 0o7777);
+  }
+  for (const f of spec.contents ?? []) {
+    await mkdir(dirname(inside(f.to)), { recursive: true });
+    await writeFileMode(inside(f.to), f.data, f.mode ?? 0o644);
+  }
+  for (const s of spec.symlinks ?? []) {
+    await mkdir(dirname(inside(s.path)), { recursive: true });
+    await symlink(s.target, inside(s.path));
+  }
+}
+
+async function writeFileMode(path: string, data: string | Buffer, mode: number): Promise<void> {
+  await writeFile(path, data);
+  await chmod(path, mode);
+}
+
+const cacheRoot = join(tmpdir(), "tug-test-bases");
+const building = new Map<string, Promise<string>>();
+
+/**
+ * The layout for `name` at `key`, built by `spec()` on the first call on this machine. Another
+ * process may build the same key at the same time: each builds aside and renames into place,
+ * and the loser throws its copy away.
+ */
+function cachedLayout(name: string, key: string, spec: () => Promise<ImageSpec>): Promise<string> {
+  const final = join(cacheRoot, `${name}-${key.slice(0, 24)}`);
+  let p = building.get(final);
+  if (!p) {
+    p = (async () => {
+      if (await exists(join(final, "index.json"))) return final;
+      await mkdir(cacheRoot, { recursive: true });
+      const aside = await mkdtemp(join(cacheRoot, `.${name}-`));
+      try {
+        await makeImage(join(aside, "layout"), "latest", await spec());
+        try {
+          await rename(join(aside, "layout"), final);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+        }
+        return final;
+      } finally {
+        await rm(aside, { recursive: true, force: true });
+      }
+    })();
+    building.set(final, p);
+    p.catch(() => building.delete(final));
+  }
+  return p;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A copy of a cached layout at `dir` (blobs hard-linked: they are immutable), or the cache itself. */
+async function deliver(cached: string, dir: string | undefined): Promise<Base> {
+  if (!dir) return { layout: cached, tag: "latest", ref: `oci:${cached}:latest` };
+  await copyTree(cached, dir);
+  return { layout: dir, tag: "latest", ref: `oci:${dir}:latest` };
+}
+
+async function copyTree(from: string, to: string, inBlobs = false): Promise<void> {
+  await mkdir(to, { recursive: true });
+  for (const e of await readdir(from, { withFileTypes: true })) {
+    const src = join(from, e.name);
+    const dst = join(to, e.name);
+    if (e.isDirectory()) await copyTree(src, dst, inBlobs || e.name === "blobs");
+    // Blobs are content-addressed and never rewritten in place, so sharing their inodes is safe;
+    // index.json is copied because tools that add a tag rewrite it.
+    else if (inBlobs) await link(src, dst).catch(() => copyFile(src, dst));
+    else await copyFile(src, dst);
+  }
+}
+
+async function hashFiles(parts: string[], files: string[]): Promise<string> {
+  const h = createHash("sha256");
+  for (const p of parts) h.update(`${p}\0`);
+  for (const f of files) {
+    h.update(`${f}\0`);
+    for await (const chunk of createReadStream(f)) h.update(chunk as Buffer);
+  }
+  return h.digest("hex");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const BUSYBOX = "/bin/busybox";
+const APPLETS = [
+  "sh",
+  "ash",
+  "httpd",
+  "wget",
+  "cat",
+  "ls",
+  "echo",
+  "env",
+  "mkdir",
+  "rm",
+  "cp",
+  "mv",
+  "touch",
+  "sleep",
+  "test",
+  "[",
+  "true",
+  "false",
+  "grep",
+  "sed",
+  "id",
+  "pwd",
+  "ps",
+  "kill",
+  "hostname",
+  "uname",
+  "nc",
+];
+const PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * A busybox image: static /bin/busybox (Debian busybox-static) with applet symlinks in /bin,
+ * /tmp, /srv/www and Cmd ["sh"]. `/bin/httpd -f -p 8080 -h /srv/www` serves from it.
+ */
+export async function makeBusyboxBase(dir?: string): Promise<Base> {
+  const key = await hashFiles([RECIPE_VERSION, ...APPLETS], [BUSYBOX]);
+  const cached = await cachedLayout("busybox", key, async () => ({
+    dirs: [
+      { path: "/tmp", mode: 0o1777 },
+      { path: "/srv/www", mode: 0o755 },
+    ],
+    files: [{ from: BUSYBOX, to: "/bin/busybox", mode: 0o755 }],
+    symlinks: APPLETS.map((a) => ({ path: `/bin/${a}`, target: "busybox" })),
+    contents: [
+      {
+        to: "/etc/passwd",
+        data: "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+      },
+      { to: "/etc/group", data: "root:x:0:\nnogroup:x:65534:\n" },
+    ],
+    config: { env: [PATH], cmd: ["sh"] },
+  }));
+  return deliver(cached, dir);
+}
+
+/**
+ * The machine's own node binary at /usr/local/bin/node plus every library `ldd` lists (at the
+ * same paths, dynamic loader included), Env PATH set, no Entrypoint or Cmd.
+ */
+export async function makeNodeBase(dir?: string): Promise<Base> {
+  const node = await realpath(process.execPath);
+  const libs = await sharedLibraries(node);
+  const key = await hashFiles(
+    [RECIPE_VERSION, process.version, ...libs.map((l) => l.path)],
+    [node, ...libs.map((l) => l.file)],
+  );
+  const cached = await cachedLayout("node", key, async () => ({
+    dirs: [{ path: "/tmp", mode: 0o1777 }],
+    files: [
+      { from: node, to: "/usr/local/bin/node", mode: 0o755 },
+      ...libs.map((l) => ({ from: l.file, to: l.path })),
+    ],
+    config: { env: [PATH] },
+  }));
+  return deliver(cached, dir);
+}
+
+/** `path` is where the binary looks for the library, `file` the real file behind it on this host. */
+async function sharedLibraries(binary: string): Promise<Array<{ path: string; file: string }>> {
+  const r = await runTool("ldd", [binary], { allowFailure: true });
+  if (r.code !== 0) {
+    if (/not a dynamic executable|statically linked/.test(r.stdout + r.stderr)) return [];
+    throw new Error(`ldd ${binary} failed: ${r.stderr.trim()}`);
+  }
+  const out: Array<{ path: string; file: string }> = [];
+  for (const line of r.stdout.split("\n")) {
+    if (/not found/.test(line)) throw new Error(`ldd ${binary}: ${line.trim()}`);
+    // "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x…)" or "/lib64/ld-linux-x86-64.so.2 (0x…)"
+    const m = /(?:=>\s*)?(\/\S+)\s+\(0x[0-9a-f]+\)/.exec(line);
+    if (m?.[1]) out.push({ path: m[1], file: await realpath(m[1]) });
+  }
+  return out;
+}
