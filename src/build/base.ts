@@ -1,0 +1,97 @@
+import { promises as fs } from "node:fs";
+import type { ImageTarget } from "../config/types.ts";
+import type { Engine } from "../engine/engine.ts";
+import { withKeyLock } from "../engine/key-lock.ts";
+import { TugError } from "../errors.ts";
+import { type Digest, hexOf } from "../oci/digest.ts";
+import { emptyImage } from "../oci/image.ts";
+import { readLayout, writeLayout } from "../oci/layout.ts";
+import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
+import { type Platform, platformString } from "../oci/types.ts";
+import { selectPlatform } from "./platform-select.ts";
+import type { RegistryAccess } from "./registry-sink.ts";
+import type { BaseResolver, ResolvedBase } from "./target-image.ts";
+
+/**
+ * Base images by reference are copied once into the cache, which is itself an OCI layout
+ * (blobs/sha256 is the CAS every layer lives in), under a ref.name derived from the child
+ * manifest digest. A digest-pinned base never touches the network again; a tag costs one
+ * manifest HEAD, and none with --offline.
+ */
+export function baseResolver(opts: { engine: Engine; registry: RegistryAccess; offline: boolean }): BaseResolver {
+  const memo = new Map<string, Promise<ResolvedBase>>();
+  return (target, platform) => {
+    const key = `${JSON.stringify(target.base)}|${platformString(platform)}`;
+    let p = memo.get(key);
+    if (!p) {
+      p = resolveOne(opts, target, platform);
+      memo.set(key, p);
+    }
+    return p;
+  };
+}
+
+async function resolveOne(
+  opts: { engine: Engine; registry: RegistryAccess; offline: boolean },
+  target: ImageTarget,
+  platform: Platform,
+): Promise<ResolvedBase> {
+  const base = target.base;
+  if (base.kind === "scratch") return { image: emptyImage(platform) };
+  if (base.kind === "layout") {
+    const exists = await fs.stat(base.path).then(
+      () => true,
+      () => false,
+    );
+    if (!exists)
+      throw new TugError({
+        what: `base layout ${base.path} does not exist`,
+        where: target.where,
+        hint: "create it (e.g. `skopeo copy docker://IMAGE oci:PATH:TAG`) or fix `base:`",
+      });
+    const artifact = await readLayout(base.path, base.tag);
+    const image = await selectPlatform(artifact, platform, `oci-layout:${base.path}:${base.tag}`);
+    return { image, digest: await artifact.digest() };
+  }
+  let ref: Reference;
+  try {
+    ref = parseReference(base.ref);
+  } catch (e) {
+    if (e instanceof TugError) throw new TugError({ what: e.what, where: target.where, hint: e.hint });
+    throw e;
+  }
+  const { engine, registry } = opts;
+  const name = formatReference({ ...ref, digest: undefined });
+  let digest = ref.digest;
+  if (!digest) {
+    const tagKey = formatReference(ref);
+    if (opts.offline) {
+      digest = await engine.store.getRecord<Digest>("base-tag", tagKey);
+      if (!digest)
+        throw new TugError({
+          what: `base ${base.ref} is not in the cache, and --offline forbids fetching it`,
+          where: target.where,
+          hint: "run once without --offline, or pin the base by digest after fetching it",
+        });
+    } else {
+      digest = await registry.resolveDigest(ref, target.where);
+      await engine.store.putRecord("base-tag", tagKey, digest);
+    }
+  }
+  const childKey = `${digest}|${platformString(platform)}`;
+  const known = await engine.store.getRecord<string>("base", childKey);
+  if (known) {
+    const image = await readLayout(engine.store.root, known).catch(() => undefined);
+    if (image && "layers" in image) return { image, name, digest };
+  }
+  if (opts.offline)
+    throw new TugError({ what: `base ${base.ref} (${platformString(platform)}) is not in the cache`, where: target.where, hint: "run once without --offline" });
+  const artifact = await registry.fetch({ ...ref, digest }, target.where);
+  const image = await selectPlatform(artifact, platform, base.ref);
+  const tag = `base-${hexOf(await image.digest())}`;
+  await withKeyLock(engine.store.root, "cache-index", () => writeLayout(engine.store.root, image, { tags: [tag] }));
+  await engine.store.putRecord("base", childKey, tag);
+  const cachedImage = await readLayout(engine.store.root, tag);
+  if (!("layers" in cachedImage)) throw new Error("cached base is not an image");
+  return { image: cachedImage, name, digest };
+}

@@ -1,0 +1,138 @@
+import { join } from "node:path";
+import type { ImageTarget, Project } from "../config/types.ts";
+import { Engine } from "../engine/engine.ts";
+import type { EngineEvent, StepTiming } from "../engine/timings.ts";
+import { TugError } from "../errors.ts";
+import type { Compression } from "../oci/compress.ts";
+import { isCorruptBlob } from "../oci/layer.ts";
+import { hostPlatform } from "../config/platform.ts";
+import { platformString } from "../oci/types.ts";
+import { baseResolver } from "./base.ts";
+import { gitInfo } from "./git-info.ts";
+import { type RegistryAccess, registryAccess, registrySink } from "./registry-sink.ts";
+import { fanOut, layoutSink, type Published, type Sink, tarballSink } from "./sinks.ts";
+import { buildTargetImage } from "./target-image.ts";
+
+export interface BuildOptions {
+  /** Target names; all targets when empty. */
+  targets?: string[];
+  /** Push here (already resolved from --repo / TUG_REPO / tug.yaml); local outputs only when unset. */
+  repo?: string;
+  /** Write an OCI layout (DIR/oci) and docker tarballs (DIR/NAME.tar); default `.tug/out` when no repo. */
+  out?: string;
+  offline?: boolean;
+  insecureRegistries?: string[];
+  cacheDir?: string;
+  jobs?: number;
+  /** Parallel uploads per registry; default 4. */
+  uploads?: number;
+  /** Reuse an engine (dev loop, tests); it is not closed. */
+  engine?: Engine;
+  registry?: RegistryAccess;
+  /** Step start/end and log events, for progress displays. */
+  onEvent?: (e: EngineEvent) => void;
+}
+
+export interface ArtifactReport {
+  target: string;
+  kind: "image";
+  platforms: string[];
+  digest: string;
+  ref: string;
+  cached: boolean;
+  ms: number;
+  pushedBytes: number;
+}
+
+export interface BuildResult {
+  ms: number;
+  artifacts: ArtifactReport[];
+  /** Every step with its time and whether it was a cache hit, for `--timings`. */
+  steps: StepTiming[];
+}
+
+export function selectTargets(project: Project, names: string[] | undefined): ImageTarget[] {
+  if (!names || names.length === 0) return project.targets;
+  return names.map((n) => {
+    const t = project.targets.find((x) => x.name === n);
+    if (!t)
+      throw new TugError({
+        what: `no target named ${JSON.stringify(n)}`,
+        where: project.file,
+        hint: `targets are: ${project.targets.map((x) => x.name).join(", ") || "(none)"}`,
+      });
+    return t;
+  });
+}
+
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/;
+
+/** gzip level 1 where bandwidth is free (loopback, local disk), 6 where bytes cross a network. */
+export function defaultCompression(repo: string | undefined): Compression {
+  const host = repo?.split("/")[0];
+  return { kind: "gzip", level: host === undefined || LOOPBACK.test(host) ? 1 : 6 };
+}
+
+/** Builds the selected targets and publishes each to the registry and/or local outputs. */
+export async function build(project: Project, opts: BuildOptions = {}): Promise<BuildResult> {
+  const t0 = performance.now();
+  const targets = selectTargets(project, opts.targets);
+  const engine = opts.engine ?? (await Engine.open({ cacheDir: opts.cacheDir, scope: project.dir, jobs: opts.jobs }));
+  const registry = opts.registry ?? registryAccess({ insecureRegistries: opts.insecureRegistries, uploads: opts.uploads });
+  if (opts.onEvent) engine.timings.on(opts.onEvent);
+  try {
+    const git = await gitInfo(project.dir);
+    const annotations: Record<string, string> = {};
+    if (git.source) annotations["org.opencontainers.image.source"] = git.source;
+    if (git.revision) annotations["org.opencontainers.image.revision"] = git.revision;
+    const sink = sinkFor(project, opts, engine, registry);
+    const resolveBase = baseResolver({ engine, registry, offline: opts.offline ?? false });
+    const artifacts = await Promise.all(
+      targets.map(async (target) => {
+        const started = performance.now();
+        const compression = target.compression ?? defaultCompression(opts.repo);
+        const once = async (): Promise<[Awaited<ReturnType<typeof buildTargetImage>>, Published]> => {
+          const built = await buildTargetImage({ engine, target, compression, resolveBase, annotations });
+          return [built, await sink.publish(built.artifact, target.name, target.tags)];
+        };
+        let built: Awaited<ReturnType<typeof buildTargetImage>>;
+        let published: Published;
+        try {
+          [built, published] = await once();
+        } catch (e) {
+          // A cache blob that fails its digest is dropped; the retry rebuilds it.
+          if (!isCorruptBlob(e)) throw e;
+          await engine.store.dropBlob(e.digest);
+          engine.timings.log(target.name, `dropped corrupt cache blob ${e.digest}; rebuilding`);
+          [built, published] = await once();
+        }
+        const report: ArtifactReport = {
+          target: target.name,
+          kind: "image",
+          platforms: target.platforms.map(platformString),
+          digest: published.digest,
+          ref: published.ref,
+          cached: built.cached,
+          ms: Math.round(performance.now() - started),
+          pushedBytes: published.pushedBytes,
+        };
+        return report;
+      }),
+    );
+    return { ms: Math.round(performance.now() - t0), artifacts, steps: engine.timings.steps };
+  } finally {
+    if (!opts.engine) await engine.close();
+    if (!opts.registry) await registry.close();
+  }
+}
+
+function sinkFor(project: Project, opts: BuildOptions, engine: Engine, registry: RegistryAccess): Sink {
+  const sinks: Sink[] = [];
+  if (opts.repo) sinks.push(registrySink(registry, engine, opts.repo));
+  const out = opts.out ?? (opts.repo ? undefined : join(project.dir, ".tug", "out"));
+  if (out) {
+    sinks.push(layoutSink(join(out, "oci"), engine.store.root));
+    sinks.push(tarballSink(out, hostPlatform(), opts.repo));
+  }
+  return sinks.length === 1 ? sinks[0]! : fanOut(sinks);
+}

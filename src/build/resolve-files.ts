@@ -1,0 +1,47 @@
+import { promises as fs } from "node:fs";
+import type { Project } from "../config/types.ts";
+import { referencedTargets, resolveYamlText } from "../deploy/resolve.ts";
+import { TugError } from "../errors.ts";
+import { type BuildOptions, build } from "./build.ts";
+
+/**
+ * ko resolve: builds and pushes the targets that the files reference as `tug://NAME`, then
+ * returns each file's text with those references replaced by `repo/NAME@sha256:…`.
+ */
+export async function resolveFiles(project: Project, files: string[], opts: BuildOptions): Promise<Array<{ file: string; text: string }>> {
+  if (!opts.repo) {
+    throw new TugError({
+      what: "tug resolve needs a repository to push to",
+      hint: "set repo: in tug.yaml, TUG_REPO, or --repo; Kubernetes must pull the images from somewhere",
+    });
+  }
+  const texts = await Promise.all(
+    files.map(async (file) => {
+      try {
+        return { file, text: await fs.readFile(file, "utf8") };
+      } catch (cause) {
+        throw new TugError({ what: `cannot read ${file}`, where: file, cause });
+      }
+    }),
+  );
+  const wanted = new Set<string>();
+  for (const { file, text } of texts) for (const n of referencedTargets(text, file)) wanted.add(n);
+  const known = new Set(project.targets.map((t) => t.name));
+  const buildable = [...wanted].filter((n) => known.has(n));
+  const result = buildable.length > 0 ? await build(project, { ...opts, targets: buildable }) : { artifacts: [] };
+  const refs = new Map(result.artifacts.map((a) => [a.target, a.ref]));
+  return Promise.all(
+    texts.map(async ({ file, text }) => ({
+      file,
+      text: await resolveYamlText(text, file, async (name) => {
+        const ref = refs.get(name);
+        if (!ref)
+          throw new TugError({
+            what: `tug://${name} names no target`,
+            hint: `targets are: ${[...known].join(", ") || "(none)"}`,
+          });
+        return ref;
+      }),
+    })),
+  );
+}

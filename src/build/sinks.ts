@@ -1,0 +1,87 @@
+import { promises as fs } from "node:fs";
+import { join } from "node:path";
+import { withKeyLock } from "../engine/key-lock.ts";
+import type { Digest } from "../oci/digest.ts";
+import { sha256 } from "../oci/digest.ts";
+import { writeLayout } from "../oci/layout.ts";
+import { writeDockerTarball } from "../oci/tarball.ts";
+import { type Artifact, type Image, isIndex, type Platform } from "../oci/types.ts";
+import { Limiter } from "../engine/limiter.ts";
+
+export interface Published {
+  /** Where the artifact can be found, e.g. `127.0.0.1:5000/demo/web@sha256:…` or `oci:DIR:web`. */
+  ref: string;
+  digest: Digest;
+  /** Bytes sent or written that the destination did not already hold. */
+  pushedBytes: number;
+}
+
+/** Somewhere an artifact goes: a registry, an OCI layout, a docker tarball. */
+export interface Sink {
+  publish(artifact: Artifact, name: string, tags: string[]): Promise<Published>;
+}
+
+/**
+ * OCI layout at `dir`, each target under ref.name = its name. index.json is read-modified-
+ * written, so writers are serialised: in-process by a limiter, across processes by a lock file.
+ */
+export function layoutSink(dir: string, lockRoot: string): Sink {
+  const serial = new Limiter(1);
+  return {
+    publish: (artifact, name) =>
+      serial.run(() =>
+        withKeyLock(lockRoot, `layout-${sha256(dir).slice(7, 23)}`, async () => {
+          const res = await writeLayout(dir, artifact, { tags: [name] });
+          return { ref: `oci:${dir}:${name}`, digest: res.digest, pushedBytes: res.writtenBytes };
+        }),
+      ),
+  };
+}
+
+/**
+ * A `docker load` tarball per target (`DIR/NAME.tar`), of the host's platform. Skipped when the
+ * file on disk is the one this digest already produced (a sidecar names it), because rewriting
+ * every base layer on each no-op build would dominate its time.
+ */
+export function tarballSink(dir: string, host: Platform, repo: string | undefined): Sink {
+  return {
+    async publish(artifact, name, tags) {
+      const image = await hostImage(artifact, host);
+      const digest = await image.digest();
+      const file = join(dir, `${name}.tar`);
+      const sidecar = `${file}.digest`;
+      const known = await fs.readFile(sidecar, "utf8").catch(() => "");
+      const exists = await fs.stat(file).then(
+        () => true,
+        () => false,
+      );
+      if (known.trim() === digest && exists) return { ref: `docker-archive:${file}`, digest, pushedBytes: 0 };
+      await fs.mkdir(dir, { recursive: true });
+      const repoTags = tags.map((t) => `${repo ? `${repo}/` : ""}${name}:${t}`);
+      await fs.rm(sidecar, { force: true });
+      await writeDockerTarball(file, [{ image, repoTags }]);
+      await fs.writeFile(sidecar, `${digest}\n`);
+      const { size } = await fs.stat(file);
+      return { ref: `docker-archive:${file}`, digest, pushedBytes: size };
+    },
+  };
+}
+
+async function hostImage(artifact: Artifact, host: Platform): Promise<Image> {
+  if (!isIndex(artifact)) return artifact;
+  const children = await artifact.images();
+  const match = children.find(
+    (c) => c.descriptor.platform?.os === host.os && c.descriptor.platform?.architecture === host.architecture,
+  );
+  return (match ?? children[0]!).image;
+}
+
+/** Publishes to every sink; the first one's answer is the artifact's reference. */
+export function fanOut(sinks: Sink[]): Sink {
+  return {
+    async publish(artifact, name, tags) {
+      const all = await Promise.all(sinks.map((s) => s.publish(artifact, name, tags)));
+      return { ...all[0]!, pushedBytes: all.reduce((n, p) => n + p.pushedBytes, 0) };
+    },
+  };
+}

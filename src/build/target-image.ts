@@ -1,0 +1,73 @@
+import { builderFor } from "../builders/index.ts";
+import type { ImageTarget } from "../config/types.ts";
+import type { Engine } from "../engine/engine.ts";
+import { cachedLayer } from "../engine/layer-action.ts";
+import type { Compression } from "../oci/compress.ts";
+import type { Digest } from "../oci/digest.ts";
+import { appendLayers, indexFrom, withAnnotations, withConfig, withCreated } from "../oci/image.ts";
+import type { Artifact, Image, Platform } from "../oci/types.ts";
+
+export interface ResolvedBase {
+  image: Image;
+  /** For the org.opencontainers.image.base.* annotations; undefined for scratch. */
+  name?: string;
+  digest?: Digest;
+}
+
+export type BaseResolver = (target: ImageTarget, platform: Platform) => Promise<ResolvedBase>;
+
+export interface TargetImage {
+  artifact: Artifact;
+  /** True when every layer came from the cache. */
+  cached: boolean;
+}
+
+/** created: SOURCE_DATE_EPOCH, else the epoch, so the config never carries the build's time. */
+function createdTime(env: NodeJS.ProcessEnv = process.env): string {
+  const s = Number.parseInt(env.SOURCE_DATE_EPOCH ?? "0", 10);
+  return new Date((Number.isFinite(s) ? s : 0) * 1000).toISOString().replace(".000Z", "Z");
+}
+
+/** Builds one target for each of its platforms; several platforms make an OCI image index. */
+export async function buildTargetImage(opts: {
+  engine: Engine;
+  target: ImageTarget;
+  compression: Compression;
+  resolveBase: BaseResolver;
+  annotations: Record<string, string>;
+}): Promise<TargetImage> {
+  const { engine, target, compression } = opts;
+  let cached = true;
+  const perPlatform = await Promise.all(
+    target.platforms.map(async (platform) => {
+      const [base, plan] = await Promise.all([
+        opts.resolveBase(target, platform),
+        builderFor(target).plan({ engine, target, platform }),
+      ]);
+      const layers = await Promise.all(plan.layers.map((r) => cachedLayer(engine, r, compression)));
+      if (layers.some((l) => !l.cached)) cached = false;
+      let image = appendLayers(
+        base.image,
+        layers.map((l) => l.layer),
+        `tug ${target.builder} builder`,
+      );
+      image = withConfig(image, {
+        env: { ...plan.config.env, ...target.env },
+        entrypoint: target.entrypoint ?? plan.config.entrypoint,
+        ...(target.cmd ? { cmd: target.cmd } : plan.config.cmd ? { cmd: plan.config.cmd } : {}),
+        workdir: target.workdir ?? plan.config.workdir,
+        user: target.user,
+        exposedPorts: target.ports,
+        labels: target.labels,
+      });
+      image = withCreated(image, createdTime());
+      const annotations: Record<string, string> = { ...opts.annotations, "org.opencontainers.image.title": target.name };
+      if (base.name) annotations["org.opencontainers.image.base.name"] = base.name;
+      if (base.digest) annotations["org.opencontainers.image.base.digest"] = base.digest;
+      image = withAnnotations(image, { ...annotations, ...target.annotations });
+      return { image, platform };
+    }),
+  );
+  if (perPlatform.length === 1) return { artifact: perPlatform[0]!.image, cached };
+  return { artifact: indexFrom(perPlatform, { ...opts.annotations, ...target.annotations }), cached };
+}

@@ -1,0 +1,81 @@
+import { spawn } from "node:child_process";
+import { promises as fs } from "node:fs";
+import { relative } from "node:path";
+import { scanTree } from "../engine/source-tree.ts";
+import { TugError } from "../errors.ts";
+import { type Builder, entriesUnder } from "./builder.ts";
+
+/**
+ * `command`: run the user's command in the context and take its declared output directory as
+ * a layer at `dest`. The key covers the context (minus the output) and the command line, so
+ * the command only runs when something it could read changed.
+ */
+export const commandBuilder: Builder = {
+  async plan({ engine, target, platform }) {
+    if (target.builder !== "command") throw new Error("command builder given another target");
+    const outAbs = target.output;
+    const outRel = relative(target.context, outAbs).split("\\").join("/");
+    if (outRel.startsWith("..")) {
+      throw new TugError({ what: `output ${target.output} is outside the context`, where: target.where, hint: "declare an output directory inside `context:`" });
+    }
+    const tree = await scanTree(target.context, {
+      statCache: engine.statCache,
+      where: target.where,
+      ignore: (p) => p === outRel || p.startsWith(`${outRel}/`),
+    });
+    const argv = target.run;
+    return {
+      config: {},
+      layers: [
+        {
+          target: target.name,
+          step: `command ${platform.os}/${platform.architecture}`,
+          kind: "command-output",
+          version: 1,
+          params: { run: argv, output: outRel, dest: target.dest, os: platform.os, arch: platform.architecture },
+          trees: { context: tree.files },
+          produce: async () => {
+            await fs.rm(outAbs, { recursive: true, force: true });
+            await runCommand(argv, target.context, { TUG_OS: platform.os, TUG_ARCH: platform.architecture, TUG_OUT: outAbs }, target.where);
+            const out = await scanTree(outAbs).catch(() => {
+              throw new TugError({
+                what: `the command for ${target.name} did not create its output directory ${target.output}`,
+                where: target.where,
+                hint: `make the command write its files into ${target.output} (also given as $TUG_OUT)`,
+              });
+            });
+            return { entries: entriesUnder(target.dest, out.files) };
+          },
+        },
+      ],
+    };
+  },
+};
+
+function runCommand(argv: string[], cwd: string, extraEnv: Record<string, string>, where: string): Promise<void> {
+  return new Promise((res, rej) => {
+    const [cmd, ...args] = argv;
+    if (!cmd) return rej(new TugError({ what: "empty `run:` command", where }));
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+    const tail: Buffer[] = [];
+    const keep = (b: Buffer) => {
+      tail.push(b);
+      while (tail.length > 64) tail.shift();
+    };
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    child.on("error", (e) => rej(new TugError({ what: `cannot run ${cmd}: ${e.message}`, where, hint: "check `run:` in tug.yaml" })));
+    child.on("close", (code, signal) =>
+      code === 0
+        ? res()
+        : rej(
+            new TugError({
+              what: `command ${JSON.stringify(argv.join(" "))} failed (${signal ?? `exit ${code}`})`,
+              where,
+              hint: Buffer.concat(tail).toString("utf8").trim().slice(-2000) || "it printed nothing",
+            }),
+          ),
+    );
+  });
+}
+

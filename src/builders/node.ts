@@ -1,0 +1,149 @@
+import { execFile } from "node:child_process";
+import { promises as fs } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { build as esbuild, version as esbuildVersion } from "esbuild";
+import type { NodeTarget } from "../config/types.ts";
+import type { Engine } from "../engine/engine.ts";
+import type { LayerRecipe } from "../engine/layer-action.ts";
+import { type SourceFile, scanTree } from "../engine/source-tree.ts";
+import { TugError } from "../errors.ts";
+import type { Platform } from "../oci/types.ts";
+import { type Builder, entriesUnder } from "./builder.ts";
+import { findNativePackages, runtimeClosure } from "./node-externals.ts";
+
+const run = promisify(execFile);
+const LOCKFILES = ["package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml"];
+const NODE_ARCH: Record<string, string> = { amd64: "x64", arm64: "arm64", arm: "arm", "386": "ia32" };
+
+/**
+ * `node`: esbuild bundles `entry` with its dependencies into /app/index.mjs (the small app
+ * layer, rebuilt on a source edit). Packages that cannot be bundled (native addons, `external`)
+ * go into /app/node_modules in a deps layer keyed by the lockfile, so a source edit never
+ * rebuilds or re-pushes it.
+ */
+export const nodeBuilder: Builder = {
+  async plan({ engine, target, platform }) {
+    if (target.builder !== "node") throw new Error("node builder given another target");
+    const tree = await scanTree(target.context, {
+      statCache: engine.statCache,
+      where: target.where,
+      ignore: (p) => p === "node_modules" || p.endsWith("/node_modules"),
+    });
+    if (!tree.files.some((f) => f.path === target.entry)) {
+      throw new TugError({
+        what: `entry ${target.entry} not found in ${target.context}`,
+        where: target.where,
+        hint: "set `entry:` to the service's main file, relative to `context:`",
+      });
+    }
+    const lockfiles = tree.files.filter((f) => LOCKFILES.includes(f.path));
+    const externals = await externalsOf(engine, target, lockfiles);
+    const layers: LayerRecipe[] = [];
+    if (externals.length > 0) layers.push(depsRecipe(engine, target, platform, externals, lockfiles));
+    layers.push({
+      target: target.name,
+      step: `bundle ${platform.os}/${platform.architecture}`,
+      kind: "node-bundle",
+      version: 1,
+      params: { esbuild: esbuildVersion, entry: target.entry, node: target.node, externals },
+      // The bundle inlines node_modules; the lockfile stands for their contents.
+      trees: { context: tree.files },
+      produce: async () => ({ entries: [{ path: "app/index.mjs", type: "file", mode: 0o644, data: await bundle(target, externals) }] }),
+    });
+    return {
+      layers,
+      config: { entrypoint: ["node", "/app/index.mjs"], workdir: "/app", env: { NODE_ENV: "production" } },
+    };
+  },
+};
+
+export async function bundle(target: NodeTarget, externals: string[]): Promise<Uint8Array> {
+  try {
+    const result = await esbuild({
+      absWorkingDir: target.context,
+      entryPoints: [target.entry],
+      bundle: true,
+      platform: "node",
+      format: "esm",
+      target: `node${target.node}`,
+      external: externals,
+      write: false,
+      outfile: "index.mjs",
+      logLevel: "silent",
+      legalComments: "none",
+      // Bundled CommonJS dependencies call require(); give ESM output one.
+      banner: { js: "import { createRequire as __tugRequire } from 'node:module'; const require = __tugRequire(import.meta.url);" },
+    });
+    const out = result.outputFiles[0];
+    if (!out) throw new Error("esbuild produced no output");
+    return out.contents;
+  } catch (e) {
+    const errors = (e as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }> }).errors;
+    if (!errors) throw e;
+    throw new TugError({
+      what: `esbuild failed to bundle ${target.entry} for ${target.name}`,
+      where: errors[0]?.location ? `${errors[0].location.file}:${errors[0].location.line}:${errors[0].location.column}` : target.where,
+      hint: errors.map((x) => x.text).join("; "),
+    });
+  }
+}
+
+async function externalsOf(engine: Engine, target: NodeTarget, lockfiles: SourceFile[]): Promise<string[]> {
+  const nodeModules = join(target.context, "node_modules");
+  const lockKey = lockfiles.map((f) => `${f.path}:${f.digest}`).join(",");
+  // Native detection walks node_modules; remember the answer per lockfile.
+  const memoKey = lockKey ? `${target.context}|${lockKey}` : undefined;
+  let native = memoKey ? await engine.store.getRecord<string[]>("node-native", memoKey) : undefined;
+  if (!native) {
+    native = await findNativePackages(nodeModules);
+    if (memoKey) await engine.store.putRecord("node-native", memoKey, native);
+  }
+  return [...new Set([...native, ...target.external])].sort();
+}
+
+function depsRecipe(engine: Engine, target: NodeTarget, platform: Platform, externals: string[], lockfiles: SourceFile[]): LayerRecipe {
+  const cpu = NODE_ARCH[platform.architecture] ?? platform.architecture;
+  const hostMatches = platform.os === process.platform && cpu === process.arch;
+  return {
+    target: target.name,
+    step: `deps ${platform.os}/${platform.architecture}`,
+    kind: "node-deps",
+    version: 1,
+    params: { externals, os: platform.os, cpu },
+    trees: { lockfile: lockfiles },
+    produce: async () => {
+      const nodeModules = join(target.context, "node_modules");
+      if (hostMatches) {
+        const closure = await runtimeClosure(nodeModules, externals);
+        const files = (await Promise.all(closure.map((name) => scanTree(join(nodeModules, name))))).flatMap((t, i) =>
+          entriesUnder(`/app/node_modules/${closure[i]}`, t.files),
+        );
+        return { entries: files };
+      }
+      // Another OS/CPU: let npm pick that platform's optional binaries (no scripts: cannot compile for it).
+      const dir = await engine.store.tempPath("npm");
+      await fs.mkdir(dir, { recursive: true });
+      const specs = await Promise.all(externals.map(async (n) => `${n}@${await installedVersion(nodeModules, n)}`));
+      try {
+        await run("npm", ["install", "--omit=dev", "--no-save", "--no-package-lock", "--ignore-scripts", `--os=${platform.os}`, `--cpu=${cpu}`, ...specs], { cwd: dir });
+      } catch (e) {
+        throw new TugError({
+          what: `npm could not install ${specs.join(", ")} for ${platform.os}/${cpu}`,
+          where: target.where,
+          hint: String((e as { stderr?: string }).stderr ?? e).trim().slice(0, 2000),
+        });
+      }
+      const tree = await scanTree(join(dir, "node_modules"));
+      return { entries: entriesUnder("/app/node_modules", tree.files), cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
+    },
+  };
+}
+
+async function installedVersion(nodeModules: string, name: string): Promise<string> {
+  try {
+    return (JSON.parse(await fs.readFile(join(nodeModules, name, "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "latest";
+  }
+}

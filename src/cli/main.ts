@@ -1,0 +1,29 @@
+import { Command, Option } from "commander";
+import { isTugError } from "../errors.ts";
+import { buildCommand } from "./build-command.ts";
+import { explainCommand } from "./explain-command.ts";
+import { publishCommand } from "./publish-command.ts";
+import { resolveCommand } from "./resolve-command.ts";
+
+const program = new Command("tug")
+  .description("From a changed line of code to running code: daemonless OCI images.")
+  .version("0.1.0")
+  .addOption(new Option("--debug", "print stack traces of errors"))
+  .showHelpAfterError();
+
+buildCommand(program);
+publishCommand(program);
+explainCommand(program);
+resolveCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (isTugError(e)) {
+    process.stderr.write(`${e.format()}\n`);
+    if (program.opts().debug && e.stack) process.stderr.write(`${e.stack}\n`);
+  } else {
+    process.stderr.write(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  }
+  process.exitCode = 1;
+}

@@ -1,0 +1,28 @@
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { resolveFiles } from "../build/resolve-files.ts";
+import { addBuildFlags, type CommonBuildFlags } from "./build-command.ts";
+import { Progress } from "./progress.ts";
+import { projectFromArgs } from "./project-args.ts";
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function resolveCommand(program: Command): void {
+  addBuildFlags(
+    program
+      .command("resolve")
+      .requiredOption("--filename <file>", "Kubernetes YAML with tug://TARGET image references (repeatable)", collect, [])
+      .description("build and push the targets that YAML references as tug://NAME and print it with digests"),
+  ).action(async (flags: CommonBuildFlags & { filename: string[] }) => {
+    const { project, repo } = await projectFromArgs([], flags);
+    const progress = new Progress(Progress.modeFor({ quiet: flags.quiet }));
+    const out = await resolveFiles(project, flags.filename.map((f) => resolve(f)), {
+      repo,
+      offline: flags.offline,
+      insecureRegistries: flags.insecureRegistry,
+      onEvent: progress.onEvent,
+    });
+    progress.done();
+    process.stdout.write(out.map((o) => o.text.replace(/\n?$/, "\n")).join("---\n"));
+  });
+}

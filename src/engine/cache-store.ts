@@ -1,0 +1,124 @@
+import { createHash, randomBytes } from "node:crypto";
+import { constants, promises as fs } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import type { Digest } from "../oci/digest.ts";
+import { hexOf } from "../oci/digest.ts";
+import { canonicalJson } from "./key.ts";
+
+/** Default cache root: $TUG_CACHE, else $XDG_CACHE_HOME/tug, else ~/.cache/tug. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TUG_CACHE) return env.TUG_CACHE;
+  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "tug");
+}
+
+const RECORD_VERSION = 1;
+
+interface Envelope<T> {
+  v: number;
+  kind: string;
+  value: T;
+  /** sha256 of canonicalJson({kind, value}): a truncated or edited record is detected and dropped. */
+  check: string;
+}
+
+/**
+ * The local content-addressed store: blobs by digest (`blobs/sha256/HEX`, the OCI layout shape)
+ * and small JSON records by key (`ac/KIND/HE/HEX.json`). Every write goes to a temp file on the
+ * same filesystem and is renamed into place, so a killed process leaves either the old entry
+ * or the new one, never half of one; two processes writing one key write the same bytes.
+ */
+export class CacheStore {
+  readonly root: string;
+  /** Counters for `--json` / tests: how many records were read as hits or misses. */
+  readonly stats = { hits: 0, misses: 0, dropped: 0 };
+
+  constructor(root: string) {
+    this.root = root;
+  }
+
+  blobPath(digest: Digest): string {
+    return join(this.root, "blobs", "sha256", hexOf(digest));
+  }
+
+  async hasBlob(digest: Digest): Promise<boolean> {
+    try {
+      await fs.access(this.blobPath(digest), constants.R_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A fresh temp path inside the cache, for writers that rename into place. */
+  async tempPath(hint = "tmp"): Promise<string> {
+    const dir = join(this.root, "tmp");
+    await fs.mkdir(dir, { recursive: true });
+    return join(dir, `${hint}-${process.pid}-${randomBytes(6).toString("hex")}`);
+  }
+
+  /** Moves a fully written and verified temp file to its content address. */
+  async ingestBlob(tempFile: string, digest: Digest): Promise<string> {
+    const dest = this.blobPath(digest);
+    await fs.mkdir(dirname(dest), { recursive: true });
+    await fs.rename(tempFile, dest);
+    return dest;
+  }
+
+  async dropBlob(digest: Digest): Promise<void> {
+    await fs.rm(this.blobPath(digest), { force: true });
+    this.stats.dropped++;
+  }
+
+  private recordPath(kind: string, key: string): string {
+    const h = createHash("sha256").update(key).digest("hex");
+    return join(this.root, "ac", kind, h.slice(0, 2), `${h}.json`);
+  }
+
+  /** Reads a record; a corrupt or foreign one is deleted and reported as a miss. */
+  async getRecord<T>(kind: string, key: string): Promise<T | undefined> {
+    const path = this.recordPath(kind, key);
+    let text: string;
+    try {
+      text = await fs.readFile(path, "utf8");
+    } catch {
+      this.stats.misses++;
+      return undefined;
+    }
+    try {
+      const env = JSON.parse(text) as Envelope<T>;
+      if (env.v === RECORD_VERSION && env.kind === kind && env.check === checkOf(kind, env.value)) {
+        this.stats.hits++;
+        return env.value;
+      }
+    } catch {
+      // fall through: unparsable record
+    }
+    await fs.rm(path, { force: true });
+    this.stats.dropped++;
+    this.stats.misses++;
+    return undefined;
+  }
+
+  async putRecord<T>(kind: string, key: string, value: T): Promise<void> {
+    const env: Envelope<T> = { v: RECORD_VERSION, kind, value, check: checkOf(kind, value) };
+    await writeFileAtomic(this.recordPath(kind, key), JSON.stringify(env));
+  }
+}
+
+function checkOf(kind: string, value: unknown): string {
+  return createHash("sha256").update(canonicalJson({ kind, value })).digest("hex");
+}
+
+/** Write to a sibling temp file, then rename: readers see the old file or the new one. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await fs.mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    await fs.writeFile(tmp, data);
+    await fs.rename(tmp, path);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,124 @@
+import { promises as fs } from "node:fs";
+import { createGunzip } from "node:zlib";
+import { type BuildLayerResult, buildLayer, recompress } from "../oci/build-layer.ts";
+import { type Compression, compressionKey } from "../oci/compress.ts";
+import type { Digest } from "../oci/digest.ts";
+import { fileLayer } from "../oci/layer.ts";
+import type { LayerEntry } from "../oci/tar.ts";
+import { MediaType, type Layer } from "../oci/types.ts";
+import type { Engine } from "./engine.ts";
+import { recordExplain } from "./explain.ts";
+import { actionKey } from "./key.ts";
+import { withKeyLock } from "./key-lock.ts";
+import { type SourceFile, subtreeDigest } from "./source-tree.ts";
+
+export type ParamValue = string | number | boolean | string[];
+
+/** One layer-producing action: what it reads, and how to produce the layer's files. */
+export interface LayerRecipe {
+  target: string;
+  /** Step name shown in timings and explain, e.g. "app linux/amd64". */
+  step: string;
+  kind: string;
+  version: number;
+  params: Record<string, ParamValue>;
+  /** Named input file sets; only their digests enter the key. */
+  trees: Record<string, SourceFile[]>;
+  produce(): Promise<{ entries: LayerEntry[]; cleanup?: () => Promise<void> }>;
+}
+
+interface LayerRecord {
+  diffId: Digest;
+}
+interface DescriptorRecord {
+  digest: Digest;
+  size: number;
+  mediaType: string;
+}
+
+export function recipeKey(r: LayerRecipe): string {
+  const trees = Object.fromEntries(Object.entries(r.trees).map(([k, files]) => [k, subtreeDigest(files)]));
+  return actionKey({ kind: r.kind, version: r.version, inputs: { params: r.params, trees } });
+}
+
+export interface LayerResult {
+  layer: Layer;
+  cached: boolean;
+  key: string;
+}
+
+/**
+ * The KOCACHE chain: action key → diffID → (diffID, compression) → descriptor → blob in the
+ * CAS. When all three are known the layer is returned without reading or writing a byte.
+ */
+export async function cachedLayer(engine: Engine, recipe: LayerRecipe, compression: Compression): Promise<LayerResult> {
+  const key = recipeKey(recipe);
+  await recordExplain(engine, recipe, key);
+  return engine.timings.step<LayerResult>(recipe.target, recipe.step, async () => {
+    const hit = await lookup(engine, key, compression);
+    if (hit) return { value: { layer: hit, cached: true, key }, cached: true };
+    return withKeyLock(engine.store.root, key, async () => {
+      // Another process may have finished the same action while we waited for the lock.
+      const late = await lookup(engine, key, compression);
+      if (late) return { value: { layer: late, cached: true, key }, cached: true };
+      const layer = await engine.cpu.run(() => produceLayer(engine, recipe, key, compression));
+      return { value: { layer, cached: false, key }, cached: false };
+    });
+  });
+}
+
+async function lookup(engine: Engine, key: string, compression: Compression): Promise<Layer | undefined> {
+  const rec = await engine.store.getRecord<LayerRecord>("layer", key);
+  if (!rec) return undefined;
+  const descKey = `${rec.diffId}|${compressionKey(compression)}`;
+  const desc = await engine.store.getRecord<DescriptorRecord>("desc", descKey);
+  if (desc && (await engine.store.hasBlob(desc.digest))) return layerFromStore(engine, rec.diffId, desc);
+  // The diffID is known but not in this compression: recompress from any blob we hold.
+  const other = await engine.store.getRecord<DescriptorRecord & { diffId: Digest }>("diff", rec.diffId);
+  if (!other || !(await engine.store.hasBlob(other.digest))) return undefined;
+  return engine.cpu.run(async () => {
+    const src = (await fileLayer({ path: engine.store.blobPath(other.digest), ...other, diffId: rec.diffId }).compressed());
+    const plain = other.mediaType === MediaType.ociLayer ? src : src.pipe(createGunzip());
+    const out = await engine.store.tempPath("recompress");
+    const res = await recompress(plain, compression, out);
+    if (res.diffId !== rec.diffId) {
+      await fs.rm(out, { force: true });
+      return undefined;
+    }
+    return storeLayer(engine, key, res, out, compression);
+  });
+}
+
+async function produceLayer(engine: Engine, recipe: LayerRecipe, key: string, compression: Compression): Promise<Layer> {
+  const { entries, cleanup } = await recipe.produce();
+  const out = await engine.store.tempPath("layer");
+  try {
+    const res = await buildLayer({ entries, compression, outFile: out });
+    return await storeLayer(engine, key, res, out, compression);
+  } catch (e) {
+    await fs.rm(out, { force: true });
+    throw e;
+  } finally {
+    await cleanup?.();
+  }
+}
+
+async function storeLayer(
+  engine: Engine,
+  key: string,
+  res: Pick<BuildLayerResult, "diffId" | "digest" | "size" | "mediaType">,
+  tempFile: string,
+  compression: Compression,
+): Promise<Layer> {
+  // Blob first, then records: a record never points at a blob that is not there yet.
+  await engine.store.ingestBlob(tempFile, res.digest);
+  const desc: DescriptorRecord = { digest: res.digest, size: res.size, mediaType: res.mediaType };
+  await engine.store.putRecord("desc", `${res.diffId}|${compressionKey(compression)}`, desc);
+  await engine.store.putRecord("diff", res.diffId, { ...desc, diffId: res.diffId });
+  await engine.store.putRecord<LayerRecord>("layer", key, { diffId: res.diffId });
+  return layerFromStore(engine, res.diffId, desc);
+}
+
+function layerFromStore(engine: Engine, diffId: Digest, desc: DescriptorRecord): Layer {
+  return fileLayer({ path: engine.store.blobPath(desc.digest), digest: desc.digest, diffId, size: desc.size, mediaType: desc.mediaType });
+}
