@@ -1,0 +1,40 @@
+import { isAbsolute, resolve } from "node:path";
+import { isValidTag, referenceProblem } from "./reference.ts";
+
+/** Where a target's base image comes from. */
+export type BaseRef =
+  | { kind: "scratch" }
+  | { kind: "layout"; path: string; tag: string }
+  | { kind: "registry"; ref: string };
+
+const LAYOUT_PREFIX = "oci-layout:";
+
+/** Splits `oci-layout:PATH[:TAG]`: a tag is the text after a ':' that follows the last '/'. */
+function splitLayout(rest: string): { path: string; tag: string | undefined } {
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/") && colon > 0)
+    return { path: rest.slice(0, colon), tag: rest.slice(colon + 1) };
+  return { path: rest, tag: undefined };
+}
+
+/** Why `s` is not a valid `base:` value; undefined when it is one. */
+export function baseProblem(s: string): string | undefined {
+  if (s === "scratch") return undefined;
+  if (s.startsWith(LAYOUT_PREFIX)) {
+    const { path, tag } = splitLayout(s.slice(LAYOUT_PREFIX.length));
+    if (!path) return "oci-layout: needs a directory, e.g. oci-layout:./bases/busybox:latest";
+    if (tag !== undefined && !isValidTag(tag)) return `"${tag}" is not a valid tag`;
+    return undefined;
+  }
+  return referenceProblem(s);
+}
+
+/** Parses a `base:` value already accepted by `baseProblem`; layout paths resolve against `dir`. */
+export function parseBase(s: string, dir: string): BaseRef {
+  if (s === "scratch") return { kind: "scratch" };
+  if (s.startsWith(LAYOUT_PREFIX)) {
+    const { path, tag } = splitLayout(s.slice(LAYOUT_PREFIX.length));
+    return { kind: "layout", path: isAbsolute(path) ? path : resolve(dir, path), tag: tag || "latest" };
+  }
+  return { kind: "registry", ref: s };
+}

@@ -1,0 +1,152 @@
+import { readFile, stat } from "node:fs/promises";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { type Document, LineCounter, parseDocument } from "yaml";
+import { TugError } from "../errors.ts";
+import { type Diagnostic, diagnosticsError, issueDiagnostics } from "./diagnostics.ts";
+import { formatPath, locate, position } from "./locate.ts";
+import { EXTENSION_PREFIX, TugFileSchema } from "./schema.ts";
+import { toImageTarget } from "./targets.ts";
+import type { ImageTarget, Project } from "./types.ts";
+
+export const PROJECT_FILES = ["tug.yaml", "tug.yml"] as const;
+
+/** The path to show in messages: relative to the working directory when it is inside it. */
+export function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : file;
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
+}
+
+async function isFile(p: string): Promise<boolean> {
+  return (await stat(p).catch(() => undefined))?.isFile() ?? false;
+}
+
+/** tug.yaml or tug.yml in `dir`, or undefined when there is neither. */
+export async function findProject(dir: string): Promise<string | undefined> {
+  for (const name of PROJECT_FILES) {
+    const file = resolve(dir, name);
+    if (await isFile(file)) return file;
+  }
+  return undefined;
+}
+
+function yamlDiagnostics(doc: Document): Diagnostic[] {
+  return doc.errors.map((e) => {
+    // yaml appends " at line L, column C:" and a source excerpt; the location goes in `where`.
+    const message = (e.message.split("\n")[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, "");
+    return {
+      offset: e.pos[0],
+      path: [],
+      what: `invalid YAML: ${message}`,
+      hint:
+        e.code === "DUPLICATE_KEY"
+          ? "each key may appear only once in a mapping"
+          : "check the indentation and quoting on this line and the one before it",
+    };
+  });
+}
+
+/** Checks that need the file system: contexts are directories, node entries exist. */
+async function fileDiagnostics(doc: Document, targets: ImageTarget[], dir: string): Promise<Diagnostic[]> {
+  const out: Diagnostic[] = [];
+  for (const t of targets) {
+    const at = ["images", t.name];
+    if (!(await isDirectory(t.context))) {
+      const exists = await stat(t.context).then(
+        () => true,
+        () => false,
+      );
+      const path = [...at, "context"];
+      out.push({
+        offset: locate(doc, path),
+        path,
+        what: exists
+          ? `context ${relative(dir, t.context) || "."} is not a directory`
+          : `context directory ${relative(dir, t.context) || "."} does not exist`,
+        hint: "context is resolved relative to the directory that holds tug.yaml",
+      });
+      continue;
+    }
+    if (t.builder === "node" && !(await isFile(join(t.context, t.entry)))) {
+      const path = [...at, "entry"];
+      out.push({
+        offset: locate(doc, path),
+        path,
+        what: `entry ${t.entry} does not exist in ${relative(dir, t.context) || "."}`,
+        hint: "entry is relative to the target's context",
+      });
+    }
+  }
+  return out;
+}
+
+/** Reads, validates and normalises tug.yaml; every problem becomes one TugError with file:line:col. */
+export async function loadProject(file: string): Promise<Project> {
+  const abs = resolve(file);
+  const shown = displayPath(abs);
+  const dir = dirname(abs);
+  let text: string;
+  try {
+    text = await readFile(abs, "utf8");
+  } catch (cause) {
+    throw new TugError({
+      what: `cannot read ${shown}`,
+      where: shown,
+      hint: "run tug in the directory that holds tug.yaml, or pass --file",
+      cause,
+    });
+  }
+
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, merge: true });
+  if (doc.errors.length > 0) throw diagnosticsError(yamlDiagnostics(doc), shown, lineCounter);
+
+  const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
+  if (raw === null || raw === undefined) {
+    throw new TugError({
+      what: `${shown} is empty`,
+      where: shown,
+      hint: "describe at least one image, e.g.\nimages:\n  app:\n    builder: go",
+    });
+  }
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    throw new TugError({
+      what: `${shown} must be a mapping of keys like repo: and images:`,
+      where: position(shown, lineCounter, locate(doc, [])),
+      hint: "start with images: at the beginning of a line",
+    });
+  }
+
+  // Top-level x-* keys are free-form, as in compose files: a place to anchor shared settings.
+  const input = Object.fromEntries(Object.entries(raw).filter(([k]) => !k.startsWith(EXTENSION_PREFIX)));
+  const parsed = TugFileSchema.safeParse(input);
+  if (!parsed.success)
+    throw diagnosticsError(issueDiagnostics(parsed.error.issues, doc, raw), shown, lineCounter);
+  const config = parsed.data;
+
+  const targets = Object.entries(config.images).map(([name, t]) => {
+    const path = ["images", name];
+    const { line } = lineCounter.linePos(locate(doc, path, "key"));
+    return toImageTarget(name, t, dir, `${formatPath(path)} (${shown}:${line})`);
+  });
+  if (targets.length === 0) {
+    throw new TugError({
+      what: `${shown} defines no images`,
+      where: shown,
+      hint: "add an images: section, e.g.\nimages:\n  app:\n    builder: go",
+    });
+  }
+  const problems = await fileDiagnostics(doc, targets, dir);
+  if (problems.length > 0) throw diagnosticsError(problems, shown, lineCounter);
+
+  return {
+    file: abs,
+    dir,
+    ...(config.repo === undefined ? {} : { repo: config.repo }),
+    ...(config.cache === undefined ? {} : { cache: config.cache }),
+    targets,
+  };
+}

@@ -1,0 +1,178 @@
+import { isAbsolute } from "node:path";
+import { z } from "zod";
+import { baseProblem } from "./base.ts";
+import { platformProblem } from "./platform.ts";
+import { isValidTag, repositoryProblem } from "./reference.ts";
+
+// The single source of truth for tug.yaml: loading validates against it, errors quote its
+// descriptions as hints, and scripts/gen-schema.ts turns it into schema/tug.schema.json.
+// It holds no transforms and no machine-dependent defaults so the JSON Schema is stable;
+// normalising (platform parsing, absolute paths, host platform) happens in project.ts.
+
+/** One line per key, shown by editors on hover and quoted in error hints. */
+export const FIELD_HELP = {
+  repo: "repository to push to, e.g. registry.example.com/team (also --repo or TUG_REPO); without it tug only writes local outputs",
+  images: "container images to build, by name",
+  cache: "cache settings",
+  remote: "URL of a shared remote cache",
+  builder: "how to build the image: go, node, files or command",
+  context: "directory the build reads, relative to tug.yaml (default .)",
+  base: "base image: scratch, a registry reference like docker.io/library/node:20, or oci-layout:PATH[:TAG]",
+  platforms: "platforms to build, like linux/amd64 or linux/arm/v7 (default: this machine's linux platform)",
+  env: "environment variables set in the image",
+  entrypoint: "image entrypoint, as a list of arguments",
+  cmd: "image default command, as a list of arguments",
+  workdir: "absolute working directory in the image",
+  user: "user (and group) the container runs as, e.g. 65532 or nobody:nogroup",
+  ports: 'ports the image exposes, like 8080 or "53/udp"',
+  labels: "image config labels",
+  annotations: "manifest annotations",
+  compression: "layer compression: gzip (default), none, or {gzip: LEVEL} with LEVEL 0-9",
+  tags: "tags to push (default [latest])",
+  main: "Go package to build, relative to context (default .)",
+  ldflags: "flags passed to go build -ldflags",
+  name: "name of the built binary (default: the image name)",
+  entry: "entry point bundled by esbuild, relative to context, e.g. src/server.ts",
+  external: "packages left out of the bundle and installed from the lockfile instead",
+  node: 'Node.js major version the bundle targets, e.g. "20" (default 20)',
+  dest: "absolute directory in the image that receives the files",
+  run: "command that writes the output directory: a shell string or a list of arguments",
+  output: "directory the command writes, relative to context; its contents become the layer",
+  inputs:
+    "paths relative to context whose contents decide when the command reruns (default: the whole context)",
+} as const;
+
+type Problem = string | { what: string; hint: string } | undefined;
+
+/** A string schema with a domain check; the problem becomes one custom issue with an optional hint. */
+function checkedString(check: (s: string) => Problem) {
+  return z.string().check((ctx) => {
+    const p = check(ctx.value);
+    if (p === undefined) return;
+    const { what, hint } = typeof p === "string" ? { what: p, hint: undefined } : p;
+    ctx.issues.push({ code: "custom", message: what, input: ctx.value, params: { hint } });
+  });
+}
+
+const absolutePath = (key: string) =>
+  checkedString((s) =>
+    s.startsWith("/")
+      ? undefined
+      : { what: `${key} must be an absolute path in the image`, hint: `use /${s}` },
+  );
+const relativePath = (key: string) =>
+  checkedString((s) =>
+    isAbsolute(s) || s.split(/[\\/]/).includes("..")
+      ? { what: `${key} must be a path inside the context`, hint: "write it relative to context, without .." }
+      : undefined,
+  );
+
+const StringValue = z.union([z.string(), z.number(), z.boolean()], {
+  error: "expected a string (numbers and booleans are converted)",
+});
+const StringMap = z.record(z.string(), StringValue);
+const Args = z.array(z.string());
+
+const Platform = checkedString(platformProblem);
+const Port = z.union([z.int().min(1).max(65535), z.string().regex(/^[0-9]{1,5}(\/(tcp|udp|sctp))?$/)], {
+  error: 'expected a port like 8080 or "53/udp"',
+});
+const Compression = z.union([z.enum(["gzip", "none"]), z.strictObject({ gzip: z.int().min(0).max(9) })], {
+  error: "expected gzip, none, or {gzip: LEVEL} with LEVEL 0-9",
+});
+const Tag = checkedString((s) =>
+  isValidTag(s)
+    ? undefined
+    : { what: `"${s}" is not a valid tag`, hint: "tags are up to 128 letters, digits, '_', '.' and '-'" },
+);
+
+const common = {
+  context: z.string().default(".").describe(FIELD_HELP.context),
+  base: checkedString(baseProblem).default("scratch").describe(FIELD_HELP.base),
+  platforms: z.array(Platform).min(1).optional().describe(FIELD_HELP.platforms),
+  env: StringMap.optional().describe(FIELD_HELP.env),
+  entrypoint: Args.optional().describe(FIELD_HELP.entrypoint),
+  cmd: Args.optional().describe(FIELD_HELP.cmd),
+  workdir: absolutePath("workdir").optional().describe(FIELD_HELP.workdir),
+  user: z.union([z.string(), z.int()]).optional().describe(FIELD_HELP.user),
+  ports: z.array(Port).optional().describe(FIELD_HELP.ports),
+  labels: StringMap.optional().describe(FIELD_HELP.labels),
+  annotations: StringMap.optional().describe(FIELD_HELP.annotations),
+  compression: Compression.default("gzip").describe(FIELD_HELP.compression),
+  tags: z.array(Tag).min(1).default(["latest"]).describe(FIELD_HELP.tags),
+};
+
+export const GoImage = z.strictObject({
+  builder: z.literal("go").describe(FIELD_HELP.builder),
+  ...common,
+  main: z.string().default(".").describe(FIELD_HELP.main),
+  ldflags: z.union([z.string(), Args]).optional().describe(FIELD_HELP.ldflags),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]+$/, { error: "a binary name is letters, digits, '.', '_' and '-'" })
+    .optional()
+    .describe(FIELD_HELP.name),
+});
+
+export const NodeImage = z.strictObject({
+  builder: z.literal("node").describe(FIELD_HELP.builder),
+  ...common,
+  entry: relativePath("entry").describe(FIELD_HELP.entry),
+  external: Args.default([]).describe(FIELD_HELP.external),
+  node: z
+    .union([z.string().regex(/^[0-9]+(\.[0-9]+){0,2}$/), z.int().min(1)], {
+      error: 'expected a Node.js version like "20"',
+    })
+    .default("20")
+    .describe(FIELD_HELP.node),
+});
+
+export const FilesImage = z.strictObject({
+  builder: z.literal("files").describe(FIELD_HELP.builder),
+  ...common,
+  dest: absolutePath("dest").describe(FIELD_HELP.dest),
+});
+
+export const CommandImage = z.strictObject({
+  builder: z.literal("command").describe(FIELD_HELP.builder),
+  ...common,
+  run: z
+    .union([z.string().min(1), Args.min(1)], { error: "expected a shell string or a list of arguments" })
+    .describe(FIELD_HELP.run),
+  output: relativePath("output").describe(FIELD_HELP.output),
+  dest: absolutePath("dest").default("/").describe(FIELD_HELP.dest),
+  inputs: z.array(relativePath("inputs")).min(1).default(["."]).describe(FIELD_HELP.inputs),
+});
+
+export const BUILDERS = { go: GoImage, node: NodeImage, files: FilesImage, command: CommandImage } as const;
+export type BuilderName = keyof typeof BUILDERS;
+
+export const ImageTargetSchema = z.discriminatedUnion("builder", [
+  GoImage,
+  NodeImage,
+  FilesImage,
+  CommandImage,
+]);
+
+export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+
+export const TugFileSchema = z
+  .strictObject({
+    repo: checkedString(repositoryProblem).optional().describe(FIELD_HELP.repo),
+    images: z.record(z.string().regex(IMAGE_NAME), ImageTargetSchema).default({}).describe(FIELD_HELP.images),
+    cache: z
+      .strictObject({ remote: z.string().min(1).optional().describe(FIELD_HELP.remote) })
+      .optional()
+      .describe(FIELD_HELP.cache),
+  })
+  .meta({ title: "tug.yaml", description: "tug project file: images to build and where to push them" });
+
+/** Top-level keys with this prefix are ignored (as in compose files), so YAML anchors for shared settings have a home. */
+export const EXTENSION_PREFIX = "x-";
+
+/** Top-level keys reserved for features this version does not have yet. */
+export const RESERVED_KEYS = ["lambdas", "python"] as const;
+
+/** tug.yaml after validation, before paths and references are resolved. */
+export type TugFile = z.output<typeof TugFileSchema>;
+export type RawImageTarget = z.output<typeof ImageTargetSchema>;

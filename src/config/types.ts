@@ -1,0 +1,81 @@
+import type { Platform } from "../oci/types.ts";
+import type { BaseRef } from "./base.ts";
+
+export type { Platform } from "../oci/types.ts";
+export type { BaseRef } from "./base.ts";
+
+export type Compression = { kind: "gzip"; level: number } | { kind: "none" };
+
+/** Settings every builder shares, normalised: absolute host paths, parsed base and platforms. */
+export interface TargetCommon {
+  /** Image name, the key under `images:`. */
+  name: string;
+  /** Ready for TugError's `where`, e.g. `images.web (tug.yaml:9)`. */
+  where: string;
+  /** Absolute directory; loadProject checked that it exists. */
+  context: string;
+  base: BaseRef;
+  /** At least one; the host's linux platform when tug.yaml names none. */
+  platforms: Platform[];
+  env: Record<string, string>;
+  entrypoint?: string[];
+  cmd?: string[];
+  workdir?: string;
+  user?: string;
+  /** In image-config form: "8080/tcp", "53/udp". */
+  ports: string[];
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  compression: Compression;
+  /** At least one; default ["latest"]. */
+  tags: string[];
+}
+
+export interface GoTarget extends TargetCommon {
+  builder: "go";
+  /** Package to build relative to context, as written ("." or "./cmd/x"). */
+  main: string;
+  /** Passed to `go build -ldflags` joined by spaces; empty when unset. */
+  ldflags: string[];
+  /** Binary name (tug.yaml `name:`), default the target name. */
+  binary: string;
+}
+
+export interface NodeTarget extends TargetCommon {
+  builder: "node";
+  /** Relative to context, '/'-separated, checked to exist. */
+  entry: string;
+  external: string[];
+  /** Target Node.js version as a string, e.g. "20". */
+  node: string;
+}
+
+export interface FilesTarget extends TargetCommon {
+  builder: "files";
+  /** Absolute path in the image. */
+  dest: string;
+}
+
+export interface CommandTarget extends TargetCommon {
+  builder: "command";
+  /** argv; a string in tug.yaml becomes ["sh", "-c", string]. Runs with cwd = context. */
+  run: string[];
+  /** Absolute host directory the command writes. */
+  output: string;
+  /** Absolute path in the image, default "/". */
+  dest: string;
+  /** Paths/globs relative to context that key the action; default ["."] (the whole context). */
+  inputs: string[];
+}
+
+export type ImageTarget = GoTarget | NodeTarget | FilesTarget | CommandTarget;
+
+export interface Project {
+  /** Absolute path of tug.yaml; undefined for a zero-config project. */
+  file: string | undefined;
+  /** Absolute directory that relative paths resolve against. */
+  dir: string;
+  repo?: string;
+  cache?: { remote?: string };
+  targets: ImageTarget[];
+}
