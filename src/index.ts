@@ -1,5 +1,11 @@
 // The library API; the CLI in src/cli is a thin shell over these.
-export { type ArtifactReport, type BuildOptions, type BuildResult, build, selectTargets } from "./build/build.ts";
+export {
+  type ArtifactReport,
+  type BuildOptions,
+  type BuildResult,
+  build,
+  selectTargets,
+} from "./build/build.ts";
 export { explainTarget, type StepExplanation } from "./build/explain-target.ts";
 export { type PublishOptions, publishFromLayout } from "./build/publish.ts";
 export { resolveFiles } from "./build/resolve-files.ts";

@@ -18,7 +18,11 @@ import type { BaseResolver, ResolvedBase } from "./target-image.ts";
  * manifest digest. A digest-pinned base never touches the network again; a tag costs one
  * manifest HEAD, and none with --offline.
  */
-export function baseResolver(opts: { engine: Engine; registry: RegistryAccess; offline: boolean }): BaseResolver {
+export function baseResolver(opts: {
+  engine: Engine;
+  registry: RegistryAccess;
+  offline: boolean;
+}): BaseResolver {
   const memo = new Map<string, Promise<ResolvedBase>>();
   return (target, platform) => {
     const key = `${JSON.stringify(target.base)}|${platformString(platform)}`;
@@ -85,11 +89,17 @@ async function resolveOne(
     if (image && "layers" in image) return { image, name, digest };
   }
   if (opts.offline)
-    throw new TugError({ what: `base ${base.ref} (${platformString(platform)}) is not in the cache`, where: target.where, hint: "run once without --offline" });
+    throw new TugError({
+      what: `base ${base.ref} (${platformString(platform)}) is not in the cache`,
+      where: target.where,
+      hint: "run once without --offline",
+    });
   const artifact = await registry.fetch({ ...ref, digest }, target.where);
   const image = await selectPlatform(artifact, platform, base.ref);
   const tag = `base-${hexOf(await image.digest())}`;
-  await withKeyLock(engine.store.root, "cache-index", () => writeLayout(engine.store.root, image, { tags: [tag] }));
+  await withKeyLock(engine.store.root, "cache-index", () =>
+    writeLayout(engine.store.root, image, { tags: [tag] }),
+  );
   await engine.store.putRecord("base", childKey, tag);
   const cachedImage = await readLayout(engine.store.root, tag);
   if (!("layers" in cachedImage)) throw new Error("cached base is not an image");

@@ -1,11 +1,12 @@
 import { join } from "node:path";
+import { hostPlatform } from "../config/platform.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
 import type { EngineEvent, StepTiming } from "../engine/timings.ts";
 import { TugError } from "../errors.ts";
 import type { Compression } from "../oci/compress.ts";
 import { isCorruptBlob } from "../oci/layer.ts";
-import { hostPlatform } from "../config/platform.ts";
+import { parseReference } from "../oci/reference.ts";
 import { platformString } from "../oci/types.ts";
 import { baseResolver } from "./base.ts";
 import { gitInfo } from "./git-info.ts";
@@ -24,8 +25,8 @@ export interface BuildOptions {
   insecureRegistries?: string[];
   cacheDir?: string;
   jobs?: number;
-  /** Parallel uploads per registry; default 4. */
-  uploads?: number;
+  /** Trust this cache's record of earlier pushes: a no-op build sends no request at all. */
+  trustPushed?: boolean;
   /** Reuse an engine (dev loop, tests); it is not closed. */
   engine?: Engine;
   registry?: RegistryAccess;
@@ -77,8 +78,9 @@ export function defaultCompression(repo: string | undefined): Compression {
 export async function build(project: Project, opts: BuildOptions = {}): Promise<BuildResult> {
   const t0 = performance.now();
   const targets = selectTargets(project, opts.targets);
-  const engine = opts.engine ?? (await Engine.open({ cacheDir: opts.cacheDir, scope: project.dir, jobs: opts.jobs }));
-  const registry = opts.registry ?? registryAccess({ insecureRegistries: opts.insecureRegistries, uploads: opts.uploads });
+  const engine =
+    opts.engine ?? (await Engine.open({ cacheDir: opts.cacheDir, scope: project.dir, jobs: opts.jobs }));
+  const registry = opts.registry ?? registryAccess({ insecureRegistries: opts.insecureRegistries });
   if (opts.onEvent) engine.timings.on(opts.onEvent);
   try {
     const git = await gitInfo(project.dir);
@@ -128,7 +130,15 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
 
 function sinkFor(project: Project, opts: BuildOptions, engine: Engine, registry: RegistryAccess): Sink {
   const sinks: Sink[] = [];
-  if (opts.repo) sinks.push(registrySink(registry, engine, opts.repo));
+  if (opts.repo) {
+    const mountFrom = (name: string): string[] => {
+      const base = project.targets.find((t) => t.name === name)?.base;
+      if (base?.kind !== "registry") return [];
+      const [baseRef, repo] = [parseReference(base.ref), parseReference(`${opts.repo}/${name}`)];
+      return baseRef.registry === repo.registry ? [baseRef.repository] : [];
+    };
+    sinks.push(registrySink(registry, engine, { repo: opts.repo, mountFrom, trustPushed: opts.trustPushed }));
+  }
   const out = opts.out ?? (opts.repo ? undefined : join(project.dir, ".tug", "out"));
   if (out) {
     sinks.push(layoutSink(join(out, "oci"), engine.store.root));

@@ -17,7 +17,11 @@ export interface StepExplanation {
 }
 
 /** Why a target was (or would be) rebuilt: plans it without running anything and diffs inputs. */
-export async function explainTarget(project: Project, name: string, opts: { cacheDir?: string } = {}): Promise<StepExplanation[]> {
+export async function explainTarget(
+  project: Project,
+  name: string,
+  opts: { cacheDir?: string } = {},
+): Promise<StepExplanation[]> {
   const [target] = selectTargets(project, [name]);
   const engine = await Engine.open({ cacheDir: opts.cacheDir, scope: project.dir });
   try {
@@ -35,11 +39,18 @@ export async function explainTarget(project: Project, name: string, opts: { cach
           out.push({
             ...base,
             status: hasOutput ? "up-to-date" : "missing",
-            reasons: hasOutput ? [] : ["the cache no longer holds this step's output (pruned or never finished)"],
+            reasons: hasOutput
+              ? []
+              : ["the cache no longer holds this step's output (pruned or never finished)"],
             lastRebuildReasons,
           });
         } else {
-          out.push({ ...base, status: hasOutput ? "up-to-date" : "rebuild", reasons: diffInputs(recorded?.last, now), lastRebuildReasons });
+          out.push({
+            ...base,
+            status: hasOutput ? "up-to-date" : "rebuild",
+            reasons: diffInputs(recorded?.last, now),
+            lastRebuildReasons,
+          });
         }
       }
     }

@@ -20,7 +20,9 @@ export async function selectPlatform(artifact: Artifact, platform: Platform, nam
         (platform.variant === undefined || c.descriptor.platform?.variant === platform.variant),
     ) ?? undefined;
   if (!match) {
-    const offered = children.map((c) => (c.descriptor.platform ? platformString(c.descriptor.platform) : "?")).join(", ");
+    const offered = children
+      .map((c) => (c.descriptor.platform ? platformString(c.descriptor.platform) : "?"))
+      .join(", ");
     throw new TugError({
       what: `base ${name} has no ${platformString(platform)} image`,
       hint: `it offers: ${offered || "nothing"}; change \`platforms:\` or the base`,

@@ -2,7 +2,6 @@ import type { Project } from "../config/types.ts";
 import { TugError } from "../errors.ts";
 import { readLayout } from "../oci/layout.ts";
 import { formatReference, parseReference } from "../oci/reference.ts";
-import { pushArtifact } from "../oci/registry/push.ts";
 import { isIndex } from "../oci/types.ts";
 import type { ArtifactReport } from "./build.ts";
 import { registryAccess } from "./registry-sink.ts";
@@ -28,16 +27,23 @@ export async function publishFromLayout(opts: PublishOptions): Promise<ArtifactR
       opts.targets.map(async (name) => {
         const started = performance.now();
         const artifact = await readLayout(opts.from, name).catch((e: unknown) => {
-          if (e instanceof TugError) throw new TugError({ what: e.what, where: opts.from, hint: e.hint ?? "build it first with `tug build --out DIR`" });
+          if (e instanceof TugError)
+            throw new TugError({
+              what: e.what,
+              where: opts.from,
+              hint: e.hint ?? "build it first with `tug build --out DIR`",
+            });
           throw e;
         });
         const target = parseReference(`${opts.repo}/${name}`);
         const tags = opts.project?.targets.find((t) => t.name === name)?.tags ?? ["latest"];
         let pushedBytes = 0;
-        for (const tag of tags) pushedBytes += (await pushArtifact(access.client(), artifact, { ...target, tag })).pushedBytes;
+        for (const tag of tags) pushedBytes += (await access.push(artifact, { ...target, tag })).pushedBytes;
         const digest = await artifact.digest();
         const platforms = isIndex(artifact)
-          ? (await artifact.manifest()).manifests.map((m) => (m.platform ? `${m.platform.os}/${m.platform.architecture}` : "unknown"))
+          ? (await artifact.manifest()).manifests.map((m) =>
+              m.platform ? `${m.platform.os}/${m.platform.architecture}` : "unknown",
+            )
           : [`${(await artifact.config()).os}/${(await artifact.config()).architecture}`];
         return {
           target: name,

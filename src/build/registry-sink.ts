@@ -2,9 +2,8 @@ import type { Engine } from "../engine/engine.ts";
 import { TugError } from "../errors.ts";
 import type { Digest } from "../oci/digest.ts";
 import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
-import { RegistryClient } from "../oci/registry/client.ts";
-import { pushArtifact } from "../oci/registry/push.ts";
-import { fetchArtifact, resolveDigest } from "../oci/registry/remote-image.ts";
+import type { RegistryClient } from "../oci/registry/client.ts";
+import type { PushOptions, PushResult } from "../oci/registry/push.ts";
 import type { Artifact } from "../oci/types.ts";
 import type { Sink } from "./sinks.ts";
 
@@ -12,22 +11,40 @@ import type { Sink } from "./sinks.ts";
 export interface RegistryAccess {
   resolveDigest(ref: Reference, where?: string): Promise<Digest>;
   fetch(ref: Reference, where?: string): Promise<Artifact>;
-  client(): RegistryClient;
+  client(): Promise<RegistryClient>;
+  push(artifact: Artifact, target: Reference, opts?: PushOptions): Promise<PushResult>;
   close(): Promise<void>;
 }
 
-export function registryAccess(opts: { insecureRegistries?: string[]; uploads?: number; client?: RegistryClient } = {}): RegistryAccess {
-  let client = opts.client;
+// The registry modules load undici (~100 ms of start-up): import them only when a build
+// really talks to a registry, so local and no-op builds stay fast.
+const registryModules = () =>
+  Promise.all([
+    import("../oci/registry/client.ts"),
+    import("../oci/registry/push.ts"),
+    import("../oci/registry/remote-image.ts"),
+  ]);
+
+export function registryAccess(
+  opts: { insecureRegistries?: string[]; client?: RegistryClient } = {},
+): RegistryAccess {
+  let client: Promise<RegistryClient> | undefined = opts.client ? Promise.resolve(opts.client) : undefined;
   const get = () => {
-    client ??= new RegistryClient({ insecureRegistries: opts.insecureRegistries });
+    client ??= registryModules().then(
+      ([m]) => new m.RegistryClient({ insecureRegistries: opts.insecureRegistries }),
+    );
     return client;
   };
   return {
     client: get,
-    resolveDigest: (ref, where) => withWhere(where, () => resolveDigest(get(), ref)),
-    fetch: (ref, where) => withWhere(where, () => fetchArtifact(get(), ref)),
+    resolveDigest: (ref, where) =>
+      withWhere(where, async () => (await registryModules())[2].resolveDigest(await get(), ref)),
+    fetch: (ref, where) =>
+      withWhere(where, async () => (await registryModules())[2].fetchArtifact(await get(), ref)),
+    push: async (artifact, target, pushOpts) =>
+      (await registryModules())[1].pushArtifact(await get(), artifact, target, pushOpts),
     close: async () => {
-      if (client && !opts.client) await client.close();
+      if (client && !opts.client) await (await client).close();
     },
   };
 }
@@ -36,28 +53,47 @@ async function withWhere<T>(where: string | undefined, fn: () => Promise<T>): Pr
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof TugError && where && !e.where) throw new TugError({ what: e.what, where, hint: e.hint, cause: e });
+    if (e instanceof TugError && where && !e.where)
+      throw new TugError({ what: e.what, where, hint: e.hint, cause: e });
     throw e;
   }
 }
 
+export interface RegistrySinkOptions {
+  repo: string;
+  /** Repositories of the same registry that may hold the blobs already (the target's base). */
+  mountFrom?: (name: string) => string[];
+  /** Skip even the manifest HEAD when this cache recorded pushing this digest to this tag. */
+  trustPushed?: boolean;
+}
+
 /**
- * Pushes to `repo/NAME:TAG`. When the tag already names this digest (one manifest HEAD), nothing
- * else is sent: that is the whole cost of a no-op build against a registry.
+ * Pushes to `repo/NAME:TAG`. When the tag already names this digest (one manifest HEAD, or
+ * none with `trustPushed` and a record of the earlier push), nothing else is sent: that is the
+ * whole cost of a no-op build against a registry.
  */
-export function registrySink(access: RegistryAccess, engine: Engine, repo: string, mountFrom: (name: string) => string[] = () => []): Sink {
+export function registrySink(access: RegistryAccess, engine: Engine, opts: RegistrySinkOptions): Sink {
   return {
     async publish(artifact, name, tags) {
       const digest = await artifact.digest();
-      const target = parseReference(`${repo}/${name}`);
-      const client = access.client();
+      const target = parseReference(`${opts.repo}/${name}`);
       const repoRef = { registry: target.registry, repository: target.repository };
       let pushedBytes = 0;
       for (const tag of tags) {
+        const recordKey = `${repoRef.registry}/${repoRef.repository}:${tag}`;
+        if (opts.trustPushed && (await engine.store.getRecord<string>("pushed", recordKey)) === digest)
+          continue;
+        const client = await access.client();
         const head = await engine.io.run(() => client.headManifest(repoRef, tag));
-        if (head?.digest === digest) continue;
-        const res = await pushArtifact(client, artifact, { ...repoRef, tag }, { mountFrom: mountFrom(name) });
-        pushedBytes += res.pushedBytes;
+        if (head?.digest !== digest) {
+          const res = await access.push(
+            artifact,
+            { ...repoRef, tag },
+            { mountFrom: opts.mountFrom?.(name) ?? [] },
+          );
+          pushedBytes += res.pushedBytes;
+        }
+        await engine.store.putRecord("pushed", recordKey, digest);
       }
       return { ref: `${formatReference({ ...repoRef })}@${digest}`, digest, pushedBytes };
     },

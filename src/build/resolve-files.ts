@@ -8,7 +8,11 @@ import { type BuildOptions, build } from "./build.ts";
  * ko resolve: builds and pushes the targets that the files reference as `tug://NAME`, then
  * returns each file's text with those references replaced by `repo/NAME@sha256:…`.
  */
-export async function resolveFiles(project: Project, files: string[], opts: BuildOptions): Promise<Array<{ file: string; text: string }>> {
+export async function resolveFiles(
+  project: Project,
+  files: string[],
+  opts: BuildOptions,
+): Promise<Array<{ file: string; text: string }>> {
   if (!opts.repo) {
     throw new TugError({
       what: "tug resolve needs a repository to push to",
@@ -28,7 +32,8 @@ export async function resolveFiles(project: Project, files: string[], opts: Buil
   for (const { file, text } of texts) for (const n of referencedTargets(text, file)) wanted.add(n);
   const known = new Set(project.targets.map((t) => t.name));
   const buildable = [...wanted].filter((n) => known.has(n));
-  const result = buildable.length > 0 ? await build(project, { ...opts, targets: buildable }) : { artifacts: [] };
+  const result =
+    buildable.length > 0 ? await build(project, { ...opts, targets: buildable }) : { artifacts: [] };
   const refs = new Map(result.artifacts.map((a) => [a.target, a.ref]));
   return Promise.all(
     texts.map(async ({ file, text }) => ({

@@ -61,7 +61,10 @@ export async function buildTargetImage(opts: {
         labels: target.labels,
       });
       image = withCreated(image, createdTime());
-      const annotations: Record<string, string> = { ...opts.annotations, "org.opencontainers.image.title": target.name };
+      const annotations: Record<string, string> = {
+        ...opts.annotations,
+        "org.opencontainers.image.title": target.name,
+      };
       if (base.name) annotations["org.opencontainers.image.base.name"] = base.name;
       if (base.digest) annotations["org.opencontainers.image.base.digest"] = base.digest;
       image = withAnnotations(image, { ...annotations, ...target.annotations });

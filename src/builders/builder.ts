@@ -36,7 +36,14 @@ export function entriesUnder(dest: string, files: SourceFile[]): LayerEntry[] {
   const join = (p: string) => (prefix ? `${prefix}/${p}` : p);
   return files.map((f) => {
     if (f.type === "dir") return { path: join(f.path), type: "dir", mode: 0o755 };
-    if (f.type === "symlink") return { path: join(f.path), type: "symlink", mode: 0o777, linkname: f.linkname };
-    return { path: join(f.path), type: "file", mode: f.executable ? 0o755 : 0o644, size: f.size, source: f.abs };
+    if (f.type === "symlink")
+      return { path: join(f.path), type: "symlink", mode: 0o777, linkname: f.linkname };
+    return {
+      path: join(f.path),
+      type: "file",
+      mode: f.executable ? 0o755 : 0o644,
+      size: f.size,
+      source: f.abs,
+    };
   });
 }

@@ -16,7 +16,11 @@ export const commandBuilder: Builder = {
     const outAbs = target.output;
     const outRel = relative(target.context, outAbs).split("\\").join("/");
     if (outRel.startsWith("..")) {
-      throw new TugError({ what: `output ${target.output} is outside the context`, where: target.where, hint: "declare an output directory inside `context:`" });
+      throw new TugError({
+        what: `output ${target.output} is outside the context`,
+        where: target.where,
+        hint: "declare an output directory inside `context:`",
+      });
     }
     const tree = await scanTree(target.context, {
       statCache: engine.statCache,
@@ -32,11 +36,22 @@ export const commandBuilder: Builder = {
           step: `command ${platform.os}/${platform.architecture}`,
           kind: "command-output",
           version: 1,
-          params: { run: argv, output: outRel, dest: target.dest, os: platform.os, arch: platform.architecture },
+          params: {
+            run: argv,
+            output: outRel,
+            dest: target.dest,
+            os: platform.os,
+            arch: platform.architecture,
+          },
           trees: { context: tree.files },
           produce: async () => {
             await fs.rm(outAbs, { recursive: true, force: true });
-            await runCommand(argv, target.context, { TUG_OS: platform.os, TUG_ARCH: platform.architecture, TUG_OUT: outAbs }, target.where);
+            await runCommand(
+              argv,
+              target.context,
+              { TUG_OS: platform.os, TUG_ARCH: platform.architecture, TUG_OUT: outAbs },
+              target.where,
+            );
             const out = await scanTree(outAbs).catch(() => {
               throw new TugError({
                 what: `the command for ${target.name} did not create its output directory ${target.output}`,
@@ -52,11 +67,20 @@ export const commandBuilder: Builder = {
   },
 };
 
-function runCommand(argv: string[], cwd: string, extraEnv: Record<string, string>, where: string): Promise<void> {
+function runCommand(
+  argv: string[],
+  cwd: string,
+  extraEnv: Record<string, string>,
+  where: string,
+): Promise<void> {
   return new Promise((res, rej) => {
     const [cmd, ...args] = argv;
     if (!cmd) return rej(new TugError({ what: "empty `run:` command", where }));
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, {
+      cwd,
+      env: { ...process.env, ...extraEnv },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const tail: Buffer[] = [];
     const keep = (b: Buffer) => {
       tail.push(b);
@@ -64,7 +88,9 @@ function runCommand(argv: string[], cwd: string, extraEnv: Record<string, string
     };
     child.stdout.on("data", keep);
     child.stderr.on("data", keep);
-    child.on("error", (e) => rej(new TugError({ what: `cannot run ${cmd}: ${e.message}`, where, hint: "check `run:` in tug.yaml" })));
+    child.on("error", (e) =>
+      rej(new TugError({ what: `cannot run ${cmd}: ${e.message}`, where, hint: "check `run:` in tug.yaml" })),
+    );
     child.on("close", (code, signal) =>
       code === 0
         ? res()
@@ -78,4 +104,3 @@ function runCommand(argv: string[], cwd: string, extraEnv: Record<string, string
     );
   });
 }
-

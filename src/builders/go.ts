@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
-import { TugError } from "../errors.ts";
 import { scanTree } from "../engine/source-tree.ts";
+import { TugError } from "../errors.ts";
 import type { Builder } from "./builder.ts";
 import { toolIdentity } from "./tool-identity.ts";
 
@@ -15,7 +15,12 @@ import { toolIdentity } from "./tool-identity.ts";
 export const goBuilder: Builder = {
   async plan({ engine, target, platform }) {
     if (target.builder !== "go") throw new Error("go builder given another target");
-    const go = await toolIdentity(engine, "go", ["version"], "install Go (Debian: apt-get install golang-go) or put it on PATH");
+    const go = await toolIdentity(
+      engine,
+      "go",
+      ["version"],
+      "install Go (Debian: apt-get install golang-go) or put it on PATH",
+    );
     const tree = await scanTree(target.context, { statCache: engine.statCache, where: target.where });
     if (!tree.files.some((f) => f.path === "go.mod")) {
       throw new TugError({
@@ -26,7 +31,8 @@ export const goBuilder: Builder = {
     }
     const binary = target.binary;
     const ldflags = ["-s", "-w", ...target.ldflags].join(" ");
-    const goarm = platform.architecture === "arm" && platform.variant ? platform.variant.replace(/^v/, "") : undefined;
+    const goarm =
+      platform.architecture === "arm" && platform.variant ? platform.variant.replace(/^v/, "") : undefined;
     return {
       config: { entrypoint: [`/app/${binary}`] },
       layers: [
@@ -35,7 +41,15 @@ export const goBuilder: Builder = {
           step: `go build ${platform.os}/${platform.architecture}`,
           kind: "go-binary",
           version: 1,
-          params: { go: go.version, os: platform.os, arch: platform.architecture, main: target.main, ldflags, binary, goarm: goarm ?? "" },
+          params: {
+            go: go.version,
+            os: platform.os,
+            arch: platform.architecture,
+            main: target.main,
+            ldflags,
+            binary,
+            goarm: goarm ?? "",
+          },
           trees: { context: tree.files },
           produce: async () => {
             const outDir = await engine.store.tempPath("go");

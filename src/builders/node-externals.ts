@@ -17,7 +17,8 @@ export async function findNativePackages(nodeModules: string): Promise<string[]>
   for (const n of names) {
     if (n.startsWith(".")) continue;
     if (n.startsWith("@")) {
-      for (const s of await fs.readdir(join(nodeModules, n)).catch(() => [] as string[])) pkgs.push(`${n}/${s}`);
+      for (const s of await fs.readdir(join(nodeModules, n)).catch(() => [] as string[]))
+        pkgs.push(`${n}/${s}`);
     } else pkgs.push(n);
   }
   await Promise.all(

@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { build as esbuild, version as esbuildVersion } from "esbuild";
 import type { NodeTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { LayerRecipe } from "../engine/layer-action.ts";
@@ -13,6 +13,10 @@ import { type Builder, entriesUnder } from "./builder.ts";
 import { findNativePackages, runtimeClosure } from "./node-externals.ts";
 
 const run = promisify(execFile);
+// esbuild's JS API costs ~60 ms to import: read its version from package.json for keys, and
+// import the API only when a bundle really has to be built.
+const esbuildVersion = (createRequire(import.meta.url)("esbuild/package.json") as { version: string })
+  .version;
 const LOCKFILES = ["package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml"];
 const NODE_ARCH: Record<string, string> = { amd64: "x64", arm64: "arm64", arm: "arm", "386": "ia32" };
 
@@ -49,7 +53,11 @@ export const nodeBuilder: Builder = {
       params: { esbuild: esbuildVersion, entry: target.entry, node: target.node, externals },
       // The bundle inlines node_modules; the lockfile stands for their contents.
       trees: { context: tree.files },
-      produce: async () => ({ entries: [{ path: "app/index.mjs", type: "file", mode: 0o644, data: await bundle(target, externals) }] }),
+      produce: async () => ({
+        entries: [
+          { path: "app/index.mjs", type: "file", mode: 0o644, data: await bundle(target, externals) },
+        ],
+      }),
     });
     return {
       layers,
@@ -60,6 +68,7 @@ export const nodeBuilder: Builder = {
 
 export async function bundle(target: NodeTarget, externals: string[]): Promise<Uint8Array> {
   try {
+    const { build: esbuild } = await import("esbuild");
     const result = await esbuild({
       absWorkingDir: target.context,
       entryPoints: [target.entry],
@@ -73,17 +82,25 @@ export async function bundle(target: NodeTarget, externals: string[]): Promise<U
       logLevel: "silent",
       legalComments: "none",
       // Bundled CommonJS dependencies call require(); give ESM output one.
-      banner: { js: "import { createRequire as __tugRequire } from 'node:module'; const require = __tugRequire(import.meta.url);" },
+      banner: {
+        js: "import { createRequire as __tugRequire } from 'node:module'; const require = __tugRequire(import.meta.url);",
+      },
     });
     const out = result.outputFiles[0];
     if (!out) throw new Error("esbuild produced no output");
     return out.contents;
   } catch (e) {
-    const errors = (e as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }> }).errors;
+    const errors = (
+      e as {
+        errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }>;
+      }
+    ).errors;
     if (!errors) throw e;
     throw new TugError({
       what: `esbuild failed to bundle ${target.entry} for ${target.name}`,
-      where: errors[0]?.location ? `${errors[0].location.file}:${errors[0].location.line}:${errors[0].location.column}` : target.where,
+      where: errors[0]?.location
+        ? `${errors[0].location.file}:${errors[0].location.line}:${errors[0].location.column}`
+        : target.where,
       hint: errors.map((x) => x.text).join("; "),
     });
   }
@@ -102,7 +119,13 @@ async function externalsOf(engine: Engine, target: NodeTarget, lockfiles: Source
   return [...new Set([...native, ...target.external])].sort();
 }
 
-function depsRecipe(engine: Engine, target: NodeTarget, platform: Platform, externals: string[], lockfiles: SourceFile[]): LayerRecipe {
+function depsRecipe(
+  engine: Engine,
+  target: NodeTarget,
+  platform: Platform,
+  externals: string[],
+  lockfiles: SourceFile[],
+): LayerRecipe {
   const cpu = NODE_ARCH[platform.architecture] ?? platform.architecture;
   const hostMatches = platform.os === process.platform && cpu === process.arch;
   return {
@@ -116,33 +139,55 @@ function depsRecipe(engine: Engine, target: NodeTarget, platform: Platform, exte
       const nodeModules = join(target.context, "node_modules");
       if (hostMatches) {
         const closure = await runtimeClosure(nodeModules, externals);
-        const files = (await Promise.all(closure.map((name) => scanTree(join(nodeModules, name))))).flatMap((t, i) =>
-          entriesUnder(`/app/node_modules/${closure[i]}`, t.files),
+        const files = (await Promise.all(closure.map((name) => scanTree(join(nodeModules, name))))).flatMap(
+          (t, i) => entriesUnder(`/app/node_modules/${closure[i]}`, t.files),
         );
         return { entries: files };
       }
       // Another OS/CPU: let npm pick that platform's optional binaries (no scripts: cannot compile for it).
       const dir = await engine.store.tempPath("npm");
       await fs.mkdir(dir, { recursive: true });
-      const specs = await Promise.all(externals.map(async (n) => `${n}@${await installedVersion(nodeModules, n)}`));
+      const specs = await Promise.all(
+        externals.map(async (n) => `${n}@${await installedVersion(nodeModules, n)}`),
+      );
       try {
-        await run("npm", ["install", "--omit=dev", "--no-save", "--no-package-lock", "--ignore-scripts", `--os=${platform.os}`, `--cpu=${cpu}`, ...specs], { cwd: dir });
+        await run(
+          "npm",
+          [
+            "install",
+            "--omit=dev",
+            "--no-save",
+            "--no-package-lock",
+            "--ignore-scripts",
+            `--os=${platform.os}`,
+            `--cpu=${cpu}`,
+            ...specs,
+          ],
+          { cwd: dir },
+        );
       } catch (e) {
         throw new TugError({
           what: `npm could not install ${specs.join(", ")} for ${platform.os}/${cpu}`,
           where: target.where,
-          hint: String((e as { stderr?: string }).stderr ?? e).trim().slice(0, 2000),
+          hint: String((e as { stderr?: string }).stderr ?? e)
+            .trim()
+            .slice(0, 2000),
         });
       }
       const tree = await scanTree(join(dir, "node_modules"));
-      return { entries: entriesUnder("/app/node_modules", tree.files), cleanup: () => fs.rm(dir, { recursive: true, force: true }) };
+      return {
+        entries: entriesUnder("/app/node_modules", tree.files),
+        cleanup: () => fs.rm(dir, { recursive: true, force: true }),
+      };
     },
   };
 }
 
 async function installedVersion(nodeModules: string, name: string): Promise<string> {
   try {
-    return (JSON.parse(await fs.readFile(join(nodeModules, name, "package.json"), "utf8")) as { version: string }).version;
+    return (
+      JSON.parse(await fs.readFile(join(nodeModules, name, "package.json"), "utf8")) as { version: string }
+    ).version;
   } catch {
     return "latest";
   }

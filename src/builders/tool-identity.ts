@@ -2,8 +2,8 @@ import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
-import { TugError } from "../errors.ts";
 import type { Engine } from "../engine/engine.ts";
+import { TugError } from "../errors.ts";
 
 const run = promisify(execFile);
 

@@ -17,7 +17,11 @@ export function explainCommand(program: Command): void {
         return;
       }
       for (const s of steps) {
-        const head = { "up-to-date": "up to date (cache hit)", rebuild: "would be rebuilt", missing: "would be rebuilt" }[s.status];
+        const head = {
+          "up-to-date": "up to date (cache hit)",
+          rebuild: "would be rebuilt",
+          missing: "would be rebuilt",
+        }[s.status];
         process.stdout.write(`${name}  ${s.step}: ${head}\n`);
         for (const r of s.reasons) process.stdout.write(`  - ${r}\n`);
         if (s.status === "up-to-date" && s.lastRebuildReasons.length > 0) {

@@ -12,7 +12,10 @@ export interface ProjectArgs {
  * Finds the project: --file, else tug.yaml in the current directory, else zero-config on a
  * directory argument (`tug build ./svc`). Remaining arguments are target names.
  */
-export async function projectFromArgs(args: string[], opts: ProjectArgs): Promise<{ project: Project; targets: string[]; repo?: string }> {
+export async function projectFromArgs(
+  args: string[],
+  opts: ProjectArgs,
+): Promise<{ project: Project; targets: string[]; repo?: string }> {
   let project: Project | undefined;
   let targets = args;
   if (opts.file) project = await loadProject(opts.file);

@@ -15,13 +15,36 @@ export function publishCommand(program: Command): void {
     .option("--repo <repository>", "repository to push to (also TUG_REPO, tug.yaml repo:)")
     .option("--insecure-registry <host>", "allow plain HTTP to this registry (repeatable)", collect, [])
     .option("--json", "print one JSON document on stdout")
-    .description("push exactly the digests an earlier `tug build --out` wrote: the tested image is the pushed image")
-    .action(async (targets: string[], flags: { from: string; file?: string; repo?: string; insecureRegistry: string[]; json?: boolean }) => {
-      const started = performance.now();
-      const { project, repo } = await projectFromArgs([], flags).catch(() => ({ project: undefined, repo: flags.repo ?? process.env.TUG_REPO }));
-      if (!repo) throw new TugError({ what: "no repository to publish to", hint: "pass --repo, set TUG_REPO, or repo: in tug.yaml" });
-      const artifacts = await publishFromLayout({ from: resolve(flags.from), targets, repo, project, insecureRegistries: flags.insecureRegistry });
-      if (flags.json) process.stdout.write(`${JSON.stringify({ ms: Math.round(performance.now() - started), artifacts })}\n`);
-      else for (const a of artifacts) process.stderr.write(`${a.target}  ${a.ref}\n`);
-    });
+    .description(
+      "push exactly the digests an earlier `tug build --out` wrote: the tested image is the pushed image",
+    )
+    .action(
+      async (
+        targets: string[],
+        flags: { from: string; file?: string; repo?: string; insecureRegistry: string[]; json?: boolean },
+      ) => {
+        const started = performance.now();
+        const { project, repo } = await projectFromArgs([], flags).catch(() => ({
+          project: undefined,
+          repo: flags.repo ?? process.env.TUG_REPO,
+        }));
+        if (!repo)
+          throw new TugError({
+            what: "no repository to publish to",
+            hint: "pass --repo, set TUG_REPO, or repo: in tug.yaml",
+          });
+        const artifacts = await publishFromLayout({
+          from: resolve(flags.from),
+          targets,
+          repo,
+          project,
+          insecureRegistries: flags.insecureRegistry,
+        });
+        if (flags.json)
+          process.stdout.write(
+            `${JSON.stringify({ ms: Math.round(performance.now() - started), artifacts })}\n`,
+          );
+        else for (const a of artifacts) process.stderr.write(`${a.target}  ${a.ref}\n`);
+      },
+    );
 }

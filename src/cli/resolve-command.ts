@@ -11,17 +11,26 @@ export function resolveCommand(program: Command): void {
   addBuildFlags(
     program
       .command("resolve")
-      .requiredOption("--filename <file>", "Kubernetes YAML with tug://TARGET image references (repeatable)", collect, [])
+      .requiredOption(
+        "--filename <file>",
+        "Kubernetes YAML with tug://TARGET image references (repeatable)",
+        collect,
+        [],
+      )
       .description("build and push the targets that YAML references as tug://NAME and print it with digests"),
   ).action(async (flags: CommonBuildFlags & { filename: string[] }) => {
     const { project, repo } = await projectFromArgs([], flags);
     const progress = new Progress(Progress.modeFor({ quiet: flags.quiet }));
-    const out = await resolveFiles(project, flags.filename.map((f) => resolve(f)), {
-      repo,
-      offline: flags.offline,
-      insecureRegistries: flags.insecureRegistry,
-      onEvent: progress.onEvent,
-    });
+    const out = await resolveFiles(
+      project,
+      flags.filename.map((f) => resolve(f)),
+      {
+        repo,
+        offline: flags.offline,
+        insecureRegistries: flags.insecureRegistry,
+        onEvent: progress.onEvent,
+      },
+    );
     progress.done();
     process.stdout.write(out.map((o) => o.text.replace(/\n?$/, "\n")).join("---\n"));
   });

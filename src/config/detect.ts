@@ -78,7 +78,6 @@ export async function detectProject(dir: string): Promise<Project> {
     ports: [],
     labels: {},
     annotations: {},
-    compression: { kind: "gzip", level: 6 },
     tags: ["latest"],
   });
 

@@ -27,7 +27,8 @@ export const FIELD_HELP = {
   ports: 'ports the image exposes, like 8080 or "53/udp"',
   labels: "image config labels",
   annotations: "manifest annotations",
-  compression: "layer compression: gzip (default), none, or {gzip: LEVEL} with LEVEL 0-9",
+  compression:
+    "layer compression: gzip (level 1 for local outputs and loopback registries, 6 otherwise), none, or {gzip: LEVEL} with LEVEL 0-9",
   tags: "tags to push (default [latest])",
   main: "Go package to build, relative to context (default .)",
   ldflags: "flags passed to go build -ldflags",
@@ -98,7 +99,7 @@ const common = {
   ports: z.array(Port).optional().describe(FIELD_HELP.ports),
   labels: StringMap.optional().describe(FIELD_HELP.labels),
   annotations: StringMap.optional().describe(FIELD_HELP.annotations),
-  compression: Compression.default("gzip").describe(FIELD_HELP.compression),
+  compression: Compression.optional().describe(FIELD_HELP.compression),
   tags: z.array(Tag).min(1).default(["latest"]).describe(FIELD_HELP.tags),
 };
 

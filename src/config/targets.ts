@@ -13,10 +13,10 @@ function strings(m: Record<string, string | number | boolean> | undefined): Reco
   return Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, String(v)]));
 }
 
-function compression(c: RawImageTarget["compression"]): Compression {
+/** Undefined (plain `gzip` or nothing) lets the build pick the level for its destination. */
+function compression(c: RawImageTarget["compression"]): Compression | undefined {
+  if (c === undefined || c === "gzip") return undefined;
   if (c === "none") return { kind: "none" };
-  // zlib's own default level; an explicit number keeps cache keys independent of zlib defaults.
-  if (c === "gzip") return { kind: "gzip", level: 6 };
   return { kind: "gzip", level: c.gzip };
 }
 
@@ -37,7 +37,9 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
     ports: (raw.ports ?? []).map((p) => (typeof p === "number" || !p.includes("/") ? `${p}/tcp` : p)),
     labels: strings(raw.labels),
     annotations: strings(raw.annotations),
-    compression: compression(raw.compression),
+    ...(raw.compression === undefined || raw.compression === "gzip"
+      ? {}
+      : { compression: compression(raw.compression) }),
     tags: [...new Set(raw.tags)],
   };
   switch (raw.builder) {

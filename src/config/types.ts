@@ -26,7 +26,8 @@ export interface TargetCommon {
   ports: string[];
   labels: Record<string, string>;
   annotations: Record<string, string>;
-  compression: Compression;
+  /** Unset: gzip at the destination's default level (1 for local outputs and loopback registries, 6 otherwise). */
+  compression?: Compression;
   /** At least one; default ["latest"]. */
   tags: string[];
 }

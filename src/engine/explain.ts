@@ -17,7 +17,10 @@ export function explainRecordOf(recipe: LayerRecipe, key: string): ExplainRecord
   const files: ExplainRecord["files"] = {};
   for (const [name, list] of Object.entries(recipe.trees)) {
     files[name] = Object.fromEntries(
-      list.map((f) => [f.path, `${f.type === "file" ? (f.digest ?? "") : (f.linkname ?? f.type)}${f.executable && f.type === "file" ? " +x" : ""}`]),
+      list.map((f) => [
+        f.path,
+        `${f.type === "file" ? (f.digest ?? "") : (f.linkname ?? f.type)}${f.executable && f.type === "file" ? " +x" : ""}`,
+      ]),
     );
   }
   return { key, params: recipe.params, files };
@@ -26,7 +29,10 @@ export function explainRecordOf(recipe: LayerRecipe, key: string): ExplainRecord
 /** Remembers this step's inputs, keeping the previous ones so `tug explain` can diff them. */
 export async function recordExplain(engine: Engine, recipe: LayerRecipe, key: string): Promise<void> {
   const k = explainKey(engine, recipe.target, recipe.step);
-  const current = await engine.store.getRecord<{ last: ExplainRecord; previous?: ExplainRecord }>("explain", k);
+  const current = await engine.store.getRecord<{ last: ExplainRecord; previous?: ExplainRecord }>(
+    "explain",
+    k,
+  );
   if (current?.last.key === key) return;
   await engine.store.putRecord("explain", k, { last: explainRecordOf(recipe, key), previous: current?.last });
 }

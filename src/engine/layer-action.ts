@@ -5,7 +5,7 @@ import { type Compression, compressionKey } from "../oci/compress.ts";
 import type { Digest } from "../oci/digest.ts";
 import { fileLayer } from "../oci/layer.ts";
 import type { LayerEntry } from "../oci/tar.ts";
-import { MediaType, type Layer } from "../oci/types.ts";
+import { type Layer, MediaType } from "../oci/types.ts";
 import type { Engine } from "./engine.ts";
 import { recordExplain } from "./explain.ts";
 import { actionKey } from "./key.ts";
@@ -51,7 +51,11 @@ export interface LayerResult {
  * The KOCACHE chain: action key → diffID → (diffID, compression) → descriptor → blob in the
  * CAS. When all three are known the layer is returned without reading or writing a byte.
  */
-export async function cachedLayer(engine: Engine, recipe: LayerRecipe, compression: Compression): Promise<LayerResult> {
+export async function cachedLayer(
+  engine: Engine,
+  recipe: LayerRecipe,
+  compression: Compression,
+): Promise<LayerResult> {
   const key = recipeKey(recipe);
   await recordExplain(engine, recipe, key);
   return engine.timings.step<LayerResult>(recipe.target, recipe.step, async () => {
@@ -77,7 +81,11 @@ async function lookup(engine: Engine, key: string, compression: Compression): Pr
   const other = await engine.store.getRecord<DescriptorRecord & { diffId: Digest }>("diff", rec.diffId);
   if (!other || !(await engine.store.hasBlob(other.digest))) return undefined;
   return engine.cpu.run(async () => {
-    const src = (await fileLayer({ path: engine.store.blobPath(other.digest), ...other, diffId: rec.diffId }).compressed());
+    const src = await fileLayer({
+      path: engine.store.blobPath(other.digest),
+      ...other,
+      diffId: rec.diffId,
+    }).compressed();
     const plain = other.mediaType === MediaType.ociLayer ? src : src.pipe(createGunzip());
     const out = await engine.store.tempPath("recompress");
     const res = await recompress(plain, compression, out);
@@ -89,7 +97,12 @@ async function lookup(engine: Engine, key: string, compression: Compression): Pr
   });
 }
 
-async function produceLayer(engine: Engine, recipe: LayerRecipe, key: string, compression: Compression): Promise<Layer> {
+async function produceLayer(
+  engine: Engine,
+  recipe: LayerRecipe,
+  key: string,
+  compression: Compression,
+): Promise<Layer> {
   const { entries, cleanup } = await recipe.produce();
   const out = await engine.store.tempPath("layer");
   try {
@@ -120,5 +133,11 @@ async function storeLayer(
 }
 
 function layerFromStore(engine: Engine, diffId: Digest, desc: DescriptorRecord): Layer {
-  return fileLayer({ path: engine.store.blobPath(desc.digest), digest: desc.digest, diffId, size: desc.size, mediaType: desc.mediaType });
+  return fileLayer({
+    path: engine.store.blobPath(desc.digest),
+    digest: desc.digest,
+    diffId,
+    size: desc.size,
+    mediaType: desc.mediaType,
+  });
 }

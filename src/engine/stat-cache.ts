@@ -1,6 +1,6 @@
+import { createHash } from "node:crypto";
 import type { BigIntStats } from "node:fs";
 import { promises as fs } from "node:fs";
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { Digest } from "../oci/digest.ts";
 import { writeFileAtomic } from "./cache-store.ts";
@@ -37,7 +37,12 @@ export class StatCache {
   lookup(abs: string, st: BigIntStats): Digest | undefined {
     const e = this.entries.get(abs);
     if (!e) return undefined;
-    if (e[0] === String(st.size) && e[1] === String(st.mtimeNs) && e[2] === String(st.ctimeNs) && e[3] === String(st.ino))
+    if (
+      e[0] === String(st.size) &&
+      e[1] === String(st.mtimeNs) &&
+      e[2] === String(st.ctimeNs) &&
+      e[3] === String(st.ino)
+    )
       return e[4];
     return undefined;
   }
