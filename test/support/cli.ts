@@ -1,0 +1,51 @@
+// Runs the tug CLI from source (through tsx), so e2e tests never exercise a stale dist/.
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Called with the child right after spawn (e.g. to kill it mid-build). */
+  onSpawn?: (child: ChildProcess) => void;
+}
+
+/** Spawns `tug ARGS` and collects its output; never throws on a non-zero exit. */
+export function runTug(args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => {
+      stdout += b.toString();
+    });
+    child.stderr.on("data", (b: Buffer) => {
+      stderr += b.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    opts.onSpawn?.(child);
+  });
+}
+
+/** `tug ... --json` parsed; fails with the CLI's stderr when it did not succeed. */
+export async function runTugJson<T>(args: string[], opts: CliOptions = {}): Promise<T> {
+  const r = await runTug([...args, "--json"], opts);
+  if (r.code !== 0) throw new Error(`tug ${args.join(" ")} exited ${r.code}:\n${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+export const REPO_ROOT = ROOT;
