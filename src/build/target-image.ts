@@ -4,7 +4,7 @@ import type { Engine } from "../engine/engine.ts";
 import { cachedLayer } from "../engine/layer-action.ts";
 import type { Compression } from "../oci/compress.ts";
 import type { Digest } from "../oci/digest.ts";
-import { appendLayers, indexFrom, withAnnotations, withConfig, withCreated } from "../oci/image.ts";
+import { appendLayers, asOci, indexFrom, withAnnotations, withConfig, withCreated } from "../oci/image.ts";
 import type { Artifact, Image, Platform } from "../oci/types.ts";
 
 export interface ResolvedBase {
@@ -47,7 +47,7 @@ export async function buildTargetImage(opts: {
       const layers = await Promise.all(plan.layers.map((r) => cachedLayer(engine, r, compression)));
       if (layers.some((l) => !l.cached)) cached = false;
       let image = appendLayers(
-        base.image,
+        asOci(base.image),
         layers.map((l) => l.layer),
         `tug ${target.builder} builder`,
       );

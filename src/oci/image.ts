@@ -219,3 +219,24 @@ export function withAnnotations(image: Image, annotations: Record<string, string
 export function withCreated(image: Image, isoTime: string): Image {
   return derive(image, (p) => ({ ...p, config: { ...p.config, created: isoTime } }));
 }
+
+const OCI_LAYER_TYPE: Record<string, string> = {
+  [MediaType.dockerLayerGzip]: MediaType.ociLayerGzip,
+  "application/vnd.docker.image.rootfs.diff.tar": MediaType.ociLayer,
+};
+
+/**
+ * The same image as an OCI manifest: Docker schema 2 layer types map to their OCI twins (the
+ * bytes are identical), so layers tug appends never mix Docker and OCI types in one manifest.
+ */
+export function asOci(image: Image): Image {
+  if (image.mediaType() === MediaType.ociManifest) return image;
+  return lazyImage(async () => {
+    const p = await partsOf(image);
+    const layers = p.layers.map((l): Layer => {
+      const mediaType = OCI_LAYER_TYPE[l.mediaType()] ?? l.mediaType();
+      return { digest: () => l.digest(), diffId: () => l.diffId(), size: () => l.size(), mediaType: () => mediaType, compressed: () => l.compressed() };
+    });
+    return { ...p, layers, mediaType: MediaType.ociManifest };
+  }, MediaType.ociManifest);
+}
