@@ -1,0 +1,170 @@
+import { createHash } from "node:crypto";
+import { createReadStream, type ReadStream } from "node:fs";
+import { pipeline, Readable, Transform, type TransformCallback, Writable } from "node:stream";
+import { createGunzip, gunzipSync } from "node:zlib";
+import { TugError } from "../errors.ts";
+import { writeLayer } from "./build-layer.ts";
+import type { Compression } from "./compress.ts";
+import { type Digest, sha256 } from "./digest.ts";
+import { type LayerEntry, type TarOptions, tarStream } from "./tar.ts";
+import type { Layer } from "./types.ts";
+
+/** A stored blob whose bytes do not match its digest; callers drop the cache entry and rebuild. */
+export class CorruptBlobError extends TugError {
+  readonly digest: Digest;
+  readonly path: string;
+
+  constructor(fields: { digest: Digest; path: string; detail: string }) {
+    super({
+      what: `cache blob ${fields.digest} is corrupt (${fields.detail})`,
+      where: fields.path,
+      hint: "tug drops the entry and rebuilds it; if this repeats, check the disk",
+    });
+    this.digest = fields.digest;
+    this.path = fields.path;
+  }
+}
+
+export function isCorruptBlob(e: unknown): e is CorruptBlobError {
+  return e instanceof CorruptBlobError;
+}
+
+/** A Layer that can also give its uncompressed tar (for recompression or inspection). */
+export interface LocalLayer extends Layer {
+  uncompressed(): Promise<Readable>;
+}
+
+/** A layer backed by a file; `path` lets writeLayout hardlink it (see FileBackedLayer). */
+export interface FileLayer extends LocalLayer {
+  readonly path: string;
+}
+
+function isGzip(mediaType: string): boolean {
+  return mediaType.endsWith("gzip");
+}
+
+async function gunzipIfNeeded(compressed: Readable, mediaType: string): Promise<Readable> {
+  if (!isGzip(mediaType)) return compressed;
+  const gunzip = createGunzip();
+  pipeline(compressed, gunzip, () => {}); // errors reach the consumer through gunzip
+  return gunzip;
+}
+
+/** Passes bytes through and fails at the end (or as soon as the size is exceeded) on a mismatch. */
+class VerifyingStream extends Transform {
+  readonly #hash = createHash("sha256");
+  #size = 0;
+
+  constructor(readonly expected: { digest: Digest; size: number; path: string }) {
+    super({ highWaterMark: 1 << 20 });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.#size += chunk.length;
+    if (this.#size > this.expected.size) {
+      cb(this.#corrupt(`more than the recorded ${this.expected.size} bytes`));
+      return;
+    }
+    this.#hash.update(chunk);
+    cb(null, chunk);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.#size !== this.expected.size) {
+      cb(this.#corrupt(`${this.#size} bytes, recorded ${this.expected.size}`));
+      return;
+    }
+    const actual = `sha256:${this.#hash.digest("hex")}`;
+    cb(actual === this.expected.digest ? null : this.#corrupt(`content hashes to ${actual}`));
+  }
+
+  #corrupt(detail: string): CorruptBlobError {
+    return new CorruptBlobError({ digest: this.expected.digest, path: this.expected.path, detail });
+  }
+}
+
+function openRead(path: string): Promise<ReadStream> {
+  return new Promise((res, rej) => {
+    const rs = createReadStream(path, { highWaterMark: 1 << 20 });
+    rs.once("open", () => res(rs));
+    rs.once("error", rej);
+  });
+}
+
+export interface FileLayerOptions {
+  path: string;
+  digest: Digest;
+  diffId: Digest;
+  size: number;
+  mediaType: string;
+}
+
+/**
+ * A layer stored as a file (a cache blob). Identity comes from the arguments, without I/O;
+ * `compressed()` opens the file and verifies the digest while streaming, failing with
+ * CorruptBlobError on a mismatch.
+ */
+export function fileLayer(options: FileLayerOptions): FileLayer {
+  const { path, digest, diffId, size, mediaType } = options;
+  const compressed = async (): Promise<Readable> => {
+    let rs: ReadStream;
+    try {
+      rs = await openRead(path);
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") throw new CorruptBlobError({ digest, path, detail: "the file is missing" });
+      throw cause;
+    }
+    const verify = new VerifyingStream({ digest, size, path });
+    pipeline(rs, verify, () => {}); // errors reach the consumer through `verify`
+    return verify;
+  };
+  return {
+    path,
+    digest: async () => digest,
+    diffId: async () => diffId,
+    size: async () => size,
+    mediaType: () => mediaType,
+    compressed,
+    uncompressed: async () => gunzipIfNeeded(await compressed(), mediaType),
+  };
+}
+
+/**
+ * A layer held in memory: for tiny layers (a config file, a symlink) where a file in the store
+ * costs more than it saves. The digest is computed here; the diffId is derived when not given.
+ */
+export function memoryLayer(options: { data: Uint8Array; mediaType: string; diffId?: Digest }): LocalLayer {
+  const data = Buffer.from(options.data.buffer, options.data.byteOffset, options.data.byteLength);
+  const digest = sha256(data);
+  let diffId = options.diffId;
+  const getDiffId = (): Digest => {
+    diffId ??= isGzip(options.mediaType) ? sha256(gunzipSync(data)) : digest;
+    return diffId;
+  };
+  return {
+    digest: async () => digest,
+    diffId: async () => getDiffId(),
+    size: async () => data.length,
+    mediaType: () => options.mediaType,
+    compressed: async () => Readable.from([data], { objectMode: false }),
+    uncompressed: async () => gunzipIfNeeded(Readable.from([data], { objectMode: false }), options.mediaType),
+  };
+}
+
+/** Builds a small layer straight into memory; use buildLayer for anything that may be large. */
+export async function buildMemoryLayer(options: {
+  entries: readonly LayerEntry[];
+  compression: Compression;
+  tar?: TarOptions;
+}): Promise<LocalLayer> {
+  const parts: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      parts.push(chunk);
+      cb();
+    },
+  });
+  const built = await writeLayer(tarStream(options.entries, options.tar), options.compression, sink);
+  return memoryLayer({ data: Buffer.concat(parts), mediaType: built.mediaType, diffId: built.diffId });
+}
