@@ -1,11 +1,10 @@
 import { promises as fs } from "node:fs";
-import { createGunzip } from "node:zlib";
 import { type BuildLayerResult, buildLayer, recompress } from "../oci/build-layer.ts";
 import { type Compression, compressionKey } from "../oci/compress.ts";
 import type { Digest } from "../oci/digest.ts";
 import { fileLayer } from "../oci/layer.ts";
 import type { LayerEntry } from "../oci/tar.ts";
-import { type Layer, MediaType } from "../oci/types.ts";
+import type { Layer } from "../oci/types.ts";
 import type { Engine } from "./engine.ts";
 import { recordExplain } from "./explain.ts";
 import { actionKey } from "./key.ts";
@@ -81,12 +80,11 @@ async function lookup(engine: Engine, key: string, compression: Compression): Pr
   const other = await engine.store.getRecord<DescriptorRecord & { diffId: Digest }>("diff", rec.diffId);
   if (!other || !(await engine.store.hasBlob(other.digest))) return undefined;
   return engine.cpu.run(async () => {
-    const src = await fileLayer({
+    const plain = await fileLayer({
       path: engine.store.blobPath(other.digest),
       ...other,
       diffId: rec.diffId,
-    }).compressed();
-    const plain = other.mediaType === MediaType.ociLayer ? src : src.pipe(createGunzip());
+    }).uncompressed();
     const out = await engine.store.tempPath("recompress");
     const res = await recompress(plain, compression, out);
     if (res.diffId !== rec.diffId) {
