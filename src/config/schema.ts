@@ -41,6 +41,18 @@ export const FIELD_HELP = {
   output: "directory the command writes, relative to context; its contents become the layer",
   inputs:
     "paths relative to context whose contents decide when the command reruns (default: the whole context)",
+  dev: "tug dev: how to run this image while developing and update it live",
+  runtime: "where tug dev runs it: local (a host process), podman, docker or kubernetes",
+  devPort: "readiness: HTTP GET on this port until it answers 2xx/3xx",
+  readyLog: "readiness: a regular expression that a log line matches once the process is ready",
+  liveUpdate: "steps applied on a change, in order: fall_back_on, sync, run, restart",
+  fallBackOn: "changes to these paths (globs, relative to context) rebuild and redeploy instead of live-updating",
+  sync: "copy changed files from `from` (relative to context) to `to` (absolute in the image)",
+  runStep: "run a command in the running container/process after syncing, when one of `when` changed",
+  restart: "restart the process after an update (default true)",
+  namespace: "kubernetes: namespace of the pods",
+  selector: "kubernetes: label selector of the pods (default app=NAME)",
+  manifests: "kubernetes: YAML files applied (after tug resolve) on a full deploy",
 } as const;
 
 type Problem = string | { what: string; hint: string } | undefined;
@@ -87,6 +99,34 @@ const Tag = checkedString((s) =>
     : { what: `"${s}" is not a valid tag`, hint: "tags are up to 128 letters, digits, '_', '.' and '-'" },
 );
 
+const LiveUpdateStep = z.union(
+  [
+    z.strictObject({ fall_back_on: z.array(z.string().min(1)).describe(FIELD_HELP.fallBackOn) }),
+    z.strictObject({
+      sync: z.strictObject({ from: relativePath("sync.from"), to: absolutePath("sync.to") }).describe(FIELD_HELP.sync),
+    }),
+    z.strictObject({
+      run: z
+        .strictObject({ cmd: z.string().min(1), when: z.array(z.string().min(1)).optional() })
+        .describe(FIELD_HELP.runStep),
+    }),
+    z.strictObject({ restart: z.boolean().describe(FIELD_HELP.restart) }),
+  ],
+  { error: "expected one of fall_back_on: [...], sync: {from, to}, run: {cmd, when}, restart: BOOL" },
+);
+
+const Dev = z
+  .strictObject({
+    runtime: z.enum(["local", "podman", "docker", "kubernetes"]).default("local").describe(FIELD_HELP.runtime),
+    port: z.int().min(1).max(65535).optional().describe(FIELD_HELP.devPort),
+    ready_log: z.string().min(1).optional().describe(FIELD_HELP.readyLog),
+    live_update: z.array(LiveUpdateStep).default([]).describe(FIELD_HELP.liveUpdate),
+    namespace: z.string().optional().describe(FIELD_HELP.namespace),
+    selector: z.string().optional().describe(FIELD_HELP.selector),
+    manifests: z.array(z.string()).optional().describe(FIELD_HELP.manifests),
+  })
+  .describe(FIELD_HELP.dev);
+
 const common = {
   context: z.string().default(".").describe(FIELD_HELP.context),
   base: checkedString(baseProblem).default("scratch").describe(FIELD_HELP.base),
@@ -101,6 +141,7 @@ const common = {
   annotations: StringMap.optional().describe(FIELD_HELP.annotations),
   compression: Compression.optional().describe(FIELD_HELP.compression),
   tags: z.array(Tag).min(1).default(["latest"]).describe(FIELD_HELP.tags),
+  dev: Dev.optional(),
 };
 
 export const GoImage = z.strictObject({

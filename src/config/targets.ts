@@ -2,7 +2,7 @@ import { isAbsolute, relative, resolve } from "node:path";
 import { parseBase } from "./base.ts";
 import { hostPlatform } from "./platform.ts";
 import type { RawImageTarget } from "./schema.ts";
-import type { Compression, ImageTarget, Platform, TargetCommon } from "./types.ts";
+import type { Compression, DevConfig, ImageTarget, Platform, TargetCommon } from "./types.ts";
 
 function parsePlatform(s: string): Platform {
   const [os = "", architecture = "", variant] = s.split("/");
@@ -18,6 +18,23 @@ function compression(c: RawImageTarget["compression"]): Compression | undefined 
   if (c === undefined || c === "gzip") return undefined;
   if (c === "none") return { kind: "none" };
   return { kind: "gzip", level: c.gzip };
+}
+
+function devConfig(raw: NonNullable<RawImageTarget["dev"]>, dir: string): DevConfig {
+  const steps = raw.live_update;
+  const restartSteps = steps.flatMap((s) => ("restart" in s ? [s.restart] : []));
+  return {
+    runtime: raw.runtime,
+    ...(raw.port !== undefined ? { port: raw.port } : {}),
+    ...(raw.ready_log !== undefined ? { readyLog: raw.ready_log } : {}),
+    fallBackOn: steps.flatMap((s) => ("fall_back_on" in s ? s.fall_back_on : [])),
+    sync: steps.flatMap((s) => ("sync" in s ? [s.sync] : [])),
+    run: steps.flatMap((s) => ("run" in s ? [s.run] : [])),
+    restart: restartSteps.length === 0 ? true : restartSteps.every(Boolean),
+    ...(raw.namespace !== undefined ? { namespace: raw.namespace } : {}),
+    ...(raw.selector !== undefined ? { selector: raw.selector } : {}),
+    manifests: (raw.manifests ?? []).map((m) => resolve(dir, m)),
+  };
 }
 
 /** Normalises a validated target: absolute host paths, parsed base and platforms, defaults. */
@@ -41,6 +58,7 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
       ? {}
       : { compression: compression(raw.compression) }),
     tags: [...new Set(raw.tags)],
+    ...(raw.dev ? { dev: devConfig(raw.dev, dir) } : {}),
   };
   switch (raw.builder) {
     case "go":

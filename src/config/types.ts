@@ -30,6 +30,27 @@ export interface TargetCommon {
   compression?: Compression;
   /** At least one; default ["latest"]. */
   tags: string[];
+  /** `tug dev` settings; undefined when the image has no `dev:` block. */
+  dev?: DevConfig;
+}
+
+export type DevRuntimeName = "local" | "podman" | "docker" | "kubernetes";
+
+/** The `dev:` block, normalised: live_update steps split by kind, in their written order. */
+export interface DevConfig {
+  runtime: DevRuntimeName;
+  port?: number;
+  readyLog?: string;
+  /** Globs relative to context; a match means rebuild + redeploy. */
+  fallBackOn: string[];
+  /** `from` is relative to context with a trailing '/' for directories; `to` is absolute in the image. */
+  sync: Array<{ from: string; to: string }>;
+  run: Array<{ cmd: string; when?: string[] }>;
+  restart: boolean;
+  namespace?: string;
+  selector?: string;
+  /** Absolute paths. */
+  manifests: string[];
 }
 
 export interface GoTarget extends TargetCommon {
