@@ -5,7 +5,7 @@ import { withKeyLock } from "../engine/key-lock.ts";
 import { TugError } from "../errors.ts";
 import { type Digest, hexOf } from "../oci/digest.ts";
 import { emptyImage } from "../oci/image.ts";
-import { readLayout, writeLayout } from "../oci/layout.ts";
+import { adoptLayout, readLayout, writeLayout } from "../oci/layout.ts";
 import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
 import { type Platform, platformString } from "../oci/types.ts";
 import { selectPlatform } from "./platform-select.ts";
@@ -97,9 +97,10 @@ async function resolveOne(
   const artifact = await registry.fetch({ ...ref, digest }, target.where);
   const image = await selectPlatform(artifact, platform, base.ref);
   const tag = `base-${hexOf(await image.digest())}`;
-  await withKeyLock(engine.store.root, "cache-index", () =>
-    writeLayout(engine.store.root, image, { tags: [tag] }),
-  );
+  await withKeyLock(engine.store.root, "cache-index", async () => {
+    await adoptLayout(engine.store.root);
+    await writeLayout(engine.store.root, image, { tags: [tag] });
+  });
   await engine.store.putRecord("base", childKey, tag);
   const cachedImage = await readLayout(engine.store.root, tag);
   if (!("layers" in cachedImage)) throw new Error("cached base is not an image");

@@ -471,6 +471,19 @@ async function ensureLayout(dir: string): Promise<void> {
 }
 
 /**
+ * Makes `dir` a layout even when it already holds other files: for tug's cache, whose blobs/
+ * is a layout's CAS next to tug's own records (ac/, tmp/), so it is never empty when the first
+ * base image is written into it.
+ */
+export async function adoptLayout(dir: string): Promise<void> {
+  await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
+  const entries = await readdir(dir);
+  if (entries.includes("oci-layout")) return checkLayoutFile(dir);
+  if (!entries.includes("index.json")) await writeFile(join(dir, "index.json"), JSON.stringify(emptyIndex()));
+  await writeFile(join(dir, "oci-layout"), LAYOUT_FILE);
+}
+
+/**
  * Writes an image or index into an OCI image layout and points `tags` at it in index.json.
  * Blobs already present are skipped without opening the layer. Child manifests are written
  * before the index and index.json is replaced last by rename, so readers never see a tag whose

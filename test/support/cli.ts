@@ -4,6 +4,8 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const MAIN = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+// Absolute, so a child started in a temp directory (outside this package) still finds tsx.
+const TSX = import.meta.resolve("tsx");
 
 export interface CliResult {
   code: number | null;
@@ -22,7 +24,7 @@ export interface CliOptions {
 /** Spawns `tug ARGS` and collects its output; never throws on a non-zero exit. */
 export function runTug(args: string[], opts: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+    const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
       cwd: opts.cwd ?? ROOT,
       env: { ...process.env, ...opts.env },
       stdio: ["ignore", "pipe", "pipe"],
