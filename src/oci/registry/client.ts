@@ -1,0 +1,306 @@
+import { Readable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type Digest, isDigest, sha256 } from "../digest.ts";
+import type { Reference } from "../reference.ts";
+import { MediaType } from "../types.ts";
+import { Authenticator, repositoryScope } from "./auth.ts";
+import { type CredentialSource, dockerConfigCredentials } from "./docker-config.ts";
+import { networkError, RegistryError } from "./errors.ts";
+import { responseError } from "./response-error.ts";
+import { backoffDelay, DEFAULT_RETRY, type RetryNotice, type RetryPolicy, withRetry } from "./retry.ts";
+import { type HttpResponse, type RequestCounts, Transport, type TransportOptions } from "./transport.ts";
+import { verifyBuffer, verifyingStream } from "./verify.ts";
+
+export type Repo = Pick<Reference, "registry" | "repository">;
+
+export interface RegistryClientOptions extends TransportOptions {
+  /** Where logins come from; default: docker's config.json and credential helpers. */
+  credentials?: CredentialSource;
+  retry?: Partial<RetryPolicy>;
+  onRetry?: (notice: RetryNotice & { operation: string }) => void;
+  /** Blobs up to this size go in one PUT; larger ones stream through PATCH. Default 8 MiB. */
+  monolithicMaxBytes?: number;
+}
+
+export interface Operation {
+  repo: Repo;
+  method: string;
+  /** A path under `/v2/<name>/`, or an absolute URL the registry handed out (upload Location). */
+  path: string;
+  /** Describes the operation in errors: "upload blob sha256:…". */
+  operation: string;
+  push?: boolean;
+  /** More token scopes, e.g. pull on the source repository of a mount. */
+  scopes?: string[];
+  headers?: Record<string, string>;
+  /** Re-invoked when the request is re-sent after a 401, so streams are opened fresh. */
+  body?: () => Promise<Buffer | Readable>;
+  /** Statuses the caller handles; anything else becomes a RegistryError. */
+  expect: number[];
+  followRedirects?: boolean;
+}
+
+export interface FetchedManifest {
+  raw: Buffer;
+  mediaType: string;
+  digest: Digest;
+}
+
+export const MANIFEST_ACCEPT = [
+  MediaType.ociManifest,
+  MediaType.ociIndex,
+  MediaType.dockerManifest,
+  MediaType.dockerManifestList,
+].join(", ");
+
+const MAX_REDIRECTS = 5;
+
+/** A distribution-spec v1.1 client; one instance shares connections, tokens and counters. */
+export class RegistryClient {
+  readonly transport: Transport;
+  readonly auth: Authenticator;
+  readonly retryPolicy: RetryPolicy;
+  readonly monolithicMaxBytes: number;
+  private readonly onRetry: RegistryClientOptions["onRetry"];
+
+  constructor(opts: RegistryClientOptions = {}) {
+    this.transport = new Transport(opts);
+    this.auth = new Authenticator(this.transport, opts.credentials ?? dockerConfigCredentials());
+    this.retryPolicy = { ...DEFAULT_RETRY, ...opts.retry };
+    this.monolithicMaxBytes = opts.monolithicMaxBytes ?? 8 * 1024 * 1024;
+    this.onRetry = opts.onRetry;
+  }
+
+  requestCounts(): RequestCounts {
+    return this.transport.requestCounts();
+  }
+
+  resetCounts(): void {
+    this.transport.resetCounts();
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+
+  /** Runs `fn` with the client's backoff policy; `fn` must redo all its I/O each time. */
+  retrying<T>(operation: string, fn: (attempt: number) => Promise<T>): Promise<T> {
+    return withRetry(fn, this.retryPolicy, (n) => this.onRetry?.({ ...n, operation }));
+  }
+
+  /** Fetches auth up front so parallel blob requests share one token instead of racing for it. */
+  async prepare(repo: Repo, opts: { push?: boolean; mountFrom?: string[] } = {}): Promise<void> {
+    const scopes = [repositoryScope(repo.repository, opts.push ?? false)];
+    for (const from of opts.mountFrom ?? []) scopes.push(repositoryScope(from, false));
+    await this.retrying(`authenticate to ${repo.registry}`, () =>
+      this.auth.authorization(repo.registry, scopes),
+    );
+  }
+
+  url(repo: Repo, path: string): string {
+    if (/^https?:\/\//.test(path)) return path;
+    if (path.startsWith("/")) return `${this.transport.baseUrl(repo.registry)}${path}`;
+    return `${this.transport.baseUrl(repo.registry)}/v2/${repo.repository}/${path}`;
+  }
+
+  /** One request with auth, one re-authentication on 401, redirects, and status checking. */
+  async send(op: Operation): Promise<HttpResponse> {
+    const { registry } = op.repo;
+    const base = new URL(this.transport.baseUrl(registry)).origin;
+    const scopes = [repositoryScope(op.repo.repository, op.push ?? false), ...(op.scopes ?? [])];
+    let authorization = await this.auth.authorization(registry, scopes);
+    let url = this.url(op.repo, op.path);
+    let reauthorized = false;
+    for (let hops = 0; ; ) {
+      const headers = { ...op.headers };
+      // Credentials go only to the registry's own origin, never to a redirect target (CDN, S3).
+      if (authorization && new URL(url).origin === base) headers.authorization = authorization;
+      const body = op.body ? await op.body() : undefined;
+      const res = await this.transport.send({ registry, method: op.method, url, headers, body });
+      if (res.statusCode === 401 && !reauthorized) {
+        reauthorized = true;
+        const next = await this.auth.reauthorize(registry, scopes, res.headers["www-authenticate"]);
+        if (next !== undefined) {
+          await res.body.dump();
+          authorization = next;
+          continue;
+        }
+        // The body is still unread: responseError reads the registry's error from it (reading a
+        // dumped undici body throws inside undici, outside any await, and kills the process).
+        throw await responseError(res, { op, hasCredentials: await this.auth.hasCredentials(registry) });
+      }
+      const location = res.headers.location;
+      if (
+        op.followRedirects &&
+        res.statusCode >= 300 &&
+        res.statusCode < 400 &&
+        typeof location === "string"
+      ) {
+        await res.body.dump();
+        if (++hops > MAX_REDIRECTS) {
+          throw new RegistryError({ what: `too many redirects during ${op.operation}`, where: registry });
+        }
+        url = new URL(location, url).toString();
+        continue;
+      }
+      if (op.expect.includes(res.statusCode)) return res;
+      throw await responseError(res, { op, hasCredentials: await this.auth.hasCredentials(registry) });
+    }
+  }
+
+  /** The blob's size when the repository has it, undefined when it does not. */
+  headBlob(repo: Repo, digest: Digest): Promise<number | undefined> {
+    const operation = `check blob ${digest}`;
+    return this.retrying(operation, async () => {
+      const res = await this.send({
+        repo,
+        method: "HEAD",
+        path: `blobs/${digest}`,
+        operation,
+        expect: [200, 404],
+        followRedirects: true,
+      });
+      await res.body.dump();
+      if (res.statusCode === 404) return undefined;
+      return Number(res.headers["content-length"] ?? Number.NaN);
+    });
+  }
+
+  /**
+   * Streams a blob, verifying digest (and size when given) as the bytes pass. A connection that
+   * breaks or stalls mid-body is resumed with a Range request instead of failing the consumer.
+   */
+  async blob(repo: Repo, digest: Digest, size?: number): Promise<Readable> {
+    const operation = `download blob ${digest}`;
+    const url = this.url(repo, `blobs/${digest}`);
+    const get = (offset: number) =>
+      this.retrying(operation, () =>
+        this.send({
+          repo,
+          method: "GET",
+          path: `blobs/${digest}`,
+          operation,
+          headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+          expect: offset > 0 ? [200, 206] : [200],
+          followRedirects: true,
+        }),
+      );
+    const first = await get(0);
+    const policy = this.retryPolicy;
+    const onRetry = this.onRetry;
+    async function* resumable(): AsyncGenerator<Buffer> {
+      let res = first;
+      let offset = 0;
+      for (let attempt = 0; ; ) {
+        // A server that ignores Range answers 200 from the start: skip what was already passed on.
+        let skip = res.statusCode === 200 ? offset : 0;
+        try {
+          for await (const chunk of res.body as AsyncIterable<Buffer>) {
+            const part = skip > 0 ? chunk.subarray(Math.min(skip, chunk.length)) : chunk;
+            skip = Math.max(0, skip - chunk.length);
+            if (part.length === 0) continue;
+            offset += part.length;
+            yield part;
+          }
+          return;
+        } catch (e) {
+          const err = networkError(e, { registry: repo.registry, method: "GET", url });
+          if (!err.retryable || attempt >= policy.retries) throw err;
+          const delayMs = backoffDelay(attempt++, policy);
+          onRetry?.({ attempt, delayMs, error: err, operation });
+          await sleep(delayMs);
+          res = await get(offset);
+        }
+      }
+    }
+    return verifyingStream(Readable.from(resumable(), { objectMode: false }), {
+      digest,
+      size,
+      what: `blob ${digest}`,
+      where: `${repo.registry}/${repo.repository}`,
+    });
+  }
+
+  /** Manifest descriptor by tag or digest, or undefined when absent (digest unknown if the header is missing). */
+  headManifest(
+    repo: Repo,
+    reference: string,
+  ): Promise<{ digest: Digest | undefined; mediaType: string; size: number } | undefined> {
+    const operation = `check manifest ${repo.repository}:${reference}`;
+    return this.retrying(operation, async () => {
+      const res = await this.send({
+        repo,
+        method: "HEAD",
+        path: `manifests/${reference}`,
+        operation,
+        headers: { accept: MANIFEST_ACCEPT },
+        expect: [200, 404],
+      });
+      await res.body.dump();
+      if (res.statusCode === 404) return undefined;
+      const digest = String(res.headers["docker-content-digest"] ?? "");
+      return {
+        digest: isDigest(digest) ? digest : isDigest(reference) ? reference : undefined,
+        mediaType: String(res.headers["content-type"] ?? ""),
+        size: Number(res.headers["content-length"] ?? 0),
+      };
+    });
+  }
+
+  /** Fetches a manifest; by digest it is verified, by tag its digest is computed from the bytes. */
+  manifest(repo: Repo, reference: string): Promise<FetchedManifest> {
+    const operation = `fetch manifest ${repo.repository}:${reference}`;
+    return this.retrying(operation, async () => {
+      const res = await this.send({
+        repo,
+        method: "GET",
+        path: `manifests/${reference}`,
+        operation,
+        headers: { accept: MANIFEST_ACCEPT },
+        expect: [200],
+      });
+      let raw: Buffer;
+      try {
+        raw = Buffer.from(await res.body.arrayBuffer());
+      } catch (e) {
+        throw networkError(e, {
+          registry: repo.registry,
+          method: "GET",
+          url: this.url(repo, `manifests/${reference}`),
+        });
+      }
+      const where = `${repo.registry}/${repo.repository}`;
+      if (isDigest(reference)) verifyBuffer(raw, reference, `manifest ${reference}`, where);
+      const header =
+        String(res.headers["content-type"] ?? "")
+          .split(";")[0]
+          ?.trim() ?? "";
+      let mediaType = header;
+      if (!mediaType || mediaType === "application/json") {
+        mediaType =
+          (JSON.parse(raw.toString("utf8")) as { mediaType?: string }).mediaType ?? MediaType.ociManifest;
+      }
+      return { raw, mediaType, digest: sha256(raw) };
+    });
+  }
+
+  /** Stores a manifest under a tag or its digest and returns the digest of the bytes sent. */
+  async putManifest(repo: Repo, reference: string, raw: Buffer, mediaType: string): Promise<Digest> {
+    const digest = sha256(raw);
+    const operation = `push manifest ${repo.repository}:${reference}`;
+    await this.retrying(operation, async () => {
+      const res = await this.send({
+        repo,
+        method: "PUT",
+        path: `manifests/${reference}`,
+        operation,
+        push: true,
+        headers: { "content-type": mediaType },
+        body: async () => raw,
+        expect: [200, 201, 202],
+      });
+      await res.body.dump();
+    });
+    return digest;
+  }
+}
