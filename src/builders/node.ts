@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { createRequire } from "node:module";
+import type { BuildOptions } from "esbuild";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { NodeTarget } from "../config/types.ts";
@@ -66,44 +67,54 @@ export const nodeBuilder: Builder = {
   },
 };
 
+/** esbuild options of the app bundle; the dev loop's incremental context uses the same ones. */
+export function bundleOptions(target: NodeTarget, externals: string[]): BuildOptions & { write: false } {
+  return {
+    absWorkingDir: target.context,
+    entryPoints: [target.entry],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: `node${target.node}`,
+    external: externals,
+    write: false,
+    outfile: "index.mjs",
+    logLevel: "silent",
+    legalComments: "none",
+    // Bundled CommonJS dependencies call require(); give ESM output one.
+    banner: {
+      js: "import { createRequire as __tugRequire } from 'node:module'; const require = __tugRequire(import.meta.url);",
+    },
+  };
+}
+
 export async function bundle(target: NodeTarget, externals: string[]): Promise<Uint8Array> {
   try {
     const { build: esbuild } = await import("esbuild");
-    const result = await esbuild({
-      absWorkingDir: target.context,
-      entryPoints: [target.entry],
-      bundle: true,
-      platform: "node",
-      format: "esm",
-      target: `node${target.node}`,
-      external: externals,
-      write: false,
-      outfile: "index.mjs",
-      logLevel: "silent",
-      legalComments: "none",
-      // Bundled CommonJS dependencies call require(); give ESM output one.
-      banner: {
-        js: "import { createRequire as __tugRequire } from 'node:module'; const require = __tugRequire(import.meta.url);",
-      },
-    });
-    const out = result.outputFiles[0];
-    if (!out) throw new Error("esbuild produced no output");
-    return out.contents;
+    return bundleOutput(await esbuild(bundleOptions(target, externals)));
   } catch (e) {
-    const errors = (
-      e as {
-        errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }>;
-      }
-    ).errors;
-    if (!errors) throw e;
-    throw new TugError({
-      what: `esbuild failed to bundle ${target.entry} for ${target.name}`,
-      where: errors[0]?.location
-        ? `${errors[0].location.file}:${errors[0].location.line}:${errors[0].location.column}`
-        : target.where,
-      hint: errors.map((x) => x.text).join("; "),
-    });
+    throw esbuildError(e, target);
   }
+}
+
+export function bundleOutput(result: { outputFiles?: Array<{ contents: Uint8Array }> }): Uint8Array {
+  const out = result.outputFiles?.[0];
+  if (!out) throw new Error("esbuild produced no output");
+  return out.contents;
+}
+
+/** esbuild's failure as a TugError pointing at the first error's file:line:col. */
+export function esbuildError(e: unknown, target: NodeTarget): unknown {
+  const errors = (
+    e as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }> }
+  ).errors;
+  if (!errors) return e;
+  const first = errors[0];
+  return new TugError({
+    what: `esbuild failed to bundle ${target.entry} for ${target.name}`,
+    where: first?.location ? `${first.location.file}:${first.location.line}:${first.location.column}` : target.where,
+    hint: errors.map((x) => (x.location ? `${x.location.file}:${x.location.line}: ${x.text}` : x.text)).join("; "),
+  });
 }
 
 async function externalsOf(engine: Engine, target: NodeTarget, lockfiles: SourceFile[]): Promise<string[]> {
