@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { hostPlatform } from "../config/platform.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
@@ -5,6 +6,7 @@ import { Engine } from "../engine/engine.ts";
 import type { EngineEvent, StepTiming } from "../engine/timings.ts";
 import { TugError } from "../errors.ts";
 import type { Compression } from "../oci/compress.ts";
+import { hexOf } from "../oci/digest.ts";
 import { isCorruptBlob } from "../oci/layer.ts";
 import { parseReference } from "../oci/reference.ts";
 import { platformString } from "../oci/types.ts";
@@ -105,6 +107,10 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
           // A cache blob that fails its digest is dropped; the retry rebuilds it.
           if (!isCorruptBlob(e)) throw e;
           await engine.store.dropBlob(e.digest);
+          // The layout sink hard-links cache blobs without reading them, so the output layout
+          // may hold the same bad inode; its presence check would then skip it on the retry.
+          const out = outDir(project, opts);
+          if (out) await rm(join(out, "oci", "blobs", "sha256", hexOf(e.digest)), { force: true });
           engine.timings.log(target.name, `dropped corrupt cache blob ${e.digest}; rebuilding`);
           [built, published] = await once();
         }
@@ -139,10 +145,14 @@ function sinkFor(project: Project, opts: BuildOptions, engine: Engine, registry:
     };
     sinks.push(registrySink(registry, engine, { repo: opts.repo, mountFrom, trustPushed: opts.trustPushed }));
   }
-  const out = opts.out ?? (opts.repo ? undefined : join(project.dir, ".tug", "out"));
+  const out = outDir(project, opts);
   if (out) {
     sinks.push(layoutSink(join(out, "oci"), engine.store.root));
     sinks.push(tarballSink(out, hostPlatform(), opts.repo));
   }
   return sinks.length === 1 ? sinks[0]! : fanOut(sinks);
+}
+
+function outDir(project: Project, opts: BuildOptions): string | undefined {
+  return opts.out ?? (opts.repo ? undefined : join(project.dir, ".tug", "out"));
 }

@@ -80,7 +80,14 @@ async function hostImage(artifact: Artifact, host: Platform): Promise<Image> {
 export function fanOut(sinks: Sink[]): Sink {
   return {
     async publish(artifact, name, tags) {
-      const all = await Promise.all(sinks.map((s) => s.publish(artifact, name, tags)));
+      // Settle every sink before failing: a caller that retries (or exits) must not race a
+      // sink still writing in the background.
+      const settled = await Promise.allSettled(sinks.map((s) => s.publish(artifact, name, tags)));
+      const all: Published[] = [];
+      for (const r of settled) {
+        if (r.status === "rejected") throw r.reason;
+        all.push(r.value);
+      }
       return { ...all[0]!, pushedBytes: all.reduce((n, p) => n + p.pushedBytes, 0) };
     },
   };

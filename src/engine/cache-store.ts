@@ -57,6 +57,21 @@ export class CacheStore {
     return join(dir, `${hint}-${process.pid}-${randomBytes(6).toString("hex")}`);
   }
 
+  /**
+   * Removes temp files whose writer is gone (kill -9 mid-write leaves them; nothing else
+   * would ever reclaim them). The writer's pid is part of every temp name; files of live
+   * processes, and names this store did not make, are left alone.
+   */
+  async sweepTemp(): Promise<void> {
+    const dir = join(this.root, "tmp");
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      const pid = Number(/-(\d+)-[0-9a-f]{12}$/.exec(name)?.[1]);
+      if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+      await fs.rm(join(dir, name), { recursive: true, force: true });
+    }
+  }
+
   /** Moves a fully written and verified temp file to its content address. */
   async ingestBlob(tempFile: string, digest: Digest): Promise<string> {
     const dest = this.blobPath(digest);
@@ -103,6 +118,15 @@ export class CacheStore {
   async putRecord<T>(kind: string, key: string, value: T): Promise<void> {
     const env: Envelope<T> = { v: RECORD_VERSION, kind, value, check: checkOf(kind, value) };
     await writeFileAtomic(this.recordPath(kind, key), JSON.stringify(env));
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ESRCH";
   }
 }
 

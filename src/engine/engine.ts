@@ -33,6 +33,7 @@ export class Engine {
 
   static async open(opts: EngineOptions): Promise<Engine> {
     const store = new CacheStore(opts.cacheDir ?? defaultCacheDir());
+    await store.sweepTemp();
     const statCache = await StatCache.open(store.root, opts.scope);
     return new Engine(store, statCache, opts);
   }
