@@ -1,7 +1,7 @@
 import { builderFor } from "../builders/index.ts";
 import type { ImageTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
-import { cachedLayer } from "../engine/layer-action.ts";
+import { cachedLayer, type LayerRecipe } from "../engine/layer-action.ts";
 import type { Compression } from "../oci/compress.ts";
 import type { Digest } from "../oci/digest.ts";
 import { appendLayers, asOci, indexFrom, withAnnotations, withConfig, withCreated } from "../oci/image.ts";
@@ -35,6 +35,8 @@ export async function buildTargetImage(opts: {
   compression: Compression;
   resolveBase: BaseResolver;
   annotations: Record<string, string>;
+  /** Layers appended after the builder's (the dev loop's supervisor). */
+  extraLayers?: (platform: Platform) => LayerRecipe[];
 }): Promise<TargetImage> {
   const { engine, target, compression } = opts;
   let cached = true;
@@ -44,7 +46,8 @@ export async function buildTargetImage(opts: {
         opts.resolveBase(target, platform),
         builderFor(target).plan({ engine, target, platform }),
       ]);
-      const layers = await Promise.all(plan.layers.map((r) => cachedLayer(engine, r, compression)));
+      const recipes = [...plan.layers, ...(opts.extraLayers?.(platform) ?? [])];
+      const layers = await Promise.all(recipes.map((r) => cachedLayer(engine, r, compression)));
       if (layers.some((l) => !l.cached)) cached = false;
       let image = appendLayers(
         asOci(base.image),

@@ -1,0 +1,137 @@
+import { execFile } from "node:child_process";
+import { promises as fs } from "node:fs";
+import { join } from "node:path";
+import type { BuildContext } from "esbuild";
+import { bundleOptions, bundleOutput, esbuildError } from "../builders/node.ts";
+import { toolIdentity } from "../builders/tool-identity.ts";
+import type { CommandTarget, GoTarget, ImageTarget, NodeTarget } from "../config/types.ts";
+import type { Engine } from "../engine/engine.ts";
+import { scanTree } from "../engine/source-tree.ts";
+import { TugError } from "../errors.ts";
+import type { Platform } from "../oci/types.ts";
+import type { FileChange } from "./runtime.ts";
+
+/**
+ * The dev loop's "rebuild locally with the warm cache and swap the artifact": an esbuild
+ * incremental context for node, `go build` with the persistent GOCACHE for go, a rerun for
+ * command. `rebuild()` returns the files to put into the running thing.
+ */
+export interface DevArtifact {
+  rebuild(): Promise<FileChange[]>;
+  dispose(): Promise<void>;
+}
+
+export async function devArtifact(
+  engine: Engine,
+  target: ImageTarget,
+  platform: Platform,
+  externals: string[],
+): Promise<DevArtifact | undefined> {
+  if (target.builder === "node") return nodeArtifact(target, externals);
+  if (target.builder === "go") return goArtifact(engine, target, platform);
+  if (target.builder === "command") return commandArtifact(target);
+  return undefined;
+}
+
+async function nodeArtifact(target: NodeTarget, externals: string[]): Promise<DevArtifact> {
+  const { context } = await import("esbuild");
+  let ctx: BuildContext<ReturnType<typeof bundleOptions>> | undefined;
+  return {
+    async rebuild() {
+      try {
+        ctx ??= await context(bundleOptions(target, externals));
+        const result = await ctx.rebuild();
+        return [{ path: "/app/index.mjs", kind: "write", data: bundleOutput(result), mode: 0o644 }];
+      } catch (e) {
+        throw esbuildError(e, target);
+      }
+    },
+    async dispose() {
+      await ctx?.dispose();
+    },
+  };
+}
+
+async function goArtifact(engine: Engine, target: GoTarget, platform: Platform): Promise<DevArtifact> {
+  const go = await toolIdentity(engine, "go", ["version"], "install Go or put it on PATH");
+  const dir = await engine.store.tempPath("go-dev");
+  await fs.mkdir(dir, { recursive: true });
+  const out = join(dir, target.binary);
+  return {
+    async rebuild() {
+      await new Promise<void>((resolve, reject) => {
+        execFile(
+          go.path,
+          [
+            "build",
+            "-trimpath",
+            `-ldflags=${["-s", "-w", ...target.ldflags].join(" ")}`,
+            "-o",
+            out,
+            target.main,
+          ],
+          {
+            cwd: target.context,
+            env: {
+              ...process.env,
+              CGO_ENABLED: "0",
+              GOOS: platform.os,
+              GOARCH: platform.architecture,
+              GOCACHE: join(engine.store.root, "go-build"),
+              GOFLAGS: "-buildvcs=false",
+              GOTOOLCHAIN: "local",
+            },
+          },
+          (err, _stdout, stderr) =>
+            err
+              ? reject(
+                  new TugError({
+                    what: `go build failed for ${target.name}`,
+                    where: target.where,
+                    hint: stderr.trim() || String(err),
+                  }),
+                )
+              : resolve(),
+        );
+      });
+      return [{ path: `/app/${target.binary}`, kind: "write", source: out, mode: 0o755 }];
+    },
+    dispose: () => fs.rm(dir, { recursive: true, force: true }),
+  };
+}
+
+async function commandArtifact(target: CommandTarget): Promise<DevArtifact> {
+  let previous = new Set<string>();
+  const dest = target.dest.replace(/\/+$/, "");
+  return {
+    async rebuild() {
+      const [cmd, ...args] = target.run;
+      await new Promise<void>((resolve, reject) => {
+        execFile(
+          cmd!,
+          args,
+          { cwd: target.context, env: { ...process.env, TUG_OUT: target.output } },
+          (err, _o, stderr) =>
+            err
+              ? reject(
+                  new TugError({
+                    what: `command for ${target.name} failed`,
+                    where: target.where,
+                    hint: stderr.trim() || String(err),
+                  }),
+                )
+              : resolve(),
+        );
+      });
+      const tree = await scanTree(target.output);
+      const changes: FileChange[] = tree.files
+        .filter((f) => f.type === "file")
+        .map((f) => ({ path: `${dest}/${f.path}`, kind: "write", source: f.abs }));
+      const now = new Set(changes.map((c) => c.path));
+      for (const p of previous) if (!now.has(p)) changes.push({ path: p, kind: "delete" });
+      previous = now;
+      return changes;
+    },
+    dispose: async () => {},
+  };
+}

@@ -1,0 +1,129 @@
+import { access } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { selectTargets } from "../build/build.ts";
+import { hostPlatform } from "../config/platform.ts";
+import type { ImageTarget, Project } from "../config/types.ts";
+import { Engine } from "../engine/engine.ts";
+import { TugError } from "../errors.ts";
+import { localRuntime } from "./local-runtime.ts";
+import type { UpdateReport } from "./report.ts";
+import type { Runtime } from "./runtime.ts";
+import { type Deployer, TargetSession } from "./session.ts";
+import { stageTarget } from "./stage.ts";
+import { relativeTo, type Watcher, watch } from "./watcher.ts";
+
+export interface DevOptions {
+  /** Targets to run; default every target with a `dev:` block (or all, when none has one). */
+  targets?: string[];
+  cacheDir?: string;
+  onReport(r: UpdateReport): void;
+  onLog(target: string, line: string, stream: "stdout" | "stderr"): void;
+  debounceMs?: number;
+  /** Image runtimes (podman/docker/kubernetes) are created here; `local` needs nothing. */
+  imageRuntime?: (
+    target: ImageTarget,
+    engine: Engine,
+    project: Project,
+  ) => Promise<{ runtime: Runtime; deployer: Deployer }>;
+}
+
+export interface DevSession {
+  sessions: TargetSession[];
+  /** Resolves when every target is idle (no update running or queued). */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Builds, starts and watches every target; updates each on change until `stop()`. */
+export async function dev(project: Project, opts: DevOptions): Promise<DevSession> {
+  const withDev = project.targets.filter((t) => t.dev);
+  const targets = opts.targets?.length
+    ? selectTargets(project, opts.targets)
+    : withDev.length
+      ? withDev
+      : project.targets;
+  const engine = await Engine.open({ cacheDir: opts.cacheDir, scope: project.dir });
+  const platform = hostPlatform();
+  const sessions: TargetSession[] = [];
+  const watchers: Watcher[] = [];
+  const stop = async () => {
+    await Promise.all(watchers.map((w) => w.close()));
+    await Promise.all(sessions.map((s) => s.stop()));
+    await engine.close();
+  };
+  try {
+    for (const target of targets) {
+      const kind = target.dev?.runtime ?? "local";
+      let runtime: Runtime;
+      let deployer: Deployer;
+      if (kind === "local") {
+        runtime = localRuntime();
+        const staging = join(project.dir, ".tug", "dev", target.name, "root");
+        deployer = {
+          async deploy() {
+            const staged = await stageTarget(engine, target, platform, staging);
+            return {
+              spec: { argv: staged.argv, env: staged.env, workdir: staged.workdir, staging },
+              externals: staged.externals,
+            };
+          },
+        };
+      } else {
+        if (!opts.imageRuntime)
+          throw new TugError({ what: `runtime ${kind} is not available`, where: target.where });
+        ({ runtime, deployer } = await opts.imageRuntime(target, engine, project));
+      }
+      sessions.push(
+        new TargetSession({
+          engine,
+          target,
+          platform,
+          runtime,
+          deployer,
+          onReport: opts.onReport,
+          onLog: opts.onLog,
+        }),
+      );
+    }
+    await Promise.all(sessions.map((s) => s.start()));
+    for (const [i, target] of targets.entries()) {
+      const session = sessions[i]!;
+      const context = resolve(target.context);
+      let firstSeen: number | undefined;
+      watchers.push(
+        await watch(context, {
+          debounceMs: opts.debounceMs,
+          onFirstEvent: () => {
+            firstSeen ??= performance.now();
+          },
+          onBatch: async (events) => {
+            const at = firstSeen ?? performance.now();
+            firstSeen = undefined;
+            const changes = await Promise.all(
+              events.map(async (e) => {
+                const path = relativeTo(context, e.path);
+                // An editor's temp file created and removed within one batch is no change at all.
+                const exists = await access(e.path).then(
+                  () => true,
+                  () => false,
+                );
+                return path && (exists || e.deleted) ? [{ path, deleted: !exists }] : [];
+              }),
+            );
+            if (changes.flat().length > 0) session.notify(changes.flat(), at);
+          },
+        }),
+      );
+    }
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    sessions,
+    idle: async () => {
+      await Promise.all(sessions.map((s) => s.idle()));
+    },
+    stop,
+  };
+}

@@ -1,0 +1,106 @@
+import type { ImageTarget } from "../config/types.ts";
+import { globToRegExp, matchesAny } from "./glob.ts";
+
+/** A changed path, relative to the target's context ('/' separators). */
+export interface Change {
+  path: string;
+  deleted: boolean;
+}
+
+export type Plan =
+  | { action: "none" }
+  | { action: "rebuild"; reason: string; changes: Change[] }
+  | {
+      action: "live";
+      /** Builders tug knows (go, node, command) rebuild their artifact locally and swap it. */
+      rebuildArtifact: boolean;
+      /** File syncs: host path relative to context → absolute path in the image. */
+      sync: Array<Change & { to: string }>;
+      run: string[];
+      restart: boolean;
+      changes: Change[];
+    };
+
+/** Files whose change means dependencies changed: a live update cannot carry that. */
+const DEPENDENCY_FILES: Record<ImageTarget["builder"], string[]> = {
+  node: ["package.json", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml"],
+  go: [],
+  files: [],
+  command: [],
+};
+
+const IGNORED = /(^|\/)(\.git|node_modules|\.tug)(\/|$)/;
+
+/**
+ * Decides what a batch of changes means for one target: nothing (not an input), a live update
+ * (sync + run + restart, or an in-place artifact rebuild for go/node/command), or a full rebuild
+ * and redeploy. Pure: the session does the I/O.
+ */
+export function planChanges(target: ImageTarget, changes: Change[]): Plan {
+  const relevant = changes.filter((c) => !IGNORED.test(c.path) && !isCommandOutput(target, c.path));
+  if (relevant.length === 0) return { action: "none" };
+  const dev = target.dev;
+  const fallBack = [...(dev?.fallBackOn ?? []), ...DEPENDENCY_FILES[target.builder]];
+  const trigger = relevant.find((c) => matchesAny(c.path, fallBack));
+  if (trigger)
+    return { action: "rebuild", reason: `${trigger.path} matches fall_back_on`, changes: relevant };
+
+  const syncRules = dev?.sync ?? [];
+  const sync: Array<Change & { to: string }> = [];
+  const unsynced: Change[] = [];
+  for (const c of relevant) {
+    const to = syncTarget(c.path, syncRules, target);
+    if (to) sync.push({ ...c, to });
+    else unsynced.push(c);
+  }
+  const rebuildArtifact =
+    target.builder === "go" || target.builder === "node" || target.builder === "command";
+  // A file no sync rule covers, in a builder whose artifact tug cannot rebuild in place,
+  // can only reach the running image through a rebuild.
+  if (unsynced.length > 0 && !rebuildArtifact) {
+    return {
+      action: "rebuild",
+      reason: `${unsynced[0]!.path} is not covered by a sync rule`,
+      changes: relevant,
+    };
+  }
+  const run = (dev?.run ?? [])
+    .filter((r) => !r.when || relevant.some((c) => matchesAny(c.path, r.when!)))
+    .map((r) => r.cmd);
+  return {
+    action: "live",
+    rebuildArtifact: rebuildArtifact && unsynced.length > 0,
+    sync,
+    run,
+    restart: dev?.restart ?? true,
+    changes: relevant,
+  };
+}
+
+/** The in-image path of a changed file under the sync rules; `files` syncs its context to dest. */
+function syncTarget(
+  path: string,
+  rules: Array<{ from: string; to: string }>,
+  target: ImageTarget,
+): string | undefined {
+  for (const r of rules) {
+    const from = r.from.replace(/^\.\//, "").replace(/\/$/, "");
+    if (from === "" || from === ".") return joinImage(r.to, path);
+    if (path === from) return r.to.endsWith("/") ? joinImage(r.to, path.split("/").pop()!) : r.to;
+    if (path.startsWith(`${from}/`)) return joinImage(r.to, path.slice(from.length + 1));
+  }
+  if (rules.length === 0 && target.builder === "files") return joinImage(target.dest, path);
+  return undefined;
+}
+
+function joinImage(dir: string, rel: string): string {
+  return `${dir.replace(/\/+$/, "")}/${rel}`;
+}
+
+function isCommandOutput(target: ImageTarget, path: string): boolean {
+  if (target.builder !== "command") return false;
+  const rel = target.output.startsWith(target.context)
+    ? target.output.slice(target.context.length + 1)
+    : undefined;
+  return rel !== undefined && globToRegExp(rel).test(path);
+}

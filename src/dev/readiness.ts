@@ -1,0 +1,51 @@
+import { request } from "node:http";
+
+/** Resolves once GET http://127.0.0.1:PORT/ answers 2xx/3xx; rejects after `timeoutMs`. */
+export async function waitForPort(
+  port: number,
+  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+): Promise<void> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  for (let delay = 5; ; delay = Math.min(delay * 1.5, 50)) {
+    if (opts.signal?.aborted) throw new Error("aborted");
+    if (await answers(port)) return;
+    if (Date.now() > deadline)
+      throw new Error(`nothing answered on port ${port} within ${opts.timeoutMs ?? 30_000} ms`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request(
+      { host: "127.0.0.1", port, path: "/", method: "GET", timeout: 1000, agent: false },
+      (res) => {
+        res.resume();
+        resolve((res.statusCode ?? 500) < 400);
+      },
+    );
+    req.on("error", () => resolve(false));
+    req.on("timeout", () => {
+      req.destroy();
+      resolve(false);
+    });
+    req.end();
+  });
+}
+
+/** Waits for a log line matching `re`; lines are fed by the caller through `feed`. */
+export class LogWaiter {
+  private waiters: Array<{ re: RegExp; resolve: () => void }> = [];
+
+  feed(line: string): void {
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.re.test(line)) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  wait(re: RegExp): Promise<void> {
+    return new Promise((resolve) => this.waiters.push({ re, resolve }));
+  }
+}
