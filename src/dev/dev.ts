@@ -85,7 +85,6 @@ export async function dev(project: Project, opts: DevOptions): Promise<DevSessio
         }),
       );
     }
-    await Promise.all(sessions.map((s) => s.start()));
     for (const [i, target] of targets.entries()) {
       const session = sessions[i]!;
       const context = resolve(target.context);
@@ -115,6 +114,8 @@ export async function dev(project: Project, opts: DevOptions): Promise<DevSessio
         }),
       );
     }
+    // Watch first, then start: an edit made while a target starts is queued, not lost.
+    await Promise.all(sessions.map((s) => s.start()));
   } catch (e) {
     await stop();
     throw e;

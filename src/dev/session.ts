@@ -48,8 +48,18 @@ export class TargetSession {
     return this.o.target.name;
   }
 
+  /** Deploys and starts the target; changes notified meanwhile wait for it, then run as one update. */
   async start(): Promise<void> {
-    await this.redeploy([], performance.now(), "start");
+    const started = (async () => {
+      try {
+        await this.redeploy([], performance.now(), "start");
+      } finally {
+        this.running = undefined;
+      }
+    })();
+    this.running = started;
+    await started;
+    if (this.pending && !this.running) this.running = this.drain();
   }
 
   /** Hands a batch of changes (relative to the context) to the loop; `at` is when the first was seen. */

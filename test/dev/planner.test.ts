@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { DevConfig, ImageTarget } from "../../src/config/types.ts";
+import { globToRegExp, matchesAny } from "../../src/dev/glob.ts";
+import { planChanges } from "../../src/dev/planner.ts";
+
+test("globs: * stays in a segment, ** spans segments, plain paths cover directories", () => {
+  assert.ok(globToRegExp("*.json").test("package.json"));
+  assert.ok(!globToRegExp("*.json").test("a/package.json"));
+  assert.ok(globToRegExp("**/*.json").test("a/b/package.json"));
+  assert.ok(globToRegExp("**/*.json").test("package.json"));
+  assert.ok(globToRegExp("src/").test("src/a/b.ts"));
+  assert.ok(globToRegExp("src").test("src/a.ts"));
+  assert.ok(!globToRegExp("src").test("srcx/a.ts"));
+  assert.ok(globToRegExp("src/?.ts").test("src/a.ts"));
+  assert.ok(matchesAny("package-lock.json", ["package.json", "package-lock.json"]));
+});
+
+const dev = (d: Partial<DevConfig> = {}): DevConfig => ({
+  runtime: "local",
+  fallBackOn: [],
+  sync: [],
+  run: [],
+  restart: true,
+  manifests: [],
+  ...d,
+});
+const common = {
+  name: "web",
+  where: "images.web",
+  context: "/ctx",
+  base: { kind: "scratch" } as const,
+  platforms: [{ os: "linux", architecture: "amd64" }],
+  env: {},
+  ports: [],
+  labels: {},
+  annotations: {},
+  tags: ["latest"],
+};
+const node = (d?: Partial<DevConfig>): ImageTarget => ({
+  ...common,
+  builder: "node",
+  entry: "src/server.ts",
+  external: [],
+  node: "20",
+  dev: dev(d),
+});
+const files = (d?: Partial<DevConfig>): ImageTarget => ({
+  ...common,
+  builder: "files",
+  dest: "/srv/www",
+  dev: dev(d),
+});
+
+test("a source edit of a bundled builder rebuilds the artifact and restarts", () => {
+  const plan = planChanges(node(), [{ path: "src/greeting.ts", deleted: false }]);
+  assert.equal(plan.action, "live");
+  assert.ok(plan.action === "live" && plan.rebuildArtifact && plan.restart && plan.sync.length === 0);
+});
+
+test("fall_back_on and dependency lockfiles mean a full rebuild", () => {
+  const t = node({ fallBackOn: ["config/**"] });
+  assert.equal(planChanges(t, [{ path: "config/app.yaml", deleted: false }]).action, "rebuild");
+  assert.equal(planChanges(t, [{ path: "package-lock.json", deleted: false }]).action, "rebuild");
+  assert.equal(planChanges(t, [{ path: "src/a.ts", deleted: false }]).action, "live");
+});
+
+test("ignored paths are no change at all", () => {
+  assert.equal(planChanges(node(), [{ path: "node_modules/x/index.js", deleted: false }]).action, "none");
+  assert.equal(planChanges(node(), [{ path: ".git/index", deleted: false }]).action, "none");
+});
+
+test("sync rules map paths into the image; deletions stay deletions; run steps follow `when`", () => {
+  const t = node({
+    sync: [{ from: "static/", to: "/app/static/" }],
+    run: [{ cmd: "echo hi", when: ["static/*.css"] }, { cmd: "always" }],
+  });
+  const plan = planChanges(t, [
+    { path: "static/site.css", deleted: false },
+    { path: "static/old.png", deleted: true },
+  ]);
+  assert.equal(plan.action, "live");
+  if (plan.action !== "live") return;
+  assert.deepEqual(
+    plan.sync.map((s) => [s.to, s.deleted]),
+    [
+      ["/app/static/site.css", false],
+      ["/app/static/old.png", true],
+    ],
+  );
+  assert.equal(plan.rebuildArtifact, false, "everything changed was synced");
+  assert.deepEqual(plan.run, ["echo hi", "always"]);
+});
+
+test("files targets sync their context to dest; restart: false is honoured", () => {
+  const plan = planChanges(files({ restart: false }), [{ path: "css/a.css", deleted: false }]);
+  assert.ok(plan.action === "live");
+  if (plan.action !== "live") return;
+  assert.deepEqual(
+    plan.sync.map((s) => s.to),
+    ["/srv/www/css/a.css"],
+  );
+  assert.equal(plan.restart, false);
+  // With explicit rules, a file outside them can only arrive by a rebuild: never synced elsewhere.
+  const strict = planChanges(files({ sync: [{ from: "public/", to: "/srv/www/" }] }), [
+    { path: "secret.txt", deleted: false },
+  ]);
+  assert.equal(strict.action, "rebuild");
+});

@@ -1,0 +1,269 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { promises as fs } from "node:fs";
+import { get } from "node:http";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { type TestContext, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { loadProject } from "../../src/config/index.ts";
+import { dev } from "../../src/dev/dev.ts";
+import { formatReport, type UpdateReport } from "../../src/dev/report.ts";
+import { tempDir } from "../support/tmp.ts";
+import { freePort } from "../support/tools.ts";
+
+const DEMO = fileURLToPath(new URL("../../examples/demo/", import.meta.url));
+
+function httpText(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
+      let body = "";
+      res.on("data", (b: Buffer) => {
+        body += b;
+      });
+      res.on("end", () => resolve(body));
+    }).on("error", reject);
+  });
+}
+
+async function until<T>(what: string, f: () => T | undefined, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A project dir with the demo's Node service (and a Go HTTP service) and a dev: block. */
+async function devProject(t: TestContext, port: number, goPort?: number): Promise<string> {
+  const dir = await tempDir(t, "tug-dev-");
+  await fs.cp(join(DEMO, "web"), join(dir, "web"), { recursive: true });
+  let yaml = `images:
+  web:
+    builder: node
+    context: ./web
+    entry: src/server.ts
+    env: { PORT: "${port}" }
+    dev:
+      runtime: local
+      port: ${port}
+      live_update:
+        - fall_back_on: [package.json]
+        - restart: true
+`;
+  if (goPort) {
+    await fs.mkdir(join(dir, "api"));
+    await fs.writeFile(join(dir, "api", "go.mod"), "module example.com/api\n\ngo 1.19\n");
+    await fs.writeFile(
+      join(dir, "api", "main.go"),
+      `package main
+
+import (
+\t"fmt"
+\t"net/http"
+\t"os"
+)
+
+func main() {
+\thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "go says one") })
+\thttp.ListenAndServe("127.0.0.1:"+os.Getenv("PORT"), nil)
+}
+`,
+    );
+    yaml += `  api:
+    builder: go
+    context: ./api
+    env: { PORT: "${goPort}" }
+    dev:
+      port: ${goPort}
+`;
+  }
+  await fs.writeFile(join(dir, "tug.yaml"), yaml);
+  return dir;
+}
+
+test("local runtime: an edit is served after a live update; fall_back_on rebuilds; stop leaves no process", async (t) => {
+  const port = await freePort();
+  const dir = await devProject(t, port);
+  const reports: UpdateReport[] = [];
+  const session = await dev(await loadProject(join(dir, "tug.yaml")), {
+    cacheDir: await tempDir(t, "tug-cache-"),
+    onReport: (r) => reports.push(r),
+    onLog: () => {},
+  });
+  try {
+    assert.equal(reports.length, 1);
+    assert.equal(reports[0]!.action, "start");
+    assert.ok(reports[0]!.ok, reports[0]!.error);
+    assert.equal(
+      await httpText(port).catch((e: Error) => `${e.message} ${JSON.stringify(reports)}`),
+      "hello from web\n",
+    );
+    const firstPid = Number(reports[0]!.id);
+
+    await fs.writeFile(
+      join(dir, "web/src/greeting.ts"),
+      'export function greeting(): string {\n  return "edited";\n}\n',
+    );
+    const live = await until("the live update", () => reports.find((r) => r.action === "live-update"));
+    await session.idle();
+    assert.ok(live.ok, live.error);
+    assert.deepEqual(live.files, ["src/greeting.ts"]);
+    assert.ok(live.ms > 0 && live.restart > 0);
+    assert.match(
+      formatReport(live),
+      /^web {2}live-update {2}src\/greeting\.ts {2}→ {2}ready in \d+ ms \(build \d+, sync \d+, restart \d+\)$/,
+    );
+    assert.equal(await httpText(port), "edited\n");
+    assert.ok(!alive(firstPid), "the old process was replaced");
+
+    const pkg = JSON.parse(await fs.readFile(join(dir, "web/package.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    await fs.writeFile(join(dir, "web/package.json"), JSON.stringify({ ...pkg, description: "changed" }));
+    const rebuild = await until("the fall-back rebuild", () => reports.find((r) => r.action === "rebuild"));
+    await session.idle();
+    assert.ok(rebuild.ok, rebuild.error);
+    assert.deepEqual(rebuild.files, ["package.json"]);
+    assert.equal(await httpText(port), "edited\n");
+  } finally {
+    await session.stop();
+  }
+  const last = Number(reports.at(-1)!.id);
+  assert.ok(!alive(last), "stop() ended the process");
+});
+
+test("local runtime: a syntax error keeps the old version serving; fixing it recovers", async (t) => {
+  const port = await freePort();
+  const dir = await devProject(t, port);
+  const reports: UpdateReport[] = [];
+  const session = await dev(await loadProject(join(dir, "tug.yaml")), {
+    cacheDir: await tempDir(t, "tug-cache-"),
+    onReport: (r) => reports.push(r),
+    onLog: () => {},
+  });
+  try {
+    const file = join(dir, "web/src/greeting.ts");
+    await fs.writeFile(file, 'export function greeting(): string {\n  return "broken"\n');
+    const failed = await until("the failed update", () => reports.find((r) => r.action === "live-update"));
+    await session.idle();
+    assert.equal(failed.ok, false);
+    assert.match(failed.error ?? "", /greeting\.ts:\d+/);
+    assert.match(formatReport(failed), /failed: esbuild failed/);
+    assert.equal(await httpText(port), "hello from web\n", "the old version still serves");
+    await fs.writeFile(file, 'export function greeting(): string {\n  return "fixed";\n}\n');
+    await until("the recovery", () => reports.find((r) => r.action === "live-update" && r.ok));
+    await session.idle();
+    assert.equal(await httpText(port), "fixed\n");
+  } finally {
+    await session.stop();
+  }
+});
+
+test("local runtime: 50 quick saves make at most 2 updates and the last content runs", async (t) => {
+  const port = await freePort();
+  const dir = await devProject(t, port);
+  const reports: UpdateReport[] = [];
+  const session = await dev(await loadProject(join(dir, "tug.yaml")), {
+    cacheDir: await tempDir(t, "tug-cache-"),
+    onReport: (r) => reports.push(r),
+    onLog: () => {},
+  });
+  try {
+    const file = join(dir, "web/src/greeting.ts");
+    for (let i = 1; i <= 50; i++) {
+      await fs.writeFile(file, `export function greeting(): string {\n  return "save ${i}";\n}\n`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    await until("an update", () => reports.find((r) => r.action === "live-update"));
+    // Let any queued follow-up finish, and give the watcher time to deliver stragglers.
+    await new Promise((r) => setTimeout(r, 500));
+    await session.idle();
+    const updates = reports.filter((r) => r.action !== "start");
+    assert.ok(updates.length >= 1 && updates.length <= 2, `${updates.length} updates`);
+    assert.ok(updates.every((u) => u.ok));
+    assert.equal(await httpText(port), "save 50\n");
+  } finally {
+    await session.stop();
+  }
+});
+
+test("local runtime: a Go service is rebuilt with the warm cache and its binary swapped", async (t) => {
+  const [port, goPort] = [await freePort(), await freePort()];
+  const dir = await devProject(t, port, goPort);
+  const reports: UpdateReport[] = [];
+  const session = await dev(await loadProject(join(dir, "tug.yaml")), {
+    targets: ["api"],
+    cacheDir: await tempDir(t, "tug-cache-"),
+    onReport: (r) => reports.push(r),
+    onLog: () => {},
+  });
+  try {
+    assert.ok(reports[0]?.ok, reports[0]?.error);
+    assert.equal(await httpText(goPort), "go says one\n");
+    const main = join(dir, "api/main.go");
+    await fs.writeFile(main, (await fs.readFile(main, "utf8")).replace("go says one", "go says two"));
+    const live = await until(
+      "the go live update",
+      () => reports.find((r) => r.action === "live-update"),
+      120_000,
+    );
+    await session.idle();
+    assert.ok(live.ok, live.error);
+    assert.ok(live.build > 0, "go build ran");
+    assert.equal(await httpText(goPort), "go says two\n");
+  } finally {
+    await session.stop();
+  }
+});
+
+test("tug dev CLI: --json streams reports; SIGINT stops it and leaves no child process", async (t) => {
+  const port = await freePort();
+  const dir = await devProject(t, port);
+  const main = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
+  const tsx = fileURLToPath(import.meta.resolve("tsx"));
+  const child = spawn(process.execPath, ["--import", tsx, main, "dev", "--json"], {
+    cwd: dir,
+    env: { ...process.env, TUG_CACHE: await tempDir(t, "tug-cache-") },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  t.after(() => {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  });
+  let stderr = "";
+  child.stderr.on("data", (b: Buffer) => {
+    stderr += b;
+  });
+  const reports: UpdateReport[] = [];
+  createInterface({ input: child.stdout }).on("line", (l) => reports.push(JSON.parse(l) as UpdateReport));
+  const start = await until("the start report", () => reports[0], 30_000).catch((e: Error) => {
+    throw new Error(`${e.message}\n${stderr}`);
+  });
+  assert.ok(start.ok, start.error);
+  assert.match(stderr, /web \| listening on/, "logs are prefixed with the target name");
+  await fs.writeFile(
+    join(dir, "web/src/greeting.ts"),
+    'export function greeting(): string {\n  return "via cli";\n}\n',
+  );
+  const live = await until("the live update report", () => reports.find((r) => r.action === "live-update"));
+  assert.ok(live.ok);
+  assert.equal(await httpText(port), "via cli\n");
+  const pid = Number(live.id);
+  assert.ok(alive(pid));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  child.kill("SIGINT");
+  assert.equal(await exited, 0);
+  assert.ok(!alive(pid), "the service process is gone");
+});
