@@ -1,0 +1,124 @@
+import { execFile } from "node:child_process";
+import { promises as fs } from "node:fs";
+import { join } from "node:path";
+import { toolIdentity } from "../builders/tool-identity.ts";
+import type { Engine } from "../engine/engine.ts";
+import type { LayerRecipe } from "../engine/layer-action.ts";
+import { TugError } from "../errors.ts";
+import { sha256 } from "../oci/digest.ts";
+import type { Platform } from "../oci/types.ts";
+import type { ExitStatus } from "./runtime.ts";
+import { SUPERVISOR_SOURCE } from "./supervisor-source.ts";
+
+/** Where dev images carry the supervisor (src/dev/supervisor/main.go). */
+export const SUPERVISOR_PATH = "/tug/supervisor";
+
+const GO_HINT =
+  "install Go (Debian: apt-get install golang-go) or put it on PATH; tug dev compiles its supervisor";
+
+/**
+ * The layer holding /tug/supervisor, for dev images only. Keyed by the Go version, the
+ * platform and the embedded source's digest, so `cachedLayer` compiles it once per machine.
+ */
+export async function supervisorLayerRecipe(engine: Engine, platform: Platform): Promise<LayerRecipe> {
+  const go = await toolIdentity(engine, "go", ["version"], GO_HINT);
+  const goarm = goarmOf(platform);
+  return {
+    target: "tug",
+    step: `supervisor ${platform.os}/${platform.architecture}`,
+    kind: "dev-supervisor",
+    version: 1,
+    params: {
+      go: go.version,
+      os: platform.os,
+      arch: platform.architecture,
+      goarm: goarm ?? "",
+      source: sha256(Buffer.from(SUPERVISOR_SOURCE)),
+    },
+    trees: {},
+    produce: async () => {
+      const dir = await engine.store.tempPath("supervisor");
+      try {
+        const out = await compileSupervisor({
+          dir,
+          platform,
+          go: go.path,
+          gocache: join(engine.store.root, "go-build"),
+        });
+        const st = await fs.stat(out);
+        return {
+          entries: [{ path: "tug/supervisor", type: "file", mode: 0o755, size: st.size, source: out }],
+          cleanup: () => fs.rm(dir, { recursive: true, force: true }),
+        };
+      } catch (e) {
+        await fs.rm(dir, { recursive: true, force: true });
+        throw e;
+      }
+    },
+  };
+}
+
+function goarmOf(p: Platform): string | undefined {
+  return p.architecture === "arm" && p.variant ? p.variant.replace(/^v/, "") : undefined;
+}
+
+export interface CompileSupervisorOptions {
+  /** Scratch directory (created); the binary is written to DIR/supervisor. */
+  dir: string;
+  platform: Platform;
+  /** The go binary; "go" on PATH by default. */
+  go?: string;
+  /** GOCACHE; Go's default when unset. */
+  gocache?: string;
+}
+
+/** Compiles the embedded supervisor source into a static binary; returns its path. */
+export async function compileSupervisor(opts: CompileSupervisorOptions): Promise<string> {
+  await fs.mkdir(opts.dir, { recursive: true });
+  await fs.writeFile(join(opts.dir, "main.go"), SUPERVISOR_SOURCE);
+  // A module of its own: the build must not pick up whatever go.mod encloses the temp dir.
+  await fs.writeFile(join(opts.dir, "go.mod"), "module tug.dev/supervisor\n\ngo 1.18\n");
+  const out = join(opts.dir, "supervisor");
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CGO_ENABLED: "0",
+    GOOS: opts.platform.os,
+    GOARCH: opts.platform.architecture,
+    GOFLAGS: "-buildvcs=false",
+    GOTOOLCHAIN: "local",
+    GOPROXY: "off",
+  };
+  const goarm = goarmOf(opts.platform);
+  if (goarm) env.GOARM = goarm;
+  if (opts.gocache) env.GOCACHE = opts.gocache;
+  await new Promise<void>((resolve, reject) => {
+    execFile(
+      opts.go ?? "go",
+      ["build", "-trimpath", "-ldflags=-s -w", "-o", out, "."],
+      { cwd: opts.dir, env, maxBuffer: 16 << 20 },
+      (err, _stdout, stderr) => {
+        if (!err) return resolve();
+        const missing = (err as NodeJS.ErrnoException).code === "ENOENT";
+        reject(
+          new TugError({
+            what: missing
+              ? "go is not installed (not found on PATH)"
+              : `could not compile tug's dev supervisor for ${opts.platform.os}/${opts.platform.architecture}`,
+            hint: missing ? GO_HINT : stderr.trim() || String(err),
+          }),
+        );
+      },
+    );
+  });
+  return out;
+}
+
+/**
+ * Recognises the line the supervisor prints on stderr when the app exits by itself
+ * (`[tug] process exited (code 1)` / `(signal SIGSEGV)`); the container stays up meanwhile.
+ */
+export function parseSupervisorExit(line: string): ExitStatus | undefined {
+  const m = /^\[tug\] process exited \((?:code (\d+)|signal (SIG[A-Z0-9]+|\d+))\)\s*$/.exec(line);
+  if (!m) return undefined;
+  return m[1] !== undefined ? { code: Number(m[1]), signal: null } : { code: null, signal: m[2] ?? null };
+}

@@ -1,0 +1,362 @@
+// tug's dev supervisor, compiled from the embedded source and run directly on this (linux) host:
+// it is a static binary, so what it does here is what it does as PID 1 in a container.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { after, type TestContext, test } from "node:test";
+import tar from "tar-stream";
+import { compileSupervisor, parseSupervisorExit, supervisorLayerRecipe } from "../../src/dev/supervisor.ts";
+import { SUPERVISOR_SOURCE } from "../../src/dev/supervisor-source.ts";
+import { Engine } from "../../src/engine/engine.ts";
+import { cachedLayer } from "../../src/engine/layer-action.ts";
+import { tempDir } from "../support/tmp.ts";
+import { runTool } from "../support/tools.ts";
+
+const host = { os: "linux", architecture: process.arch === "arm64" ? "arm64" : "amd64" };
+
+let built: Promise<string> | undefined;
+let buildDir: string | undefined;
+/** One compile per test file, in a directory that outlives the individual tests. */
+function supervisorBinary(): Promise<string> {
+  built ??= (async () => {
+    buildDir = await mkdtemp(join(tmpdir(), "tug-supervisor-"));
+    return compileSupervisor({ dir: buildDir, platform: host });
+  })();
+  return built;
+}
+after(async () => {
+  if (buildDir) await rm(buildDir, { recursive: true, force: true });
+});
+
+test("supervisor-source.ts embeds main.go exactly", async () => {
+  const main = await readFile(new URL("../../src/dev/supervisor/main.go", import.meta.url), "utf8");
+  assert.equal(SUPERVISOR_SOURCE, main, "run: node scripts/embed-supervisor.mjs");
+});
+
+test("it compiles to a static binary", async () => {
+  const bin = await supervisorBinary();
+  const r = await runTool("file", [bin], { allowFailure: true }).catch(() => undefined);
+  if (r && r.code === 0) assert.match(r.stdout, /statically linked/);
+  assert.ok((await stat(bin)).mode & 0o111);
+});
+
+/** A running `supervisor run -- …` whose output is collected. */
+interface Supervised {
+  child: ChildProcess;
+  output(): string;
+  waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+async function supervise(t: TestContext, argv: string[], cwd: string): Promise<Supervised> {
+  const bin = await supervisorBinary();
+  const child = spawn(bin, ["run", "--", ...argv], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  child.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
+    child.on("exit", (code, signal) => res({ code, signal })),
+  );
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+  return {
+    child,
+    output: () => out,
+    exit,
+    async waitFor(re, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!re.test(out)) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${re}; output:\n${out}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// The app: prints its pid and a generation marker from a file, then lives until signalled.
+const APP = `
+const fs = require("node:fs");
+const gen = fs.readFileSync("gen.txt", "utf8").trim();
+console.log("started " + process.pid + " gen=" + gen);
+if (gen === "crash") { console.error("boom"); process.exit(3); }
+if (gen === "stubborn") process.on("SIGTERM", () => console.log("ignoring TERM"));
+setInterval(() => {}, 1000);
+`;
+
+test("run: starts the app, restarts it on SIGHUP, forwards SIGTERM and exits with its status", async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, "app.cjs"), APP);
+  await writeFile(join(dir, "gen.txt"), "one");
+  const s = await supervise(t, [process.execPath, "app.cjs"], dir);
+  await s.waitFor(/started (\d+) gen=one/);
+  const first = Number(/started (\d+) gen=one/.exec(s.output())![1]);
+
+  await writeFile(join(dir, "gen.txt"), "two");
+  s.child.kill("SIGHUP");
+  await s.waitFor(/started (\d+) gen=two/);
+  const second = Number(/started (\d+) gen=two/.exec(s.output())![1]);
+  assert.notEqual(first, second);
+  assert.ok(!alive(first), "the old process is gone");
+  assert.doesNotMatch(s.output(), /process exited/, "a restart is not reported as a crash");
+
+  s.child.kill("SIGTERM");
+  const exit = await s.exit;
+  // node dies of the forwarded SIGTERM: 128 + 15.
+  assert.deepEqual(exit, { code: 143, signal: null });
+  assert.ok(!alive(second));
+});
+
+test("run: a crashed app is reported, the supervisor stays up and starts it on the next SIGHUP", async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, "app.cjs"), APP);
+  await writeFile(join(dir, "gen.txt"), "crash");
+  const s = await supervise(t, [process.execPath, "app.cjs"], dir);
+  await s.waitFor(/\[tug\] process exited \(code 3\)/);
+  const line = s
+    .output()
+    .split("\n")
+    .find((l) => l.startsWith("[tug]"))!;
+  assert.deepEqual(parseSupervisorExit(line), { code: 3, signal: null });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(s.child.exitCode, null, "the supervisor is still running");
+
+  await writeFile(join(dir, "gen.txt"), "fixed");
+  s.child.kill("SIGHUP");
+  await s.waitFor(/gen=fixed/);
+  s.child.kill("SIGINT");
+  assert.deepEqual(await s.exit, { code: 130, signal: null });
+});
+
+test("run: an app ignoring SIGTERM is killed after the grace period on restart", async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, "app.cjs"), APP);
+  await writeFile(join(dir, "gen.txt"), "stubborn");
+  const s = await supervise(t, [process.execPath, "app.cjs"], dir);
+  await s.waitFor(/started (\d+) gen=stubborn/);
+  const first = Number(/started (\d+) gen=stubborn/.exec(s.output())![1]);
+  await writeFile(join(dir, "gen.txt"), "next");
+  const t0 = Date.now();
+  s.child.kill("SIGHUP");
+  await s.waitFor(/gen=next/);
+  const took = Date.now() - t0;
+  assert.match(s.output(), /ignoring TERM/);
+  assert.ok(took >= 1_900 && took < 5_000, `restart took ${took} ms`);
+  assert.ok(!alive(first));
+  s.child.kill("SIGTERM");
+  await s.exit;
+});
+
+test("run: the app's children go with it on restart (process group)", async (t) => {
+  const dir = await tempDir(t);
+  // The app forks a grandchild that would keep running (and keep a port) if only the app died.
+  await writeFile(
+    join(dir, "app.cjs"),
+    `const { spawn } = require("node:child_process");
+const g = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });
+console.log("grandchild " + g.pid);
+setInterval(() => {}, 1000);`,
+  );
+  const s = await supervise(t, [process.execPath, "app.cjs"], dir);
+  await s.waitFor(/grandchild (\d+)/);
+  const g = Number(/grandchild (\d+)/.exec(s.output())![1]);
+  assert.ok(alive(g));
+  s.child.kill("SIGHUP");
+  await s.waitFor(/grandchild (\d+)[\s\S]*grandchild (\d+)/);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.ok(!alive(g), "the first grandchild was stopped (and reaped) with the app");
+  s.child.kill("SIGTERM");
+  await s.exit;
+});
+
+test("run: a missing program is an immediate failure", async (t) => {
+  const dir = await tempDir(t);
+  const s = await supervise(t, ["/nonexistent/app"], dir);
+  assert.equal((await s.exit).code, 127);
+  assert.match(s.output(), /cannot start \/nonexistent\/app/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// extract
+
+type Entry = {
+  name: string;
+  type?: "file" | "directory" | "symlink" | "link";
+  data?: string;
+  mode?: number;
+  linkname?: string;
+};
+
+async function tarOf(entries: Entry[]): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const e of entries) {
+    const header = { name: e.name, type: e.type ?? "file", mode: e.mode ?? 0o644, linkname: e.linkname };
+    if ((e.type ?? "file") === "file") pack.entry(header, e.data ?? "");
+    else pack.entry(header);
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function extract(dir: string, input: Buffer, args: string[] = []) {
+  const bin = await supervisorBinary();
+  return new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn(bin, ["extract", dir, ...args], { stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stderr }));
+    Readable.from([input]).pipe(child.stdin);
+  });
+}
+
+test("extract: files with their modes, new directories, symlinks, replacements and deletions", async (t) => {
+  const dir = await tempDir(t);
+  const root = join(dir, "root");
+  await mkdir(join(root, "app", "old"), { recursive: true });
+  await writeFile(join(root, "app", "server.js"), "old");
+  await writeFile(join(root, "app", "gone.js"), "x");
+  await writeFile(join(root, "app", "old", "a"), "x");
+  const r = await extract(
+    root,
+    await tarOf([
+      { name: "app/server.js", data: "new", mode: 0o644 },
+      { name: "app/bin/run", data: "#!/bin/sh\n", mode: 0o755 },
+      { name: "app/private", data: "secret", mode: 0o600 },
+      { name: "app/assets/", type: "directory", mode: 0o750 },
+      { name: "./app/link", type: "symlink", linkname: "server.js" },
+    ]),
+    ["--delete", "/app/gone.js", "--delete=app/old", "--delete", "/app/never-existed"],
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await readFile(join(root, "app", "server.js"), "utf8"), "new");
+  assert.equal((await stat(join(root, "app", "server.js"))).mode & 0o777, 0o644);
+  assert.equal((await stat(join(root, "app", "bin", "run"))).mode & 0o777, 0o755);
+  assert.equal((await stat(join(root, "app", "private"))).mode & 0o777, 0o600);
+  assert.equal((await stat(join(root, "app", "assets"))).mode & 0o777, 0o750);
+  assert.equal(await readlink(join(root, "app", "link")), "server.js");
+  await assert.rejects(lstat(join(root, "app", "gone.js")), { code: "ENOENT" });
+  await assert.rejects(lstat(join(root, "app", "old")), { code: "ENOENT" });
+  assert.deepEqual(
+    (await readdir(join(root, "app"))).filter((n) => n.startsWith(".tug-")),
+    [],
+    "no temp files left",
+  );
+});
+
+test("extract: replaces a file by rename, so an open reader keeps the old content", async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, "f"), "old");
+  const before = (await stat(join(dir, "f"))).ino;
+  const r = await extract(dir, await tarOf([{ name: "f", data: "new" }]));
+  assert.equal(r.code, 0, r.stderr);
+  assert.notEqual((await stat(join(dir, "f"))).ino, before, "a new inode, not an in-place rewrite");
+});
+
+test("extract: refuses entries and deletions that leave the directory", async (t) => {
+  const dir = await tempDir(t);
+  const root = join(dir, "root");
+  const outside = join(dir, "outside");
+  await mkdir(root);
+  await mkdir(outside);
+  await writeFile(join(outside, "keep"), "keep");
+
+  const dotdot = await extract(root, await tarOf([{ name: "../outside/evil", data: "x" }]));
+  assert.notEqual(dotdot.code, 0);
+  assert.match(dotdot.stderr, /leaves the target directory/);
+
+  // A symlink inside pointing out, then a file (or a directory) through it.
+  await symlink(outside, join(root, "esc"));
+  const through = await extract(root, await tarOf([{ name: "esc/evil", data: "x" }]));
+  assert.notEqual(through.code, 0);
+  assert.match(through.stderr, /outside .* through a symlink/);
+  const deep = await extract(root, await tarOf([{ name: "esc/a/b/", type: "directory", mode: 0o755 }]));
+  assert.notEqual(deep.code, 0);
+
+  const del = await extract(root, await tarOf([]), ["--delete", "/esc/keep"]);
+  assert.notEqual(del.code, 0);
+  const delUp = await extract(root, await tarOf([]), ["--delete", "../outside/keep"]);
+  assert.notEqual(delUp.code, 0);
+  const delRoot = await extract(root, await tarOf([]), ["--delete", "/"]);
+  assert.notEqual(delRoot.code, 0);
+
+  const hard = await extract(root, await tarOf([{ name: "h", type: "link", linkname: "x" }]));
+  assert.notEqual(hard.code, 0);
+  assert.match(hard.stderr, /not a file, directory or symlink/);
+
+  assert.deepEqual(await readdir(outside), ["keep"]);
+  assert.equal(await readFile(join(outside, "keep"), "utf8"), "keep");
+});
+
+test("signal: sends a named signal to a pid", async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, "app.cjs"), APP);
+  await writeFile(join(dir, "gen.txt"), "one");
+  const s = await supervise(t, [process.execPath, "app.cjs"], dir);
+  await s.waitFor(/gen=one/);
+  await writeFile(join(dir, "gen.txt"), "two");
+  const bin = await supervisorBinary();
+  await runTool(bin, ["signal", "HUP", String(s.child.pid)]);
+  await s.waitFor(/gen=two/);
+  const bad = await runTool(bin, ["signal", "NOPE", String(s.child.pid)], { allowFailure: true });
+  assert.notEqual(bad.code, 0);
+  s.child.kill("SIGTERM");
+  await s.exit;
+});
+
+test("supervisorLayerRecipe: a cached layer with /tug/supervisor, compiled once", async (t) => {
+  const dir = await tempDir(t);
+  const engine = await Engine.open({ cacheDir: join(dir, "cache"), scope: dir });
+  t.after(() => engine.close());
+  const first = await cachedLayer(engine, await supervisorLayerRecipe(engine, host), { kind: "none" });
+  assert.equal(first.cached, false);
+  const again = await cachedLayer(engine, await supervisorLayerRecipe(engine, host), { kind: "none" });
+  assert.equal(again.cached, true);
+  assert.equal(await again.layer.diffId(), await first.layer.diffId());
+
+  const extractor = tar.extract();
+  const seen: Array<{ name: string; mode: number; size: number }> = [];
+  extractor.on("entry", (h, stream, next) => {
+    seen.push({ name: h.name, mode: h.mode ?? 0, size: h.size ?? 0 });
+    stream.on("end", next);
+    stream.resume();
+  });
+  const done = new Promise<void>((r) => extractor.on("finish", () => r()));
+  (await first.layer.compressed()).pipe(extractor);
+  await done;
+  const bin = seen.find((e) => e.name === "tug/supervisor");
+  assert.ok(bin, JSON.stringify(seen));
+  assert.equal(bin.mode & 0o777, 0o755);
+  assert.ok(bin.size > 100_000);
+});

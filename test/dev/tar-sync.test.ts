@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { chmod, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import type { FileChange } from "../../src/dev/runtime.ts";
+import { deleteArgs, extractCommand, syncTar } from "../../src/dev/tar-sync.ts";
+import { tempDir } from "../support/tmp.ts";
+import { readTar } from "./read-tar.ts";
+
+test("syncTar streams the writes relative to /, with modes kept and no parent directories", async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, "server.js"), "console.log(1)\n");
+  await writeFile(join(dir, "run.sh"), "#!/bin/sh\n");
+  await chmod(join(dir, "run.sh"), 0o755);
+  await writeFile(join(dir, "key"), "k");
+  const changes: FileChange[] = [
+    { path: "/app/src/server.js", kind: "write", source: join(dir, "server.js") },
+    { path: "/app/bin/run.sh", kind: "write", source: join(dir, "run.sh") },
+    { path: "/app/key", kind: "write", source: join(dir, "key"), mode: 0o600 },
+    { path: "/app/inline.txt", kind: "write", data: new TextEncoder().encode("hi") },
+    { path: "/app/old.js", kind: "delete" },
+  ];
+  const items = await readTar(syncTar(changes));
+  assert.deepEqual(items, [
+    { name: "app/src/server.js", type: "file", mode: 0o644, data: "console.log(1)\n" },
+    { name: "app/bin/run.sh", type: "file", mode: 0o755, data: "#!/bin/sh\n" },
+    { name: "app/key", type: "file", mode: 0o600, data: "k" },
+    { name: "app/inline.txt", type: "file", mode: 0o644, data: "hi" },
+  ]);
+});
+
+test("a source deleted before the sync is left out (its deletion comes in the next batch)", async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, "a"), "a");
+  const items = await readTar(
+    syncTar([
+      { path: "/x/gone", kind: "write", source: join(dir, "missing") },
+      { path: "/x/a", kind: "write", source: join(dir, "a") },
+    ]),
+  );
+  assert.deepEqual(
+    items.map((i) => i.name),
+    ["x/a"],
+  );
+});
+
+test("deleteArgs and extractCommand", () => {
+  const changes: FileChange[] = [
+    { path: "/app/a.js", kind: "delete" },
+    { path: "/app/b.js", kind: "write", data: new Uint8Array() },
+    { path: "/app//dir/./c.js", kind: "delete" },
+  ];
+  assert.deepEqual(deleteArgs(changes), ["--delete", "/app/a.js", "--delete", "/app/dir/c.js"]);
+  assert.deepEqual(extractCommand("/tug/supervisor", changes), [
+    "/tug/supervisor",
+    "extract",
+    "/",
+    "--delete",
+    "/app/a.js",
+    "--delete",
+    "/app/dir/c.js",
+  ]);
+});
+
+test("paths that are relative, contain .., or name the root are refused", () => {
+  assert.throws(() => syncTar([{ path: "app/a", kind: "write", data: new Uint8Array() }]), /not absolute/);
+  assert.throws(
+    () => syncTar([{ path: "/app/../../etc/passwd", kind: "write", data: new Uint8Array() }]),
+    /\.\./,
+  );
+  assert.throws(() => deleteArgs([{ path: "/", kind: "delete" }]), /root/);
+});
