@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { createRequire } from "node:module";
-import type { BuildOptions } from "esbuild";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import type { BuildOptions } from "esbuild";
 import type { NodeTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { LayerRecipe } from "../engine/layer-action.ts";
@@ -106,14 +106,20 @@ export function bundleOutput(result: { outputFiles?: Array<{ contents: Uint8Arra
 /** esbuild's failure as a TugError pointing at the first error's file:line:col. */
 export function esbuildError(e: unknown, target: NodeTarget): unknown {
   const errors = (
-    e as { errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }> }
+    e as {
+      errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }>;
+    }
   ).errors;
   if (!errors) return e;
   const first = errors[0];
   return new TugError({
     what: `esbuild failed to bundle ${target.entry} for ${target.name}`,
-    where: first?.location ? `${first.location.file}:${first.location.line}:${first.location.column}` : target.where,
-    hint: errors.map((x) => (x.location ? `${x.location.file}:${x.location.line}: ${x.text}` : x.text)).join("; "),
+    where: first?.location
+      ? `${first.location.file}:${first.location.line}:${first.location.column}`
+      : target.where,
+    hint: errors
+      .map((x) => (x.location ? `${x.location.file}:${x.location.line}: ${x.text}` : x.text))
+      .join("; "),
   });
 }
 

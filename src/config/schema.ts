@@ -46,7 +46,8 @@ export const FIELD_HELP = {
   devPort: "readiness: HTTP GET on this port until it answers 2xx/3xx",
   readyLog: "readiness: a regular expression that a log line matches once the process is ready",
   liveUpdate: "steps applied on a change, in order: fall_back_on, sync, run, restart",
-  fallBackOn: "changes to these paths (globs, relative to context) rebuild and redeploy instead of live-updating",
+  fallBackOn:
+    "changes to these paths (globs, relative to context) rebuild and redeploy instead of live-updating",
   sync: "copy changed files from `from` (relative to context) to `to` (absolute in the image)",
   runStep: "run a command in the running container/process after syncing, when one of `when` changed",
   restart: "restart the process after an update (default true)",
@@ -103,7 +104,9 @@ const LiveUpdateStep = z.union(
   [
     z.strictObject({ fall_back_on: z.array(z.string().min(1)).describe(FIELD_HELP.fallBackOn) }),
     z.strictObject({
-      sync: z.strictObject({ from: relativePath("sync.from"), to: absolutePath("sync.to") }).describe(FIELD_HELP.sync),
+      sync: z
+        .strictObject({ from: relativePath("sync.from"), to: absolutePath("sync.to") })
+        .describe(FIELD_HELP.sync),
     }),
     z.strictObject({
       run: z
@@ -117,7 +120,10 @@ const LiveUpdateStep = z.union(
 
 const Dev = z
   .strictObject({
-    runtime: z.enum(["local", "podman", "docker", "kubernetes"]).default("local").describe(FIELD_HELP.runtime),
+    runtime: z
+      .enum(["local", "podman", "docker", "kubernetes"])
+      .default("local")
+      .describe(FIELD_HELP.runtime),
     port: z.int().min(1).max(65535).optional().describe(FIELD_HELP.devPort),
     ready_log: z.string().min(1).optional().describe(FIELD_HELP.readyLog),
     live_update: z.array(LiveUpdateStep).default([]).describe(FIELD_HELP.liveUpdate),

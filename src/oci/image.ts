@@ -235,7 +235,13 @@ export function asOci(image: Image): Image {
     const p = await partsOf(image);
     const layers = p.layers.map((l): Layer => {
       const mediaType = OCI_LAYER_TYPE[l.mediaType()] ?? l.mediaType();
-      return { digest: () => l.digest(), diffId: () => l.diffId(), size: () => l.size(), mediaType: () => mediaType, compressed: () => l.compressed() };
+      return {
+        digest: () => l.digest(),
+        diffId: () => l.diffId(),
+        size: () => l.size(),
+        mediaType: () => mediaType,
+        compressed: () => l.compressed(),
+      };
     });
     return { ...p, layers, mediaType: MediaType.ociManifest };
   }, MediaType.ociManifest);

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { CacheStore } from "../../src/engine/cache-store.ts";
 import { Engine } from "../../src/engine/engine.ts";
-import { withKeyLock } from "../../src/engine/key-lock.ts";
 import { actionKey, canonicalJson } from "../../src/engine/key.ts";
+import { withKeyLock } from "../../src/engine/key-lock.ts";
 import { cachedLayer, type LayerRecipe } from "../../src/engine/layer-action.ts";
 import { scanTree } from "../../src/engine/source-tree.ts";
 import { tempDir } from "../support/tmp.ts";
@@ -54,7 +54,10 @@ test("source trees hash the same whatever the mtimes and creation order", async 
 test("a symlink leaving the tree is refused with a clear error", async (t) => {
   const dir = await tempDir(t, "tug-tree-");
   await fs.symlink("/etc/passwd", join(dir, "passwd"));
-  await assert.rejects(scanTree(dir, { where: "images.site" }), /symlink passwd points outside the build context/);
+  await assert.rejects(
+    scanTree(dir, { where: "images.site" }),
+    /symlink passwd points outside the build context/,
+  );
   await fs.rm(join(dir, "passwd"));
   await fs.writeFile(join(dir, "a"), "a");
   await fs.symlink("a", join(dir, "b"));

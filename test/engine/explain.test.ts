@@ -9,8 +9,14 @@ const rec = (params: ExplainRecord["params"], files: Record<string, string>): Ex
 });
 
 test("explain names each changed, added and removed input", () => {
-  const before = rec({ node: "20", entry: "src/server.ts" }, { "src/a.ts": "sha256:aaaaaaaaaaaaaaaa", "src/b.ts": "sha256:b" });
-  const after = rec({ node: "22", entry: "src/server.ts" }, { "src/a.ts": "sha256:cccccccccccccccc", "src/c.ts": "sha256:c" });
+  const before = rec(
+    { node: "20", entry: "src/server.ts" },
+    { "src/a.ts": "sha256:aaaaaaaaaaaaaaaa", "src/b.ts": "sha256:b" },
+  );
+  const after = rec(
+    { node: "22", entry: "src/server.ts" },
+    { "src/a.ts": "sha256:cccccccccccccccc", "src/c.ts": "sha256:c" },
+  );
   assert.deepEqual(diffInputs(before, after), [
     'parameter node: "20" → "22"',
     "src/a.ts: changed (aaaaaaaaaaaa → cccccccccccc)",
