@@ -1,20 +1,65 @@
 import { join } from "node:path";
 import { baseResolver } from "../build/base.ts";
-import { registryAccess } from "../build/registry-sink.ts";
+import { type RegistryAccess, registryAccess } from "../build/registry-sink.ts";
 import { layoutSink } from "../build/sinks.ts";
 import { buildTargetImage } from "../build/target-image.ts";
 import { builderFor } from "../builders/index.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
-import type { LayerRecipe } from "../engine/layer-action.ts";
+import type { Compression } from "../oci/compress.ts";
 import type { Image, Platform } from "../oci/types.ts";
+import type { RunSpec } from "./runtime.ts";
 import type { Deployer } from "./session.ts";
 import { planExternals } from "./stage.ts";
 import { supervisorLayerRecipe } from "./supervisor.ts";
 
+export interface DevImage {
+  image: Image;
+  /** The process settings of its config, for the supervisor to run. */
+  spec: Pick<RunSpec, "argv" | "env" | "workdir">;
+  externals: string[];
+}
+
+/** The target's image for one platform plus tug's supervisor layer (dev images only). */
+export async function buildDevImage(o: {
+  engine: Engine;
+  target: ImageTarget;
+  platform: Platform;
+  registry: RegistryAccess;
+  compression: Compression;
+}): Promise<DevImage> {
+  const single = { ...o.target, platforms: [o.platform] };
+  const supervisor = await supervisorLayerRecipe(o.engine, o.platform);
+  const [{ artifact }, plan] = await Promise.all([
+    buildTargetImage({
+      engine: o.engine,
+      target: single,
+      compression: o.compression,
+      resolveBase: baseResolver({ engine: o.engine, registry: o.registry, offline: false }),
+      annotations: {},
+      extraLayers: () => [supervisor],
+    }),
+    builderFor(single).plan({ engine: o.engine, target: single, platform: o.platform }),
+  ]);
+  const image = artifact as Image;
+  const c = (await image.config()).config;
+  const env = Object.fromEntries(
+    (c.Env ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+  );
+  return {
+    image,
+    spec: {
+      argv: [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])],
+      env,
+      ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
+    },
+    externals: planExternals(plan),
+  };
+}
+
 /**
- * Deploys a dev image: the target's image plus tug's supervisor layer, uncompressed (a local
- * runtime reads it straight away; gzip would only cost time), written to `.tug/dev/oci`.
+ * podman/docker: the dev image, uncompressed (the runtime reads it at once; gzip would only
+ * cost time), in the OCI layout `.tug/dev/oci` under ref.name = the target's name.
  */
 export function devImageDeployer(
   engine: Engine,
@@ -25,32 +70,13 @@ export function devImageDeployer(
   const layout = join(project.dir, ".tug", "dev", "oci");
   const sink = layoutSink(layout, engine.store.root);
   const registry = registryAccess();
-  const resolveBase = baseResolver({ engine, registry, offline: false });
   return {
     async deploy() {
-      const supervisor: LayerRecipe = await supervisorLayerRecipe(engine, platform);
-      const single = { ...target, platforms: [platform] };
-      const { artifact } = await buildTargetImage({
-        engine,
-        target: single,
-        compression: { kind: "none" },
-        resolveBase,
-        annotations: {},
-        extraLayers: () => [supervisor],
-      });
-      const published = await sink.publish(artifact, target.name, ["dev"]);
-      const config = await (artifact as Image).config();
-      const c = config.config;
+      const dev = await buildDevImage({ engine, target, platform, registry, compression: { kind: "none" } });
+      const published = await sink.publish(dev.image, target.name, ["dev"]);
       return {
-        spec: {
-          argv: [...(c.Entrypoint ?? []), ...(c.Cmd ?? [])],
-          env: Object.fromEntries(
-            (c.Env ?? []).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
-          ),
-          ...(c.WorkingDir ? { workdir: c.WorkingDir } : {}),
-          image: { layout, name: target.name, digest: published.digest },
-        },
-        externals: planExternals(await builderFor(single).plan({ engine, target: single, platform })),
+        spec: { ...dev.spec, image: { layout, name: target.name, digest: published.digest } },
+        externals: dev.externals,
       };
     },
   };
