@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { relative } from "node:path";
+import { matchesAny } from "../engine/glob.ts";
 import { scanTree } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
 import { type Builder, entriesUnder } from "./builder.ts";
@@ -28,6 +29,9 @@ export const commandBuilder: Builder = {
       ignore: (p) => p === outRel || p.startsWith(`${outRel}/`),
     });
     const argv = target.run;
+    // Only the declared inputs key the action (default ".": the whole context, minus the output).
+    const inputs = target.inputs.filter((p) => p !== "." && p !== "./");
+    const files = inputs.length === 0 ? tree.files : tree.files.filter((f) => matchesAny(f.path, inputs));
     return {
       config: {},
       layers: [
@@ -43,7 +47,7 @@ export const commandBuilder: Builder = {
             os: platform.os,
             arch: platform.architecture,
           },
-          trees: { context: tree.files },
+          trees: { context: files },
           produce: async () => {
             await fs.rm(outAbs, { recursive: true, force: true });
             await runCommand(

@@ -1,5 +1,5 @@
 import type { ImageTarget } from "../config/types.ts";
-import { globToRegExp, matchesAny } from "./glob.ts";
+import { globToRegExp, matchesAny } from "../engine/glob.ts";
 
 /** A changed path, relative to the target's context ('/' separators). */
 export interface Change {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { DevConfig, ImageTarget } from "../../src/config/types.ts";
-import { globToRegExp, matchesAny } from "../../src/dev/glob.ts";
 import { planChanges } from "../../src/dev/planner.ts";
+import { globToRegExp, matchesAny } from "../../src/engine/glob.ts";
 
 test("globs: * stays in a segment, ** spans segments, plain paths cover directories", () => {
   assert.ok(globToRegExp("*.json").test("package.json"));

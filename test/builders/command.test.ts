@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { promises as fs } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { builderFor } from "../../src/builders/index.ts";
+import type { CommandTarget } from "../../src/config/types.ts";
+import { Engine } from "../../src/engine/engine.ts";
+import { cachedLayer, recipeKey } from "../../src/engine/layer-action.ts";
+import { tempDir } from "../support/tmp.ts";
+
+test("command builder: only declared inputs key the action; the output dir never does", async (t) => {
+  const ctx = await tempDir(t, "tug-cmd-");
+  await fs.mkdir(join(ctx, "src"));
+  await fs.writeFile(join(ctx, "src", "in.txt"), "one");
+  await fs.writeFile(join(ctx, "README"), "docs");
+  const engine = await Engine.open({ cacheDir: await tempDir(t, "tug-cache-"), scope: ctx });
+  const target: CommandTarget = {
+    name: "gen",
+    where: "images.gen",
+    context: ctx,
+    base: { kind: "scratch" },
+    platforms: [{ os: "linux", architecture: "amd64" }],
+    env: {},
+    ports: [],
+    labels: {},
+    annotations: {},
+    tags: ["latest"],
+    builder: "command",
+    run: ["sh", "-c", 'mkdir -p out && cp src/in.txt out/copied.txt && echo "$TUG_ARCH" > out/arch'],
+    output: join(ctx, "out"),
+    dest: "/data",
+    inputs: ["src"],
+  };
+  const key = async () => {
+    const plan = await builderFor(target).plan({ engine, target, platform: target.platforms[0]! });
+    return { key: recipeKey(plan.layers[0]!), recipe: plan.layers[0]! };
+  };
+  const first = await key();
+  const built = await cachedLayer(engine, first.recipe, { kind: "none" });
+  assert.equal(built.cached, false);
+  assert.equal(await fs.readFile(join(ctx, "out", "copied.txt"), "utf8"), "one");
+  assert.equal((await fs.readFile(join(ctx, "out", "arch"), "utf8")).trim(), "amd64");
+
+  await fs.writeFile(join(ctx, "README"), "more docs");
+  assert.equal((await key()).key, first.key, "a file outside the inputs does not count");
+  assert.equal(
+    (await cachedLayer(engine, (await key()).recipe, { kind: "none" })).cached,
+    true,
+    "and its output is not an input",
+  );
+
+  await fs.writeFile(join(ctx, "src", "in.txt"), "two");
+  assert.notEqual((await key()).key, first.key);
+  await engine.close();
+});
+
+test("command builder: a failing command is one clear error with its output", async (t) => {
+  const ctx = await tempDir(t, "tug-cmd-");
+  const engine = await Engine.open({ cacheDir: await tempDir(t, "tug-cache-"), scope: ctx });
+  const target: CommandTarget = {
+    name: "bad",
+    where: "images.bad (tug.yaml:3)",
+    context: ctx,
+    base: { kind: "scratch" },
+    platforms: [{ os: "linux", architecture: "amd64" }],
+    env: {},
+    ports: [],
+    labels: {},
+    annotations: {},
+    tags: ["latest"],
+    builder: "command",
+    run: ["sh", "-c", "echo compiling; echo 'boom: no such thing' >&2; exit 3"],
+    output: join(ctx, "out"),
+    dest: "/",
+    inputs: ["."],
+  };
+  const plan = await builderFor(target).plan({ engine, target, platform: target.platforms[0]! });
+  await assert.rejects(
+    cachedLayer(engine, plan.layers[0]!, { kind: "none" }),
+    (e: Error & { where?: string; hint?: string }) => {
+      assert.match(e.message, /failed \(exit 3\)/);
+      assert.equal(e.where, "images.bad (tug.yaml:3)");
+      assert.match(e.hint ?? "", /boom: no such thing/);
+      return true;
+    },
+  );
+  await engine.close();
+});
