@@ -302,7 +302,11 @@ test("tug dev CLI: --json streams reports; SIGINT stops it and leaves no child p
   const live = await until("the live update report", () => reports.find((r) => r.action === "live-update"));
   assert.ok(live.ok);
   // The CLI has no idle(): poll until the new text is served, as a user would.
-  await until("the new text", () => (served === "via cli\n" ? true : (poll(), undefined)));
+  await until("the new text", () => {
+    if (served === "via cli\n") return true;
+    poll();
+    return undefined;
+  });
   const pid = Number(reports.at(-1)!.id);
   assert.ok(alive(pid));
   const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
