@@ -28,7 +28,10 @@ export function baseResolver(opts: {
     const key = `${JSON.stringify(target.base)}|${platformString(platform)}`;
     let p = memo.get(key);
     if (!p) {
-      p = resolveOne(opts, target, platform);
+      p = opts.engine.timings.step(target.name, `base ${platformString(platform)}`, async () => ({
+        value: await resolveOne(opts, target, platform),
+        cached: target.base.kind !== "registry",
+      }));
       memo.set(key, p);
     }
     return p;

@@ -97,7 +97,11 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
         const compression = target.compression ?? defaultCompression(opts.repo);
         const once = async (): Promise<[Awaited<ReturnType<typeof buildTargetImage>>, Published]> => {
           const built = await buildTargetImage({ engine, target, compression, resolveBase, annotations });
-          return [built, await sink.publish(built.artifact, target.name, target.tags)];
+          const published = await engine.timings.step(target.name, "publish", async () => {
+            const p = await sink.publish(built.artifact, target.name, target.tags);
+            return { value: p, cached: p.pushedBytes === 0 };
+          });
+          return [built, published];
         };
         let built: Awaited<ReturnType<typeof buildTargetImage>>;
         let published: Published;

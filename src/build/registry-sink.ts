@@ -16,8 +16,8 @@ export interface RegistryAccess {
   close(): Promise<void>;
 }
 
-// The registry modules load undici (~100 ms of start-up): import them only when a build
-// really talks to a registry, so local and no-op builds stay fast.
+// The registry modules are only needed when a build really talks to a registry: import them
+// then, so local and no-op builds do not pay for loading them.
 const registryModules = () =>
   Promise.all([
     import("../oci/registry/client.ts"),

@@ -89,12 +89,48 @@ export function bundleOptions(target: NodeTarget, externals: string[]): BuildOpt
 }
 
 export async function bundle(target: NodeTarget, externals: string[]): Promise<Uint8Array> {
+  // One-shot builds run esbuild's native binary directly: loading its JS API and starting its
+  // service costs ~50 ms, five times the bundling itself. On any failure the JS API runs
+  // instead, for its structured errors.
+  const fast = await bundleWithBinary(target, externals);
+  if (fast) return fast;
   try {
     const { build: esbuild } = await import("esbuild");
     return bundleOutput(await esbuild(bundleOptions(target, externals)));
   } catch (e) {
     throw esbuildError(e, target);
   }
+}
+
+function esbuildBinary(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve(`@esbuild/${process.platform}-${process.arch}/bin/esbuild`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The same options as `bundleOptions`, as command-line flags; the bundle goes to stdout. */
+function bundleWithBinary(target: NodeTarget, externals: string[]): Promise<Uint8Array | undefined> {
+  const bin = esbuildBinary();
+  if (!bin) return Promise.resolve(undefined);
+  const o = bundleOptions(target, externals);
+  const args = [
+    ...(o.entryPoints as string[]),
+    "--bundle",
+    `--platform=${o.platform}`,
+    `--format=${o.format}`,
+    `--target=${o.target}`,
+    ...(o.external ?? []).map((x) => `--external:${x}`),
+    `--legal-comments=${o.legalComments}`,
+    `--banner:js=${o.banner?.js ?? ""}`,
+    "--log-level=error",
+  ];
+  return new Promise((resolve) => {
+    execFile(bin, args, { cwd: target.context, encoding: "buffer", maxBuffer: 1 << 30 }, (err, stdout) =>
+      resolve(err ? undefined : new Uint8Array(stdout)),
+    );
+  });
 }
 
 export function bundleOutput(result: { outputFiles?: Array<{ contents: Uint8Array }> }): Uint8Array {

@@ -12,6 +12,7 @@ export class Progress {
 
   constructor(
     private readonly mode: ProgressMode,
+    private readonly opts: { stepLines?: boolean } = {},
     private readonly out: NodeJS.WriteStream = process.stderr,
   ) {}
 
@@ -26,7 +27,8 @@ export class Progress {
     if (e.type === "step-start") this.running.set(id, `${e.target} ${e.step}`);
     else if (e.type === "step-end") {
       this.running.delete(id);
-      if (!e.cached && this.mode === "plain") this.line(`${e.target}  ${e.step}  built in ${fmtMs(e.ms)}`);
+      if (!e.cached && this.mode === "plain" && this.opts.stepLines !== false)
+        this.line(`${e.target}  ${e.step}  built in ${fmtMs(e.ms)}`);
     } else this.line(`${e.target}  ${e.message}`);
     this.redraw();
   };

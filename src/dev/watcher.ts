@@ -1,4 +1,4 @@
-import { type FSWatcher, watch as fsWatch, promises as fs } from "node:fs";
+import { type FSWatcher, promises as fs, watch as fsWatch } from "node:fs";
 import { join, relative, sep } from "node:path";
 import { globToRegExp } from "../engine/glob.ts";
 

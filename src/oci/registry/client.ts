@@ -125,8 +125,7 @@ export class RegistryClient {
           authorization = next;
           continue;
         }
-        // The body is still unread: responseError reads the registry's error from it (reading a
-        // dumped undici body throws inside undici, outside any await, and kills the process).
+        // The body is still unread: responseError reads the registry's error from it.
         throw await responseError(res, { op, hasCredentials: await this.auth.hasCredentials(registry) });
       }
       const location = res.headers.location;

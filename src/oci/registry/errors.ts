@@ -19,7 +19,7 @@ export class RegistryError extends TugError {
   }
 }
 
-// Codes undici and node use for a connection that broke or stalled: worth another try.
+// Codes node (and tug's own timeouts) use for a connection that broke or stalled: worth another try.
 const RETRYABLE_CODES = new Set([
   "ECONNRESET",
   "EPIPE",
@@ -33,6 +33,9 @@ const RETRYABLE_CODES = new Set([
   "UND_ERR_CONNECT_TIMEOUT",
   "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH",
   "TUG_STALLED",
+  "TUG_CONNECT_TIMEOUT",
+  "TUG_HEADERS_TIMEOUT",
+  "TUG_BODY_TIMEOUT",
 ]);
 
 function errorCode(e: unknown): string | undefined {

@@ -1,5 +1,11 @@
+import {
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+} from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { type Readable, Transform } from "node:stream";
-import { Agent, type Dispatcher, request } from "undici";
 import { TugError } from "../../errors.ts";
 import { registryHost } from "../reference.ts";
 import { networkError, RegistryError } from "./errors.ts";
@@ -38,8 +44,6 @@ export interface HttpRequest {
   body?: Buffer | Readable;
 }
 
-export type HttpResponse = Dispatcher.ResponseData;
-
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
 
 /** Plain HTTP for loopback (as docker does) and for hosts the user marked insecure. */
@@ -54,10 +58,30 @@ export function isPlainHttp(registry: string, insecure: readonly string[] = []):
 /** Request counts by method; tests and `--explain` read them to prove what a push cost. */
 export type RequestCounts = Record<string, number> & { total: number };
 
-/** One keep-alive connection pool per origin, request counting and stall detection. */
+/** A response body: the stream itself, plus the few ways callers consume it whole. */
+export interface ResponseBody extends Readable {
+  /** Reads and discards the rest, so the connection can be reused. */
+  dump(): Promise<void>;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+  arrayBuffer(): Promise<ArrayBuffer>;
+}
+
+export interface HttpResponse {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: ResponseBody;
+}
+
+/**
+ * One keep-alive connection pool per origin, request counting and stall detection, on
+ * node:http. (undici costs 60-90 ms just to load, a third of an edit-to-push; node's own client
+ * is already in memory.)
+ */
 export class Transport {
   readonly timeouts: Timeouts;
-  private readonly agent: Agent;
+  private readonly http: HttpAgent;
+  private readonly https: HttpsAgent;
   private readonly insecure: string[];
   private readonly userAgent: string;
   private counts: RequestCounts = { total: 0 };
@@ -66,11 +90,9 @@ export class Transport {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
     this.insecure = opts.insecureRegistries ?? [];
     this.userAgent = opts.userAgent ?? "tug";
-    this.agent = new Agent({
-      keepAliveTimeout: 30_000,
-      connections: opts.connections ?? 16,
-      connect: { timeout: this.timeouts.connectMs },
-    });
+    const agentOpts = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: opts.connections ?? 16 };
+    this.http = new HttpAgent(agentOpts);
+    this.https = new HttpsAgent(agentOpts);
   }
 
   baseUrl(registry: string): string {
@@ -91,14 +113,7 @@ export class Transport {
     const body =
       req.body && !Buffer.isBuffer(req.body) ? watchUpload(req.body, this.timeouts.uploadIdleMs) : req.body;
     try {
-      return await request(req.url, {
-        dispatcher: this.agent,
-        method: req.method as Dispatcher.HttpMethod,
-        headers: { "user-agent": this.userAgent, ...req.headers },
-        body: body ?? null,
-        headersTimeout: this.timeouts.headersMs,
-        bodyTimeout: this.timeouts.bodyIdleMs,
-      });
+      return await this.exchange(req, body);
     } catch (e) {
       if (body && !Buffer.isBuffer(body)) body.destroy();
       // The upload's own source failed (a blob that does not match its digest): that error,
@@ -108,13 +123,112 @@ export class Transport {
     }
   }
 
+  private exchange(req: HttpRequest, body: Buffer | Readable | undefined): Promise<HttpResponse> {
+    const url = new URL(req.url);
+    const secure = url.protocol === "https:";
+    const headers: Record<string, string> = { "user-agent": this.userAgent, ...req.headers };
+    if (Buffer.isBuffer(body)) headers["content-length"] = String(body.length);
+    else if (!body && req.method !== "GET" && req.method !== "HEAD") headers["content-length"] ??= "0";
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const fail = (e: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(headersTimer);
+        outgoing.destroy();
+        reject(e);
+      };
+      const outgoing = (secure ? httpsRequest : httpRequest)(url, {
+        method: req.method,
+        headers,
+        agent: secure ? this.https : this.http,
+      });
+      const connectTimer = setTimeout(
+        () => fail(timeoutError("TUG_CONNECT_TIMEOUT", "connect")),
+        this.timeouts.connectMs,
+      );
+      outgoing.once("socket", (socket) => {
+        if (!socket.connecting) clearTimeout(connectTimer);
+        else socket.once("connect", () => clearTimeout(connectTimer));
+      });
+      const headersTimer = setTimeout(
+        () => fail(timeoutError("TUG_HEADERS_TIMEOUT", "response headers")),
+        this.timeouts.headersMs,
+      );
+      outgoing.once("error", (e) => {
+        clearTimeout(connectTimer);
+        fail(e);
+      });
+      outgoing.once("response", (res) => {
+        clearTimeout(connectTimer);
+        clearTimeout(headersTimer);
+        if (settled) {
+          res.destroy();
+          return;
+        }
+        settled = true;
+        resolve({
+          statusCode: res.statusCode ?? 0,
+          headers: res.headers,
+          body: responseBody(res, this.timeouts.bodyIdleMs),
+        });
+      });
+      if (Buffer.isBuffer(body)) outgoing.end(body);
+      else if (body) {
+        body.once("error", (e) => fail(e));
+        body.pipe(outgoing);
+      } else outgoing.end();
+    });
+  }
+
   async close(): Promise<void> {
-    await this.agent.close();
+    this.http.destroy();
+    this.https.destroy();
   }
 }
 
+function timeoutError(code: string, what: string): Error {
+  return Object.assign(new Error(`timed out waiting for ${what}`), { code });
+}
+
+/** Adds the consume-whole helpers, and fails the body when its socket goes quiet for `idleMs`. */
+function responseBody(res: IncomingMessage, idleMs: number): ResponseBody {
+  // A socket timeout, not a 'data' listener: that would switch the body into flowing mode
+  // and lose whatever arrives before the caller starts reading.
+  const socket = res.socket;
+  const onIdle = () => res.destroy(timeoutError("TUG_BODY_TIMEOUT", "the response body"));
+  socket.setTimeout(idleMs, onIdle);
+  const release = () => {
+    socket.setTimeout(0);
+    socket.off("timeout", onIdle);
+  };
+  res.once("end", release);
+  res.once("close", release);
+  const collect = async (): Promise<Buffer> => {
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  };
+  return Object.assign(res, {
+    dump: async () => {
+      if (res.readableEnded || res.destroyed) return;
+      res.resume();
+      await new Promise<void>((r) => {
+        res.once("end", r);
+        res.once("close", r);
+      });
+    },
+    text: async () => (await collect()).toString("utf8"),
+    json: async (): Promise<unknown> => JSON.parse((await collect()).toString("utf8")),
+    arrayBuffer: async () => {
+      const b = await collect();
+      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    },
+  });
+}
+
 /**
- * undici's timeouts watch responses only; a server that stops reading an upload would leave
+ * Response timeouts watch responses only; a server that stops reading an upload would leave
  * the request hanging, so the body itself fails when the socket takes nothing for too long.
  */
 function watchUpload(source: Readable, idleMs: number): Readable {
