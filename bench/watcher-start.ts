@@ -2,7 +2,7 @@
 // directory, set up without stat-ing files) vs @parcel/watcher (the library the brief named; it
 // stats every file up front) vs Node's own recursive fs.watch.
 // Run: node --import tsx bench/watcher-start.ts
-import { watch as fsWatch, promises as fs } from "node:fs";
+import { promises as fs, watch as fsWatch } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { watch } from "../src/dev/watcher.ts";
@@ -48,7 +48,9 @@ async function timeFsWatch(root: string): Promise<number> {
   // Node's recursive watch on Linux sets up its per-directory watchers asynchronously;
   // a change made right after start is seen only once that walk is done. Probe for it.
   const probe = join(root, `d${DIRS - 1}`, "probe.ts");
-  const seen = new Promise<void>((resolve) => w.on("change", (_e, f) => String(f).endsWith("probe.ts") && resolve()));
+  const seen = new Promise<void>((resolve) =>
+    w.on("change", (_e, f) => String(f).endsWith("probe.ts") && resolve()),
+  );
   const poke = setInterval(() => void fs.writeFile(probe, String(Date.now())), 5);
   await seen;
   clearInterval(poke);
@@ -73,10 +75,18 @@ try {
   console.log(`watcher start-up, ${DIRS * FILES} files in ${DIRS} directories, median of ${runs}`);
   console.log("| watcher | median ms | min | max |");
   console.log("|---|---|---|---|");
-  console.log(`| tug (inotify per directory) | ${a.toFixed(0)} | ${Math.min(...tug).toFixed(0)} | ${Math.max(...tug).toFixed(0)} |`);
-  console.log(`| @parcel/watcher | ${p.toFixed(0)} | ${Math.min(...parcel).toFixed(0)} | ${Math.max(...parcel).toFixed(0)} |`);
-  console.log(`| node fs.watch recursive (until a change is seen) | ${b.toFixed(0)} | ${Math.min(...node).toFixed(0)} | ${Math.max(...node).toFixed(0)} |`);
-  console.log(`ratios: @parcel/watcher / tug = ${(p / a).toFixed(1)}x, fs.watch recursive / tug = ${(b / a).toFixed(1)}x`);
+  console.log(
+    `| tug (inotify per directory) | ${a.toFixed(0)} | ${Math.min(...tug).toFixed(0)} | ${Math.max(...tug).toFixed(0)} |`,
+  );
+  console.log(
+    `| @parcel/watcher | ${p.toFixed(0)} | ${Math.min(...parcel).toFixed(0)} | ${Math.max(...parcel).toFixed(0)} |`,
+  );
+  console.log(
+    `| node fs.watch recursive (until a change is seen) | ${b.toFixed(0)} | ${Math.min(...node).toFixed(0)} | ${Math.max(...node).toFixed(0)} |`,
+  );
+  console.log(
+    `ratios: @parcel/watcher / tug = ${(p / a).toFixed(1)}x, fs.watch recursive / tug = ${(b / a).toFixed(1)}x`,
+  );
 } finally {
   await fs.rm(root, { recursive: true, force: true });
 }

@@ -1,7 +1,10 @@
 import { promises as fs } from "node:fs";
 import { resolve } from "node:path";
-import { detectProject, effectiveRepo, findProject, loadProject } from "../config/index.ts";
+import { cachedProject } from "../config/cached-load.ts";
+import { findProject } from "../config/find.ts";
+import { effectiveRepo } from "../config/repo.ts";
 import type { Project } from "../config/types.ts";
+import { defaultCacheDir } from "../engine/cache-store.ts";
 
 export interface ProjectArgs {
   file?: string;
@@ -16,17 +19,16 @@ export async function projectFromArgs(
   args: string[],
   opts: ProjectArgs,
 ): Promise<{ project: Project; targets: string[]; repo?: string }> {
-  let project: Project | undefined;
   let targets = args;
-  if (opts.file) project = await loadProject(opts.file);
-  else if (args.length === 1 && (await isDir(args[0]!))) {
-    const file = await findProject(resolve(args[0]!));
-    project = file ? await loadProject(file) : await detectProject(args[0]!);
+  let dir = process.cwd();
+  if (!opts.file && args.length === 1 && (await isDir(args[0]!))) {
+    dir = resolve(args[0]!);
     targets = [];
-  } else {
-    const file = await findProject(process.cwd());
-    project = file ? await loadProject(file) : await detectProject(process.cwd());
   }
+  const file = opts.file ?? (await findProject(dir));
+  const project = file
+    ? await cachedProject(file, defaultCacheDir())
+    : await (await import("../config/detect.ts")).detectProject(dir);
   return { project, targets, repo: effectiveRepo(project, opts.repo, process.env) };
 }
 

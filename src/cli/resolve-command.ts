@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { resolveFiles } from "../build/resolve-files.ts";
 import { addBuildFlags, type CommonBuildFlags } from "./build-command.ts";
 import { Progress } from "./progress.ts";
 import { projectFromArgs } from "./project-args.ts";
@@ -21,6 +20,8 @@ export function resolveCommand(program: Command): void {
   ).action(async (flags: CommonBuildFlags & { filename: string[] }) => {
     const { project, repo } = await projectFromArgs([], flags);
     const progress = new Progress(Progress.modeFor({ quiet: flags.quiet }));
+    // YAML handling is loaded only for this command, not on every start-up.
+    const { resolveFiles } = await import("../build/resolve-files.ts");
     const out = await resolveFiles(
       project,
       flags.filename.map((f) => resolve(f)),

@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { TugError } from "../errors.ts";
-import { displayPath } from "./load.ts";
+import { displayPath } from "./find.ts";
 import { hostPlatform } from "./platform.ts";
 import type { ImageTarget, Project, TargetCommon } from "./types.ts";
 

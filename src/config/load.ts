@@ -1,37 +1,15 @@
 import { readFile, stat } from "node:fs/promises";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { type Document, LineCounter, parseDocument } from "yaml";
 import { TugError } from "../errors.ts";
 import { type Diagnostic, diagnosticsError, issueDiagnostics } from "./diagnostics.ts";
+import { displayPath, isDirectory, isFile } from "./find.ts";
 import { formatPath, locate, position } from "./locate.ts";
 import { EXTENSION_PREFIX, TugFileSchema } from "./schema.ts";
 import { toImageTarget } from "./targets.ts";
 import type { ImageTarget, Project } from "./types.ts";
 
-export const PROJECT_FILES = ["tug.yaml", "tug.yml"] as const;
-
-/** The path to show in messages: relative to the working directory when it is inside it. */
-export function displayPath(file: string): string {
-  const rel = relative(process.cwd(), file);
-  return rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : file;
-}
-
-async function isDirectory(p: string): Promise<boolean> {
-  return (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
-}
-
-async function isFile(p: string): Promise<boolean> {
-  return (await stat(p).catch(() => undefined))?.isFile() ?? false;
-}
-
-/** tug.yaml or tug.yml in `dir`, or undefined when there is neither. */
-export async function findProject(dir: string): Promise<string | undefined> {
-  for (const name of PROJECT_FILES) {
-    const file = resolve(dir, name);
-    if (await isFile(file)) return file;
-  }
-  return undefined;
-}
+export { displayPath, findProject, PROJECT_FILES } from "./find.ts";
 
 function yamlDiagnostics(doc: Document): Diagnostic[] {
   return doc.errors.map((e) => {

@@ -202,7 +202,9 @@ export const ImageTargetSchema = z.discriminatedUnion("builder", [
   CommandImage,
 ]);
 
-export const IMAGE_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+export { IMAGE_NAME } from "./names.ts";
+
+import { IMAGE_NAME } from "./names.ts";
 
 export const TugFileSchema = z
   .strictObject({

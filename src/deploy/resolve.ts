@@ -1,5 +1,5 @@
 import { LineCounter, parseAllDocuments, Scalar, visit } from "yaml";
-import { IMAGE_NAME } from "../config/schema.ts";
+import { IMAGE_NAME } from "../config/names.ts";
 import { TugError } from "../errors.ts";
 
 /** The scheme that marks an image field as "build this tug target and put its digest here". */

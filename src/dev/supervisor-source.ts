@@ -7,6 +7,7 @@ export const SUPERVISOR_SOURCE = String.raw`// tug's dev supervisor: PID 1 of a 
 //	supervisor run -- ARGV...                     run ARGV; SIGHUP restarts it
 //	supervisor extract DIR [--delete PATH]...     tar on stdin -> DIR, then remove PATHs
 //	supervisor signal SIG [PID]                   send SIG (HUP, TERM, ...) to PID (default 1)
+//	supervisor agent DIR [--pid PID]              serve SYNC/HUP requests on stdin (see agent)
 //
 // Standard library only; built with CGO_ENABLED=0 so it runs on any linux image.
 // src/dev/supervisor-source.ts embeds this file: regenerate it with
@@ -15,6 +16,7 @@ package main
 
 import (
 	"archive/tar"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -53,13 +55,18 @@ func main() {
 			fmt.Fprintf(os.Stderr, "[tug] signal: %v\n", err)
 			os.Exit(1)
 		}
+	case "agent":
+		if err := agent(os.Args[2:], os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "[tug] agent: %v\n", err)
+			os.Exit(1)
+		}
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: supervisor run -- ARGV... | extract DIR [--delete PATH]... | signal SIG [PID]")
+	fmt.Fprintln(os.Stderr, "usage: supervisor run -- ARGV... | extract DIR [--delete PATH]... | signal SIG [PID] | agent DIR [--pid PID]")
 	os.Exit(2)
 }
 
@@ -273,6 +280,11 @@ func extract(args []string, in io.Reader) error {
 	if dir == "" {
 		return errors.New("usage: extract DIR [--delete PATH]...")
 	}
+	return extractTo(dir, deletes, in)
+}
+
+// extractTo writes the tar on in under dir, then removes the deletes (paths under dir).
+func extractTo(dir string, deletes []string, in io.Reader) error {
 	root, err := filepath.Abs(dir)
 	if err != nil {
 		return err
@@ -319,8 +331,10 @@ func extract(args []string, in io.Reader) error {
 type extractor struct {
 	root     string
 	realRoot string
-	seq      int
 }
+
+// Temp file names are unique within the process, across the agent's requests too.
+var tempSeq int
 
 // inside maps a tar or --delete path to a host path under root, refusing any ".." escape.
 func (x *extractor) inside(name string) (string, error) {
@@ -354,8 +368,8 @@ func (x *extractor) checkResolved(p string) error {
 }
 
 func (x *extractor) temp(target string) string {
-	x.seq++
-	return filepath.Join(filepath.Dir(target), fmt.Sprintf(".tug-%s-%d-%d", filepath.Base(target), os.Getpid(), x.seq))
+	tempSeq++
+	return filepath.Join(filepath.Dir(target), fmt.Sprintf(".tug-%s-%d-%d", filepath.Base(target), os.Getpid(), tempSeq))
 }
 
 func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
@@ -420,6 +434,114 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		return nil
 	default:
 		return fmt.Errorf("refusing %s: tar entry type %q is not a file, directory or symlink", hdr.Name, string(hdr.Typeflag))
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// agent
+//
+// One long-lived "exec -i ID /tug/supervisor agent /" per container instead of one exec per
+// sync (a podman exec costs ~185 ms by itself). Requests come on stdin, each answered by one
+// line on stdout, until stdin ends:
+//
+//	(on start, unasked)                              -> READY 1
+//	SYNC <tarBytes> <nDeletes>\n                     -> OK | ERR <message>
+//	  then nDeletes lines, one PATH each (as extract's --delete), then exactly tarBytes bytes
+//	  of tar; applied exactly as extract applies them (tar first, then the deletions)
+//	HUP\n                                            -> OK | ERR <message>
+//	  SIGHUP to PID (default 1: the run supervisor), i.e. restart the app
+//
+// A failed request is an ERR reply and the session goes on. A malformed or unknown request is
+// an ERR reply and the end of the session: the length of what follows it is unknown.
+
+const agentVersion = 1
+
+func agent(args []string, in io.Reader, out io.Writer) error {
+	dir := ""
+	pid := "1"
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--pid":
+			if i+1 >= len(args) {
+				return errors.New("--pid needs a pid")
+			}
+			pid = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--pid="):
+			pid = strings.TrimPrefix(a, "--pid=")
+		case dir == "":
+			dir = a
+		default:
+			return fmt.Errorf("unexpected argument %q", a)
+		}
+	}
+	if dir == "" {
+		return errors.New("usage: agent DIR [--pid PID]")
+	}
+	if n, err := strconv.Atoi(pid); err != nil || n <= 0 {
+		return fmt.Errorf("bad pid %q", pid)
+	}
+	reply := func(err error) error {
+		line := "OK\n"
+		if err != nil {
+			line = "ERR " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n"
+		}
+		_, werr := io.WriteString(out, line)
+		return werr
+	}
+	if _, err := fmt.Fprintf(out, "READY %d\n", agentVersion); err != nil {
+		return err
+	}
+	br := bufio.NewReader(in)
+	for {
+		line, err := br.ReadString('\n')
+		if err == io.EOF && line == "" {
+			return nil // the client closed the session
+		}
+		if err != nil {
+			return fmt.Errorf("reading a request: %w", err)
+		}
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) == 3 && fields[0] == "SYNC":
+			size, err1 := strconv.ParseInt(fields[1], 10, 64)
+			n, err2 := strconv.Atoi(fields[2])
+			if err1 != nil || err2 != nil || size < 0 || n < 0 {
+				err := fmt.Errorf("bad request %q", strings.TrimSpace(line))
+				_ = reply(err)
+				return err
+			}
+			deletes := make([]string, 0, n)
+			for i := 0; i < n; i++ {
+				p, err := br.ReadString('\n')
+				if err != nil {
+					return fmt.Errorf("reading a SYNC request: %w", err)
+				}
+				deletes = append(deletes, strings.TrimSuffix(p, "\n"))
+			}
+			body := &io.LimitedReader{R: br, N: size}
+			xerr := extractTo(dir, deletes, body)
+			// What the extractor left (after an error, or tar's trailing blocks) is this
+			// request's too: the next request starts after exactly tarBytes bytes.
+			if _, err := io.Copy(io.Discard, body); err != nil {
+				return fmt.Errorf("reading a SYNC request: %w", err)
+			}
+			if body.N > 0 {
+				return fmt.Errorf("reading a SYNC request: %w", io.ErrUnexpectedEOF)
+			}
+			if err := reply(xerr); err != nil {
+				return err
+			}
+		case len(fields) == 1 && fields[0] == "HUP":
+			if err := reply(sendSignal([]string{"HUP", pid})); err != nil {
+				return err
+			}
+		default:
+			err := fmt.Errorf("unknown request %q", strings.TrimSpace(line))
+			_ = reply(err)
+			return err
+		}
 	}
 }
 `;

@@ -90,6 +90,14 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<So
       // Sockets, fifos and devices are not layer content; skip them silently like docker does.
     }
   };
+  const rootStat = await fs.stat(absRoot).catch(() => undefined);
+  if (!rootStat?.isDirectory()) {
+    throw new TugError({
+      what: `${rootStat ? "not a directory" : "directory does not exist"}: ${absRoot}`,
+      where: opts.where,
+      hint: "check `context:` (relative to tug.yaml), or create the directory",
+    });
+  }
   await walk(absRoot);
   await Promise.all(pending);
   return { root: absRoot, files, digest: treeDigest(files) };

@@ -1,0 +1,27 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { CacheStore } from "../engine/cache-store.ts";
+import { sha256 } from "../oci/digest.ts";
+import type { Project } from "./types.ts";
+
+/** Bump when Project's shape or the loading rules change: older records then miss. */
+const PROJECT_FORMAT = 1;
+
+/**
+ * loadProject with its result remembered per (file, content, working directory, arch): a warm
+ * `tug build` then neither parses YAML nor loads the validator (zod + yaml are ~1 MB of code,
+ * a fifth of a no-op build's time). Any change to tug.yaml changes the key.
+ */
+export async function cachedProject(file: string, cacheDir: string): Promise<Project> {
+  const abs = resolve(file);
+  const load = async () => (await import("./load.ts")).loadProject(abs);
+  const text = await readFile(abs).catch(() => undefined);
+  if (!text) return load(); // loadProject reports the problem
+  const store = new CacheStore(cacheDir);
+  const key = [PROJECT_FORMAT, abs, sha256(text), process.cwd(), process.arch].join("|");
+  const hit = await store.getRecord<Project>("project", key);
+  if (hit) return hit;
+  const project = await load();
+  await store.putRecord("project", key, project);
+  return project;
+}
