@@ -71,7 +71,8 @@ export const commandBuilder: Builder = {
   },
 };
 
-function runCommand(
+/** Runs the target's command; a failure is one TugError with the tail of its output. */
+export function runCommand(
   argv: string[],
   cwd: string,
   extraEnv: Record<string, string>,

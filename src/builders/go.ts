@@ -1,8 +1,10 @@
 import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
+import type { GoTarget } from "../config/types.ts";
 import { scanTree } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
+import type { Platform } from "../oci/types.ts";
 import type { Builder } from "./builder.ts";
 import { toolIdentity } from "./tool-identity.ts";
 
@@ -30,9 +32,8 @@ export const goBuilder: Builder = {
       });
     }
     const binary = target.binary;
-    const ldflags = ["-s", "-w", ...target.ldflags].join(" ");
-    const goarm =
-      platform.architecture === "arm" && platform.variant ? platform.variant.replace(/^v/, "") : undefined;
+    const ldflags = ldflagsOf(target);
+    const goarm = goarmOf(platform);
     return {
       config: { entrypoint: [`/app/${binary}`] },
       layers: [
@@ -55,33 +56,7 @@ export const goBuilder: Builder = {
             const outDir = await engine.store.tempPath("go");
             await fs.mkdir(outDir, { recursive: true });
             const out = join(outDir, binary);
-            const env: NodeJS.ProcessEnv = {
-              ...process.env,
-              CGO_ENABLED: "0",
-              GOOS: platform.os,
-              GOARCH: platform.architecture,
-              GOCACHE: join(engine.store.root, "go-build"),
-              GOFLAGS: "-buildvcs=false",
-              GOTOOLCHAIN: "local",
-            };
-            if (goarm) env.GOARM = goarm;
-            await new Promise<void>((resolve, reject) => {
-              execFile(
-                go.path,
-                ["build", "-trimpath", `-ldflags=${ldflags}`, "-o", out, target.main],
-                { cwd: target.context, env, maxBuffer: 16 << 20 },
-                (err, _stdout, stderr) =>
-                  err
-                    ? reject(
-                        new TugError({
-                          what: `go build failed for ${target.name} (${platform.os}/${platform.architecture})`,
-                          where: target.where,
-                          hint: stderr.trim() || String(err),
-                        }),
-                      )
-                    : resolve(),
-              );
-            });
+            await goBuild({ go: go.path, target, platform, out, cacheRoot: engine.store.root });
             const st = await fs.stat(out);
             return {
               entries: [{ path: `app/${binary}`, type: "file", mode: 0o755, size: st.size, source: out }],
@@ -93,3 +68,54 @@ export const goBuilder: Builder = {
     };
   },
 };
+
+function ldflagsOf(target: GoTarget): string {
+  return ["-s", "-w", ...target.ldflags].join(" ");
+}
+
+function goarmOf(platform: Platform): string | undefined {
+  return platform.architecture === "arm" && platform.variant ? platform.variant.replace(/^v/, "") : undefined;
+}
+
+/**
+ * `go build` of the target for a platform into `out`: static, trimmed, stripped, no VCS stamp,
+ * with the persistent GOCACHE under the tug cache. The image builder and the dev loop's
+ * binary swap both use it, so what runs in dev is what ships.
+ */
+export function goBuild(o: {
+  go: string;
+  target: GoTarget;
+  platform: Platform;
+  out: string;
+  cacheRoot: string;
+}): Promise<void> {
+  const { target, platform } = o;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CGO_ENABLED: "0",
+    GOOS: platform.os,
+    GOARCH: platform.architecture,
+    GOCACHE: join(o.cacheRoot, "go-build"),
+    GOFLAGS: "-buildvcs=false",
+    GOTOOLCHAIN: "local",
+  };
+  const goarm = goarmOf(platform);
+  if (goarm) env.GOARM = goarm;
+  return new Promise<void>((resolve, reject) => {
+    execFile(
+      o.go,
+      ["build", "-trimpath", `-ldflags=${ldflagsOf(target)}`, "-o", o.out, target.main],
+      { cwd: target.context, env, maxBuffer: 16 << 20 },
+      (err, _stdout, stderr) =>
+        err
+          ? reject(
+              new TugError({
+                what: `go build failed for ${target.name} (${platform.os}/${platform.architecture})`,
+                where: target.where,
+                hint: stderr.trim() || String(err),
+              }),
+            )
+          : resolve(),
+    );
+  });
+}

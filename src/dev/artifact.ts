@@ -1,13 +1,13 @@
-import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import type { BuildContext } from "esbuild";
+import { runCommand } from "../builders/command.ts";
+import { goBuild } from "../builders/go.ts";
 import { bundleOptions, bundleOutput, esbuildError } from "../builders/node.ts";
 import { toolIdentity } from "../builders/tool-identity.ts";
 import type { CommandTarget, GoTarget, ImageTarget, NodeTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import { scanTree } from "../engine/source-tree.ts";
-import { TugError } from "../errors.ts";
 import type { Platform } from "../oci/types.ts";
 import type { FileChange } from "./runtime.ts";
 
@@ -29,7 +29,7 @@ export async function devArtifact(
 ): Promise<DevArtifact | undefined> {
   if (target.builder === "node") return nodeArtifact(target, externals);
   if (target.builder === "go") return goArtifact(engine, target, platform);
-  if (target.builder === "command") return commandArtifact(target);
+  if (target.builder === "command") return commandArtifact(target, platform);
   return undefined;
 }
 
@@ -59,70 +59,24 @@ async function goArtifact(engine: Engine, target: GoTarget, platform: Platform):
   const out = join(dir, target.binary);
   return {
     async rebuild() {
-      await new Promise<void>((resolve, reject) => {
-        execFile(
-          go.path,
-          [
-            "build",
-            "-trimpath",
-            `-ldflags=${["-s", "-w", ...target.ldflags].join(" ")}`,
-            "-o",
-            out,
-            target.main,
-          ],
-          {
-            cwd: target.context,
-            env: {
-              ...process.env,
-              CGO_ENABLED: "0",
-              GOOS: platform.os,
-              GOARCH: platform.architecture,
-              GOCACHE: join(engine.store.root, "go-build"),
-              GOFLAGS: "-buildvcs=false",
-              GOTOOLCHAIN: "local",
-            },
-          },
-          (err, _stdout, stderr) =>
-            err
-              ? reject(
-                  new TugError({
-                    what: `go build failed for ${target.name}`,
-                    where: target.where,
-                    hint: stderr.trim() || String(err),
-                  }),
-                )
-              : resolve(),
-        );
-      });
+      await goBuild({ go: go.path, target, platform, out, cacheRoot: engine.store.root });
       return [{ path: `/app/${target.binary}`, kind: "write", source: out, mode: 0o755 }];
     },
     dispose: () => fs.rm(dir, { recursive: true, force: true }),
   };
 }
 
-async function commandArtifact(target: CommandTarget): Promise<DevArtifact> {
+async function commandArtifact(target: CommandTarget, platform: Platform): Promise<DevArtifact> {
   let previous = new Set<string>();
   const dest = target.dest.replace(/\/+$/, "");
   return {
     async rebuild() {
-      const [cmd, ...args] = target.run;
-      await new Promise<void>((resolve, reject) => {
-        execFile(
-          cmd!,
-          args,
-          { cwd: target.context, env: { ...process.env, TUG_OUT: target.output } },
-          (err, _o, stderr) =>
-            err
-              ? reject(
-                  new TugError({
-                    what: `command for ${target.name} failed`,
-                    where: target.where,
-                    hint: stderr.trim() || String(err),
-                  }),
-                )
-              : resolve(),
-        );
-      });
+      await runCommand(
+        target.run,
+        target.context,
+        { TUG_OS: platform.os, TUG_ARCH: platform.architecture, TUG_OUT: target.output },
+        target.where,
+      );
       const tree = await scanTree(target.output);
       const changes: FileChange[] = tree.files
         .filter((f) => f.type === "file")

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
-import { get } from "node:http";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { type TestContext, test } from "node:test";
@@ -9,32 +8,11 @@ import { fileURLToPath } from "node:url";
 import { loadProject } from "../../src/config/index.ts";
 import { dev } from "../../src/dev/dev.ts";
 import { formatReport, type UpdateReport } from "../../src/dev/report.ts";
+import { httpText, until } from "../support/http.ts";
 import { tempDir } from "../support/tmp.ts";
 import { freePort } from "../support/tools.ts";
 
 const DEMO = fileURLToPath(new URL("../../examples/demo/", import.meta.url));
-
-function httpText(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
-      let body = "";
-      res.on("data", (b: Buffer) => {
-        body += b;
-      });
-      res.on("end", () => resolve(body));
-    }).on("error", reject);
-  });
-}
-
-async function until<T>(what: string, f: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function alive(pid: number): boolean {
   try {

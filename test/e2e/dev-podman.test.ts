@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
-import { get } from "node:http";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -11,32 +10,11 @@ import { dev } from "../../src/dev/dev.ts";
 import { devImageDeployer } from "../../src/dev/dev-image.ts";
 import { formatReport, type UpdateReport } from "../../src/dev/report.ts";
 import { makeNodeBase } from "../support/bases.ts";
+import { httpText, until } from "../support/http.ts";
 import { tempDir } from "../support/tmp.ts";
 import { freePort, podmanStore, runTool } from "../support/tools.ts";
 
 const DEMO = fileURLToPath(new URL("../../examples/demo/", import.meta.url));
-
-function httpText(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    get({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
-      let body = "";
-      res.on("data", (b: Buffer) => {
-        body += b;
-      });
-      res.on("end", () => resolve(body));
-    }).on("error", reject);
-  });
-}
-
-async function until<T>(what: string, f: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test("podman runtime: a live update reaches the same container, which serves the new code", async (t) => {
   const store = await podmanStore(t);

@@ -1,0 +1,26 @@
+// Small HTTP and polling helpers for tests of running services.
+import { get } from "node:http";
+
+/** GET http://127.0.0.1:PORT/ and return the body (rejects on connection errors). */
+export function httpText(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get({ host: "127.0.0.1", port, path: "/", agent: false }, (res) => {
+      let body = "";
+      res.on("data", (b: Buffer) => {
+        body += b;
+      });
+      res.on("end", () => resolve(body));
+    }).on("error", reject);
+  });
+}
+
+/** Polls `f` every 20 ms until it returns something other than undefined/false. */
+export async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
