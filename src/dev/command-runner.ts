@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { Readable } from "node:stream";
+import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ExitStatus } from "./runtime.ts";
 
@@ -23,6 +23,18 @@ export interface Follower {
   readonly done: Promise<ExitStatus>;
 }
 
+/** A long-running command talked to through its stdin and stdout (e.g. `exec -i … agent`). */
+export interface Channel {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  /** The end of what it wrote on stderr (the last 4 KiB), for error messages. */
+  stderr(): string;
+  /** Kills the command (by its pid); safe to call twice. */
+  kill(): void;
+  /** Settles when the command has exited (or could not start), with its status. */
+  readonly done: Promise<ExitStatus>;
+}
+
 /**
  * How the container and Kubernetes runtimes run their CLIs. Injectable, so command
  * construction is testable without the tool (there is no Kubernetes API server here).
@@ -31,6 +43,8 @@ export interface CommandRunner {
   /** Runs to completion; a non-zero exit is a result, not an error. A missing binary rejects. */
   run(cmd: string, args: string[], opts?: RunOptions): Promise<CommandResult>;
   follow(cmd: string, args: string[], onLine: (line: string, stream: "stdout" | "stderr") => void): Follower;
+  /** Starts a command with piped stdin/stdout. Optional: runtimes do without when it is absent. */
+  open?(cmd: string, args: string[]): Channel;
 }
 
 /** Runs commands as child processes without a shell. */
@@ -101,6 +115,33 @@ export function processRunner(env: NodeJS.ProcessEnv = process.env): CommandRunn
           if (stopped || child.exitCode !== null || child.signalCode !== null) return;
           stopped = true;
           child.kill("SIGTERM");
+        },
+      };
+    },
+
+    open(cmd, args) {
+      const child = spawn(cmd, args, { env, stdio: ["pipe", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (c: Buffer) => {
+        stderr = (stderr + c.toString("utf8")).slice(-4096);
+      });
+      // Writes after the command has gone fail with EPIPE; `done` tells the user of the channel.
+      child.stdin.on("error", () => {});
+      const done = new Promise<ExitStatus>((resolve) => {
+        child.on("error", (e) => {
+          stderr += String(e);
+          resolve({ code: null, signal: null });
+        });
+        child.on("close", (code, signal) => resolve({ code, signal }));
+      });
+      return {
+        stdin: child.stdin,
+        stdout: child.stdout,
+        stderr: () => stderr,
+        done,
+        kill() {
+          if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+          child.kill("SIGKILL");
         },
       };
     },

@@ -63,9 +63,30 @@ async function contentOf(c: FileChange): Promise<{ data: Buffer; mode: number } 
   }
 }
 
+/** The paths of the `delete` changes, absolute in the image. */
+export function deletePaths(changes: FileChange[]): string[] {
+  return changes.filter((c) => c.kind === "delete").map((c) => `/${inImage(c)}`);
+}
+
 /** `--delete PATH` pairs for the `delete` changes, PATH absolute in the image. */
 export function deleteArgs(changes: FileChange[]): string[] {
-  return changes.filter((c) => c.kind === "delete").flatMap((c) => ["--delete", `/${inImage(c)}`]);
+  return deletePaths(changes).flatMap((p) => ["--delete", p]);
+}
+
+/**
+ * One request for `/tug/supervisor agent /`: `SYNC <tarBytes> <nDeletes>\n`, the deleted paths
+ * one a line, then the tar (buffered whole to know its length: dev batches are small).
+ * Undefined when a deleted path holds a newline, which the line framing cannot carry (the
+ * caller then uses `extractCommand`, which passes paths as arguments).
+ */
+export async function syncFrame(changes: FileChange[]): Promise<Buffer | undefined> {
+  const deletes = deletePaths(changes);
+  if (deletes.some((p) => p.includes("\n"))) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const c of syncTar(changes)) chunks.push(c as Buffer);
+  const tar = Buffer.concat(chunks);
+  const head = `SYNC ${tar.length} ${deletes.length}\n${deletes.map((p) => `${p}\n`).join("")}`;
+  return Buffer.concat([Buffer.from(head), tar]);
 }
 
 /** The command the runtimes run inside the target to apply a batch: `/tug/supervisor extract / …`. */

@@ -1,16 +1,18 @@
 // The podman runtime against the real podman on this machine: a dev image made with tug's own
 // pieces (node base + app layer + supervisor layer), live-updated without recreating its container.
 import assert from "node:assert/strict";
-import { chmod, writeFile } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { chmod, lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { type TestContext, test } from "node:test";
-import type { CommandRunner } from "../../src/dev/command-runner.ts";
+import { type Channel, type CommandRunner, processRunner } from "../../src/dev/command-runner.ts";
 import { containerRuntime, defaultPodmanArgs } from "../../src/dev/container-runtime.ts";
 import type { ExitStatus, FileChange, Runtime } from "../../src/dev/runtime.ts";
-import { supervisorLayerRecipe } from "../../src/dev/supervisor.ts";
+import { compileSupervisor, supervisorLayerRecipe } from "../../src/dev/supervisor.ts";
 import { Engine } from "../../src/engine/engine.ts";
 import { cachedLayer } from "../../src/engine/layer-action.ts";
+import { TugError } from "../../src/errors.ts";
 import { appendLayers, emptyImage } from "../../src/oci/image.ts";
 import { buildMemoryLayer } from "../../src/oci/layer.ts";
 import { readLayout, writeLayout } from "../../src/oci/layout.ts";
@@ -48,11 +50,35 @@ async function devImage(t: TestContext): Promise<{ layout: string; name: string;
   return { layout, name: "web", digest };
 }
 
-function podmanRuntime(store: PodmanStore): Runtime {
+/** processRunner, recording the argv of every command it runs, follows or opens. */
+function countingRunner(env: NodeJS.ProcessEnv): { runner: CommandRunner; argv: string[][] } {
+  const real = processRunner(env);
+  const argv: string[][] = [];
+  return {
+    argv,
+    runner: {
+      run: (cmd, args, o) => {
+        argv.push([cmd, ...args]);
+        return real.run(cmd, args, o);
+      },
+      follow: (cmd, args, onLine) => {
+        argv.push([cmd, ...args]);
+        return real.follow(cmd, args, onLine);
+      },
+      open: (cmd, args) => {
+        argv.push([cmd, ...args]);
+        return real.open!(cmd, args);
+      },
+    },
+  };
+}
+
+function podmanRuntime(store: PodmanStore, runner?: CommandRunner): Runtime {
   return containerRuntime({
     cli: "podman",
     globalArgs: store.args,
     env: store.env,
+    ...(runner ? { runner } : {}),
     runArgs: ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", "--network=slirp4netns"],
   });
 }
@@ -90,7 +116,8 @@ test("podman: sync + HUP restart serve new code from the same container; stop re
 }, async (t) => {
   const store = await podmanStore(t);
   const image = await devImage(t);
-  const runtime = podmanRuntime(store);
+  const counted = countingRunner(store.env);
+  const runtime = podmanRuntime(store, counted.runner);
   t.after(() => runtime.stop());
   const port = await freePort();
   const logs: string[] = [];
@@ -121,9 +148,11 @@ test("podman: sync + HUP restart serve new code from the same container; stop re
     { path: "/app/obsolete.js", kind: "write", data: Buffer.from("x") },
   ];
   const s0 = Date.now();
-  await runtime.sync(changes);
-  t.diagnostic(`sync of ${changes.length} files (one podman exec): ${Date.now() - s0} ms`);
+  await runtime.sync(changes); // waits for the agent session's greeting, too
+  t.diagnostic(`first sync of ${changes.length} files: ${Date.now() - s0} ms`);
+  const s1 = Date.now();
   await runtime.sync([{ path: "/app/obsolete.js", kind: "delete" }]);
+  t.diagnostic(`second sync, on the open agent session: ${Date.now() - s1} ms`);
   const stat = await runTool(
     "podman",
     [
@@ -149,6 +178,10 @@ test("podman: sync + HUP restart serve new code from the same container; stop re
   t.diagnostic(`restart to new response: ${Date.now() - t0} ms`);
 
   assert.equal(runtime.id(), id, "same container id");
+  // Both syncs and the restart went through ONE exec session: no per-batch exec, no podman kill.
+  const execs = counted.argv.filter((a) => a.includes("exec"));
+  assert.deepEqual(execs, [["podman", ...store.args, "exec", "-i", id, "/tug/supervisor", "agent", "/"]]);
+  assert.ok(!counted.argv.some((a) => a.includes("kill")), counted.argv.join("\n"));
   const after = await inspect(store, id);
   assert.equal(after.Id, before.Id);
   assert.equal(after.StartedAt, before.StartedAt, "the container was not restarted or recreated");
@@ -328,4 +361,178 @@ test("command construction: podman run/exec/kill/rm and docker load + run (fake 
   ]);
   await docker.stop();
   assert.deepEqual(calls.at(-1), ["docker", "rm", "--force", "c0ffee"]);
+});
+
+/**
+ * A fake container CLI whose `exec -i … agent /` runs tug's real supervisor on this host, as
+ * `agent ROOT --pid PID`: the runtime's side of the agent protocol without podman.
+ */
+async function agentCli(t: TestContext, agentArgs: (root: string) => string[]) {
+  const dir = await tempDir(t, "tug-agent-");
+  const bin = await compileSupervisor({
+    dir: join(dir, "build"),
+    platform: host,
+  });
+  const root = join(dir, "root");
+  await mkdir(root);
+  // What PID 1 would be: a process that reports each SIGHUP.
+  const target = spawn(
+    process.execPath,
+    ["-e", 'process.on("SIGHUP", () => console.log("hup")); console.log("up"); setInterval(() => {}, 1000);'],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  t.after(() => {
+    target.kill("SIGKILL");
+  });
+  let hups = 0;
+  let upSeen: () => void = () => {};
+  const up = new Promise<void>((r) => {
+    upSeen = r;
+  });
+  target.stdout.on("data", (c: Buffer) => {
+    hups += (c.toString().match(/hup/g) ?? []).length;
+    if (c.toString().includes("up")) upSeen();
+  });
+  await up;
+  const calls: string[][] = [];
+  const opened: Array<{ argv: string[]; channel: Channel }> = [];
+  const ends: Array<() => void> = [];
+  const real = processRunner();
+  const runner: CommandRunner = {
+    async run(cmd, args, opts) {
+      if (opts?.stdin instanceof Readable) for await (const _ of opts.stdin);
+      calls.push([cmd, ...args]);
+      if (args.includes("rm")) for (const end of ends.splice(0)) end();
+      if (args.includes("run")) return { code: 0, stdout: "c0ffee\n", stderr: "" };
+      return { code: 0, stdout: "", stderr: "" };
+    },
+    follow() {
+      let end: (s: ExitStatus) => void = () => {};
+      const done = new Promise<ExitStatus>((r) => {
+        end = r;
+      });
+      ends.push(() => end({ code: 0, signal: null }));
+      return { done, stop: () => end({ code: null, signal: "SIGTERM" }) };
+    },
+    open(cmd, args) {
+      const channel = real.open!(bin, agentArgs(root).concat(["--pid", String(target.pid)]));
+      opened.push({ argv: [cmd, ...args], channel });
+      return channel;
+    },
+  };
+  const dirLayout = join(dir, "Layout");
+  await writeLayout(dirLayout, emptyImage(host), { tags: ["web"] });
+  const runtime = containerRuntime({ cli: "podman", globalArgs: ["--root", "/r"], runner });
+  t.after(() => runtime.stop());
+  await runtime.start({
+    target: "web",
+    argv: ["node", "/app/server.js"],
+    env: {},
+    image: { layout: dirLayout, name: "web", digest: "sha256:x" },
+    onLog: () => {},
+  });
+  return { runtime, root, calls, opened, hups: () => hups };
+}
+
+async function until(what: string, f: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test("agent session: syncs and restarts share ONE exec; an ERR reply fails only its batch", {
+  timeout: 120_000,
+}, async (t) => {
+  const { runtime, root, calls, opened, hups } = await agentCli(t, (root) => ["agent", root]);
+  calls.length = 0;
+  await runtime.sync([
+    { path: "/app/a.js", kind: "write", data: Buffer.from("a1") },
+    { path: "/app/gone.js", kind: "write", data: Buffer.from("x"), mode: 0o600 },
+  ]);
+  assert.equal(await readFile(join(root, "app/a.js"), "utf8"), "a1");
+  // Concurrent calls are serialised: the delete lands after the write it follows.
+  const firstGen = runtime.exited();
+  await Promise.all([
+    runtime.sync([{ path: "/app/a.js", kind: "write", data: Buffer.from("a2") }]),
+    runtime.sync([{ path: "/app/gone.js", kind: "delete" }]),
+    runtime.restart(),
+  ]);
+  assert.deepEqual(await firstGen, { code: null, signal: "SIGTERM" });
+  await until("the SIGHUP", () => hups() === 1);
+  assert.equal(await readFile(join(root, "app/a.js"), "utf8"), "a2");
+  await assert.rejects(lstat(join(root, "app/gone.js")), { code: "ENOENT" });
+
+  // Refused by the agent (a symlink out of the root): the batch fails, the session stays.
+  await symlink("/", join(root, "esc"));
+  await assert.rejects(
+    runtime.sync([{ path: "/esc/tmp/evil", kind: "write", data: Buffer.from("x") }]),
+    (e: unknown) =>
+      e instanceof TugError &&
+      e.what === "syncing 1 file change(s) into c0ffee failed" &&
+      /through a symlink/.test(e.hint ?? ""),
+  );
+  await runtime.sync([{ path: "/app/b.js", kind: "write", data: Buffer.from("b") }]);
+  assert.equal(await readFile(join(root, "app/b.js"), "utf8"), "b");
+
+  assert.equal(opened.length, 1);
+  assert.deepEqual(opened[0]!.argv, [
+    "podman",
+    "--root",
+    "/r",
+    "exec",
+    "-i",
+    "c0ffee",
+    "/tug/supervisor",
+    "agent",
+    "/",
+  ]);
+  assert.deepEqual(calls, [], "no per-batch exec, no podman kill");
+
+  // The session dies: syncs and restarts fall back to one exec / kill each.
+  opened[0]!.channel.kill();
+  await opened[0]!.channel.done;
+  await runtime.sync([{ path: "/app/c.js", kind: "delete" }]);
+  await runtime.restart();
+  assert.deepEqual(calls, [
+    [
+      "podman",
+      "--root",
+      "/r",
+      "exec",
+      "-i",
+      "c0ffee",
+      "/tug/supervisor",
+      "extract",
+      "/",
+      "--delete",
+      "/app/c.js",
+    ],
+    ["podman", "--root", "/r", "kill", "--signal", "HUP", "c0ffee"],
+  ]);
+
+  await runtime.stop();
+  assert.deepEqual(calls.at(-1), ["podman", "--root", "/r", "rm", "--force", "--time", "2", "c0ffee"]);
+});
+
+test("agent session: an image whose supervisor has no `agent` falls back to exec per batch", {
+  timeout: 120_000,
+}, async (t) => {
+  // An older supervisor prints its usage and exits 2.
+  const { runtime, calls, opened } = await agentCli(t, () => ["no-such-subcommand"]);
+  calls.length = 0;
+  await runtime.sync([{ path: "/app/a.js", kind: "delete" }]);
+  await runtime.restart();
+  assert.equal(opened.length, 1);
+  assert.deepEqual(
+    calls.map((c) => c.slice(3, 5)),
+    [
+      ["exec", "-i"],
+      ["kill", "--signal"],
+    ],
+  );
+  const stopped = runtime.stop();
+  await stopped;
+  assert.notEqual((await opened[0]!.channel.done).code, 0);
 });

@@ -335,6 +335,230 @@ test("signal: sends a named signal to a pid", async (t) => {
   await s.exit;
 });
 
+// ---------------------------------------------------------------------------------------------
+// agent
+
+/** A running `supervisor agent DIR [--pid PID]`: frames in, reply lines out. */
+interface AgentSession {
+  send(frame: Buffer | string): void;
+  /** The next reply line (the greeting first). */
+  reply(): Promise<string>;
+  end(): void;
+  exit: Promise<{ code: number | null; stderr: string }>;
+}
+
+async function agentSession(t: TestContext, dir: string, args: string[] = []): Promise<AgentSession> {
+  const bin = await supervisorBinary();
+  const child = spawn(bin, ["agent", dir, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let stderr = "";
+  const waiting: Array<() => void> = [];
+  child.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+    for (const w of waiting.splice(0)) w();
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  child.stdin.on("error", () => {});
+  const exit = new Promise<{ code: number | null; stderr: string }>((res) =>
+    child.on("close", (code) => {
+      for (const w of waiting.splice(0)) w();
+      res({ code, stderr });
+    }),
+  );
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  });
+  return {
+    send: (frame) => child.stdin.write(frame),
+    end: () => child.stdin.end(),
+    exit,
+    async reply() {
+      const deadline = Date.now() + 10_000;
+      while (!out.includes("\n")) {
+        if (child.exitCode !== null) throw new Error(`agent exited; stderr: ${stderr}`);
+        if (Date.now() > deadline) throw new Error(`no reply; stderr: ${stderr}`);
+        await new Promise<void>((r) => {
+          waiting.push(r);
+          setTimeout(r, 100);
+        });
+      }
+      const i = out.indexOf("\n");
+      const line = out.slice(0, i);
+      out = out.slice(i + 1);
+      return line;
+    },
+  };
+}
+
+function syncRequest(tarBytes: Buffer, deletes: string[] = []): Buffer {
+  const head = `SYNC ${tarBytes.length} ${deletes.length}\n${deletes.map((d) => `${d}\n`).join("")}`;
+  return Buffer.concat([Buffer.from(head), tarBytes]);
+}
+
+test("agent: greets, applies SYNC frames like extract, one reply each, until stdin ends", async (t) => {
+  const dir = await tempDir(t);
+  const root = join(dir, "root");
+  await mkdir(join(root, "app", "old"), { recursive: true });
+  await writeFile(join(root, "app", "server.js"), "old");
+  await writeFile(join(root, "app", "gone.js"), "x");
+  await writeFile(join(root, "app", "old", "a"), "x");
+  const a = await agentSession(t, root);
+  assert.equal(await a.reply(), "READY 1");
+
+  const first = await tarOf([
+    { name: "app/server.js", data: "new", mode: 0o644 },
+    { name: "app/bin/run", data: "#!/bin/sh\n", mode: 0o755 },
+    { name: "app/private", data: "secret", mode: 0o600 },
+    { name: "./app/link", type: "symlink", linkname: "server.js" },
+  ]);
+  // Two requests in one write, and one split mid-tar across writes: framing is by length.
+  a.send(
+    Buffer.concat([
+      syncRequest(first, ["/app/gone.js"]),
+      syncRequest(await tarOf([{ name: "app/two", data: "2" }])),
+    ]),
+  );
+  assert.equal(await a.reply(), "OK");
+  assert.equal(await a.reply(), "OK");
+  const third = syncRequest(await tarOf([{ name: "app/three", data: "3" }]), ["app/old"]);
+  a.send(third.subarray(0, 700));
+  await new Promise((r) => setTimeout(r, 50));
+  a.send(third.subarray(700));
+  assert.equal(await a.reply(), "OK");
+  // Deletions alone: no tar bytes at all.
+  a.send("SYNC 0 1\n/app/three\n");
+  assert.equal(await a.reply(), "OK");
+
+  assert.equal(await readFile(join(root, "app", "server.js"), "utf8"), "new");
+  assert.equal((await stat(join(root, "app", "bin", "run"))).mode & 0o777, 0o755);
+  assert.equal((await stat(join(root, "app", "private"))).mode & 0o777, 0o600);
+  assert.equal(await readlink(join(root, "app", "link")), "server.js");
+  assert.equal(await readFile(join(root, "app", "two"), "utf8"), "2");
+  await assert.rejects(lstat(join(root, "app", "gone.js")), { code: "ENOENT" });
+  await assert.rejects(lstat(join(root, "app", "old")), { code: "ENOENT" });
+  await assert.rejects(lstat(join(root, "app", "three")), { code: "ENOENT" });
+  assert.deepEqual(
+    (await readdir(join(root, "app"))).filter((n) => n.startsWith(".tug-")),
+    [],
+    "no temp files left",
+  );
+
+  a.end();
+  assert.deepEqual(await a.exit, { code: 0, stderr: "" });
+});
+
+test("agent: a failed SYNC is an ERR reply and the session goes on; escapes are refused", async (t) => {
+  const dir = await tempDir(t);
+  const root = join(dir, "root");
+  const outside = join(dir, "outside");
+  await mkdir(root);
+  await mkdir(outside);
+  await writeFile(join(outside, "keep"), "keep");
+  await symlink(outside, join(root, "esc"));
+  const a = await agentSession(t, root);
+  assert.equal(await a.reply(), "READY 1");
+
+  const refused = async (frame: Buffer | string, re: RegExp) => {
+    a.send(frame);
+    const r = await a.reply();
+    assert.match(r, /^ERR /);
+    assert.match(r, re);
+  };
+  await refused(
+    syncRequest(await tarOf([{ name: "../outside/evil", data: "x" }])),
+    /leaves the target directory/,
+  );
+  await refused(syncRequest(await tarOf([{ name: "esc/evil", data: "x" }])), /outside .* through a symlink/);
+  await refused(syncRequest(await tarOf([{ name: "esc/a/b/", type: "directory", mode: 0o755 }])), /symlink/);
+  await refused("SYNC 0 1\n/esc/keep\n", /symlink/);
+  await refused("SYNC 0 1\n../outside/keep\n", /leaves the target directory/);
+  await refused("SYNC 0 1\n/\n", /refusing to delete/);
+  // Refused at the first entry, with more tar after it: the rest of the body is skipped, so
+  // the next request is read from the right place.
+  await refused(
+    syncRequest(
+      await tarOf([
+        { name: "h", type: "link", linkname: "x" },
+        { name: "after-hardlink", data: "x".repeat(5000) },
+      ]),
+    ),
+    /not a file, directory or symlink/,
+  );
+  await refused(syncRequest(Buffer.from("not a tar at all")), /reading tar/);
+
+  a.send(syncRequest(await tarOf([{ name: "fine", data: "ok" }])));
+  assert.equal(await a.reply(), "OK");
+  assert.equal(await readFile(join(root, "fine"), "utf8"), "ok");
+  assert.deepEqual(await readdir(outside), ["keep"]);
+  assert.equal(await readFile(join(outside, "keep"), "utf8"), "keep");
+  a.end();
+  assert.equal((await a.exit).code, 0);
+});
+
+test("agent: an unknown or malformed request is an ERR reply and ends the session", async (t) => {
+  const dir = await tempDir(t);
+  for (const bad of ["BOGUS\n", "SYNC x 0\n", "SYNC -1 0\n", "SYNC 1\n"]) {
+    const a = await agentSession(t, dir);
+    assert.equal(await a.reply(), "READY 1");
+    a.send(bad);
+    assert.match(await a.reply(), /^ERR (unknown|bad) request/);
+    const exit = await a.exit;
+    assert.equal(exit.code, 1, bad);
+  }
+  // Input ending inside a body is an error too (not a silent partial sync).
+  const cut = await agentSession(t, dir);
+  assert.equal(await cut.reply(), "READY 1");
+  cut.send(syncRequest(await tarOf([{ name: "f", data: "x" }])).subarray(0, 600));
+  cut.end();
+  const exit = await cut.exit;
+  assert.equal(exit.code, 1);
+  assert.match(exit.stderr, /unexpected EOF/);
+
+  const usage = await runTool(await supervisorBinary(), ["agent"], { allowFailure: true });
+  assert.notEqual(usage.code, 0);
+  const badPid = await runTool(await supervisorBinary(), ["agent", dir, "--pid", "zero"], {
+    allowFailure: true,
+  });
+  assert.notEqual(badPid.code, 0);
+});
+
+test("agent: HUP sends SIGHUP to the given pid (PID 1 by default), which restarts the app", async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(join(dir, "app.cjs"), APP);
+  await writeFile(join(dir, "gen.txt"), "one");
+  const s = await supervise(t, [process.execPath, "app.cjs"], dir);
+  await s.waitFor(/gen=one/);
+  const a = await agentSession(t, dir, ["--pid", String(s.child.pid)]);
+  assert.equal(await a.reply(), "READY 1");
+  // Sync the next generation and restart, through the same session.
+  a.send(syncRequest(await tarOf([{ name: "gen.txt", data: "two" }])));
+  assert.equal(await a.reply(), "OK");
+  a.send("HUP\n");
+  assert.equal(await a.reply(), "OK");
+  await s.waitFor(/gen=two/);
+  a.send(syncRequest(await tarOf([{ name: "gen.txt", data: "three" }])));
+  a.send("HUP\n");
+  assert.equal(await a.reply(), "OK");
+  assert.equal(await a.reply(), "OK");
+  await s.waitFor(/gen=three/);
+  a.end();
+  assert.equal((await a.exit).code, 0);
+  s.child.kill("SIGTERM");
+  await s.exit;
+
+  // A pid that does not exist: an ERR reply, not the end of the session.
+  const gone = await agentSession(t, dir, ["--pid=999999999"]);
+  assert.equal(await gone.reply(), "READY 1");
+  gone.send("HUP\n");
+  assert.match(await gone.reply(), /^ERR .*(no such process|out of range|invalid)/i);
+  gone.send("SYNC 0 0\n");
+  assert.equal(await gone.reply(), "OK");
+  gone.end();
+  assert.equal((await gone.exit).code, 0);
+});
+
 test("supervisorLayerRecipe: a cached layer with /tug/supervisor, compiled once", async (t) => {
   const dir = await tempDir(t);
   const engine = await Engine.open({ cacheDir: join(dir, "cache"), scope: dir });

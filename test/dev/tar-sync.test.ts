@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { chmod, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { test } from "node:test";
 import type { FileChange } from "../../src/dev/runtime.ts";
-import { deleteArgs, extractCommand, syncTar } from "../../src/dev/tar-sync.ts";
+import { deleteArgs, extractCommand, syncFrame, syncTar } from "../../src/dev/tar-sync.ts";
 import { tempDir } from "../support/tmp.ts";
 import { readTar } from "./read-tar.ts";
 
@@ -60,6 +61,24 @@ test("deleteArgs and extractCommand", () => {
     "--delete",
     "/app/dir/c.js",
   ]);
+});
+
+test("syncFrame: SYNC <tarBytes> <nDeletes>, the deleted paths a line each, then exactly the tar", async () => {
+  const frame = await syncFrame([
+    { path: "/app/a.js", kind: "write", data: Buffer.from("a") },
+    { path: "/app/old.js", kind: "delete" },
+    { path: "/app/dir/", kind: "delete" },
+  ]);
+  assert.ok(frame);
+  const m = /^SYNC (\d+) 2\n\/app\/old\.js\n\/app\/dir\n/.exec(frame.toString("latin1"));
+  assert.ok(m, frame.subarray(0, 64).toString());
+  const tarBytes = frame.subarray(m[0].length);
+  assert.equal(tarBytes.length, Number(m[1]), "the length given is the length sent");
+  assert.deepEqual(await readTar(Readable.from([tarBytes])), [
+    { name: "app/a.js", type: "file", mode: 0o644, data: "a" },
+  ]);
+  // A newline in a deleted path cannot be framed by lines: the caller uses extractCommand.
+  assert.equal(await syncFrame([{ path: "/app/odd\nname", kind: "delete" }]), undefined);
 });
 
 test("paths that are relative, contain .., or name the root are refused", () => {
