@@ -26,6 +26,11 @@ export interface SessionOptions {
 }
 
 const LOG_TAIL = 20;
+/**
+ * A follow-up update waits until changes have stopped arriving for this long: an editor's save
+ * storm that outlasts one update then costs two updates in all, not one per debounce window.
+ */
+const FOLLOW_UP_SETTLE_MS = 100;
 
 /**
  * One target's dev loop: at most one update runs at a time; changes that arrive meanwhile are
@@ -40,6 +45,7 @@ export class TargetSession {
   private readonly logTail: string[] = [];
   private readonly logWaiter = new LogWaiter();
   private needsRedeploy = false;
+  private lastNotify = 0;
   private stopped = false;
 
   constructor(private readonly o: SessionOptions) {}
@@ -65,6 +71,7 @@ export class TargetSession {
   /** Hands a batch of changes (relative to the context) to the loop; `at` is when the first was seen. */
   notify(changes: Change[], at: number): void {
     if (this.stopped) return;
+    this.lastNotify = performance.now();
     if (!this.pending) this.pending = { changes: new Map(), at };
     for (const c of changes) this.pending.changes.set(c.path, c);
     if (!this.running) this.running = this.drain();
@@ -85,13 +92,24 @@ export class TargetSession {
 
   private async drain(): Promise<void> {
     try {
-      while (this.pending && !this.stopped) {
+      for (let followUp = false; this.pending && !this.stopped; followUp = true) {
+        if (followUp) await this.settle();
+        if (!this.pending || this.stopped) break;
         const { changes, at } = this.pending;
         this.pending = undefined;
         await this.update([...changes.values()], at);
       }
     } finally {
       this.running = undefined;
+    }
+  }
+
+  /** Waits until no change has arrived for FOLLOW_UP_SETTLE_MS. */
+  private async settle(): Promise<void> {
+    for (;;) {
+      const quiet = performance.now() - this.lastNotify;
+      if (quiet >= FOLLOW_UP_SETTLE_MS) return;
+      await new Promise((r) => setTimeout(r, FOLLOW_UP_SETTLE_MS - quiet));
     }
   }
 
