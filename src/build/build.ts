@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { hostPlatform } from "../config/platform.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
+import type { RemoteMode } from "../engine/remote-sync.ts";
 import type { EngineEvent, StepTiming } from "../engine/timings.ts";
 import { TugError } from "../errors.ts";
 import type { Compression } from "../oci/compress.ts";
@@ -27,6 +28,8 @@ export interface BuildOptions {
   insecureRegistries?: string[];
   cacheDir?: string;
   jobs?: number;
+  /** A shared cache server (`cache.remote` / TUG_REMOTE_CACHE) and how to use it. */
+  remoteCache?: { url: string; mode: RemoteMode };
   /** Trust this cache's record of earlier pushes: a no-op build sends no request at all. */
   trustPushed?: boolean;
   /** Reuse an engine (dev loop, tests); it is not closed. */
@@ -81,9 +84,16 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
   const t0 = performance.now();
   const targets = selectTargets(project, opts.targets);
   const engine =
-    opts.engine ?? (await Engine.open({ cacheDir: opts.cacheDir, scope: project.dir, jobs: opts.jobs }));
+    opts.engine ??
+    (await Engine.open({
+      cacheDir: opts.cacheDir,
+      scope: project.dir,
+      jobs: opts.jobs,
+      remote: opts.remoteCache,
+      onEvent: opts.onEvent,
+    }));
   const registry = opts.registry ?? registryAccess({ insecureRegistries: opts.insecureRegistries });
-  if (opts.onEvent) engine.timings.on(opts.onEvent);
+  if (opts.onEvent && opts.engine) engine.timings.on(opts.onEvent);
   try {
     const git = await gitInfo(project.dir);
     const annotations: Record<string, string> = {};

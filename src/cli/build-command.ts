@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { build } from "../build/build.ts";
+import { remoteCacheSetting } from "../config/remote-cache.ts";
 import { fmtMs, Progress } from "./progress.ts";
 import { projectFromArgs } from "./project-args.ts";
 
@@ -10,6 +11,7 @@ export interface CommonBuildFlags {
   out?: string;
   offline?: boolean;
   trustPushed?: boolean;
+  remoteCache?: string;
   insecureRegistry: string[];
   json?: boolean;
   quiet?: boolean;
@@ -29,6 +31,10 @@ export function addBuildFlags(cmd: Command): Command {
     )
     .option("--offline", "never contact a registry for base images (cached bases only)")
     .option(
+      "--remote-cache <mode>",
+      "shared cache (TUG_REMOTE_CACHE or cache.remote): read, readwrite (default) or off",
+    )
+    .option(
       "--trust-pushed",
       "skip the manifest HEAD when this cache already pushed the same digest (also TUG_TRUST_PUSHED=1)",
     )
@@ -47,13 +53,15 @@ export function buildCommand(program: Command): void {
       .description("build images (and push them when a repo is set)"),
   ).action(async (args: string[], flags: CommonBuildFlags) => {
     const { project, targets, repo } = await projectFromArgs(args, flags);
-    const progress = new Progress(Progress.modeFor(flags));
+    // With --timings every step is listed at the end; the running log would repeat them.
+    const progress = new Progress(Progress.modeFor(flags), { stepLines: !flags.timings });
     const result = await build(project, {
       targets,
       repo,
       out: flags.out ? resolve(flags.out) : undefined,
       offline: flags.offline,
       trustPushed: flags.trustPushed ?? process.env.TUG_TRUST_PUSHED === "1",
+      remoteCache: remoteCacheSetting(project, flags.remoteCache, process.env),
       insecureRegistries: flags.insecureRegistry,
       jobs: flags.jobs ? Number(flags.jobs) : undefined,
       onEvent: progress.onEvent,

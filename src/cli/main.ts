@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { isTugError } from "../errors.ts";
 import { buildCommand } from "./build-command.ts";
+import { cacheCommand } from "./cache-command.ts";
 import { devCommand } from "./dev-command.ts";
 import { explainCommand } from "./explain-command.ts";
 import { publishCommand } from "./publish-command.ts";
@@ -15,6 +16,7 @@ const program = new Command("tug")
 buildCommand(program);
 publishCommand(program);
 devCommand(program);
+cacheCommand(program);
 explainCommand(program);
 resolveCommand(program);
 

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import { remoteCacheSetting } from "../config/remote-cache.ts";
 import { addBuildFlags, type CommonBuildFlags } from "./build-command.ts";
 import { Progress } from "./progress.ts";
 import { projectFromArgs } from "./project-args.ts";
@@ -28,6 +29,7 @@ export function resolveCommand(program: Command): void {
       {
         repo,
         offline: flags.offline,
+        remoteCache: remoteCacheSetting(project, flags.remoteCache, process.env),
         insecureRegistries: flags.insecureRegistry,
         onEvent: progress.onEvent,
       },

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import type { Digest } from "../oci/digest.ts";
 import { hexOf } from "../oci/digest.ts";
 import { canonicalJson } from "./key.ts";
+import type { RemoteSync } from "./remote-sync.ts";
 
 /** Default cache root: $TUG_CACHE, else $XDG_CACHE_HOME/tug, else ~/.cache/tug. */
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -32,6 +33,8 @@ export class CacheStore {
   readonly root: string;
   /** Counters for `--json` / tests: how many records were read as hits or misses. */
   readonly stats = { hits: 0, misses: 0, dropped: 0 };
+  /** The shared cache behind this one, when configured (read-through, write-back). */
+  remote: RemoteSync | undefined;
 
   constructor(root: string) {
     this.root = root;
@@ -93,23 +96,24 @@ export class CacheStore {
   /** Reads a record; a corrupt or foreign one is deleted and reported as a miss. */
   async getRecord<T>(kind: string, key: string): Promise<T | undefined> {
     const path = this.recordPath(kind, key);
-    let text: string;
-    try {
-      text = await fs.readFile(path, "utf8");
-    } catch {
+    let text = await fs.readFile(path, "utf8").catch(() => undefined);
+    let fromRemote = false;
+    if (text === undefined && this.remote) {
+      text = await this.remote.getRecord(kind, key);
+      fromRemote = text !== undefined;
+    }
+    if (text === undefined) {
       this.stats.misses++;
       return undefined;
     }
-    try {
-      const env = JSON.parse(text) as Envelope<T>;
-      if (env.v === RECORD_VERSION && env.kind === kind && env.check === checkOf(kind, env.value)) {
-        this.stats.hits++;
-        return env.value;
-      }
-    } catch {
-      // fall through: unparsable record
+    const value = parseEnvelope<T>(kind, text);
+    if (value !== undefined) {
+      this.stats.hits++;
+      if (fromRemote) await writeFileAtomic(path, text);
+      return value;
     }
-    await fs.rm(path, { force: true });
+    // A corrupt local record is deleted; a foreign or corrupt remote one is simply not used.
+    if (!fromRemote) await fs.rm(path, { force: true });
     this.stats.dropped++;
     this.stats.misses++;
     return undefined;
@@ -117,7 +121,34 @@ export class CacheStore {
 
   async putRecord<T>(kind: string, key: string, value: T): Promise<void> {
     const env: Envelope<T> = { v: RECORD_VERSION, kind, value, check: checkOf(kind, value) };
-    await writeFileAtomic(this.recordPath(kind, key), JSON.stringify(env));
+    const text = JSON.stringify(env);
+    await writeFileAtomic(this.recordPath(kind, key), text);
+    this.remote?.putRecord(kind, key, text);
+  }
+
+  /** Whether a record file on disk is intact (for `tug cache verify`). */
+  async checkRecordFile(path: string, kind: string): Promise<boolean> {
+    const text = await fs.readFile(path, "utf8").catch(() => undefined);
+    return text !== undefined && parseEnvelope(kind, text) !== undefined;
+  }
+
+  /** Marks a blob as just used, for `tug cache prune`'s least-recently-used order. */
+  touchBlob(digest: Digest): void {
+    const now = new Date();
+    fs.utimes(this.blobPath(digest), now, now).catch(() => {});
+  }
+
+  /**
+   * Makes a blob local: true when it already is, or when the remote cache had it (downloaded
+   * and verified). Used where a record names a blob, before the blob is trusted to exist.
+   */
+  async ensureBlob(digest: Digest): Promise<boolean> {
+    if (await this.hasBlob(digest)) return true;
+    if (!this.remote) return false;
+    const tmp = await this.tempPath("fetch");
+    if (!(await this.remote.fetchBlob(digest, tmp))) return false;
+    await this.ingestBlob(tmp, digest);
+    return true;
   }
 }
 
@@ -128,6 +159,17 @@ function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code !== "ESRCH";
   }
+}
+
+function parseEnvelope<T>(kind: string, text: string): T | undefined {
+  try {
+    const env = JSON.parse(text) as Envelope<T>;
+    if (env.v === RECORD_VERSION && env.kind === kind && env.check === checkOf(kind, env.value))
+      return env.value;
+  } catch {
+    // unparsable
+  }
+  return undefined;
 }
 
 function checkOf(kind: string, value: unknown): string {

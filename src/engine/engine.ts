@@ -1,8 +1,10 @@
 import { availableParallelism } from "node:os";
+import { logBuild } from "./cache-admin.ts";
 import { CacheStore, defaultCacheDir } from "./cache-store.ts";
 import { Limiter } from "./limiter.ts";
+import { type RemoteMode, RemoteSync } from "./remote-sync.ts";
 import { StatCache } from "./stat-cache.ts";
-import { Timings } from "./timings.ts";
+import { type EngineEvent, Timings } from "./timings.ts";
 
 export interface EngineOptions {
   cacheDir?: string;
@@ -12,6 +14,10 @@ export interface EngineOptions {
   jobs?: number;
   /** Network-bound work (uploads, downloads); default 4. */
   ioJobs?: number;
+  /** A shared cache server behind the local cache. */
+  remote?: { url: string; mode: RemoteMode };
+  /** Subscribed before anything runs, so warnings while opening are not lost. */
+  onEvent?: (e: EngineEvent) => void;
 }
 
 /** What every action shares: the store, the stat cache, the two pools and the timing log. */
@@ -35,10 +41,29 @@ export class Engine {
     const store = new CacheStore(opts.cacheDir ?? defaultCacheDir());
     await store.sweepTemp();
     const statCache = await StatCache.open(store.root, opts.scope);
-    return new Engine(store, statCache, opts);
+    const engine = new Engine(store, statCache, opts);
+    if (opts.onEvent) engine.timings.on(opts.onEvent);
+    if (opts.remote && opts.remote.mode !== "off") {
+      const warn = (message: string) => engine.timings.log("remote-cache", message);
+      try {
+        const { openRemoteCache } = await import("../remote/open.ts");
+        // TUG_REMOTE_CACHE_TIMEOUT_MS shortens every remote operation's limits (tests, flaky links).
+        const ms = Number(process.env.TUG_REMOTE_CACHE_TIMEOUT_MS) || undefined;
+        const timeouts = ms ? { connectMs: ms, idleMs: ms } : undefined;
+        store.remote = new RemoteSync(await openRemoteCache(opts.remote.url, process.env, { timeouts }), opts.remote.mode, warn);
+      } catch (e) {
+        warn(
+          `cannot use remote cache ${opts.remote.url.replace(/\/\/[^/@]*@/, "//")}: ${e instanceof Error ? e.message : String(e)}; continuing with the local cache only`,
+        );
+      }
+    }
+    return engine;
   }
 
+  /** Saves the stat cache and waits (bounded) for remote uploads. */
   async close(): Promise<void> {
     await this.statCache.save();
+    await this.store.remote?.flush();
+    await logBuild(this.store).catch(() => {});
   }
 }

@@ -75,10 +75,13 @@ async function lookup(engine: Engine, key: string, compression: Compression): Pr
   if (!rec) return undefined;
   const descKey = `${rec.diffId}|${compressionKey(compression)}`;
   const desc = await engine.store.getRecord<DescriptorRecord>("desc", descKey);
-  if (desc && (await engine.store.hasBlob(desc.digest))) return layerFromStore(engine, rec.diffId, desc);
+  if (desc && (await engine.store.ensureBlob(desc.digest))) {
+    engine.store.touchBlob(desc.digest);
+    return layerFromStore(engine, rec.diffId, desc);
+  }
   // The diffID is known but not in this compression: recompress from any blob we hold.
   const other = await engine.store.getRecord<DescriptorRecord & { diffId: Digest }>("diff", rec.diffId);
-  if (!other || !(await engine.store.hasBlob(other.digest))) return undefined;
+  if (!other || !(await engine.store.ensureBlob(other.digest))) return undefined;
   return engine.cpu.run(async () => {
     const plain = await fileLayer({
       path: engine.store.blobPath(other.digest),
@@ -122,7 +125,8 @@ async function storeLayer(
   compression: Compression,
 ): Promise<Layer> {
   // Blob first, then records: a record never points at a blob that is not there yet.
-  await engine.store.ingestBlob(tempFile, res.digest);
+  const path = await engine.store.ingestBlob(tempFile, res.digest);
+  engine.store.remote?.putBlob(res.digest, res.size, path);
   const desc: DescriptorRecord = { digest: res.digest, size: res.size, mediaType: res.mediaType };
   await engine.store.putRecord("desc", `${res.diffId}|${compressionKey(compression)}`, desc);
   await engine.store.putRecord("diff", res.diffId, { ...desc, diffId: res.diffId });
