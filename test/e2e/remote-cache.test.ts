@@ -7,6 +7,8 @@ import { type TestContext, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runTug, runTugJson } from "../support/cli.ts";
 import { startNginxDav } from "../support/nginx-dav.ts";
+import { startRegistry } from "../support/registry.ts";
+import { S3RVER_CREDENTIALS, startS3rver } from "../support/s3rver.ts";
 import { tempDir } from "../support/tmp.ts";
 
 const DEMO = fileURLToPath(new URL("../../examples/demo/", import.meta.url));
@@ -42,34 +44,73 @@ async function checkout(t: TestContext, counter: string): Promise<string> {
   return dir;
 }
 
-async function build(dir: string, cache: string, remote: string, extra: string[] = []) {
+async function build(
+  dir: string,
+  cache: string,
+  remote: string,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+) {
   return runTugJson<Report>(["build", "--out", join(dir, ".tug", "out"), ...extra], {
     cwd: dir,
-    env: { TUG_CACHE: cache, TUG_REMOTE_CACHE: remote, TUG_REMOTE_CACHE_TIMEOUT_MS: "1000" },
+    env: { TUG_CACHE: cache, TUG_REMOTE_CACHE: remote, TUG_REMOTE_CACHE_TIMEOUT_MS: "1000", ...env },
   });
 }
 
 const digests = (r: Report) => Object.fromEntries(r.artifacts.map((a) => [a.target, a.digest]));
 
-test("a clone with an empty local cache reuses a teammate's work from an nginx WebDAV cache", async (t) => {
-  const dav = await startNginxDav(t);
+/** Clone A fills the shared cache; clone B, elsewhere with an empty local cache, runs no builder. */
+async function teammateReuse(t: TestContext, remote: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
   const counter = join(await tempDir(t, "tug-count-"), "runs");
   const a = await checkout(t, counter);
-  const first = await build(a, await tempDir(t, "tug-cache-a-"), dav.url);
+  const first = await build(a, await tempDir(t, "tug-cache-a-"), remote, [], env);
   assert.ok(first.artifacts.every((x) => !x.cached));
   assert.equal((await fs.readFile(counter, "utf8")).trim().split("\n").length, 1);
 
   const b = await checkout(t, counter); // another directory, as another machine would have
-  const second = await build(b, await tempDir(t, "tug-cache-b-"), dav.url);
+  const second = await build(b, await tempDir(t, "tug-cache-b-"), remote, [], env);
   assert.deepEqual(digests(second), digests(first), "same commit, same digests");
-  assert.ok(second.artifacts.every((x) => x.cached), JSON.stringify(second.artifacts));
-  assert.equal((await fs.readFile(counter, "utf8")).trim().split("\n").length, 1, "no builder ran in clone B");
-  const files = await fs.readdir(join(dav.root, "cas"));
-  assert.ok(files.length >= 4, "layer blobs are in the shared store");
+  assert.ok(
+    second.artifacts.every((x) => x.cached),
+    JSON.stringify(second.artifacts),
+  );
+  assert.equal(
+    (await fs.readFile(counter, "utf8")).trim().split("\n").length,
+    1,
+    "no builder ran in clone B",
+  );
+}
+
+test("a clone with an empty local cache reuses a teammate's work from an nginx WebDAV cache (Bazel HTTP)", async (t) => {
+  const dav = await startNginxDav(t);
+  await teammateReuse(t, `${dav.url}/team-a`);
+  const files = await fs.readdir(join(dav.root, "team-a", "cas"));
+  assert.ok(files.length >= 4, "layer blobs are in the shared store, under the instance prefix");
+});
+
+test("the same through S3 (s3rver)", async (t) => {
+  const s3 = await startS3rver(t, { buckets: ["tug-cache"] });
+  await teammateReuse(t, "s3://tug-cache/ci", {
+    AWS_ENDPOINT_URL: s3.url,
+    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    AWS_REGION: "us-east-1",
+  });
+});
+
+test("the same through the team's own OCI registry (docker-registry)", async (t) => {
+  const registry = await startRegistry(t);
+  await teammateReuse(t, `oci://${registry.host}:${registry.port}/tug/cache`, {
+    DOCKER_CONFIG: await tempDir(t, "tug-docker-"),
+  });
 });
 
 /** A tiny HTTP server for faults: always 500, or a stall, or wrong bytes for blobs. */
-async function faultServer(t: TestContext, mode: "500" | "stall" | "wrong-body", upstream?: string): Promise<string> {
+async function faultServer(
+  t: TestContext,
+  mode: "500" | "stall" | "wrong-body",
+  upstream?: string,
+): Promise<string> {
   const server: Server = createServer((req, res) => {
     if (mode === "500") {
       res.writeHead(500).end("boom");
@@ -112,7 +153,11 @@ test("faults in the remote cache: the build still succeeds with correct output a
     const dir = await checkout(t, counter);
     const r = await runTug(["build", "--out", join(dir, ".tug", "out"), "--json"], {
       cwd: dir,
-      env: { TUG_CACHE: await tempDir(t, "tug-cache-"), TUG_REMOTE_CACHE: url, TUG_REMOTE_CACHE_TIMEOUT_MS: "1000" },
+      env: {
+        TUG_CACHE: await tempDir(t, "tug-cache-"),
+        TUG_REMOTE_CACHE: url,
+        TUG_REMOTE_CACHE_TIMEOUT_MS: "1000",
+      },
     });
     assert.equal(r.code, 0, `${name}: ${r.stderr}`);
     assert.deepEqual(digests(JSON.parse(r.stdout) as Report), digests(reference), `${name}: correct output`);
@@ -124,9 +169,16 @@ test("faults in the remote cache: the build still succeeds with correct output a
 test("--remote-cache=read never writes; off never talks to the server", async (t) => {
   const dav = await startNginxDav(t);
   const counter = join(await tempDir(t, "tug-count-"), "runs");
-  await build(await checkout(t, counter), await tempDir(t, "tug-cache-"), dav.url, ["--remote-cache", "read"]);
+  await build(await checkout(t, counter), await tempDir(t, "tug-cache-"), dav.url, [
+    "--remote-cache",
+    "read",
+  ]);
   const entries = await fs.readdir(dav.root).catch(() => []);
-  assert.deepEqual(entries.filter((e) => e === "cas" || e === "ac"), [], "read mode uploaded nothing");
+  assert.deepEqual(
+    entries.filter((e) => e === "cas" || e === "ac"),
+    [],
+    "read mode uploaded nothing",
+  );
   const dir = await checkout(t, counter);
   const r = await runTug(["build", "--remote-cache", "off", "--out", join(dir, ".tug", "out")], {
     cwd: dir,
