@@ -50,7 +50,11 @@ export class Engine {
         // TUG_REMOTE_CACHE_TIMEOUT_MS shortens every remote operation's limits (tests, flaky links).
         const ms = Number(process.env.TUG_REMOTE_CACHE_TIMEOUT_MS) || undefined;
         const timeouts = ms ? { connectMs: ms, idleMs: ms } : undefined;
-        store.remote = new RemoteSync(await openRemoteCache(opts.remote.url, process.env, { timeouts }), opts.remote.mode, warn);
+        store.remote = new RemoteSync(
+          await openRemoteCache(opts.remote.url, process.env, { timeouts }),
+          opts.remote.mode,
+          warn,
+        );
       } catch (e) {
         warn(
           `cannot use remote cache ${opts.remote.url.replace(/\/\/[^/@]*@/, "//")}: ${e instanceof Error ? e.message : String(e)}; continuing with the local cache only`,
