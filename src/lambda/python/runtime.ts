@@ -1,0 +1,107 @@
+import { TugError } from "../../errors.ts";
+
+/** Lambda's names for the two CPU architectures, and the machine name Python reports. */
+export type LambdaArch = "x86_64" | "arm64";
+export type Machine = "x86_64" | "aarch64";
+
+export interface GlibcVersion {
+  major: number;
+  minor: number;
+}
+
+/** One Lambda Python runtime on one architecture: everything tags and markers need. */
+export interface PythonTarget {
+  runtime: string;
+  arch: LambdaArch;
+  machine: Machine;
+  /** CPython [major, minor]. */
+  python: readonly [number, number];
+  /** Highest glibc the target promises: manylinux wheels above it are not installable. */
+  glibc: GlibcVersion;
+  /** "Amazon Linux 2" or "Amazon Linux 2023": for error messages. */
+  os: string;
+}
+
+interface RuntimeRow {
+  python: readonly [number, number];
+  glibc: GlibcVersion;
+  os: string;
+}
+
+const AL2: Pick<RuntimeRow, "glibc" | "os"> = { glibc: { major: 2, minor: 26 }, os: "Amazon Linux 2" };
+const AL2023: Pick<RuntimeRow, "glibc" | "os"> = {
+  glibc: { major: 2, minor: 34 },
+  os: "Amazon Linux 2023",
+};
+
+// https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html: python3.9–3.11 run on
+// Amazon Linux 2 (glibc 2.26), python3.12 and later on AL2023 (glibc 2.34).
+const RUNTIMES: ReadonlyMap<string, RuntimeRow> = new Map([
+  ["python3.9", { python: [3, 9], ...AL2 }],
+  ["python3.10", { python: [3, 10], ...AL2 }],
+  ["python3.11", { python: [3, 11], ...AL2 }],
+  ["python3.12", { python: [3, 12], ...AL2023 }],
+  ["python3.13", { python: [3, 13], ...AL2023 }],
+  ["python3.14", { python: [3, 14], ...AL2023 }],
+]);
+
+const MACHINES: Readonly<Record<LambdaArch, Machine>> = { x86_64: "x86_64", arm64: "aarch64" };
+
+export const PYTHON_RUNTIMES: readonly string[] = [...RUNTIMES.keys()];
+export const LAMBDA_ARCHES: readonly LambdaArch[] = ["x86_64", "arm64"];
+
+export function isPythonRuntime(name: string): boolean {
+  return RUNTIMES.has(name);
+}
+
+/** Parses a glibc override such as "2.28"; `where` names the setting for the error. */
+export function parseGlibc(text: string, where?: string): GlibcVersion {
+  const m = /^(\d+)\.(\d+)$/.exec(text.trim());
+  if (!m || Number(m[1]) !== 2) {
+    throw new TugError({
+      what: `invalid glibc version "${text}"`,
+      where,
+      hint: 'write it as major.minor, e.g. glibc: "2.28"',
+    });
+  }
+  return { major: 2, minor: Number(m[2]) };
+}
+
+export interface ParseRuntimeOptions {
+  arch?: string;
+  /** Override of the runtime's glibc ceiling ("2.28" or a parsed version). */
+  glibc?: string | GlibcVersion;
+  /** Where the runtime was named (e.g. `lambdas.plot (tug.yaml:12)`), for errors. */
+  where?: string;
+}
+
+/** The target for a Lambda runtime name such as `python3.12`, default architecture x86_64. */
+export function parseRuntime(name: string, options: ParseRuntimeOptions = {}): PythonTarget {
+  const row = RUNTIMES.get(name);
+  if (!row) {
+    throw new TugError({
+      what: `unknown Python Lambda runtime "${name}"`,
+      where: options.where,
+      hint: `use one of ${PYTHON_RUNTIMES.join(", ")}`,
+    });
+  }
+  const arch = options.arch ?? "x86_64";
+  if (arch !== "x86_64" && arch !== "arm64") {
+    throw new TugError({
+      what: `unknown Lambda architecture "${arch}"`,
+      where: options.where,
+      hint: `use one of ${LAMBDA_ARCHES.join(", ")}`,
+    });
+  }
+  const glibc =
+    options.glibc === undefined
+      ? row.glibc
+      : typeof options.glibc === "string"
+        ? parseGlibc(options.glibc, options.where)
+        : options.glibc;
+  return { runtime: name, arch, machine: MACHINES[arch], python: row.python, glibc, os: row.os };
+}
+
+export function formatGlibc(v: GlibcVersion): string {
+  return `${v.major}.${v.minor}`;
+}
