@@ -1,0 +1,138 @@
+import { tmpdir } from "node:os";
+import type { Writable } from "node:stream";
+import { TugError } from "../errors.ts";
+import { invalidNameReason, isDirEntry, normalizeMode, type ZipEntry } from "./entry.ts";
+import { type Prepared, prepareEntry } from "./prepare-entry.ts";
+import { type CentralRecord, centralHeader, endRecords, localHeader } from "./zip-format.ts";
+import { ZipOutput } from "./zip-output.ts";
+
+export interface ZipOptions {
+  /** "always" writes ZIP64 records for every entry (for tests and tools that want them); default "auto". */
+  zip64?: "auto" | "always";
+  /** Files up to this size are compressed in memory; larger ones stream through `tmpDir`. Default 4 MiB. */
+  inMemoryLimit?: number;
+  /** Where big files are deflated before their header is written; default the OS temp dir. */
+  tmpDir?: string;
+  /** How many entries are compressed ahead of the one being written; default 8. */
+  lookahead?: number;
+}
+
+export interface ZipResult {
+  /** Size of the zip. */
+  bytes: number;
+  /** Sum of the entries' uncompressed sizes. */
+  unpackedBytes: number;
+  /** Hex sha256 of the zip's bytes. */
+  sha256: string;
+  entries: number;
+}
+
+interface Planned {
+  entry: ZipEntry;
+  name: Buffer;
+  dir: boolean;
+  mode: number;
+}
+
+/**
+ * Writes a deterministic zip of `entries` to `out` (a stream, which is ended, or a file path,
+ * written atomically). The bytes depend only on the entries' names, modes and contents: entries
+ * are sorted bytewise by name, timestamps are 1980-01-01 00:00, modes are 0644/0755, there are no
+ * extra fields except ZIP64 when sizes, offsets or the entry count need it, and no data
+ * descriptors. Pre-compressed entries are copied byte for byte.
+ */
+export async function createZip(
+  entries: AsyncIterable<ZipEntry> | Iterable<ZipEntry>,
+  out: Writable | string,
+  options: ZipOptions = {},
+): Promise<ZipResult> {
+  const planned = await plan(entries);
+  const force = options.zip64 === "always";
+  const prepareOptions = {
+    inMemoryLimit: options.inMemoryLimit ?? 4 * 1024 * 1024,
+    tmpDir: options.tmpDir ?? tmpdir(),
+  };
+  const lookahead = Math.max(1, options.lookahead ?? 8);
+  const output = ZipOutput.open(out);
+  const write = (chunk: Uint8Array) => output.write(chunk);
+  // Entries are compressed up to `lookahead` ahead (zlib runs on the threadpool) but written in order.
+  const pending: Promise<Prepared>[] = [];
+  const ahead = (i: number) => {
+    const p = planned[i];
+    if (p === undefined) return;
+    const prepared = prepareEntry(p.entry, prepareOptions);
+    prepared.catch(() => {}); // observed when its turn comes, or disposed on failure
+    pending[i] = prepared;
+  };
+  const records: CentralRecord[] = [];
+  let unpackedBytes = 0;
+  try {
+    for (let i = 0; i < lookahead; i++) ahead(i);
+    for (let i = 0; i < planned.length; i++) {
+      const p = planned[i]!;
+      const prepared = await pending[i]!;
+      ahead(i + lookahead);
+      const record: CentralRecord = {
+        name: p.name,
+        dir: p.dir,
+        mode: p.mode,
+        method: prepared.method,
+        crc32: prepared.crc32 >>> 0,
+        compressedSize: prepared.compressedSize,
+        uncompressedSize: prepared.uncompressedSize,
+        offset: output.offset,
+      };
+      try {
+        await write(localHeader(record, force));
+        await prepared.emit(write);
+      } finally {
+        await prepared.dispose();
+      }
+      records.push(record);
+      unpackedBytes += record.uncompressedSize;
+    }
+    const cdOffset = output.offset;
+    for (const r of records) await write(centralHeader(r, force));
+    const cdSize = output.offset - cdOffset;
+    await write(endRecords({ count: records.length, cdOffset, cdSize }, force));
+    const bytes = output.offset;
+    const sha256 = await output.finish();
+    return { bytes, unpackedBytes, sha256, entries: records.length };
+  } catch (err) {
+    const settled = await Promise.allSettled(pending.slice(records.length + 1));
+    for (const s of settled) if (s.status === "fulfilled") await s.value.dispose();
+    await output.abort(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }
+}
+
+/** Validated, normalised entries in bytewise name order; duplicates and file/dir clashes refused. */
+async function plan(entries: AsyncIterable<ZipEntry> | Iterable<ZipEntry>): Promise<Planned[]> {
+  const byName = new Map<string, Planned>();
+  for await (const entry of entries) {
+    const dir = isDirEntry(entry);
+    const reason = invalidNameReason(entry.name, dir);
+    if (reason) {
+      throw new TugError({ what: `zip entry name ${JSON.stringify(entry.name)} is refused: ${reason}` });
+    }
+    if (byName.has(entry.name)) {
+      throw new TugError({
+        what: `zip entry ${entry.name} is given twice`,
+        hint: "two sources map to the same path in the zip; keep one of them",
+      });
+    }
+    const mode = dir ? 0o755 : normalizeMode(entry.mode);
+    byName.set(entry.name, { entry, name: Buffer.from(entry.name, "utf8"), dir, mode });
+  }
+  for (const p of byName.values()) {
+    // "a" as a file and "a/b" cannot both be extracted.
+    for (let i = p.entry.name.indexOf("/"); i > 0 && i < p.entry.name.length - 1; ) {
+      const parent = p.entry.name.slice(0, i);
+      if (byName.has(parent)) {
+        throw new TugError({ what: `zip entry ${p.entry.name} is inside ${parent}, which is a file` });
+      }
+      i = p.entry.name.indexOf("/", i + 1);
+    }
+  }
+  return [...byName.values()].sort((a, b) => Buffer.compare(a.name, b.name));
+}
