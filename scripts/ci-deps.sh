@@ -14,7 +14,7 @@ packages=(
   # base-image contents and builders
   busybox-static golang-go
   # fixtures: htpasswd for registry auth, TLS certificates, parallel gzip, a plain HTTP server
-  apache2-utils openssl pigz nginx-light ca-certificates git
+  apache2-utils openssl pigz nginx-light ca-certificates git unzip
 )
 
 missing=()
