@@ -26,59 +26,26 @@ import {
   timed,
 } from "./support/measure.ts";
 import { startBenchRegistry } from "./support/registry.ts";
+import {
+  GO_BINARIES,
+  goBinary,
+  NODE_SERVICES,
+  nodeService,
+  SITES,
+  site,
+  writeFiles,
+} from "./support/twenty-images.ts";
 import { benchDir } from "./support/work-dir.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TUG = join(ROOT, "bin", "tug.js");
 const TUG_RUNS = 11;
 const BUILDAH_RUNS = 5;
-const NODE_SERVICES = 8;
-const SITES = 6;
-const GO_BINARIES = 6;
 
 interface ArtifactJson {
   target: string;
   digest: string;
   cached: boolean;
-}
-
-function writeFiles(dir: string, files: Record<string, string | Buffer>): void {
-  for (const [path, data] of Object.entries(files)) {
-    const p = join(dir, path);
-    mkdirSync(join(p, ".."), { recursive: true });
-    writeFileSync(p, data);
-  }
-}
-
-function nodeService(i: number): Record<string, string> {
-  return {
-    "package.json": JSON.stringify({ name: `svc${i}`, version: "1.0.0", private: true, type: "module" }),
-    "src/greeting.ts": `export const greeting = (who: string): string => \`hello \${who} from svc${i}\`;\n`,
-    "src/util.ts": `export function clamp(n: number, lo: number, hi: number): number {\n  return Math.min(hi, Math.max(lo, n));\n}\nexport const started = Date.now();\n`,
-    "src/routes.ts": `import { greeting } from "./greeting.ts";\nimport { clamp, started } from "./util.ts";\nexport function route(url: string): string {\n  if (url === "/healthz") return "ok";\n  if (url === "/uptime") return String(clamp(Date.now() - started, 0, 1e12));\n  return greeting(url.slice(1) || "world");\n}\n`,
-    "src/server.ts": `import { createServer } from "node:http";\nimport { route } from "./routes.ts";\nconst port = Number(process.env.PORT ?? 8080);\ncreateServer((req, res) => {\n  res.writeHead(200, { "content-type": "text/plain" });\n  res.end(route(req.url ?? "/") + "\\n");\n}).listen(port);\n`,
-  };
-}
-
-function site(i: number): Record<string, string | Buffer> {
-  const page = (t: string) =>
-    `<!doctype html><title>${t}</title><link rel=stylesheet href=style.css><h1>${t}</h1>\n`;
-  const files: Record<string, string | Buffer> = {
-    "index.html": page(`site ${i}`),
-    "about.html": page(`about site ${i}`),
-    "style.css": `body { font-family: sans-serif; margin: ${i}em; }\n`,
-    "app.js": `document.title += " (${i})";\n`,
-    "img/logo.bin": Buffer.alloc(20_000 + i * 1000, i),
-  };
-  for (let p = 0; p < 10; p++) files[`docs/page${p}.html`] = page(`site ${i} page ${p}`);
-  return files;
-}
-
-function goBinary(i: number): Record<string, string> {
-  return {
-    "go.mod": `module example.com/gobin${i}\n\ngo 1.19\n`,
-    "main.go": `package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\nfunc main() {\n\tfmt.Fprintln(os.Stdout, "gobin${i} says hello")\n}\n`,
-  };
 }
 
 const nodeDockerfile = [
