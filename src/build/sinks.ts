@@ -4,7 +4,7 @@ import { withKeyLock } from "../engine/key-lock.ts";
 import { Limiter } from "../engine/limiter.ts";
 import type { Digest } from "../oci/digest.ts";
 import { sha256 } from "../oci/digest.ts";
-import { writeLayout } from "../oci/layout.ts";
+import { REF_NAME, writeLayout } from "../oci/layout.ts";
 import { writeDockerTarball } from "../oci/tarball.ts";
 import { type Artifact, type Image, isIndex, type Platform } from "../oci/types.ts";
 
@@ -27,15 +27,37 @@ export interface Sink {
  */
 export function layoutSink(dir: string, lockRoot: string): Sink {
   const serial = new Limiter(1);
+  // index.json as it was when this build started: a target whose tag already names its digest
+  // there is done (writeLayout puts blobs before the index entry), with no lock and no write.
+  let before: Promise<Map<string, string>> | undefined;
   return {
-    publish: (artifact, name) =>
-      serial.run(() =>
+    async publish(artifact, name) {
+      const digest = await artifact.digest();
+      before ??= layoutTags(dir);
+      if ((await before).get(name) === digest) return { ref: `oci:${dir}:${name}`, digest, pushedBytes: 0 };
+      return serial.run(() =>
         withKeyLock(lockRoot, `layout-${sha256(dir).slice(7, 23)}`, async () => {
           const res = await writeLayout(dir, artifact, { tags: [name] });
           return { ref: `oci:${dir}:${name}`, digest: res.digest, pushedBytes: res.writtenBytes };
         }),
-      ),
+      );
+    },
   };
+}
+
+async function layoutTags(dir: string): Promise<Map<string, string>> {
+  try {
+    const index = JSON.parse(await fs.readFile(join(dir, "index.json"), "utf8")) as {
+      manifests?: Array<{ digest: string; annotations?: Record<string, string> }>;
+    };
+    return new Map(
+      (index.manifests ?? []).flatMap((m) =>
+        m.annotations?.[REF_NAME] ? [[m.annotations[REF_NAME], m.digest]] : [],
+      ),
+    );
+  } catch {
+    return new Map();
+  }
 }
 
 /**
