@@ -4,6 +4,7 @@ import { hostPlatform } from "../config/platform.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
 import type { RemoteMode } from "../engine/remote-sync.ts";
+import { allSettledOrThrow } from "../engine/settle.ts";
 import type { EngineEvent, StepTiming } from "../engine/timings.ts";
 import { TugError } from "../errors.ts";
 import type { Compression } from "../oci/compress.ts";
@@ -101,7 +102,9 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
     if (git.revision) annotations["org.opencontainers.image.revision"] = git.revision;
     const sink = sinkFor(project, opts, engine, registry);
     const resolveBase = baseResolver({ engine, registry, offline: opts.offline ?? false });
-    const artifacts = await Promise.all(
+    // Every target settles before a failure is reported: the engine and registry client are
+    // closed right after, and no upload may still be running then.
+    const artifacts = await allSettledOrThrow(
       targets.map(async (target) => {
         const started = performance.now();
         const compression = target.compression ?? defaultCompression(opts.repo);

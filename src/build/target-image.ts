@@ -2,9 +2,11 @@ import { builderFor } from "../builders/index.ts";
 import type { ImageTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import { cachedLayer, type LayerRecipe } from "../engine/layer-action.ts";
+import { allSettledOrThrow } from "../engine/settle.ts";
 import type { Compression } from "../oci/compress.ts";
 import type { Digest } from "../oci/digest.ts";
 import { appendLayers, asOci, indexFrom, withAnnotations, withConfig, withCreated } from "../oci/image.ts";
+import { sourceDateEpoch } from "../oci/tar.ts";
 import type { Artifact, Image, Platform } from "../oci/types.ts";
 
 export interface ResolvedBase {
@@ -23,9 +25,8 @@ export interface TargetImage {
 }
 
 /** created: SOURCE_DATE_EPOCH, else the epoch, so the config never carries the build's time. */
-function createdTime(env: NodeJS.ProcessEnv = process.env): string {
-  const s = Number.parseInt(env.SOURCE_DATE_EPOCH ?? "0", 10);
-  return new Date((Number.isFinite(s) ? s : 0) * 1000).toISOString().replace(".000Z", "Z");
+function createdTime(): string {
+  return new Date(sourceDateEpoch() * 1000).toISOString().replace(".000Z", "Z");
 }
 
 /** Builds one target for each of its platforms; several platforms make an OCI image index. */
@@ -40,7 +41,7 @@ export async function buildTargetImage(opts: {
 }): Promise<TargetImage> {
   const { engine, target, compression } = opts;
   let cached = true;
-  const perPlatform = await Promise.all(
+  const perPlatform = await allSettledOrThrow(
     target.platforms.map(async (platform) => {
       const [base, plan] = await Promise.all([
         opts.resolveBase(target, platform),

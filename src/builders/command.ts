@@ -16,11 +16,12 @@ export const commandBuilder: Builder = {
     if (target.builder !== "command") throw new Error("command builder given another target");
     const outAbs = target.output;
     const outRel = relative(target.context, outAbs).split("\\").join("/");
-    if (outRel.startsWith("..")) {
+    // "." would make the command's output the context itself (and clearing it would delete it).
+    if (outRel === "" || outRel === "." || outRel === ".." || outRel.startsWith("../")) {
       throw new TugError({
-        what: `output ${target.output} is outside the context`,
+        what: `output ${target.output} is not a directory inside the context`,
         where: target.where,
-        hint: "declare an output directory inside `context:`",
+        hint: "declare a subdirectory of `context:` as output, e.g. output: dist",
       });
     }
     const tree = await scanTree(target.context, {
@@ -39,6 +40,7 @@ export const commandBuilder: Builder = {
           target: target.name,
           step: `command ${platform.os}/${platform.architecture}`,
           kind: "command-output",
+          inputsStable: false,
           version: 1,
           params: {
             run: argv,

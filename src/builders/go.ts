@@ -43,7 +43,8 @@ export const goBuilder: Builder = {
           kind: "go-binary",
           version: 1,
           params: {
-            go: go.version,
+            go: goRelease(go.version),
+            ...goTuning(),
             os: platform.os,
             arch: platform.architecture,
             main: target.main,
@@ -56,7 +57,12 @@ export const goBuilder: Builder = {
             const outDir = await engine.store.tempPath("go");
             await fs.mkdir(outDir, { recursive: true });
             const out = join(outDir, binary);
-            await goBuild({ go: go.path, target, platform, out, cacheRoot: engine.store.root });
+            try {
+              await goBuild({ go: go.path, target, platform, out, cacheRoot: engine.store.root });
+            } catch (e) {
+              await fs.rm(outDir, { recursive: true, force: true });
+              throw e;
+            }
             const st = await fs.stat(out);
             return {
               entries: [{ path: `app/${binary}`, type: "file", mode: 0o755, size: st.size, source: out }],
@@ -73,8 +79,24 @@ function ldflagsOf(target: GoTarget): string {
   return ["-s", "-w", ...target.ldflags].join(" ");
 }
 
-function goarmOf(platform: Platform): string | undefined {
+export function goarmOf(platform: Platform): string | undefined {
   return platform.architecture === "arm" && platform.variant ? platform.variant.replace(/^v/, "") : undefined;
+}
+
+/** The environment of a static, reproducible cross-build for `platform` (GOCACHE when given). */
+export function goEnv(platform: Platform, gocache?: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    CGO_ENABLED: "0",
+    GOOS: platform.os,
+    GOARCH: platform.architecture,
+    GOFLAGS: "-buildvcs=false",
+    GOTOOLCHAIN: "local",
+  };
+  const goarm = goarmOf(platform);
+  if (goarm) env.GOARM = goarm;
+  if (gocache) env.GOCACHE = gocache;
+  return env;
 }
 
 /**
@@ -90,17 +112,7 @@ export function goBuild(o: {
   cacheRoot: string;
 }): Promise<void> {
   const { target, platform } = o;
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CGO_ENABLED: "0",
-    GOOS: platform.os,
-    GOARCH: platform.architecture,
-    GOCACHE: join(o.cacheRoot, "go-build"),
-    GOFLAGS: "-buildvcs=false",
-    GOTOOLCHAIN: "local",
-  };
-  const goarm = goarmOf(platform);
-  if (goarm) env.GOARM = goarm;
+  const env = goEnv(platform, join(o.cacheRoot, "go-build"));
   return new Promise<void>((resolve, reject) => {
     execFile(
       o.go,
@@ -118,4 +130,22 @@ export function goBuild(o: {
           : resolve(),
     );
   });
+}
+
+/**
+ * The release from `go version` output ("go version go1.22.2 linux/amd64" → "go1.22.2"): the
+ * host's own OS/arch would split Mac and Linux caches for the same cross-compiled binary.
+ */
+export function goRelease(versionOutput: string): string {
+  return /\bgo\d+(?:\.\d+)*\S*/.exec(versionOutput.replace(/^go version /, ""))?.[0] ?? versionOutput;
+}
+
+/** Environment settings that change what `go build` emits; they are part of the key when set. */
+export function goTuning(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of ["GOAMD64", "GOARM64", "GO386", "GOMIPS", "GOPPC64", "GOEXPERIMENT", "GOFIPS140"]) {
+    const v = env[k];
+    if (v) out[k] = v;
+  }
+  return out;
 }

@@ -9,6 +9,7 @@ import type { Engine } from "../engine/engine.ts";
 import type { LayerRecipe } from "../engine/layer-action.ts";
 import { type SourceFile, scanTree } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
+import { sha256 } from "../oci/digest.ts";
 import type { Platform } from "../oci/types.ts";
 import { type Builder, entriesUnder } from "./builder.ts";
 import { findNativePackages, runtimeClosure } from "./node-externals.ts";
@@ -44,15 +45,19 @@ export const nodeBuilder: Builder = {
     }
     const lockfiles = tree.files.filter((f) => LOCKFILES.includes(f.path));
     const externals = await externalsOf(engine, target, lockfiles);
+    // Without a lockfile nothing stands for node_modules: key on what is installed instead.
+    const installed =
+      lockfiles.length === 0 ? await installedPackages(join(target.context, "node_modules")) : "";
     const layers: LayerRecipe[] = [];
-    if (externals.length > 0) layers.push(depsRecipe(engine, target, platform, externals, lockfiles));
+    if (externals.length > 0)
+      layers.push(depsRecipe(engine, target, platform, externals, lockfiles, installed));
     layers.push({
       target: target.name,
       step: `bundle ${platform.os}/${platform.architecture}`,
       kind: "node-bundle",
       version: 1,
-      params: { esbuild: esbuildVersion, entry: target.entry, node: target.node, externals },
-      // The bundle inlines node_modules; the lockfile stands for their contents.
+      params: { esbuild: esbuildVersion, entry: target.entry, node: target.node, externals, installed },
+      // The bundle inlines node_modules; the lockfile (or `installed`) stands for their contents.
       trees: { context: tree.files },
       produce: async () => ({
         entries: [
@@ -178,15 +183,18 @@ function depsRecipe(
   platform: Platform,
   externals: string[],
   lockfiles: SourceFile[],
+  installed: string,
 ): LayerRecipe {
   const cpu = NODE_ARCH[platform.architecture] ?? platform.architecture;
   const hostMatches = platform.os === process.platform && cpu === process.arch;
+  // Copied from the host, compiled addons are built for this Node's ABI.
+  const abi = hostMatches ? `modules-${process.versions.modules}` : "npm-install";
   return {
     target: target.name,
     step: `deps ${platform.os}/${platform.architecture}`,
     kind: "node-deps",
     version: 1,
-    params: { externals, os: platform.os, cpu },
+    params: { externals, os: platform.os, cpu, abi, installed },
     trees: { lockfile: lockfiles },
     produce: async () => {
       const nodeModules = join(target.context, "node_modules");
@@ -242,6 +250,34 @@ async function installedVersion(nodeModules: string, name: string): Promise<stri
       JSON.parse(await fs.readFile(join(nodeModules, name, "package.json"), "utf8")) as { version: string }
     ).version;
   } catch {
-    return "latest";
+    throw new TugError({
+      what: `external package ${name} is not installed in ${nodeModules}`,
+      hint: "run npm install (or npm ci) in the context first",
+    });
   }
+}
+
+/** name@version of every top-level installed package, as one digest (no lockfile to key on). */
+async function installedPackages(nodeModules: string): Promise<string> {
+  const names: string[] = [];
+  for (const n of await fs.readdir(nodeModules).catch(() => [] as string[])) {
+    if (n.startsWith(".")) continue;
+    if (n.startsWith("@"))
+      for (const s of await fs.readdir(join(nodeModules, n)).catch(() => [] as string[]))
+        names.push(`${n}/${s}`);
+    else names.push(n);
+  }
+  const versions = await Promise.all(
+    names.sort().map(async (n) => {
+      const text = await fs.readFile(join(nodeModules, n, "package.json"), "utf8").catch(() => "{}");
+      let version = "?";
+      try {
+        version = (JSON.parse(text) as { version?: string }).version ?? "?";
+      } catch {
+        // a broken package.json still counts, as "?"
+      }
+      return `${n}@${version}`;
+    }),
+  );
+  return versions.length === 0 ? "" : sha256(versions.join("\n"));
 }

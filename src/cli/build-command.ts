@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { build } from "../build/build.ts";
 import { remoteCacheSetting } from "../config/remote-cache.ts";
+import { TugError } from "../errors.ts";
 import { fmtMs, Progress } from "./progress.ts";
 import { projectFromArgs } from "./project-args.ts";
 
@@ -63,7 +64,7 @@ export function buildCommand(program: Command): void {
       trustPushed: flags.trustPushed ?? process.env.TUG_TRUST_PUSHED === "1",
       remoteCache: remoteCacheSetting(project, flags.remoteCache, process.env),
       insecureRegistries: flags.insecureRegistry,
-      jobs: flags.jobs ? Number(flags.jobs) : undefined,
+      jobs: parseJobs(flags.jobs),
       onEvent: progress.onEvent,
     });
     progress.done();
@@ -79,4 +80,17 @@ export function buildCommand(program: Command): void {
     if (flags.json)
       process.stdout.write(`${JSON.stringify({ ms: result.ms, artifacts: result.artifacts })}\n`);
   });
+}
+
+function parseJobs(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new TugError({
+      what: `--jobs ${v} is not a whole number of at least 1`,
+      where: "--jobs",
+      hint: "e.g. -j 2",
+    });
+  }
+  return n;
 }

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { publishFromLayout } from "../build/publish.ts";
+import { findProject } from "../config/find.ts";
 import { TugError } from "../errors.ts";
 import { projectFromArgs } from "./project-args.ts";
 
@@ -24,10 +25,11 @@ export function publishCommand(program: Command): void {
         flags: { from: string; file?: string; repo?: string; insecureRegistry: string[]; json?: boolean },
       ) => {
         const started = performance.now();
-        const { project, repo } = await projectFromArgs([], flags).catch(() => ({
-          project: undefined,
-          repo: flags.repo ?? process.env.TUG_REPO,
-        }));
+        // A project is optional (it gives tags and repo), but one that is named or present must load.
+        const hasProject = flags.file !== undefined || (await findProject(process.cwd())) !== undefined;
+        const { project, repo } = hasProject
+          ? await projectFromArgs([], flags)
+          : { project: undefined, repo: flags.repo ?? process.env.TUG_REPO };
         if (!repo)
           throw new TugError({
             what: "no repository to publish to",

@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
+import { goarmOf, goEnv, goRelease } from "../builders/go.ts";
 import { toolIdentity } from "../builders/tool-identity.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { LayerRecipe } from "../engine/layer-action.ts";
@@ -29,7 +30,7 @@ export async function supervisorLayerRecipe(engine: Engine, platform: Platform):
     kind: "dev-supervisor",
     version: 1,
     params: {
-      go: go.version,
+      go: goRelease(go.version),
       os: platform.os,
       arch: platform.architecture,
       goarm: goarm ?? "",
@@ -58,10 +59,6 @@ export async function supervisorLayerRecipe(engine: Engine, platform: Platform):
   };
 }
 
-function goarmOf(p: Platform): string | undefined {
-  return p.architecture === "arm" && p.variant ? p.variant.replace(/^v/, "") : undefined;
-}
-
 export interface CompileSupervisorOptions {
   /** Scratch directory (created); the binary is written to DIR/supervisor. */
   dir: string;
@@ -79,18 +76,7 @@ export async function compileSupervisor(opts: CompileSupervisorOptions): Promise
   // A module of its own: the build must not pick up whatever go.mod encloses the temp dir.
   await fs.writeFile(join(opts.dir, "go.mod"), "module tug.dev/supervisor\n\ngo 1.18\n");
   const out = join(opts.dir, "supervisor");
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CGO_ENABLED: "0",
-    GOOS: opts.platform.os,
-    GOARCH: opts.platform.architecture,
-    GOFLAGS: "-buildvcs=false",
-    GOTOOLCHAIN: "local",
-    GOPROXY: "off",
-  };
-  const goarm = goarmOf(opts.platform);
-  if (goarm) env.GOARM = goarm;
-  if (opts.gocache) env.GOCACHE = opts.gocache;
+  const env = { ...goEnv(opts.platform, opts.gocache), GOPROXY: "off" };
   await new Promise<void>((resolve, reject) => {
     execFile(
       opts.go ?? "go",

@@ -3,13 +3,13 @@ import { type BuildLayerResult, buildLayer, recompress } from "../oci/build-laye
 import { type Compression, compressionKey } from "../oci/compress.ts";
 import type { Digest } from "../oci/digest.ts";
 import { fileLayer } from "../oci/layer.ts";
-import type { LayerEntry } from "../oci/tar.ts";
+import { type LayerEntry, sourceDateEpoch } from "../oci/tar.ts";
 import type { Layer } from "../oci/types.ts";
 import type { Engine } from "./engine.ts";
 import { recordExplain } from "./explain.ts";
 import { actionKey } from "./key.ts";
 import { withKeyLock } from "./key-lock.ts";
-import { type SourceFile, subtreeDigest } from "./source-tree.ts";
+import { assertUnchanged, type SourceFile, subtreeDigest } from "./source-tree.ts";
 
 export type ParamValue = string | number | boolean | string[];
 
@@ -24,6 +24,11 @@ export interface LayerRecipe {
   /** Named input file sets; only their digests enter the key. */
   trees: Record<string, SourceFile[]>;
   produce(): Promise<{ entries: LayerEntry[]; cleanup?: () => Promise<void> }>;
+  /**
+   * False for actions that may write into their own inputs' directory (user commands): the
+   * check that no input changed while the layer was built would then always fail.
+   */
+  inputsStable?: boolean;
 }
 
 interface LayerRecord {
@@ -37,7 +42,9 @@ interface DescriptorRecord {
 
 export function recipeKey(r: LayerRecipe): string {
   const trees = Object.fromEntries(Object.entries(r.trees).map(([k, files]) => [k, subtreeDigest(files)]));
-  return actionKey({ kind: r.kind, version: r.version, inputs: { params: r.params, trees } });
+  // The tar's timestamps come from SOURCE_DATE_EPOCH, so it is an input of every layer.
+  const mtime = sourceDateEpoch();
+  return actionKey({ kind: r.kind, version: r.version, inputs: { params: r.params, trees, mtime } });
 }
 
 export interface LayerResult {
@@ -108,6 +115,8 @@ async function produceLayer(
   const out = await engine.store.tempPath("layer");
   try {
     const res = await buildLayer({ entries, compression, outFile: out });
+    if (recipe.inputsStable !== false)
+      await assertUnchanged(Object.values(recipe.trees).flat(), recipe.target);
     return await storeLayer(engine, key, res, out, compression);
   } catch (e) {
     await fs.rm(out, { force: true });

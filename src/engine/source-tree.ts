@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { type BigIntStats, promises as fs } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { TugError } from "../errors.ts";
 import { type Digest, digestFile, sha256 } from "../oci/digest.ts";
+import { Limiter } from "./limiter.ts";
 import type { StatCache } from "./stat-cache.ts";
 
 export interface SourceFile {
@@ -16,6 +17,8 @@ export interface SourceFile {
   linkname?: string;
   /** Absolute host path, for readers; never part of a key. */
   abs: string;
+  /** size:mtime:ctime when scanned (files), to detect an edit made while a layer is built. */
+  stamp?: string;
 }
 
 export interface SourceTree {
@@ -44,6 +47,9 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<So
   const absRoot = resolve(root);
   const files: SourceFile[] = [];
   const pending: Promise<void>[] = [];
+  let failure: unknown;
+  // Bounded: a cold scan of a big tree must not open every file at once (EMFILE).
+  const hashing = new Limiter(32);
   const walk = async (dir: string): Promise<void> => {
     const names = (await fs.readdir(dir)).sort();
     for (const name of names) {
@@ -75,16 +81,22 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<So
           executable: (Number(st.mode) & 0o111) !== 0,
           size: Number(st.size),
           abs,
+          stamp: stampOf(st),
         };
         files.push(file);
         const cached = opts.statCache?.lookup(abs, st);
         if (cached) file.digest = cached;
         else
           pending.push(
-            digestFile(abs).then(({ digest }) => {
-              file.digest = digest;
-              opts.statCache?.remember(abs, st, digest);
-            }),
+            hashing
+              .run(() => digestFile(abs))
+              .then(({ digest }) => {
+                file.digest = digest;
+                opts.statCache?.remember(abs, st, digest);
+              })
+              .catch((e: unknown) => {
+                failure ??= e;
+              }),
           );
       }
       // Sockets, fifos and devices are not layer content; skip them silently like docker does.
@@ -98,9 +110,47 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<So
       hint: "check `context:` (relative to tug.yaml), or create the directory",
     });
   }
-  await walk(absRoot);
+  try {
+    await walk(absRoot);
+  } catch (e) {
+    failure ??= e;
+  }
   await Promise.all(pending);
+  if (failure !== undefined) throw changedDuringScan(failure, opts.where);
   return { root: absRoot, files, digest: treeDigest(files) };
+}
+
+function stampOf(st: BigIntStats): string {
+  return `${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/** A file that vanished while the tree was read is a user-facing race, not an internal error. */
+function changedDuringScan(e: unknown, where: string | undefined): unknown {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code !== "ENOENT" && code !== "ENOTDIR") return e;
+  return new TugError({
+    what: `${(e as NodeJS.ErrnoException).path ?? "a file"} disappeared while tug was reading the context`,
+    where,
+    hint: "something changed the files during the build; run it again",
+  });
+}
+
+/**
+ * Throws when a scanned file changed after the scan (an edit racing the build): the layer
+ * would hold the new bytes under the old content's key, and that entry must not be stored.
+ */
+export async function assertUnchanged(files: SourceFile[], where: string | undefined): Promise<void> {
+  for (const f of files) {
+    if (f.type !== "file" || !f.stamp) continue;
+    const st = await fs.lstat(f.abs, { bigint: true }).catch(() => undefined);
+    if (!st || stampOf(st) !== f.stamp) {
+      throw new TugError({
+        what: `${f.path} changed while its layer was being built`,
+        where,
+        hint: "run the build again (nothing was stored for this layer)",
+      });
+    }
+  }
 }
 
 function treeDigest(files: SourceFile[]): Digest {

@@ -86,3 +86,32 @@ test("command builder: a failing command is one clear error with its output", as
   );
   await engine.close();
 });
+
+test("command builder: output must be a subdirectory, never the context itself", async (t) => {
+  const ctx = await tempDir(t, "tug-cmd-");
+  await fs.writeFile(join(ctx, "precious.txt"), "keep me");
+  const engine = await Engine.open({ cacheDir: await tempDir(t, "tug-cache-"), scope: ctx });
+  const target: CommandTarget = {
+    name: "gen",
+    where: "images.gen",
+    context: ctx,
+    base: { kind: "scratch" },
+    platforms: [{ os: "linux", architecture: "amd64" }],
+    env: {},
+    ports: [],
+    labels: {},
+    annotations: {},
+    tags: ["latest"],
+    builder: "command",
+    run: ["true"],
+    output: ctx,
+    dest: "/",
+    inputs: ["."],
+  };
+  await assert.rejects(
+    builderFor(target).plan({ engine, target, platform: target.platforms[0]! }),
+    /not a directory inside the context/,
+  );
+  assert.equal(await fs.readFile(join(ctx, "precious.txt"), "utf8"), "keep me");
+  await engine.close();
+});

@@ -6,7 +6,7 @@ import { CacheStore } from "../../src/engine/cache-store.ts";
 import { Engine } from "../../src/engine/engine.ts";
 import { actionKey, canonicalJson } from "../../src/engine/key.ts";
 import { withKeyLock } from "../../src/engine/key-lock.ts";
-import { cachedLayer, type LayerRecipe } from "../../src/engine/layer-action.ts";
+import { cachedLayer, type LayerRecipe, recipeKey } from "../../src/engine/layer-action.ts";
 import { scanTree } from "../../src/engine/source-tree.ts";
 import { tempDir } from "../support/tmp.ts";
 
@@ -147,3 +147,25 @@ async function findFiles(dir: string): Promise<string[]> {
   }
   return out;
 }
+
+test("SOURCE_DATE_EPOCH is part of every layer key (it changes the tar's bytes)", () => {
+  const recipe: LayerRecipe = {
+    target: "t",
+    step: "s",
+    kind: "k",
+    version: 1,
+    params: {},
+    trees: {},
+    produce: async () => ({ entries: [] }),
+  };
+  const saved = process.env.SOURCE_DATE_EPOCH;
+  try {
+    delete process.env.SOURCE_DATE_EPOCH;
+    const a = recipeKey(recipe);
+    process.env.SOURCE_DATE_EPOCH = "1700000000";
+    assert.notEqual(recipeKey(recipe), a);
+  } finally {
+    if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
+    else process.env.SOURCE_DATE_EPOCH = saved;
+  }
+});

@@ -1,6 +1,7 @@
 import type { Readable } from "node:stream";
 import { TugError } from "../../errors.ts";
 import type { Digest } from "../digest.ts";
+import { isDigest } from "../digest.ts";
 import { formatReference, manifestReference, type Reference } from "../reference.ts";
 import {
   type Artifact,
@@ -69,6 +70,8 @@ function remoteImage(client: RegistryClient, repo: Repo, fetched: FetchedManifes
   if (!manifest.config?.digest || !Array.isArray(manifest.layers)) {
     throw new TugError({ what: "the image manifest has no config or layers", where });
   }
+  // Digests become file names in caches and layouts: anything but sha256:HEX is refused here.
+  for (const d of [manifest.config, ...manifest.layers]) checkDescriptor(d, where);
   const rawConfig = once(async () =>
     readAll(await client.blob(repo, manifest.config.digest, manifest.config.size)),
   );
@@ -87,6 +90,8 @@ function remoteImage(client: RegistryClient, repo: Repo, fetched: FetchedManifes
 
 function remoteIndex(client: RegistryClient, repo: Repo, fetched: FetchedManifest): ImageIndex {
   const index = JSON.parse(fetched.raw.toString("utf8")) as IndexManifest;
+  for (const d of index.manifests ?? [])
+    checkDescriptor(d, `${repo.registry}/${repo.repository}@${fetched.digest}`);
   const images = once(async () => {
     // Nested indexes and non-image entries (e.g. attestations) are not images of this index.
     const wanted = index.manifests.filter((d) => IMAGE_TYPES.has(d.mediaType));
@@ -139,4 +144,14 @@ export async function resolveDigest(client: RegistryClient, ref: Reference): Pro
     });
   }
   return head.digest ?? (await client.manifest(repo, manifestReference(ref))).digest;
+}
+
+function checkDescriptor(d: { digest?: unknown }, where: string): void {
+  if (typeof d.digest !== "string" || !isDigest(d.digest)) {
+    throw new TugError({
+      what: `the manifest names a blob by an unsupported digest ${JSON.stringify(d.digest)}`,
+      where,
+      hint: "tug reads sha256 digests only; re-push the image with a current tool",
+    });
+  }
 }
