@@ -1,9 +1,8 @@
-import { createHash, randomBytes } from "node:crypto";
-import { constants, createReadStream, createWriteStream } from "node:fs";
-import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type Readable, pipeline as streamPipeline, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { TugError } from "../errors.ts";
 import { type Digest, hexOf, isDigest, sha256 } from "./digest.ts";
 import {
@@ -13,7 +12,6 @@ import {
   type ImageConfig,
   type ImageIndex,
   type IndexManifest,
-  isIndex,
   type Layer,
   type Manifest,
   MediaType,
@@ -22,7 +20,7 @@ import {
 /** The index.json annotation that names a tag inside a layout (image-spec, image-layout.md). */
 export const REF_NAME = "org.opencontainers.image.ref.name";
 
-const LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
+export const LAYOUT_FILE = '{"imageLayoutVersion":"1.0.0"}';
 
 /**
  * A layer that can name a file holding its compressed bytes, e.g. a blob in tug's local cache.
@@ -49,7 +47,7 @@ function isIndexType(mediaType: string): boolean {
   return mediaType === MediaType.ociIndex || mediaType === MediaType.dockerManifestList;
 }
 
-function errCode(e: unknown): string | undefined {
+export function errCode(e: unknown): string | undefined {
   return e instanceof Error && "code" in e && typeof e.code === "string" ? e.code : undefined;
 }
 
@@ -205,7 +203,7 @@ function layoutIndex(blobs: LayoutBlobs, desc: Descriptor): ImageIndex {
   };
 }
 
-async function readIndexJson(dir: string): Promise<IndexManifest> {
+export async function readIndexJson(dir: string): Promise<IndexManifest> {
   let text: string;
   try {
     text = await readFile(join(dir, "index.json"), "utf8");
@@ -225,7 +223,7 @@ async function readIndexJson(dir: string): Promise<IndexManifest> {
   }
 }
 
-async function checkLayoutFile(dir: string): Promise<void> {
+export async function checkLayoutFile(dir: string): Promise<void> {
   let text: string;
   try {
     text = await readFile(join(dir, "oci-layout"), "utf8");
@@ -282,255 +280,4 @@ export async function readLayout(dir: string, tag?: string): Promise<Artifact> {
   return isIndexType(desc.mediaType) ? layoutIndex(blobs, desc) : layoutImage(blobs, desc);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Writing
-
-export interface WriteLayoutOptions {
-  /** ref.name annotations for the artifact in index.json; entries with the same names are replaced. */
-  tags: string[];
-}
-
-export interface WriteLayoutResult {
-  digest: Digest;
-  /** Bytes of the blobs that were not in the layout before. */
-  writtenBytes: number;
-  writtenBlobs: number;
-}
-
-const LAYER_CONCURRENCY = 4;
-
-async function mapLimited<T>(items: T[], limit: number, f: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await f(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
-/**
- * Puts blobs under blobs/sha256 atomically: bytes go to a temp file in the same directory and are
- * renamed into place once their digest checks out, so a killed run never leaves a partial blob
- * under a final name. A blob already present with the right size is trusted and skipped.
- */
-class BlobWriter {
-  writtenBytes = 0;
-  writtenBlobs = 0;
-  private readonly inFlight = new Map<Digest, Promise<void>>();
-  private readonly blobDir: string;
-
-  constructor(readonly dir: string) {
-    this.blobDir = join(dir, "blobs", "sha256");
-  }
-
-  private final(d: Digest): string {
-    return join(this.blobDir, hexOf(d));
-  }
-
-  private temp(d: Digest): string {
-    return join(this.blobDir, `.tmp-${hexOf(d).slice(0, 16)}-${randomBytes(6).toString("hex")}`);
-  }
-
-  private async present(d: Digest, size: number): Promise<boolean> {
-    try {
-      return (await stat(this.final(d))).size === size;
-    } catch (e) {
-      if (errCode(e) === "ENOENT") return false;
-      throw e;
-    }
-  }
-
-  /** Runs `write` once per digest, unless the blob is already in the layout. */
-  private once(d: Digest, size: number, write: () => Promise<void>): Promise<void> {
-    let p = this.inFlight.get(d);
-    if (!p) {
-      p = (async () => {
-        if (await this.present(d, size)) return;
-        await write();
-        this.writtenBytes += size;
-        this.writtenBlobs++;
-      })();
-      this.inFlight.set(d, p);
-    }
-    return p;
-  }
-
-  putBytes(d: Digest, data: Buffer): Promise<void> {
-    return this.once(d, data.length, async () => {
-      const tmp = this.temp(d);
-      try {
-        await writeFile(tmp, data, { flag: "wx" });
-        await rename(tmp, this.final(d));
-      } catch (e) {
-        await rm(tmp, { force: true });
-        throw e;
-      }
-    });
-  }
-
-  putLayer(layer: Layer, desc: Descriptor): Promise<void> {
-    return this.once(desc.digest, desc.size, () =>
-      isFileBacked(layer) ? this.placeFile(layer.path, desc) : this.stream(layer, desc),
-    );
-  }
-
-  private async stream(layer: Layer, desc: Descriptor): Promise<void> {
-    const tmp = this.temp(desc.digest);
-    const hash = createHash("sha256");
-    let size = 0;
-    try {
-      const source = await layer.compressed();
-      const counter = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          hash.update(chunk);
-          size += chunk.length;
-          cb(null, chunk);
-        },
-      });
-      await pipeline(source, counter, createWriteStream(tmp, { flags: "wx" }));
-      const got: Digest = `sha256:${hash.digest("hex")}`;
-      if (got !== desc.digest || size !== desc.size) {
-        throw new TugError({
-          what: `layer ${desc.digest} produced bytes that do not match it (${got}, ${size} bytes; expected ${desc.size})`,
-          where: `writing layout ${this.dir}`,
-          hint: "its cached identity is stale; clear tug's cache and build again",
-        });
-      }
-      await rename(tmp, this.final(desc.digest));
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
-  }
-
-  /** Fast path for a layer already in a file: hardlink, or copy (reflink where the filesystem can). */
-  private async placeFile(path: string, desc: Descriptor): Promise<void> {
-    const size = (await stat(path)).size;
-    if (size !== desc.size) {
-      throw new TugError({
-        what: `layer file ${path} has ${size} bytes, but its descriptor ${desc.digest} says ${desc.size}`,
-        hint: "the cached blob is damaged; clear tug's cache and build again",
-      });
-    }
-    const final = this.final(desc.digest);
-    try {
-      await link(path, final);
-      return;
-    } catch (e) {
-      const code = errCode(e);
-      if (code === "EEXIST") {
-        // A wrong-sized leftover (present() said no); replace it through a temp file below.
-      } else if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK" && code !== "ENOTSUP") {
-        throw e;
-      }
-    }
-    const tmp = this.temp(desc.digest);
-    try {
-      await copyFile(path, tmp, constants.COPYFILE_FICLONE);
-      await rename(tmp, final);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
-  }
-
-  async putImage(image: Image): Promise<void> {
-    const [manifest, layers] = await Promise.all([image.manifest(), image.layers()]);
-    const pairs = layers.map((layer, i) => ({ layer, desc: manifest.layers[i]! }));
-    await mapLimited(pairs, LAYER_CONCURRENCY, ({ layer, desc }) => this.putLayer(layer, desc));
-    await this.putBytes(manifest.config.digest, await image.rawConfig());
-    // The manifest goes last, so a layout never names a manifest whose blobs are missing.
-    await this.putBytes(await image.digest(), await image.rawManifest());
-  }
-}
-
-function emptyIndex(): IndexManifest {
-  return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
-}
-
-/** Creates `dir` as a layout, refusing a non-empty directory that is not one already. */
-async function ensureLayout(dir: string): Promise<void> {
-  let entries: string[] = [];
-  try {
-    entries = await readdir(dir);
-  } catch (e) {
-    if (errCode(e) !== "ENOENT") throw e;
-  }
-  if (entries.length > 0 && !entries.includes("oci-layout")) {
-    throw new TugError({
-      what: `${dir} is not empty and is not an OCI image layout`,
-      hint: "choose an empty or new directory, or an existing layout",
-    });
-  }
-  if (entries.includes("oci-layout")) await checkLayoutFile(dir);
-  await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
-  if (!entries.includes("oci-layout")) {
-    // index.json first: a directory with oci-layout is then always a readable (maybe empty) layout.
-    await writeFile(join(dir, "index.json"), JSON.stringify(emptyIndex()));
-    await writeFile(join(dir, "oci-layout"), LAYOUT_FILE);
-  }
-}
-
-/**
- * Makes `dir` a layout even when it already holds other files: for tug's cache, whose blobs/
- * is a layout's CAS next to tug's own records (ac/, tmp/), so it is never empty when the first
- * base image is written into it.
- */
-export async function adoptLayout(dir: string): Promise<void> {
-  await mkdir(join(dir, "blobs", "sha256"), { recursive: true });
-  const entries = await readdir(dir);
-  if (entries.includes("oci-layout")) return checkLayoutFile(dir);
-  if (!entries.includes("index.json")) await writeFile(join(dir, "index.json"), JSON.stringify(emptyIndex()));
-  await writeFile(join(dir, "oci-layout"), LAYOUT_FILE);
-}
-
-/**
- * Writes an image or index into an OCI image layout and points `tags` at it in index.json.
- * Blobs already present are skipped without opening the layer. Child manifests are written
- * before the index and index.json is replaced last by rename, so readers never see a tag whose
- * blobs are missing. Two processes updating the same layout at once may lose one's index.json
- * entry (last rename wins); blobs are safe either way.
- */
-export async function writeLayout(
-  dir: string,
-  artifact: Artifact,
-  options: WriteLayoutOptions,
-): Promise<WriteLayoutResult> {
-  await ensureLayout(dir);
-  const writer = new BlobWriter(dir);
-  if (isIndex(artifact)) {
-    for (const { image } of await artifact.images()) await writer.putImage(image);
-    await writer.putBytes(await artifact.digest(), await artifact.rawManifest());
-  } else {
-    await writer.putImage(artifact);
-  }
-
-  const digest = await artifact.digest();
-  const desc: Descriptor = {
-    mediaType: artifact.mediaType(),
-    digest,
-    size: (await artifact.rawManifest()).length,
-  };
-  let index = emptyIndex();
-  try {
-    await stat(join(dir, "index.json"));
-    index = await readIndexJson(dir);
-  } catch (e) {
-    if (errCode(e) !== "ENOENT") throw e;
-  }
-  const tags = new Set(options.tags);
-  const kept = index.manifests.filter((m) => {
-    const name = m.annotations?.[REF_NAME];
-    return tags.size > 0 ? name === undefined || !tags.has(name) : name !== undefined || m.digest !== digest;
-  });
-  const added = tags.size > 0 ? [...tags].map((t) => ({ ...desc, annotations: { [REF_NAME]: t } })) : [desc];
-  const next: IndexManifest = { ...index, manifests: [...kept, ...added] };
-  const tmp = join(dir, `.index.json.tmp-${randomBytes(6).toString("hex")}`);
-  try {
-    await writeFile(tmp, JSON.stringify(next));
-    await rename(tmp, join(dir, "index.json"));
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  }
-  return { digest, writtenBytes: writer.writtenBytes, writtenBlobs: writer.writtenBlobs };
-}
+export { adoptLayout, type WriteLayoutOptions, type WriteLayoutResult, writeLayout } from "./layout-write.ts";
