@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
+import { firstPartyClosure, importsOf, isStdlib } from "../../src/lambda/python/imports.ts";
+import { tempDir } from "../support/tmp.ts";
+
+async function tree(root: string, files: Record<string, string>): Promise<void> {
+  for (const [name, text] of Object.entries(files)) {
+    await mkdir(dirname(join(root, name)), { recursive: true });
+    await writeFile(join(root, name), text);
+  }
+}
+
+test("import statements of every shape", () => {
+  const src = [
+    "import a.b as c, d", // 1
+    "from a.b import c", // 2
+    "from . import x", // 3
+    "from ..pkg import y as z, w", // 4
+    "from .mod import (", // 5
+    "    one,",
+    "    two as deux,",
+    ")",
+    "from ... import up", // 9
+  ].join("\n");
+  assert.deepEqual(importsOf(src, "m.py"), [
+    { module: "a.b", line: 1, level: 0 },
+    { module: "d", line: 1, level: 0 },
+    { module: "a.b", line: 2, level: 0, names: ["c"] },
+    { module: "", line: 3, level: 1, names: ["x"] },
+    { module: "pkg", line: 4, level: 2, names: ["y", "w"] },
+    { module: "mod", line: 5, level: 1, names: ["one", "two"] },
+    { module: "", line: 9, level: 3, names: ["up"] },
+  ]);
+});
+
+test("strings, comments and docstrings are not imports; nested ones are", () => {
+  const src = `"""Module doc.
+
+import fake_in_docstring
+"""
+# import fake_in_comment
+s = "import fake_in_string"
+t = '''
+from fake_multiline import x
+'''
+from typing import TYPE_CHECKING
+if TYPE_CHECKING:
+    from typing_only import Thing
+
+def handler(event, context):
+    import inside_function
+    return 1
+
+try:
+    import optional_fast
+except ImportError:
+    optional_fast = None
+
+mod = __import__("dyn_a")
+other = importlib.import_module("dyn_b.sub")
+skipped = importlib.import_module(name)
+`;
+  const got = importsOf(src, "m.py");
+  assert.deepEqual(
+    got.map((i) => i.module),
+    ["typing", "typing_only", "inside_function", "optional_fast", "dyn_a", "dyn_b.sub"],
+  );
+  assert.equal(got.find((i) => i.module === "optional_fast")?.weak, true);
+  assert.equal(got.find((i) => i.module === "inside_function")?.weak, undefined);
+  assert.equal(got.find((i) => i.module === "dyn_a")?.dynamic, true);
+  assert.equal(got.find((i) => i.module === "typing_only")?.line, 12);
+});
+
+test("a file with a syntax error still yields its imports", () => {
+  const got = importsOf("import good\ndef broken(:\n    pass\nimport also_good\n", "bad.py");
+  assert.ok(got.some((i) => i.module === "good"));
+  assert.ok(got.some((i) => i.module === "also_good"));
+});
+
+test("the talk's example: each lambda gets only its own third-party imports", async (t) => {
+  const root = await tempDir(t);
+  await tree(root, {
+    "lambdas/echo.py": [
+      "import json",
+      "import msgspec",
+      "from logs import log",
+      "def handler(event, context):",
+      "    log.info('echo')",
+      "    return msgspec.json.decode(json.dumps(event))",
+    ].join("\n"),
+    "lambdas/logs.py": "import logging\nimport structlog\nlog = structlog.get_logger()\n",
+    "lambdas/plot.py": [
+      "import io",
+      "import matplotlib.pyplot as plt",
+      "def handler(event, context):",
+      "    return plt.figure() is not None",
+    ].join("\n"),
+  });
+  const echo = await firstPartyClosure(join(root, "lambdas/echo.py"), join(root, "lambdas"));
+  assert.deepEqual([...echo.thirdParty].sort(), ["msgspec", "structlog"]);
+  assert.deepEqual(echo.files, [join(root, "lambdas/echo.py"), join(root, "lambdas/logs.py")]);
+  const structlog = echo.imports.find((i) => i.module === "structlog");
+  assert.deepEqual(structlog, {
+    module: "structlog",
+    file: join(root, "lambdas/logs.py"),
+    line: 2,
+    weak: false,
+  });
+  const plot = await firstPartyClosure(join(root, "lambdas/plot.py"), join(root, "lambdas"));
+  assert.deepEqual([...plot.thirdParty], ["matplotlib"]);
+  assert.deepEqual(plot.files, [join(root, "lambdas/plot.py")]);
+});
+
+test("packages, relative imports and extra source roots are followed", async (t) => {
+  const root = await tempDir(t);
+  await tree(root, {
+    "app/handler.py": "from app.core import run\nfrom app import helpers\n",
+    "app/__init__.py": "",
+    "app/core/__init__.py": "from .engine import go\nfrom ..util import fmt\n",
+    "app/core/engine.py": "import numpy\nfrom . import missing_is_fine\n",
+    "app/util.py": "import requests\n",
+    "app/helpers.py": "import shared.tools\n",
+    "libs/shared/tools.py": "import boto3\nimport os.path\n",
+  });
+  const got = await firstPartyClosure(join(root, "app/handler.py"), root, {
+    sourceRoots: [join(root, "libs")],
+  });
+  assert.deepEqual([...got.thirdParty].sort(), ["boto3", "numpy", "requests"]);
+  assert.deepEqual(got.files.map((f) => f.slice(root.length + 1)).sort(), [
+    "app/__init__.py",
+    "app/core/__init__.py",
+    "app/core/engine.py",
+    "app/handler.py",
+    "app/helpers.py",
+    "app/util.py",
+    "libs/shared/tools.py",
+  ]);
+});
+
+test("the standard library is per Python version", () => {
+  assert.equal(isStdlib("os.path"), true);
+  assert.equal(isStdlib("tomllib", 10), false);
+  assert.equal(isStdlib("tomllib", 11), true);
+  assert.equal(isStdlib("distutils", 11), true);
+  assert.equal(isStdlib("distutils", 12), false);
+  assert.equal(isStdlib("cgi", 13), false);
+  assert.equal(isStdlib("annotationlib", 14), true);
+  assert.equal(isStdlib("annotationlib", 13), false);
+  assert.equal(isStdlib("msgspec"), false);
+  assert.equal(isStdlib("typing_extensions"), false);
+});
