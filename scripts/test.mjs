@@ -11,7 +11,11 @@ function find(dir) {
 
 const only = process.argv.slice(2);
 const files = (only.length ? only : find("test")).sort();
-const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...files], {
-  stdio: "inherit",
-});
+const r = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=300000", ...files],
+  {
+    stdio: "inherit",
+  },
+);
 process.exit(r.status ?? 1);

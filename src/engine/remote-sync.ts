@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, promises as fs } from "node:fs";
-import { pipeline } from "node:stream/promises";
+import { createReadStream, promises as fs } from "node:fs";
+import { Transform } from "node:stream";
 import type { Digest } from "../oci/digest.ts";
 import type { RemoteCache } from "../remote/remote-cache.ts";
+import { pipeToFile } from "./file-write.ts";
 import { Limiter } from "./limiter.ts";
 
 export type RemoteMode = "read" | "readwrite" | "off";
@@ -69,8 +70,13 @@ export class RemoteSync {
       const stream = await this.remote.getBlob(digest);
       if (!stream) return false;
       const hash = createHash("sha256");
-      stream.on("data", (c: Buffer) => hash.update(c));
-      await pipeline(stream, createWriteStream(dest));
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hash.update(chunk);
+          cb(null, chunk);
+        },
+      });
+      await pipeToFile(stream, [tap], dest);
       if (`sha256:${hash.digest("hex")}` !== digest) {
         throw new Error(`it served bytes that do not match ${digest}`);
       }

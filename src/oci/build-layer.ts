@@ -86,9 +86,13 @@ export async function buildLayer(options: BuildLayerOptions): Promise<BuildLayer
 
 /** A failed build leaves no partial blob behind for a caller to mistake for a finished one. */
 async function toFile(tar: Readable, compression: Compression, outFile: string): Promise<BuildLayerResult> {
+  const out = createWriteStream(outFile, { highWaterMark: 1 << 20 });
   try {
-    return await writeLayer(tar, compression, createWriteStream(outFile, { highWaterMark: 1 << 20 }));
+    return await writeLayer(tar, compression, out);
   } catch (e) {
+    // Remove only once the stream has closed: its asynchronous open could otherwise recreate
+    // the file after the removal.
+    if (!out.closed) await new Promise<void>((r) => out.once("close", () => r()));
     await rm(outFile, { force: true });
     throw e;
   }

@@ -1,10 +1,10 @@
 // Writing OCI image layouts: blobs by atomic rename, index.json replaced last.
 import { createHash, randomBytes } from "node:crypto";
-import { constants, createWriteStream } from "node:fs";
+import { constants } from "node:fs";
 import { copyFile, link, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { pipeToFile } from "../engine/file-write.ts";
 import { TugError } from "../errors.ts";
 import { type Digest, hexOf } from "./digest.ts";
 import { checkLayoutFile, errCode, isFileBacked, LAYOUT_FILE, REF_NAME, readIndexJson } from "./layout.ts";
@@ -119,7 +119,7 @@ class BlobWriter {
           cb(null, chunk);
         },
       });
-      await pipeline(source, counter, createWriteStream(tmp, { flags: "wx" }));
+      await pipeToFile(source, [counter], tmp, { flags: "wx" });
       const got: Digest = `sha256:${hash.digest("hex")}`;
       if (got !== desc.digest || size !== desc.size) {
         throw new TugError({

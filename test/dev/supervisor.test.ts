@@ -77,6 +77,17 @@ async function supervise(t: TestContext, argv: string[], cwd: string): Promise<S
   );
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    // A failed test may leave the supervised app (its own process group) holding our pipes
+    // open, which would keep this test file from ever finishing.
+    for (const m of out.matchAll(/(?:started|grandchild) (\d+)/g)) {
+      try {
+        process.kill(Number(m[1]), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    child.stdout.destroy();
+    child.stderr.destroy();
   });
   return {
     child,
@@ -105,9 +116,11 @@ function alive(pid: number): boolean {
 const APP = `
 const fs = require("node:fs");
 const gen = fs.readFileSync("gen.txt", "utf8").trim();
+// The handler goes in before "started" is printed: a test reacting to that line must not be
+// able to signal the app while it still has the default (fatal) SIGTERM disposition.
+if (gen === "stubborn") process.on("SIGTERM", () => console.log("ignoring TERM"));
 console.log("started " + process.pid + " gen=" + gen);
 if (gen === "crash") { console.error("boom"); process.exit(3); }
-if (gen === "stubborn") process.on("SIGTERM", () => console.log("ignoring TERM"));
 setInterval(() => {}, 1000);
 `;
 
@@ -369,6 +382,17 @@ async function agentSession(t: TestContext, dir: string, args: string[] = []): P
   );
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    // A failed test may leave the supervised app (its own process group) holding our pipes
+    // open, which would keep this test file from ever finishing.
+    for (const m of out.matchAll(/(?:started|grandchild) (\d+)/g)) {
+      try {
+        process.kill(Number(m[1]), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    child.stdout.destroy();
+    child.stderr.destroy();
   });
   return {
     send: (frame) => child.stdin.write(frame),

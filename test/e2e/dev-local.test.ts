@@ -250,8 +250,17 @@ test("tug dev CLI: --json streams reports; SIGINT stops it and leaves no child p
     env: { ...process.env, TUG_CACHE: await tempDir(t, "tug-cache-") },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  const reports: UpdateReport[] = [];
   t.after(() => {
     if (child.exitCode === null) child.kill("SIGKILL");
+    // After a failure, the services tug started (own process groups) must not outlive the test.
+    for (const r of reports) {
+      try {
+        if (r.id) process.kill(-Number(r.id), "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
   });
   let stderr = "";
   child.stderr.on("data", (b: Buffer) => {
@@ -266,7 +275,6 @@ test("tug dev CLI: --json streams reports; SIGINT stops it and leaves no child p
       () => {},
     );
   };
-  const reports: UpdateReport[] = [];
   createInterface({ input: child.stdout }).on("line", (l) => reports.push(JSON.parse(l) as UpdateReport));
   const start = await until("the start report", () => reports[0], 30_000).catch((e: Error) => {
     throw new Error(`${e.message}\n${stderr}`);

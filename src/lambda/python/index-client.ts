@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { get as httpGet, type IncomingMessage } from "node:http";
 import { get as httpsGet } from "node:https";
 import { dirname, join } from "node:path";
 import { type Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { fileURLToPath } from "node:url";
+import { pipeToFile } from "../../engine/file-write.ts";
 import { TugError } from "../../errors.ts";
 import { ZipReader } from "../../zip/zip-reader.ts";
 import { type IndexFile, PEP691_JSON, parseHtmlPage, parseJsonPage } from "./index-page.ts";
@@ -127,7 +127,7 @@ async function download(
     },
   });
   try {
-    await pipeline(body, tap, createWriteStream(tmp));
+    await pipeToFile(body, [tap], tmp);
     const got = hash.digest("hex");
     if (want && got !== want) throw hashMismatch(label, url, want, got);
     await rename(tmp, dest);
