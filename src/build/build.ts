@@ -1,12 +1,21 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
+import { indexUrls } from "../config/lambda-target.ts";
 import { hostPlatform } from "../config/platform.ts";
-import type { ImageTarget, Project } from "../config/types.ts";
+import type { ImageTarget, Project, PythonLambdaTarget } from "../config/types.ts";
+import { defaultCacheDir } from "../engine/cache-store.ts";
 import { Engine } from "../engine/engine.ts";
 import type { RemoteMode } from "../engine/remote-sync.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
 import type { EngineEvent, StepTiming } from "../engine/timings.ts";
 import { TugError } from "../errors.ts";
+import {
+  type LambdaReport,
+  lambdaOutDir,
+  planPythonLambda,
+  writePythonLambda,
+} from "../lambda/build-python.ts";
+import { simpleIndex } from "../lambda/python/index-client.ts";
 import type { Compression } from "../oci/compress.ts";
 import { hexOf } from "../oci/digest.ts";
 import { isCorruptBlob } from "../oci/layer.ts";
@@ -54,6 +63,8 @@ export interface ArtifactReport {
 export interface BuildResult {
   ms: number;
   artifacts: ArtifactReport[];
+  /** Lambda zips, in tug.yaml order. */
+  lambdas: LambdaReport[];
   /** Every step with its time and whether it was a cache hit, for `--timings`. */
   steps: StepTiming[];
 }
@@ -62,14 +73,58 @@ export function selectTargets(project: Project, names: string[] | undefined): Im
   if (!names || names.length === 0) return project.targets;
   return names.map((n) => {
     const t = project.targets.find((x) => x.name === n);
-    if (!t)
-      throw new TugError({
-        what: `no target named ${JSON.stringify(n)}`,
-        where: project.file,
-        hint: `targets are: ${project.targets.map((x) => x.name).join(", ") || "(none)"}`,
-      });
+    if (!t) throw noTarget(project, n);
     return t;
   });
+}
+
+function noTarget(project: Project, name: string): TugError {
+  const all = [...project.targets, ...(project.lambdas ?? [])].map((x) => x.name);
+  return new TugError({
+    what: `no target named ${JSON.stringify(name)}`,
+    where: project.file,
+    hint: `targets are: ${all.join(", ") || "(none)"}`,
+  });
+}
+
+/** Images and lambdas named by `names` (all of both when empty); an unknown name is an error. */
+export function selectAll(
+  project: Project,
+  names: string[] | undefined,
+): { images: ImageTarget[]; lambdas: PythonLambdaTarget[] } {
+  const lambdas = project.lambdas ?? [];
+  if (!names || names.length === 0) return { images: project.targets, lambdas };
+  const images: ImageTarget[] = [];
+  const chosen: PythonLambdaTarget[] = [];
+  for (const n of names) {
+    const image = project.targets.find((x) => x.name === n);
+    const lambda = lambdas.find((x) => x.name === n);
+    if (image) images.push(image);
+    else if (lambda) chosen.push(lambda);
+    else throw noTarget(project, n);
+  }
+  return { images, lambdas: chosen };
+}
+
+/**
+ * Builds the lambdas in parallel. Every lambda is checked and resolved before any zip is
+ * written, so a bad handler or requirement in one leaves no half-updated outputs.
+ */
+export async function buildLambdas(
+  project: Project,
+  lambdas: PythonLambdaTarget[],
+  opts: Pick<BuildOptions, "out" | "cacheDir">,
+): Promise<LambdaReport[]> {
+  if (lambdas.length === 0 || !project.python) return [];
+  const index = simpleIndex({
+    urls: indexUrls(project.python),
+    cacheDir: join(opts.cacheDir ?? defaultCacheDir(), "python"),
+  });
+  const outDir = lambdaOutDir(project, opts.out);
+  const planned = await allSettledOrThrow(
+    lambdas.map((target) => planPythonLambda({ target, project, index })),
+  );
+  return allSettledOrThrow(planned.map((p) => writePythonLambda(p, outDir)));
 }
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/;
@@ -83,7 +138,15 @@ export function defaultCompression(repo: string | undefined): Compression {
 /** Builds the selected targets and publishes each to the registry and/or local outputs. */
 export async function build(project: Project, opts: BuildOptions = {}): Promise<BuildResult> {
   const t0 = performance.now();
-  const targets = selectTargets(project, opts.targets);
+  const selected = selectAll(project, opts.targets);
+  const targets = selected.images;
+  const lambdasBuilt = buildLambdas(project, selected.lambdas, opts);
+  if (targets.length === 0) {
+    const lambdas = await lambdasBuilt;
+    return { ms: Math.round(performance.now() - t0), artifacts: [], lambdas, steps: [] };
+  }
+  // Settled below; a rejection before then must not be reported as unhandled.
+  lambdasBuilt.catch(() => {});
   const engine =
     opts.engine ??
     (await Engine.open({
@@ -144,7 +207,8 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
         return report;
       }),
     );
-    return { ms: Math.round(performance.now() - t0), artifacts, steps: engine.timings.steps };
+    const lambdas = await lambdasBuilt;
+    return { ms: Math.round(performance.now() - t0), artifacts, lambdas, steps: engine.timings.steps };
   } finally {
     if (!opts.engine) await engine.close();
     if (!opts.registry) await registry.close();

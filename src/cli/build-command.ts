@@ -1,4 +1,4 @@
-import { resolve } from "node:path";
+import { relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { build } from "../build/build.ts";
 import { remoteCacheSetting } from "../config/remote-cache.ts";
@@ -77,8 +77,13 @@ export function buildCommand(program: Command): void {
         `${a.target}  ${a.ref}${a.ref.includes("@") ? "" : `@${a.digest}`}  ${a.cached ? "cached" : "built"}  ${fmtMs(a.ms)}`,
       );
     }
-    if (flags.json)
-      process.stdout.write(`${JSON.stringify({ ms: result.ms, artifacts: result.artifacts })}\n`);
+    for (const l of result.lambdas) {
+      progress.line(`${l.target}  ${relative(process.cwd(), l.path)}  ${l.digest}  ${fmtMs(l.ms)}`);
+    }
+    if (flags.json) {
+      const artifacts = [...result.artifacts, ...result.lambdas];
+      process.stdout.write(`${JSON.stringify({ ms: result.ms, artifacts })}\n`);
+    }
   });
 }
 

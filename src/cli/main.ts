@@ -4,6 +4,7 @@ import { buildCommand } from "./build-command.ts";
 import { cacheCommand } from "./cache-command.ts";
 import { devCommand } from "./dev-command.ts";
 import { explainCommand } from "./explain-command.ts";
+import { invokeCommand } from "./invoke-command.ts";
 import { publishCommand } from "./publish-command.ts";
 import { resolveCommand } from "./resolve-command.ts";
 
@@ -19,6 +20,7 @@ devCommand(program);
 cacheCommand(program);
 explainCommand(program);
 resolveCommand(program);
+invokeCommand(program);
 
 try {
   await program.parseAsync(process.argv);

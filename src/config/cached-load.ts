@@ -5,7 +5,7 @@ import { sha256 } from "../oci/digest.ts";
 import type { Project } from "./types.ts";
 
 /** Bump when Project's shape or the loading rules change: older records then miss. */
-const PROJECT_FORMAT = 1;
+const PROJECT_FORMAT = 2;
 
 /**
  * loadProject with its result remembered per (file, content, working directory, arch): a warm

@@ -60,7 +60,7 @@ function helpFor(path: KeyPath): string | undefined {
 function unknownKey(key: string, path: KeyPath, raw: unknown): { what: string; hint: string } {
   const where = formatPath(path);
   if (path.length === 0) {
-    if ((RESERVED_KEYS as readonly string[]).includes(key)) {
+    if (RESERVED_KEYS.includes(key)) {
       return {
         what: `"${key}" is not supported by this version of tug yet`,
         hint: `remove the ${key}: section or upgrade tug`,

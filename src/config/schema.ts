@@ -54,6 +54,16 @@ export const FIELD_HELP = {
   namespace: "kubernetes: namespace of the pods",
   selector: "kubernetes: label selector of the pods (default app=NAME)",
   manifests: "kubernetes: YAML files applied (after tug resolve) on a full deploy",
+  python: "settings shared by the Python lambdas: package indexes and requirements",
+  indexUrl:
+    "simple (PEP 503/691) index URL; http(s):// or file:// (default https://pypi.org/simple, also TUG_INDEX_URL)",
+  extraIndexUrls: "further simple index URLs, searched after index_url",
+  requirements: "requirements file, relative to tug.yaml (default requirements.txt)",
+  lambdas: "Lambda functions to package as zips, by name",
+  lambdaRuntime: "Lambda runtime, python3.9 … python3.14",
+  architecture: "Lambda architecture: x86_64 or arm64 (default x86_64)",
+  handler: "handler as FILE:FUNCTION relative to tug.yaml, e.g. lambdas/echo.py:handler",
+  glibc: 'override of the runtime\'s glibc ceiling, e.g. "2.28"',
 } as const;
 
 type Problem = string | { what: string; hint: string } | undefined;
@@ -202,6 +212,31 @@ export const ImageTargetSchema = z.discriminatedUnion("builder", [
   CommandImage,
 ]);
 
+export const PythonSettings = z
+  .strictObject({
+    index_url: z.string().min(1).optional().describe(FIELD_HELP.indexUrl),
+    extra_index_urls: z.array(z.string().min(1)).default([]).describe(FIELD_HELP.extraIndexUrls),
+    requirements: z.string().min(1).default("requirements.txt").describe(FIELD_HELP.requirements),
+  })
+  .describe(FIELD_HELP.python);
+
+// The runtime is checked while normalising (lambda/python/runtime.ts owns the list and its message).
+export const LambdaTargetSchema = z.strictObject({
+  runtime: z.string().min(1).describe(FIELD_HELP.lambdaRuntime),
+  architecture: z.enum(["x86_64", "arm64"]).default("x86_64").describe(FIELD_HELP.architecture),
+  handler: z
+    .string()
+    .regex(/^[^:]+:[A-Za-z_][A-Za-z0-9_]*$/, {
+      error: "expected FILE:FUNCTION, e.g. lambdas/echo.py:handler",
+    })
+    .describe(FIELD_HELP.handler),
+  glibc: z
+    .string()
+    .regex(/^2\.[0-9]+$/, { error: 'expected a glibc version like "2.28"' })
+    .optional()
+    .describe(FIELD_HELP.glibc),
+});
+
 export { IMAGE_NAME } from "./names.ts";
 
 import { IMAGE_NAME } from "./names.ts";
@@ -210,6 +245,11 @@ export const TugFileSchema = z
   .strictObject({
     repo: checkedString(repositoryProblem).optional().describe(FIELD_HELP.repo),
     images: z.record(z.string().regex(IMAGE_NAME), ImageTargetSchema).default({}).describe(FIELD_HELP.images),
+    python: PythonSettings.optional(),
+    lambdas: z
+      .record(z.string().regex(IMAGE_NAME), LambdaTargetSchema)
+      .default({})
+      .describe(FIELD_HELP.lambdas),
     cache: z
       .strictObject({ remote: z.string().min(1).optional().describe(FIELD_HELP.remote) })
       .optional()
@@ -221,8 +261,9 @@ export const TugFileSchema = z
 export const EXTENSION_PREFIX = "x-";
 
 /** Top-level keys reserved for features this version does not have yet. */
-export const RESERVED_KEYS = ["lambdas", "python"] as const;
+export const RESERVED_KEYS: readonly string[] = [];
 
 /** tug.yaml after validation, before paths and references are resolved. */
 export type TugFile = z.output<typeof TugFileSchema>;
 export type RawImageTarget = z.output<typeof ImageTargetSchema>;
+export type RawLambdaTarget = z.output<typeof LambdaTargetSchema>;

@@ -1,3 +1,4 @@
+import type { PythonTarget } from "../lambda/python/runtime.ts";
 import type { Platform } from "../oci/types.ts";
 import type { BaseRef } from "./base.ts";
 
@@ -100,4 +101,29 @@ export interface Project {
   repo?: string;
   cache?: { remote?: string };
   targets: ImageTarget[];
+  /** `lambdas:` from tug.yaml; absent or empty when there are none. */
+  lambdas?: PythonLambdaTarget[];
+  /** `python:` settings, normalised; set whenever there are lambdas. */
+  python?: PythonSettings;
+}
+
+export interface PythonLambdaTarget {
+  /** The key under `lambdas:`. */
+  name: string;
+  /** Ready for TugError's `where`, e.g. `lambdas.echo (tug.yaml:9)`. */
+  where: string;
+  runtime: PythonTarget;
+  /** Absolute path of the handler's file. */
+  handlerFile: string;
+  handlerFunction: string;
+  /** As AWS wants it: "lambdas/echo.handler". */
+  awsHandler: string;
+}
+
+export interface PythonSettings {
+  /** tug.yaml's index_url; unset means TUG_INDEX_URL, else PyPI (read at build time: the env is not part of the project). */
+  indexUrl?: string;
+  extraIndexUrls: string[];
+  /** Absolute path. */
+  requirementsFile: string;
 }

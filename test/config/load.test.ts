@@ -201,9 +201,50 @@ test("an unknown top-level key suggests a known one", async (t) => {
   assert.match(e.where ?? "", /^imagse \(.*tug\.yaml:20:1\)$/);
 });
 
-test("reserved top-level keys say they are not supported yet", async (t) => {
-  const e = await loadError(t, `${EXAMPLE}lambdas: {}\n`);
-  assert.match(e.what, /"lambdas" is not supported by this version of tug yet/);
+const LAMBDAS = `python:
+  index_url: file:///srv/simple
+  extra_index_urls: []
+  requirements: requirements.txt
+lambdas:
+  echo: { runtime: python3.12, architecture: x86_64, handler: lambdas/echo.py:handler }
+  plot: { runtime: python3.11, architecture: x86_64, handler: lambdas/plot.py:handler, glibc: "2.28" }
+`;
+
+test("python: and lambdas: load into Python lambda targets, with or without images", async (t) => {
+  const dir = await fixture(t, { "tug.yaml": LAMBDAS });
+  const project = await loadProject(join(dir, "tug.yaml"));
+  assert.deepEqual(project.targets, []);
+  assert.deepEqual(project.python, {
+    indexUrl: "file:///srv/simple",
+    extraIndexUrls: [],
+    requirementsFile: join(dir, "requirements.txt"),
+  });
+  const [echo, plot] = project.lambdas ?? [];
+  assert.equal(echo?.name, "echo");
+  assert.equal(echo?.handlerFile, join(dir, "lambdas", "echo.py"));
+  assert.equal(echo?.handlerFunction, "handler");
+  assert.equal(echo?.awsHandler, "lambdas/echo.handler");
+  assert.equal(echo?.runtime.runtime, "python3.12");
+  assert.match(echo?.where ?? "", /^lambdas\.echo \(.*tug\.yaml:6\)$/);
+  assert.deepEqual(plot?.runtime.glibc, { major: 2, minor: 28 });
+  assert.equal(plot?.runtime.machine, "x86_64");
+
+  const both = await fixture(t, { ...TREE, "tug.yaml": `${EXAMPLE}${LAMBDAS}` });
+  const mixed = await loadProject(join(both, "tug.yaml"));
+  assert.equal(mixed.targets.length, 3);
+  assert.deepEqual(
+    mixed.lambdas?.map((l) => l.name),
+    ["echo", "plot"],
+  );
+});
+
+test("an unknown lambda runtime or key is an error with its line", async (t) => {
+  const e = await loadError(t, LAMBDAS.replace("python3.11", "python2.7"));
+  assert.match(e.what, /unknown Python Lambda runtime "python2\.7"/);
+  assert.match(e.where ?? "", /^lambdas\.plot \(.*tug\.yaml:7\)$/);
+  const k = await loadError(t, LAMBDAS.replace("glibc:", "glibcc:"));
+  assert.match(k.what, /unknown key "glibcc"/);
+  assert.match(k.where ?? "", /tug\.yaml:7:/);
 });
 
 test("a missing context directory points at context", async (t) => {

@@ -1,0 +1,84 @@
+import { readFile, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Command } from "commander";
+import { buildLambdas } from "../build/build.ts";
+import { TugError } from "../errors.ts";
+import { lambdaOutDir } from "../lambda/build-python.ts";
+import { invokeLambda } from "../lambda/invoke.ts";
+import { projectFromArgs } from "./project-args.ts";
+
+interface InvokeFlags {
+  file?: string;
+  out?: string;
+  event?: string;
+  timeout?: string;
+}
+
+/** `--event JSON` or `--event @file`; no event is `{}`. */
+async function readEvent(text: string | undefined): Promise<unknown> {
+  if (text === undefined) return {};
+  let json = text;
+  let where = "--event";
+  if (text.startsWith("@")) {
+    where = text.slice(1);
+    try {
+      json = await readFile(resolve(text.slice(1)), "utf8");
+    } catch (cause) {
+      throw new TugError({
+        what: `cannot read event file ${where}`,
+        where: "--event",
+        hint: "pass --event @PATH to an existing JSON file",
+        cause,
+      });
+    }
+  }
+  try {
+    return JSON.parse(json);
+  } catch (e) {
+    throw new TugError({
+      what: `the event is not valid JSON: ${e instanceof Error ? e.message : String(e)}`,
+      where,
+      hint: `e.g. --event '{"a": 1}' or --event @event.json`,
+    });
+  }
+}
+
+export function invokeCommand(program: Command): void {
+  program
+    .command("invoke")
+    .argument("<lambda>")
+    .description("run a lambda's handler locally from its built zip (built first when missing)")
+    .option("-f, --file <tug.yaml>", "project file (default: ./tug.yaml)")
+    .option("--out <dir>", "where tug build wrote it (DIR/lambdas; default .tug/out)")
+    .option("--event <json|@file>", "the event passed to the handler (default {})")
+    .option("--timeout <seconds>", "kill the handler after this long (default 30)")
+    .action(async (name: string, flags: InvokeFlags) => {
+      const event = await readEvent(flags.event);
+      const { project } = await projectFromArgs([name], flags);
+      const target = project.lambdas?.find((l) => l.name === name);
+      if (!target) {
+        throw new TugError({
+          what: `no lambda named ${JSON.stringify(name)}`,
+          where: project.file,
+          hint: `lambdas are: ${(project.lambdas ?? []).map((l) => l.name).join(", ") || "(none)"}`,
+        });
+      }
+      const out = flags.out ? resolve(flags.out) : undefined;
+      const zip = join(lambdaOutDir(project, out), `${name}.zip`);
+      const exists = await stat(zip).then(
+        () => true,
+        () => false,
+      );
+      if (!exists) await buildLambdas(project, [target], { out });
+      const result = await invokeLambda({
+        zip,
+        runtime: target.runtime.runtime,
+        handler: target.awsHandler,
+        event,
+        ...(flags.timeout ? { timeoutMs: Number(flags.timeout) * 1000 } : {}),
+      });
+      for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+      if (result.logs) process.stderr.write(result.logs.endsWith("\n") ? result.logs : `${result.logs}\n`);
+      process.stdout.write(`${JSON.stringify(result.result)}\n`);
+    });
+}

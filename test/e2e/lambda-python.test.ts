@@ -1,0 +1,210 @@
+// The talk's example, packaged per function from a local fixture index (no network, no pip):
+// echo imports fakemsgspec and a shared logs.py that imports fakestructlog; plot imports
+// fakematplotlib (which depends on fakenumpy). Each zip holds only what its handler imports.
+import assert from "node:assert/strict";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import test, { type TestContext } from "node:test";
+import { ZipReader } from "../../src/zip/zip-reader.ts";
+import { buildFixtureIndex } from "../lambda/support/fixture-index.ts";
+import { runTug, runTugJson } from "../support/cli.ts";
+import { tempDir } from "../support/tmp.ts";
+
+const TUG_YAML = (indexUrl: string) => `python:
+  index_url: ${indexUrl}
+  extra_index_urls: []
+  requirements: requirements.txt
+lambdas:
+  echo: { runtime: python3.12, architecture: x86_64, handler: lambdas/echo.py:handler }
+  plot: { runtime: python3.11, architecture: x86_64, handler: lambdas/plot.py:handler, glibc: "2.28" }
+`;
+
+const ECHO = `import json
+
+import fakemsgspec
+from logs import log
+
+
+def handler(event, context):
+    log("echo called")
+    return {"echo": event, "msgspec": fakemsgspec.VERSION}
+`;
+
+const LOGS = `import fakestructlog
+
+
+def log(message):
+    print(f"[{fakestructlog.VERSION}] {message}")
+`;
+
+const PLOT = `import fakematplotlib
+
+
+def handler(event, context):
+    return {"plotted": fakematplotlib.VERSION}
+`;
+
+interface Project {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+}
+
+async function talkProject(t: TestContext, yaml?: (url: string) => string): Promise<Project> {
+  const root = await tempDir(t, "tug-lambda-");
+  const index = await buildFixtureIndex(join(root, "index"), [
+    { name: "fakemsgspec", version: "0.18.6", tag: "py3-none-any" },
+    { name: "fakestructlog", version: "24.4.0", tag: "py3-none-any" },
+    { name: "fakematplotlib", version: "3.9.2", tag: "py3-none-any", requiresDist: ["fakenumpy>=1.0"] },
+    { name: "fakenumpy", version: "2.0.0", tag: "py3-none-any" },
+    { name: "fakenumpy", version: "1.26.4", tag: "py3-none-any" },
+  ]);
+  const dir = join(root, "project");
+  await mkdir(join(dir, "lambdas"), { recursive: true });
+  await writeFile(join(dir, "tug.yaml"), (yaml ?? TUG_YAML)(index.simpleUrl));
+  await writeFile(
+    join(dir, "requirements.txt"),
+    "fakemsgspec>=0.18\nfakestructlog\n-r plot-requirements.txt\n",
+  );
+  await writeFile(join(dir, "plot-requirements.txt"), "fakematplotlib==3.9.2\n");
+  await writeFile(join(dir, "lambdas", "echo.py"), ECHO);
+  await writeFile(join(dir, "lambdas", "plot.py"), PLOT);
+  await writeFile(join(dir, "logs.py"), LOGS);
+  const env = { TUG_CACHE: join(root, "cache"), PIP_CONFIG_FILE: "/dev/null", TUG_INDEX_URL: "" };
+  return { dir, env };
+}
+
+interface LambdaArtifact {
+  target: string;
+  kind: string;
+  path: string;
+  digest: string;
+  bytes: number;
+  unpackedBytes: number;
+  distributions: Array<{ name: string; version: string; wheel: string }>;
+  cached: boolean;
+  ms: number;
+}
+
+async function zipNames(path: string): Promise<string[]> {
+  const reader = await ZipReader.open(path);
+  try {
+    return reader.entries.map((e) => e.name);
+  } finally {
+    await reader.close?.();
+  }
+}
+
+test("each lambda's zip holds only the distributions its handler imports", async (t) => {
+  const p = await talkProject(t);
+  const built = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build"], { cwd: p.dir, env: p.env });
+  const by = new Map(built.artifacts.map((a) => [a.target, a]));
+  const echo = by.get("echo");
+  const plot = by.get("plot");
+  assert.ok(echo && plot, JSON.stringify(built));
+  assert.equal(echo.kind, "lambda");
+  assert.equal(echo.path, join(p.dir, ".tug", "out", "lambdas", "echo.zip"));
+  assert.match(echo.digest, /^sha256:[0-9a-f]{64}$/);
+  assert.ok(echo.bytes > 0 && echo.unpackedBytes > 0);
+  assert.deepEqual(
+    echo.distributions.map((d) => `${d.name}==${d.version}`),
+    ["fakemsgspec==0.18.6", "fakestructlog==24.4.0"],
+  );
+  assert.deepEqual(
+    plot.distributions.map((d) => `${d.name}==${d.version}`),
+    ["fakematplotlib==3.9.2", "fakenumpy==2.0.0"],
+  );
+
+  const echoNames = await zipNames(echo.path);
+  assert.ok(echoNames.includes("lambdas/echo.py"));
+  assert.ok(echoNames.includes("logs.py"));
+  assert.ok(echoNames.includes("fakemsgspec/__init__.py"));
+  assert.ok(echoNames.includes("fakestructlog/__init__.py"));
+  assert.ok(!echoNames.some((n) => n.startsWith("fakematplotlib") || n.startsWith("fakenumpy")));
+  assert.ok(!echoNames.includes("lambdas/plot.py"));
+  const plotNames = await zipNames(plot.path);
+  assert.ok(plotNames.includes("fakematplotlib/__init__.py"));
+  assert.ok(plotNames.includes("fakenumpy/__init__.py"));
+  assert.ok(!plotNames.some((n) => n.startsWith("fakemsgspec") || n.startsWith("fakestructlog")));
+  assert.ok(!plotNames.includes("logs.py"));
+
+  const meta = JSON.parse(await readFile(`${echo.path}.json`, "utf8"));
+  assert.deepEqual(meta, {
+    runtime: "python3.12",
+    architecture: "x86_64",
+    handler: "lambdas/echo.handler",
+    digest: echo.digest,
+    distributions: echo.distributions,
+  });
+
+  const invoked = await runTug(["invoke", "echo", "--event", '{"a":1}'], { cwd: p.dir, env: p.env });
+  assert.equal(invoked.code, 0, invoked.stderr);
+  assert.deepEqual(JSON.parse(invoked.stdout), { echo: { a: 1 }, msgspec: "0.18.6" });
+  assert.match(invoked.stderr, /\[24\.4\.0\] echo called/);
+
+  await writeFile(join(p.dir, "event.json"), '{"b": 2}');
+  const plotted = await runTug(["invoke", "plot", "--event", "@event.json"], { cwd: p.dir, env: p.env });
+  assert.equal(plotted.code, 0, plotted.stderr);
+  assert.deepEqual(JSON.parse(plotted.stdout), { plotted: "3.9.2" });
+
+  const again = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build"], { cwd: p.dir, env: p.env });
+  assert.deepEqual(
+    again.artifacts.map((a) => [a.target, a.digest]),
+    built.artifacts.map((a) => [a.target, a.digest]),
+  );
+
+  const one = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build", "plot"], {
+    cwd: p.dir,
+    env: p.env,
+  });
+  assert.deepEqual(
+    one.artifacts.map((a) => a.target),
+    ["plot"],
+  );
+});
+
+test("invoke builds a missing zip first", async (t) => {
+  const p = await talkProject(t);
+  const invoked = await runTug(["invoke", "echo", "--event", '{"a":1}'], { cwd: p.dir, env: p.env });
+  assert.equal(invoked.code, 0, invoked.stderr);
+  assert.deepEqual(JSON.parse(invoked.stdout), { echo: { a: 1 }, msgspec: "0.18.6" });
+});
+
+async function assertNothingWritten(dir: string): Promise<void> {
+  const out = await readdir(join(dir, ".tug", "out", "lambdas")).catch(() => []);
+  assert.deepEqual(out, []);
+}
+
+test("an unknown runtime is one clear error and writes nothing", async (t) => {
+  const p = await talkProject(t, (url) =>
+    TUG_YAML(url).replace("runtime: python3.12", "runtime: python3.99"),
+  );
+  const r = await runTug(["build"], { cwd: p.dir, env: p.env });
+  assert.notEqual(r.code, 0);
+  assert.equal(r.stderr.match(/^error:/gm)?.length, 1, r.stderr);
+  assert.match(r.stderr, /unknown Python Lambda runtime "python3\.99"/);
+  assert.match(r.stderr, /lambdas\.echo \(.*tug\.yaml:6\)/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+  await assertNothingWritten(p.dir);
+});
+
+test("a missing handler function is one clear error and writes nothing", async (t) => {
+  const p = await talkProject(t, (url) =>
+    TUG_YAML(url).replace("lambdas/echo.py:handler", "lambdas/echo.py:hadnler"),
+  );
+  const r = await runTug(["build"], { cwd: p.dir, env: p.env });
+  assert.notEqual(r.code, 0);
+  assert.equal(r.stderr.match(/^error:/gm)?.length, 1, r.stderr);
+  assert.match(r.stderr, /handler function hadnler is not defined in lambdas\/echo\.py/);
+  assert.match(r.stderr, /top-level functions there: handler/);
+  await assertNothingWritten(p.dir);
+});
+
+test("a Node.js runtime says it is not supported yet", async (t) => {
+  const p = await talkProject(t, (url) =>
+    TUG_YAML(url).replace("runtime: python3.12", "runtime: nodejs20.x"),
+  );
+  const r = await runTug(["build"], { cwd: p.dir, env: p.env });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /Node\.js lambdas \(nodejs20\.x\) are not supported yet/);
+  await assertNothingWritten(p.dir);
+});
