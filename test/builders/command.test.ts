@@ -8,15 +8,12 @@ import { Engine } from "../../src/engine/engine.ts";
 import { cachedLayer, recipeKey } from "../../src/engine/layer-action.ts";
 import { tempDir } from "../support/tmp.ts";
 
-test("command builder: only declared inputs key the action; the output dir never does", async (t) => {
-  const ctx = await tempDir(t, "tug-cmd-");
-  await fs.mkdir(join(ctx, "src"));
-  await fs.writeFile(join(ctx, "src", "in.txt"), "one");
-  await fs.writeFile(join(ctx, "README"), "docs");
-  const engine = await Engine.open({ cacheDir: await tempDir(t, "tug-cache-"), scope: ctx });
-  const target: CommandTarget = {
-    name: "gen",
-    where: "images.gen",
+/** A command target in `ctx` on scratch for linux/amd64, with the fields a test cares about. */
+function commandTarget(
+  ctx: string,
+  t: Pick<CommandTarget, "name" | "where" | "run" | "output" | "dest" | "inputs">,
+): CommandTarget {
+  return {
     context: ctx,
     base: { kind: "scratch" },
     platforms: [{ os: "linux", architecture: "amd64" }],
@@ -26,11 +23,24 @@ test("command builder: only declared inputs key the action; the output dir never
     annotations: {},
     tags: ["latest"],
     builder: "command",
+    ...t,
+  };
+}
+
+test("command builder: only declared inputs key the action; the output dir never does", async (t) => {
+  const ctx = await tempDir(t, "tug-cmd-");
+  await fs.mkdir(join(ctx, "src"));
+  await fs.writeFile(join(ctx, "src", "in.txt"), "one");
+  await fs.writeFile(join(ctx, "README"), "docs");
+  const engine = await Engine.open({ cacheDir: await tempDir(t, "tug-cache-"), scope: ctx });
+  const target = commandTarget(ctx, {
+    name: "gen",
+    where: "images.gen",
     run: ["sh", "-c", 'mkdir -p out && cp src/in.txt out/copied.txt && echo "$TUG_ARCH" > out/arch'],
     output: join(ctx, "out"),
     dest: "/data",
     inputs: ["src"],
-  };
+  });
   const key = async () => {
     const plan = await builderFor(target).plan({ engine, target, platform: target.platforms[0]! });
     return { key: recipeKey(plan.layers[0]!), recipe: plan.layers[0]! };
@@ -57,23 +67,14 @@ test("command builder: only declared inputs key the action; the output dir never
 test("command builder: a failing command is one clear error with its output", async (t) => {
   const ctx = await tempDir(t, "tug-cmd-");
   const engine = await Engine.open({ cacheDir: await tempDir(t, "tug-cache-"), scope: ctx });
-  const target: CommandTarget = {
+  const target = commandTarget(ctx, {
     name: "bad",
     where: "images.bad (tug.yaml:3)",
-    context: ctx,
-    base: { kind: "scratch" },
-    platforms: [{ os: "linux", architecture: "amd64" }],
-    env: {},
-    ports: [],
-    labels: {},
-    annotations: {},
-    tags: ["latest"],
-    builder: "command",
     run: ["sh", "-c", "echo compiling; echo 'boom: no such thing' >&2; exit 3"],
     output: join(ctx, "out"),
     dest: "/",
     inputs: ["."],
-  };
+  });
   const plan = await builderFor(target).plan({ engine, target, platform: target.platforms[0]! });
   await assert.rejects(
     cachedLayer(engine, plan.layers[0]!, { kind: "none" }),
@@ -91,23 +92,14 @@ test("command builder: output must be a subdirectory, never the context itself",
   const ctx = await tempDir(t, "tug-cmd-");
   await fs.writeFile(join(ctx, "precious.txt"), "keep me");
   const engine = await Engine.open({ cacheDir: await tempDir(t, "tug-cache-"), scope: ctx });
-  const target: CommandTarget = {
+  const target = commandTarget(ctx, {
     name: "gen",
     where: "images.gen",
-    context: ctx,
-    base: { kind: "scratch" },
-    platforms: [{ os: "linux", architecture: "amd64" }],
-    env: {},
-    ports: [],
-    labels: {},
-    annotations: {},
-    tags: ["latest"],
-    builder: "command",
     run: ["true"],
     output: ctx,
     dest: "/",
     inputs: ["."],
-  };
+  });
   await assert.rejects(
     builderFor(target).plan({ engine, target, platform: target.platforms[0]! }),
     /not a directory inside the context/,

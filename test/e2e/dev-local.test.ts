@@ -71,15 +71,23 @@ func main() {
   return dir;
 }
 
-test("local runtime: an edit is served after a live update; fall_back_on rebuilds; stop leaves no process", async (t) => {
-  const port = await freePort();
-  const dir = await devProject(t, port);
+/** `tug dev` on a project dir through the library, collecting reports; stopped when `t` ends. */
+async function startDev(t: TestContext, dir: string, targets?: string[]) {
   const reports: UpdateReport[] = [];
   const session = await dev(await loadProject(join(dir, "tug.yaml")), {
+    ...(targets ? { targets } : {}),
     cacheDir: await tempDir(t, "tug-cache-"),
     onReport: (r) => reports.push(r),
     onLog: () => {},
   });
+  t.after(() => session.stop());
+  return { session, reports };
+}
+
+test("local runtime: an edit is served after a live update; fall_back_on rebuilds; stop leaves no process", async (t) => {
+  const port = await freePort();
+  const dir = await devProject(t, port);
+  const { session, reports } = await startDev(t, dir);
   try {
     assert.equal(reports.length, 1);
     assert.equal(reports[0]!.action, "start");
@@ -126,12 +134,7 @@ test("local runtime: an edit is served after a live update; fall_back_on rebuild
 test("local runtime: a syntax error keeps the old version serving; fixing it recovers", async (t) => {
   const port = await freePort();
   const dir = await devProject(t, port);
-  const reports: UpdateReport[] = [];
-  const session = await dev(await loadProject(join(dir, "tug.yaml")), {
-    cacheDir: await tempDir(t, "tug-cache-"),
-    onReport: (r) => reports.push(r),
-    onLog: () => {},
-  });
+  const { session, reports } = await startDev(t, dir);
   try {
     const file = join(dir, "web/src/greeting.ts");
     await fs.writeFile(file, 'export function greeting(): string {\n  return "broken"\n');
@@ -153,12 +156,7 @@ test("local runtime: a syntax error keeps the old version serving; fixing it rec
 test("local runtime: a process that crashes on start is reported with its last log lines; the next change retries", async (t) => {
   const port = await freePort();
   const dir = await devProject(t, port);
-  const reports: UpdateReport[] = [];
-  const session = await dev(await loadProject(join(dir, "tug.yaml")), {
-    cacheDir: await tempDir(t, "tug-cache-"),
-    onReport: (r) => reports.push(r),
-    onLog: () => {},
-  });
+  const { session, reports } = await startDev(t, dir);
   try {
     const file = join(dir, "web/src/greeting.ts");
     await fs.writeFile(
@@ -186,12 +184,7 @@ test("local runtime: a process that crashes on start is reported with its last l
 test("local runtime: 50 quick saves make at most 2 updates and the last content runs", async (t) => {
   const port = await freePort();
   const dir = await devProject(t, port);
-  const reports: UpdateReport[] = [];
-  const session = await dev(await loadProject(join(dir, "tug.yaml")), {
-    cacheDir: await tempDir(t, "tug-cache-"),
-    onReport: (r) => reports.push(r),
-    onLog: () => {},
-  });
+  const { session, reports } = await startDev(t, dir);
   try {
     const file = join(dir, "web/src/greeting.ts");
     for (let i = 1; i <= 50; i++) {
@@ -214,13 +207,7 @@ test("local runtime: 50 quick saves make at most 2 updates and the last content 
 test("local runtime: a Go service is rebuilt with the warm cache and its binary swapped", async (t) => {
   const [port, goPort] = [await freePort(), await freePort()];
   const dir = await devProject(t, port, goPort);
-  const reports: UpdateReport[] = [];
-  const session = await dev(await loadProject(join(dir, "tug.yaml")), {
-    targets: ["api"],
-    cacheDir: await tempDir(t, "tug-cache-"),
-    onReport: (r) => reports.push(r),
-    onLog: () => {},
-  });
+  const { session, reports } = await startDev(t, dir, ["api"]);
   try {
     assert.ok(reports[0]?.ok, reports[0]?.error);
     assert.equal(await httpText(goPort), "go says one\n");
