@@ -1,12 +1,13 @@
 // Debian's nginx as a WebDAV PUT store: the plainest real server for the Bazel HTTP cache
 // protocol (GET/HEAD/PUT on /cas/HEX and /ac/HEX). Each test gets its own config, root and
 // temp paths in a temp dir, on a free 127.0.0.1 port, stopped by PID when the test ends.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { promisify } from "node:util";
+import { stopProcess } from "./process.ts";
 import { tempDir } from "./tmp.ts";
 import { freePort, waitForHttp } from "./tools.ts";
 
@@ -24,19 +25,6 @@ export interface RunningNginxDav {
   /** nginx's error log, for assertions and for failure messages. */
   errorLog(): Promise<string>;
   stop(): Promise<void>;
-}
-
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    // SIGTERM: nginx's fast shutdown.
-    child.kill("SIGTERM");
-  });
 }
 
 function config(dir: string, port: number, htpasswd: string | undefined): string {

@@ -1,10 +1,11 @@
 // A real Debian docker-registry (distribution 2.8) per test, with its own config and storage.
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
+import { stopProcess } from "./process.ts";
 import { tempDir } from "./tmp.ts";
 import type { TokenServer } from "./token-server.ts";
 import { freePort, waitForHttp } from "./tools.ts";
@@ -35,18 +36,6 @@ async function htpasswdLine(username: string, password: string): Promise<string>
   } catch (e) {
     throw new Error(`htpasswd failed (apt-get install -y apache2-utils): ${(e as Error).message}`);
   }
-}
-
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill("SIGTERM");
-  });
 }
 
 /** Starts docker-registry on a free 127.0.0.1 port; it is stopped by PID when `t` ends. */

@@ -2,10 +2,11 @@
 // directory, a free 127.0.0.1 port, buckets made at start, stopped by PID when the test ends.
 // s3rver checks the access key, the date and that `x-amz-content-sha256` is present, but not the
 // V4 signature itself; put `startSigV4Verifier` in front of it for that.
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { TestContext } from "node:test";
+import { stopProcess } from "./process.ts";
 import { tempDir } from "./tmp.ts";
 import { freePort, waitForHttp } from "./tools.ts";
 
@@ -17,18 +18,6 @@ export interface RunningS3rver {
   /** `http://127.0.0.1:PORT`: the endpoint, addressed path-style. */
   url: string;
   stop(): Promise<void>;
-}
-
-function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill("SIGTERM");
-  });
 }
 
 export async function startS3rver(t: TestContext, opts: { buckets: string[] }): Promise<RunningS3rver> {
