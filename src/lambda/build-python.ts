@@ -1,12 +1,12 @@
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { join, relative, sep } from "node:path";
 import type { Project, PythonLambdaTarget } from "../config/types.ts";
 import { TugError } from "../errors.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { createZip } from "../zip/zip-writer.ts";
 import { firstPartyClosure } from "./python/imports.ts";
 import type { SimpleIndex } from "./python/index-client.ts";
-import { type FileRequirement, parseRequirementsFile } from "./python/requirements-file.ts";
+import { type RequirementsSource, readRequirementsSource } from "./python/requirements-source.ts";
 import { requirementsFor, resolve } from "./python/resolver.ts";
 import { guessTopLevel } from "./python/top-level.ts";
 import { mergeWheels, wheelEntries } from "./python/wheel-layout.ts";
@@ -70,9 +70,18 @@ export async function planPythonLambda(
     minor: target.runtime.python[1],
   });
   const requirementsFile = project.python?.requirementsFile ?? join(project.dir, "requirements.txt");
-  const all = closure.thirdParty.size === 0 ? [] : await readRequirements(requirementsFile, target.where);
-  const requirements = requirementsFor(all, closure.thirdParty, guessTopLevel);
-  const resolution = await resolve({ requirements, target: target.runtime, index });
+  const source: RequirementsSource =
+    closure.thirdParty.size === 0
+      ? { requirements: [], pins: new Map(), hashes: new Map(), files: [] }
+      : await readRequirementsSource(requirementsFile, target.where);
+  const requirements = requirementsFor(source.requirements, closure.thirdParty, guessTopLevel);
+  const resolution = await resolve({
+    requirements,
+    target: target.runtime,
+    index,
+    pins: source.pins,
+    hashes: source.hashes,
+  });
 
   const wheels = await Promise.all(
     resolution.distributions.map(async (d) => {
@@ -159,30 +168,4 @@ async function checkHandler(target: PythonLambdaTarget, dir: string): Promise<vo
         : `define def ${fn}(event, context): at the top level of ${shown}`,
     });
   }
-}
-
-/** The requirements file with its `-r` includes, each read relative to the file that names it. */
-async function readRequirements(
-  file: string,
-  where: string,
-  seen = new Set<string>(),
-): Promise<FileRequirement[]> {
-  if (seen.has(file)) return [];
-  seen.add(file);
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch {
-    throw new TugError({
-      what: `cannot read requirements file ${file}`,
-      where,
-      hint: "python.requirements in tug.yaml names it, relative to tug.yaml (default requirements.txt)",
-    });
-  }
-  const parsed = parseRequirementsFile(text, file);
-  const out = [...parsed.requirements];
-  for (const inc of parsed.includes) {
-    out.push(...(await readRequirements(join(dirname(file), inc.path), `${inc.file}:${inc.line}`, seen)));
-  }
-  return out;
 }
