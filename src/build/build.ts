@@ -1,21 +1,15 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { indexUrls } from "../config/lambda-target.ts";
 import { hostPlatform } from "../config/platform.ts";
-import type { ImageTarget, Project, PythonLambdaTarget } from "../config/types.ts";
+import type { ImageTarget, LambdaTarget, Project } from "../config/types.ts";
 import { defaultCacheDir } from "../engine/cache-store.ts";
 import { Engine } from "../engine/engine.ts";
 import type { RemoteMode } from "../engine/remote-sync.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
 import type { EngineEvent, StepTiming } from "../engine/timings.ts";
 import { TugError } from "../errors.ts";
-import {
-  type LambdaReport,
-  lambdaOutDir,
-  planPythonLambda,
-  writePythonLambda,
-} from "../lambda/build-python.ts";
-import { simpleIndex } from "../lambda/python/index-client.ts";
+import { buildLambdas } from "../lambda/build-lambdas.ts";
+import type { LambdaReport } from "../lambda/build-python.ts";
 import type { Compression } from "../oci/compress.ts";
 import { hexOf } from "../oci/digest.ts";
 import { isCorruptBlob } from "../oci/layer.ts";
@@ -91,11 +85,11 @@ function noTarget(project: Project, name: string): TugError {
 export function selectAll(
   project: Project,
   names: string[] | undefined,
-): { images: ImageTarget[]; lambdas: PythonLambdaTarget[] } {
+): { images: ImageTarget[]; lambdas: LambdaTarget[] } {
   const lambdas = project.lambdas ?? [];
   if (!names || names.length === 0) return { images: project.targets, lambdas };
   const images: ImageTarget[] = [];
-  const chosen: PythonLambdaTarget[] = [];
+  const chosen: LambdaTarget[] = [];
   for (const n of names) {
     const image = project.targets.find((x) => x.name === n);
     const lambda = lambdas.find((x) => x.name === n);
@@ -104,27 +98,6 @@ export function selectAll(
     else throw noTarget(project, n);
   }
   return { images, lambdas: chosen };
-}
-
-/**
- * Builds the lambdas in parallel. Every lambda is checked and resolved before any zip is
- * written, so a bad handler or requirement in one leaves no half-updated outputs.
- */
-export async function buildLambdas(
-  project: Project,
-  lambdas: PythonLambdaTarget[],
-  opts: Pick<BuildOptions, "out" | "cacheDir">,
-): Promise<LambdaReport[]> {
-  if (lambdas.length === 0 || !project.python) return [];
-  const index = simpleIndex({
-    urls: indexUrls(project.python),
-    cacheDir: join(opts.cacheDir ?? defaultCacheDir(), "python"),
-  });
-  const outDir = lambdaOutDir(project, opts.out);
-  const planned = await allSettledOrThrow(
-    lambdas.map((target) => planPythonLambda({ target, project, index })),
-  );
-  return allSettledOrThrow(planned.map((p) => writePythonLambda(p, outDir)));
 }
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/;

@@ -1,8 +1,8 @@
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
-import { buildLambdas } from "../build/build.ts";
 import { TugError } from "../errors.ts";
+import { buildLambdas } from "../lambda/build-lambdas.ts";
 import { lambdaOutDir } from "../lambda/build-python.ts";
 import { invokeLambda } from "../lambda/invoke.ts";
 import { projectFromArgs } from "./project-args.ts";

@@ -2,15 +2,10 @@ import { resolve } from "node:path";
 import { TugError } from "../errors.ts";
 import { parseRuntime } from "../lambda/python/runtime.ts";
 import type { RawLambdaTarget, TugFile } from "./schema.ts";
-import type { PythonLambdaTarget, PythonSettings } from "./types.ts";
+import type { LambdaTarget, PythonSettings } from "./types.ts";
 
 /** Normalises one `lambdas:` entry: parsed runtime, absolute handler file, AWS handler string. */
-export function toLambdaTarget(
-  name: string,
-  raw: RawLambdaTarget,
-  dir: string,
-  where: string,
-): PythonLambdaTarget {
+export function toLambdaTarget(name: string, raw: RawLambdaTarget, dir: string, where: string): LambdaTarget {
   if (raw.runtime.startsWith("nodejs")) {
     throw new TugError({
       what: `Node.js lambdas (${raw.runtime}) are not supported yet`,
@@ -34,6 +29,7 @@ export function toLambdaTarget(
     });
   }
   return {
+    language: "python",
     name,
     where,
     runtime,

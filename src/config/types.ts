@@ -102,12 +102,15 @@ export interface Project {
   cache?: { remote?: string };
   targets: ImageTarget[];
   /** `lambdas:` from tug.yaml; absent or empty when there are none. */
-  lambdas?: PythonLambdaTarget[];
+  lambdas?: LambdaTarget[];
   /** `python:` settings, normalised; set whenever there are lambdas. */
   python?: PythonSettings;
 }
 
+export type LambdaTarget = PythonLambdaTarget | NodeLambdaTarget;
+
 export interface PythonLambdaTarget {
+  language: "python";
   /** The key under `lambdas:`. */
   name: string;
   /** Ready for TugError's `where`, e.g. `lambdas.echo (tug.yaml:9)`. */
@@ -126,4 +129,27 @@ export interface PythonSettings {
   extraIndexUrls: string[];
   /** Absolute path. */
   requirementsFile: string;
+}
+
+/** A `nodejs*` lambda: bundled with esbuild for the runtime's Node version. */
+export interface NodeLambdaTarget {
+  language: "node";
+  /** The key under `lambdas:`. */
+  name: string;
+  /** Ready for TugError's `where`, e.g. `lambdas.api (tug.yaml:12)`. */
+  where: string;
+  runtime: NodeRuntime;
+  /** Absolute path of the handler's file (.ts, .js, .mjs, …). */
+  handlerFile: string;
+  handlerFunction: string;
+  /** As AWS wants it: "src/api.handler". */
+  awsHandler: string;
+}
+
+export interface NodeRuntime {
+  /** nodejs18.x … nodejs22.x */
+  runtime: string;
+  /** 18, 20, 22 */
+  major: number;
+  arch: "x86_64" | "arm64";
 }

@@ -226,8 +226,10 @@ test("python: and lambdas: load into Python lambda targets, with or without imag
   assert.equal(echo?.awsHandler, "lambdas/echo.handler");
   assert.equal(echo?.runtime.runtime, "python3.12");
   assert.match(echo?.where ?? "", /^lambdas\.echo \(.*tug\.yaml:6\)$/);
-  assert.deepEqual(plot?.runtime.glibc, { major: 2, minor: 28 });
-  assert.equal(plot?.runtime.machine, "x86_64");
+  assert.equal(plot?.language, "python");
+  if (plot?.language !== "python") return;
+  assert.deepEqual(plot.runtime.glibc, { major: 2, minor: 28 });
+  assert.equal(plot.runtime.machine, "x86_64");
 
   const both = await fixture(t, { ...TREE, "tug.yaml": `${EXAMPLE}${LAMBDAS}` });
   const mixed = await loadProject(join(both, "tug.yaml"));
