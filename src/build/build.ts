@@ -2,7 +2,6 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { hostPlatform } from "../config/platform.ts";
 import type { ImageTarget, LambdaTarget, Project } from "../config/types.ts";
-import { defaultCacheDir } from "../engine/cache-store.ts";
 import { Engine } from "../engine/engine.ts";
 import type { RemoteMode } from "../engine/remote-sync.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
