@@ -23,6 +23,11 @@ export interface ResolveOptions {
   pins?: ReadonlyMap<string, string>;
   /** `--hash` pins, normalised name → "sha256:HEX" or "HEX": the chosen wheel must be one of them. */
   hashes?: ReadonlyMap<string, readonly string[]>;
+  /**
+   * pip's `-c` constraints: each narrows the versions of its distribution when something requires
+   * it, and never adds a distribution. Markers are evaluated for the target; a `file`/`line` names it.
+   */
+  constraints?: readonly Requirement[];
 }
 
 /** One requirement on a distribution, with who asked for it. */
@@ -33,6 +38,8 @@ interface Constraint {
   by: string;
   /** The requirer as recorded in `requiredBy`: its location, or the requiring distribution's name. */
   byName: string;
+  /** Set for a `-c` constraint: it narrows versions but asks for nothing. */
+  limit?: true;
 }
 
 interface Chosen {
@@ -62,7 +69,7 @@ function rootLabel(req: Requirement): string {
 }
 
 function describe(c: Constraint): string {
-  return `${c.specifier || "any version"} (required by ${c.by})`;
+  return `${c.specifier || "any version"} (${c.limit ? "constraint at" : "required by"} ${c.by})`;
 }
 
 function conflictError(f: Extract<Failure, { kind: "conflict" }>): TugError {
@@ -132,6 +139,13 @@ export async function resolve(options: ResolveOptions): Promise<Resolution> {
       byName: label,
     });
   }
+  const limits = new Map<string, Constraint[]>();
+  for (const c of options.constraints ?? []) {
+    if (c.specifier === "" || (c.marker && !evaluateMarker(c.marker, { env }))) continue;
+    const label = rootLabel(c);
+    const limit: Constraint = { specifier: c.specifier, extras: [], by: label, byName: label, limit: true };
+    limits.set(c.name, [...(limits.get(c.name) ?? []), limit]);
+  }
   const extrasOf = new Map(
     [...(options.extrasOf ?? [])].map(([k, v]) => [normalizeName(k), v.map(normalizeName)]),
   );
@@ -139,10 +153,11 @@ export async function resolve(options: ResolveOptions): Promise<Resolution> {
   async function search(s: State): Promise<State | undefined> {
     const name = [...s.constraints.keys()].find((n) => !s.chosen.has(n));
     if (name === undefined) return s;
-    const cons = s.constraints.get(name) ?? [];
+    const required = s.constraints.get(name) ?? [];
+    const cons = [...required, ...(limits.get(name) ?? [])];
     const files = await index.projectFiles(name);
     if (files.length === 0) {
-      const by = [...new Set(cons.map((c) => c.by))].join(", ");
+      const by = [...new Set(required.map((c) => c.by))].join(", ");
       throw new TugError({
         what: `unknown distribution ${name}: no index has files for it`,
         where: by,
