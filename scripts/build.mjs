@@ -2,7 +2,25 @@
 // dominated by start-up time. Pure-JS dependencies are bundled in (fewer files to resolve and
 // load); code split at dynamic imports keeps the registry client and esbuild's API
 // out of start-up until a build needs them.
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { build } from "esbuild";
+
+// Identifies this build of the code, so caches of derived data (the parsed project) never
+// outlive a change to the code that derived them.
+async function sourceHash(dir) {
+  const hash = createHash("sha256");
+  const walk = async (d) => {
+    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else hash.update(p).update(await readFile(p));
+    }
+  };
+  await walk(dir);
+  return hash.digest("hex").slice(0, 16);
+}
 
 await build({
   entryPoints: { cli: "src/cli/main.ts", index: "src/index.ts" },
@@ -16,6 +34,7 @@ await build({
   banner: {
     js: "import { createRequire as __tugCreateRequire } from 'node:module'; const require = __tugCreateRequire(import.meta.url);",
   },
+  define: { __TUG_BUILD__: JSON.stringify(await sourceHash("src")) },
   sourcemap: "linked",
   logLevel: "warning",
 });

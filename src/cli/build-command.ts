@@ -78,7 +78,11 @@ export function buildCommand(program: Command): void {
       );
     }
     for (const l of result.lambdas) {
-      progress.line(`${l.target}  ${relative(process.cwd(), l.path)}  ${l.digest}  ${fmtMs(l.ms)}`);
+      for (const w of l.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+      const size = `${(l.bytes / 1024 / 1024).toFixed(1)} MB`;
+      progress.line(
+        `${l.target}  ${relative(process.cwd(), l.path)}  ${l.digest}  ${size}  ${l.cached ? "cached" : "built"}  ${fmtMs(l.ms)}`,
+      );
     }
     if (flags.json) {
       const artifacts = [...result.artifacts, ...result.lambdas];

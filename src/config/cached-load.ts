@@ -5,7 +5,12 @@ import { sha256 } from "../oci/digest.ts";
 import type { Project } from "./types.ts";
 
 /** Bump when Project's shape or the loading rules change: older records then miss. */
-const PROJECT_FORMAT = 2;
+const PROJECT_FORMAT = 3;
+
+// Set by scripts/build.mjs to a hash of the sources, so a rebuilt tug never reads a project
+// parsed by older code; running from source (tsx) relies on PROJECT_FORMAT alone.
+declare const __TUG_BUILD__: string | undefined;
+const BUILD_ID = typeof __TUG_BUILD__ === "string" ? __TUG_BUILD__ : "source";
 
 /**
  * loadProject with its result remembered per (file, content, working directory, arch): a warm
@@ -18,7 +23,7 @@ export async function cachedProject(file: string, cacheDir: string): Promise<Pro
   const text = await readFile(abs).catch(() => undefined);
   if (!text) return load(); // loadProject reports the problem
   const store = new CacheStore(cacheDir);
-  const key = [PROJECT_FORMAT, abs, sha256(text), process.cwd(), process.arch].join("|");
+  const key = [PROJECT_FORMAT, BUILD_ID, abs, sha256(text), process.cwd(), process.arch].join("|");
   const hit = await store.getRecord<Project>("project", key);
   if (hit) return hit;
   const project = await load();

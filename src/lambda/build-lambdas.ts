@@ -1,9 +1,15 @@
 import { join } from "node:path";
 import { indexUrls } from "../config/lambda-target.ts";
 import type { LambdaTarget, NodeLambdaTarget, Project, PythonLambdaTarget } from "../config/types.ts";
-import { defaultCacheDir } from "../engine/cache-store.ts";
+import { CacheStore, defaultCacheDir } from "../engine/cache-store.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
-import { type LambdaReport, lambdaOutDir, planPythonLambda, writePythonLambda } from "./build-python.ts";
+import {
+  type LambdaReport,
+  lambdaOutDir,
+  type PythonLambdaContext,
+  planPythonLambda,
+  writePythonLambda,
+} from "./build-python.ts";
 import { buildNodeLambdas } from "./node/build-node.ts";
 import { simpleIndex } from "./python/index-client.ts";
 
@@ -38,13 +44,16 @@ async function buildPythonLambdas(
   opts: BuildLambdasOptions,
 ): Promise<LambdaReport[]> {
   if (lambdas.length === 0 || !project.python) return [];
-  const index = simpleIndex({
-    urls: indexUrls(project.python),
-    cacheDir: join(opts.cacheDir ?? defaultCacheDir(), "python"),
-  });
-  const outDir = lambdaOutDir(project, opts.out);
-  const planned = await allSettledOrThrow(
-    lambdas.map((target) => planPythonLambda({ target, project, index })),
-  );
-  return allSettledOrThrow(planned.map((p) => writePythonLambda(p, outDir)));
+  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const urls = indexUrls(project.python);
+  const ctx: PythonLambdaContext = {
+    project,
+    settings: project.python,
+    indexUrls: urls,
+    index: simpleIndex({ urls, cacheDir: join(cacheDir, "python") }),
+    store: new CacheStore(cacheDir),
+    outDir: lambdaOutDir(project, opts.out),
+  };
+  const planned = await allSettledOrThrow(lambdas.map((target) => planPythonLambda(target, ctx)));
+  return allSettledOrThrow(planned.map((p) => writePythonLambda(p, ctx)));
 }

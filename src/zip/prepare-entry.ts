@@ -39,9 +39,15 @@ export async function prepareEntry(e: ZipEntry, opts: PrepareOptions): Promise<P
   if ("raw" in e) {
     const { method, crc32, compressedSize, uncompressedSize } = e;
     const identity = { method, crc32, compressedSize, uncompressedSize };
-    // The source is opened only when its turn to be written comes.
-    const emit = async (write: Write) => copyRaw(e.name, await e.raw(), compressedSize, write);
-    return { ...identity, emit, dispose: nothing };
+    // Asked for now, within the writer's look-ahead, so several reads are in flight at once.
+    const source = Promise.resolve().then(() => e.raw());
+    source.catch(() => {}); // observed by emit, or dropped with the entry on failure
+    const emit = async (write: Write) => copyRaw(e.name, await source, compressedSize, write);
+    const dispose = async () => {
+      const s = await source.catch(() => undefined);
+      if (s && !(s instanceof Uint8Array) && !s.readableEnded) s.destroy();
+    };
+    return { ...identity, emit, dispose };
   }
   if ("data" in e) {
     const { rawBytes, ...identity } = await precompress(e.data);

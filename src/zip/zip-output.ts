@@ -26,7 +26,7 @@ export class ZipOutput {
   static open(out: Writable | string): ZipOutput {
     if (typeof out !== "string") return new ZipOutput(out, undefined, undefined);
     const tmp = join(dirname(out), `.${basename(out)}.${randomBytes(6).toString("hex")}.tmp`);
-    return new ZipOutput(createWriteStream(tmp), tmp, out);
+    return new ZipOutput(createWriteStream(tmp, { highWaterMark: 4 << 20 }), tmp, out);
   }
 
   async write(chunk: Uint8Array): Promise<void> {

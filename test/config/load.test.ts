@@ -218,6 +218,10 @@ test("python: and lambdas: load into Python lambda targets, with or without imag
     indexUrl: "file:///srv/simple",
     extraIndexUrls: [],
     requirementsFile: join(dir, "requirements.txt"),
+    sourceRoots: [],
+    moduleMapping: {},
+    unknownImports: "warn",
+    strip: { tests: false, pyi: false, docs: false },
   });
   const [echo, plot] = project.lambdas ?? [];
   assert.equal(echo?.name, "echo");

@@ -157,6 +157,19 @@ export interface Closure {
   thirdParty: Set<string>;
   /** Third-party imports with where they were found (weak ones are optional), for messages. */
   imports: Array<{ module: string; file: string; line: number; weak: boolean }>;
+  /**
+   * Every path looked at while resolving imports, with what it was. Together with the files'
+   * contents this decides the closure: if none changed, neither did the closure.
+   */
+  probes: Map<string, PathKind>;
+}
+
+export type PathKind = "file" | "dir" | "none";
+
+/** What is at `path` now, as the closure's probes record it. */
+export async function pathKind(path: string): Promise<PathKind> {
+  const st = await stat(path).catch(() => undefined);
+  return st?.isFile() ? "file" : st?.isDirectory() ? "dir" : "none";
 }
 
 /**
@@ -175,6 +188,15 @@ export async function firstPartyClosure(
   const queue = [entry];
   const thirdParty = new Set<string>();
   const imports: Closure["imports"] = [];
+  const probes = new Map<string, PathKind>();
+  const probe = async (p: string): Promise<PathKind> => {
+    let kind = probes.get(p);
+    if (kind === undefined) {
+      kind = await pathKind(p);
+      probes.set(p, kind);
+    }
+    return kind;
+  };
   while (queue.length) {
     const file = queue.shift() as string;
     let source: string;
@@ -184,7 +206,7 @@ export async function firstPartyClosure(
       throw new TugError({ what: `cannot read Python source ${file}`, where: file, cause });
     }
     for (const imp of importsOf(source, file)) {
-      const found = await resolveImport(imp, file, roots);
+      const found = await resolveImport(imp, file, roots, probe);
       if (found) {
         for (const f of found) {
           if (!seen.has(f)) {
@@ -201,7 +223,7 @@ export async function firstPartyClosure(
       imports.push({ module: imp.module, file, line: imp.line, weak: imp.weak === true });
     }
   }
-  return { files: [...seen], thirdParty, imports };
+  return { files: [...seen], thirdParty, imports, probes };
 }
 
 /** The first-party files an import loads, or undefined when it is not first-party (packages along the way, and submodules named in `from`). */
@@ -209,7 +231,10 @@ async function resolveImport(
   imp: PythonImport,
   file: string,
   roots: string[],
+  probe: (path: string) => Promise<PathKind>,
 ): Promise<string[] | undefined> {
+  const isFile = async (p: string) => (await probe(p)) === "file";
+  const isDir = async (p: string) => (await probe(p)) === "dir";
   const bases: string[] = [];
   if (imp.level > 0) {
     let pkg = dirname(file);
@@ -244,13 +269,6 @@ async function resolveImport(
     if (files.length || parts.length === 0 || (await isDir(dir))) return files;
   }
   return undefined;
-}
-
-async function isFile(p: string): Promise<boolean> {
-  return (await stat(p).catch(() => undefined))?.isFile() ?? false;
-}
-async function isDir(p: string): Promise<boolean> {
-  return (await stat(p).catch(() => undefined))?.isDirectory() ?? false;
 }
 
 /** `path` relative to `root` with `/` separators, for messages and manifests. */

@@ -1,7 +1,6 @@
 import { createReadStream } from "node:fs";
-import { open } from "node:fs/promises";
 import { basename } from "node:path";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { TugError } from "../../errors.ts";
 import {
   invalidNameReason,
@@ -10,8 +9,7 @@ import {
   type ZipEntry,
   type ZipRawEntry,
 } from "../../zip/entry.ts";
-import { SIG_LOCAL } from "../../zip/zip-format.ts";
-import { ZipReader, type ZipReaderEntry } from "../../zip/zip-reader.ts";
+import { readWheelTable, type WheelRow } from "./wheel-table.ts";
 
 export interface StripOptions {
   /** Drop `test/` and `tests/` directories inside packages. */
@@ -41,42 +39,45 @@ export interface WheelLayoutOptions {
  * wheel's exec bits. Directory entries are left out; extraction creates parents.
  */
 export async function wheelEntries(wheelPath: string, opts: WheelLayoutOptions = {}): Promise<ZipRawEntry[]> {
-  const wheel = basename(wheelPath);
-  let reader: ZipReader;
-  try {
-    reader = await ZipReader.open(wheelPath);
-  } catch (err) {
-    if (err instanceof TugError) {
+  const rows = await readWheelTable(wheelPath);
+  const read = (row: WheelRow) =>
+    row.compressedSize === 0
+      ? new Uint8Array()
+      : createReadStream(wheelPath, { start: row.dataOffset, end: row.dataOffset + row.compressedSize - 1 });
+  return layoutWheel(wheelPath, rows, read, opts);
+}
+
+/** `wheelEntries` over a file table already at hand (see wheel-table.ts), reading through `read`. */
+export function layoutWheel(
+  wheelPath: string,
+  rows: readonly WheelRow[],
+  read: (row: WheelRow) => Uint8Array | Readable | Promise<Uint8Array | Readable>,
+  opts: WheelLayoutOptions = {},
+): ZipRawEntry[] {
+  const out: ZipRawEntry[] = [];
+  for (const row of rows) {
+    const name = installedName(row.name, opts.strip ?? {});
+    if (name === undefined) continue;
+    const invalid = invalidNameReason(name, false);
+    if (invalid) {
       throw new TugError({
-        what: `wheel ${wheel}: ${err.what}`,
+        what: `wheel ${basename(wheelPath)} has an entry ${JSON.stringify(row.name)} that cannot be installed: ${invalid}`,
         where: wheelPath,
-        hint: err.hint,
-        cause: err,
+        hint: "the wheel is malformed; use another version or rebuild it",
       });
     }
-    throw err;
+    const { method, crc32, compressedSize, uncompressedSize } = row;
+    out.push({
+      name,
+      mode: normalizeMode(row.mode),
+      method,
+      crc32,
+      compressedSize,
+      uncompressedSize,
+      raw: () => read(row),
+    });
   }
-  try {
-    const out: ZipRawEntry[] = [];
-    for (const e of reader.entries) {
-      if (e.dir) continue;
-      const name = installedName(e.name, opts.strip ?? {});
-      if (name === undefined) continue;
-      const invalid = invalidNameReason(name, false);
-      if (invalid) {
-        throw new TugError({
-          what: `wheel ${wheel} has an entry ${JSON.stringify(e.name)} that cannot be installed: ${invalid}`,
-          where: wheelPath,
-          hint: "the wheel is malformed; use another version or rebuild it",
-        });
-      }
-      const raw = reader.asRawEntry(e, name);
-      out.push({ ...raw, mode: normalizeMode(e.mode), raw: () => rawBytes(wheelPath, e) });
-    }
-    return out;
-  } finally {
-    await reader.close();
-  }
+  return out;
 }
 
 /** Where a wheel path lands in the zip, or undefined when it is left out. */
@@ -102,24 +103,6 @@ export function installedName(path: string, strip: StripOptions = {}): string | 
     return undefined;
   }
   return name;
-}
-
-/** An entry's stored bytes, read with a stream of its own so no handle outlives the copy. */
-async function rawBytes(wheelPath: string, e: ZipReaderEntry): Promise<Readable> {
-  const fh = await open(wheelPath, "r");
-  let start: number;
-  try {
-    const head = Buffer.alloc(30);
-    await fh.read(head, 0, 30, e.localHeaderOffset);
-    if (head.readUInt32LE(0) !== SIG_LOCAL) {
-      throw new TugError({ what: `unreadable wheel: no local header for ${e.name}`, where: wheelPath });
-    }
-    start = e.localHeaderOffset + 30 + head.readUInt16LE(26) + head.readUInt16LE(28);
-  } finally {
-    await fh.close();
-  }
-  if (e.compressedSize === 0) return Readable.from([]);
-  return createReadStream(wheelPath, { start, end: start + e.compressedSize - 1 });
 }
 
 export interface WheelEntries {

@@ -1,0 +1,61 @@
+import { createHash } from "node:crypto";
+import { readFile, stat } from "node:fs/promises";
+import { canonicalJson } from "../engine/key.ts";
+import { type PathKind, pathKind } from "./python/imports.ts";
+
+/** What a built lambda zip depended on and what it produced, for the no-op fast path. */
+export interface OutputRecord {
+  /** Every input file read (sources, requirements), absolute path → sha256 of its content. */
+  files: Record<string, string>;
+  /** Paths whose kind (file / directory / nothing) decided something, e.g. import resolution. */
+  probes: Record<string, PathKind>;
+  /** The zip and its metadata file as they were right after the rename. */
+  outputs: Record<string, FileStamp>;
+  digest: string;
+  bytes: number;
+  unpackedBytes: number;
+  distributions: Array<{ name: string; version: string; wheel: string }>;
+}
+
+export interface FileStamp {
+  size: number;
+  mtimeNs: string;
+  ino: string;
+}
+
+export async function stampOf(path: string): Promise<FileStamp | undefined> {
+  const st = await stat(path, { bigint: true }).catch(() => undefined);
+  if (!st?.isFile()) return undefined;
+  return { size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino) };
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** The record key: everything about a lambda that is not a file's content. */
+export function outputKey(parts: Record<string, unknown>): string {
+  return createHash("sha256").update(canonicalJson(parts)).digest("hex");
+}
+
+/**
+ * Whether the outputs a record describes are still what the same inputs would build: every input
+ * has the recorded content, every probe finds the same kind of thing, and the outputs are the
+ * very files written then (size, mtime, inode), so nobody replaced or edited them since.
+ */
+export async function upToDate(record: OutputRecord): Promise<boolean> {
+  const checks = [
+    ...Object.entries(record.files).map(async ([path, sha]) => {
+      const data = await readFile(path).catch(() => undefined);
+      return data !== undefined && sha256Hex(data) === sha;
+    }),
+    ...Object.entries(record.probes).map(async ([path, kind]) => (await pathKind(path)) === kind),
+    ...Object.entries(record.outputs).map(async ([path, want]) => {
+      const got = await stampOf(path);
+      return (
+        got !== undefined && got.size === want.size && got.mtimeNs === want.mtimeNs && got.ino === want.ino
+      );
+    }),
+  ];
+  return (await Promise.all(checks)).every(Boolean);
+}

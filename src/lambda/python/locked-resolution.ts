@@ -1,0 +1,58 @@
+import type { CacheStore } from "../../engine/cache-store.ts";
+import { canonicalJson } from "../../engine/key.ts";
+import type { SimpleIndex } from "./index-client.ts";
+import type { Requirement } from "./requirement.ts";
+import type { RequirementsSource } from "./requirements-source.ts";
+import { fromLock, type Resolution, resolve, toLock } from "./resolver.ts";
+import { formatGlibc, type PythonTarget } from "./runtime.ts";
+
+export interface LockedResolutionOptions {
+  /** The function's own requirements (already narrowed to what it imports). */
+  requirements: readonly Requirement[];
+  source: Pick<RequirementsSource, "pins" | "hashes">;
+  target: PythonTarget;
+  ctx: {
+    indexUrls: readonly string[];
+    index: Pick<SimpleIndex, "projectFiles" | "metadata" | "wheelPath">;
+    store?: CacheStore;
+  };
+}
+
+// Bump when the resolver would choose differently for the same inputs.
+const RESOLVER_VERSION = 1;
+
+/**
+ * The resolution for one function's requirements on one target, from the lock record when the
+ * same requirements were resolved for the same target from the same indexes before: then no
+ * index request is made at all (the lock names each wheel's URL and sha256). New releases on the
+ * index are picked up only when the requirements change, as with any lock file.
+ */
+export async function lockedResolution(opts: LockedResolutionOptions): Promise<Resolution> {
+  const { requirements, source, target, ctx } = opts;
+  if (requirements.length === 0) return { target, distributions: [] };
+  const key = canonicalJson({
+    v: RESOLVER_VERSION,
+    target: [target.runtime, target.arch, formatGlibc(target.glibc)],
+    indexUrls: ctx.indexUrls,
+    requirements,
+    pins: [...source.pins].sort(),
+    hashes: [...source.hashes].sort(),
+  });
+  const lock = await ctx.store?.getRecord<string>("python-lock", key);
+  if (lock !== undefined) {
+    try {
+      return fromLock(lock, target);
+    } catch {
+      // A lock this tug cannot read any more is resolved again and replaced.
+    }
+  }
+  const resolution = await resolve({
+    requirements,
+    target,
+    index: ctx.index,
+    pins: source.pins,
+    hashes: source.hashes,
+  });
+  await ctx.store?.putRecord("python-lock", key, toLock(resolution));
+  return resolution;
+}

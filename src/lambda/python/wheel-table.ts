@@ -1,0 +1,122 @@
+import { createReadStream } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import { basename } from "node:path";
+import type { Readable } from "node:stream";
+import type { CacheStore } from "../../engine/cache-store.ts";
+import { TugError } from "../../errors.ts";
+import { SIG_LOCAL } from "../../zip/zip-format.ts";
+import { ZipReader } from "../../zip/zip-reader.ts";
+
+/**
+ * One file of a wheel, with where its compressed bytes start: enough to copy the entry into
+ * another zip with no further look at the wheel's directory or local headers.
+ */
+export interface WheelRow {
+  name: string;
+  mode: number;
+  method: 0 | 8;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  /** Offset of the entry's compressed bytes in the wheel file. */
+  dataOffset: number;
+}
+
+// Bump when WheelRow or how it is derived changes: old records are then simply not found.
+const TABLE_VERSION = 1;
+
+/**
+ * A wheel's file table, read once per wheel ever: the record is keyed by the wheel's sha256, so
+ * the same bytes always give the same table. Reading it back skips parsing the central directory
+ * and one local-header read per entry (thousands for numpy or matplotlib).
+ */
+export async function cachedWheelTable(
+  store: CacheStore | undefined,
+  sha256: string,
+  wheelPath: string,
+): Promise<WheelRow[]> {
+  const key = `${TABLE_VERSION}:${sha256}`;
+  const hit = await store?.getRecord<WheelRow[]>("wheel-table", key);
+  if (hit) return hit;
+  const rows = await readWheelTable(wheelPath);
+  await store?.putRecord("wheel-table", key, rows);
+  return rows;
+}
+
+/** Reads a wheel's file table from its central directory and local headers. */
+export async function readWheelTable(wheelPath: string): Promise<WheelRow[]> {
+  const wheel = basename(wheelPath);
+  let reader: ZipReader;
+  try {
+    reader = await ZipReader.open(wheelPath);
+  } catch (err) {
+    if (err instanceof TugError) {
+      throw new TugError({
+        what: `wheel ${wheel}: ${err.what}`,
+        where: wheelPath,
+        hint: err.hint,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+  const fh = await open(wheelPath, "r");
+  try {
+    const rows: WheelRow[] = [];
+    const head = Buffer.alloc(30);
+    for (const e of reader.entries) {
+      if (e.dir) continue;
+      if (e.method !== 0 && e.method !== 8) {
+        throw new TugError({
+          what: `wheel ${wheel}: ${e.name} uses compression method ${e.method}; wheels use stored or deflate`,
+          where: wheelPath,
+          hint: "the wheel is malformed; use another version or rebuild it",
+        });
+      }
+      await fh.read(head, 0, 30, e.localHeaderOffset);
+      if (head.readUInt32LE(0) !== SIG_LOCAL) {
+        throw new TugError({ what: `unreadable wheel: no local header for ${e.name}`, where: wheelPath });
+      }
+      const dataOffset = e.localHeaderOffset + 30 + head.readUInt16LE(26) + head.readUInt16LE(28);
+      const { name, mode, method, crc32, compressedSize, uncompressedSize } = e;
+      rows.push({ name, mode, method, crc32, compressedSize, uncompressedSize, dataOffset });
+    }
+    return rows;
+  } finally {
+    await fh.close();
+    await reader.close();
+  }
+}
+
+// Entries up to this size are read with one positional read; larger ones stream on their own.
+const READ_WHOLE = 1 << 20;
+
+/**
+ * Reads one wheel's entries through a single descriptor, opened on first use: a zip of five
+ * thousand entries from eleven wheels opens eleven files, not five thousand. Reads are
+ * positional, so the zip writer may have several in flight (its look-ahead) on one descriptor.
+ */
+export class WheelFile {
+  private handle: Promise<FileHandle> | undefined;
+
+  constructor(readonly path: string) {}
+
+  async raw(row: WheelRow): Promise<Uint8Array | Readable> {
+    const { dataOffset: start, compressedSize: size } = row;
+    if (size === 0) return new Uint8Array();
+    if (size > READ_WHOLE)
+      return createReadStream(this.path, { start, end: start + size - 1, highWaterMark: READ_WHOLE });
+    this.handle ??= open(this.path, "r");
+    const fh = await this.handle;
+    const buf = Buffer.allocUnsafe(size);
+    // A short read (a truncated wheel) yields fewer bytes; the zip writer checks the length.
+    const { bytesRead } = await fh.read(buf, 0, size, start);
+    return buf.subarray(0, bytesRead);
+  }
+
+  async close(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    if (h) await (await h).close();
+  }
+}
