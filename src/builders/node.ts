@@ -17,7 +17,7 @@ import { findNativePackages, runtimeClosure } from "./node-externals.ts";
 const run = promisify(execFile);
 // esbuild's JS API costs ~60 ms to import: read its version from package.json for keys, and
 // import the API only when a bundle really has to be built.
-const esbuildVersion = (createRequire(import.meta.url)("esbuild/package.json") as { version: string })
+export const esbuildVersion = (createRequire(import.meta.url)("esbuild/package.json") as { version: string })
   .version;
 const LOCKFILES = ["package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml"];
 const NODE_ARCH: Record<string, string> = { amd64: "x64", arm64: "arm64", arm: "arm", "386": "ia32" };
@@ -107,7 +107,7 @@ export async function bundle(target: NodeTarget, externals: string[]): Promise<U
   }
 }
 
-function esbuildBinary(): string | undefined {
+export function esbuildBinary(): string | undefined {
   try {
     return createRequire(import.meta.url).resolve(`@esbuild/${process.platform}-${process.arch}/bin/esbuild`);
   } catch {

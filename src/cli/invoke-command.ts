@@ -70,11 +70,17 @@ export function invokeCommand(program: Command): void {
         () => false,
       );
       if (!exists) await buildLambdas(project, [target], { out });
+      // The function's environment the build asks for (NODE_OPTIONS=--enable-source-maps).
+      const environment = await readFile(`${zip}.json`, "utf8").then(
+        (text) => (JSON.parse(text) as { environment?: Record<string, string> }).environment,
+        () => undefined,
+      );
       const result = await invokeLambda({
         zip,
         runtime: target.runtime.runtime,
         handler: target.awsHandler,
         event,
+        ...(environment ? { env: environment } : {}),
         ...(flags.timeout ? { timeoutMs: Number(flags.timeout) * 1000 } : {}),
       });
       for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);

@@ -1,16 +1,27 @@
-import { resolve } from "node:path";
+import { extname, resolve } from "node:path";
 import { TugError } from "../errors.ts";
+import { parseNodeRuntime } from "../lambda/node/runtime.ts";
+import { normalizeName } from "../lambda/python/name.ts";
 import { parseRuntime } from "../lambda/python/runtime.ts";
 import type { RawLambdaTarget, TugFile } from "./schema.ts";
-import type { LambdaTarget, PythonSettings } from "./types.ts";
+import type { LambdaTarget, NodeLambdaTarget, PythonSettings } from "./types.ts";
+
+const NODE_ONLY = ["minify", "sourcemap", "external", "native"] as const;
+const NODE_EXTENSIONS = [".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs"];
 
 /** Normalises one `lambdas:` entry: parsed runtime, absolute handler file, AWS handler string. */
 export function toLambdaTarget(name: string, raw: RawLambdaTarget, dir: string, where: string): LambdaTarget {
-  if (raw.runtime.startsWith("nodejs")) {
+  const colon = raw.handler.lastIndexOf(":");
+  const file = raw.handler.slice(0, colon).replace(/^\.\//, "");
+  const handlerFunction = raw.handler.slice(colon + 1);
+  if (raw.runtime.startsWith("nodejs"))
+    return toNodeLambdaTarget({ name, raw, dir, where, file, handlerFunction });
+  const nodeOnly = NODE_ONLY.filter((k) => raw[k] !== undefined);
+  if (nodeOnly.length > 0) {
     throw new TugError({
-      what: `Node.js lambdas (${raw.runtime}) are not supported yet`,
+      what: `${nodeOnly.join(", ")} ${nodeOnly.length === 1 ? "is" : "are"} only for Node.js lambdas, and ${name} runs ${raw.runtime}`,
       where,
-      hint: "use a python3.9 … python3.14 runtime, or build the function as an image",
+      hint: `remove ${nodeOnly.join(", ")} from lambdas.${name}`,
     });
   }
   const runtime = parseRuntime(raw.runtime, {
@@ -18,9 +29,6 @@ export function toLambdaTarget(name: string, raw: RawLambdaTarget, dir: string, 
     ...(raw.glibc === undefined ? {} : { glibc: raw.glibc }),
     where,
   });
-  const colon = raw.handler.lastIndexOf(":");
-  const file = raw.handler.slice(0, colon).replace(/^\.\//, "");
-  const handlerFunction = raw.handler.slice(colon + 1);
   if (!file.endsWith(".py")) {
     throw new TugError({
       what: `handler file ${file} is not a .py file`,
@@ -39,6 +47,47 @@ export function toLambdaTarget(name: string, raw: RawLambdaTarget, dir: string, 
   };
 }
 
+function toNodeLambdaTarget(o: {
+  name: string;
+  raw: RawLambdaTarget;
+  dir: string;
+  where: string;
+  file: string;
+  handlerFunction: string;
+}): NodeLambdaTarget {
+  const { name, raw, where, file } = o;
+  if (raw.glibc !== undefined) {
+    throw new TugError({
+      what: `glibc is only for Python lambdas, and ${name} runs ${raw.runtime}`,
+      where,
+      hint: `remove glibc from lambdas.${name}; a Node.js bundle does not depend on the glibc version`,
+    });
+  }
+  const runtime = parseNodeRuntime(raw.runtime, raw.architecture, where);
+  const ext = extname(file);
+  if (!NODE_EXTENSIONS.includes(ext)) {
+    throw new TugError({
+      what: `handler file ${file} is not a JavaScript or TypeScript file`,
+      where,
+      hint: `write the handler as FILE:FUNCTION with FILE ending in ${NODE_EXTENSIONS.join(", ")}, e.g. src/api.ts:handler`,
+    });
+  }
+  return {
+    language: "node",
+    name,
+    where,
+    runtime,
+    handlerFile: resolve(o.dir, file),
+    handlerFunction: o.handlerFunction,
+    // The bundle is FILE.js next to where the source was, so AWS finds it as FILE.FUNCTION.
+    awsHandler: `${file.slice(0, -ext.length)}.${o.handlerFunction}`,
+    minify: raw.minify ?? false,
+    sourcemap: raw.sourcemap ?? false,
+    external: raw.external ?? [],
+    native: raw.native ?? [],
+  };
+}
+
 export const PYPI_SIMPLE = "https://pypi.org/simple";
 
 export function toPythonSettings(raw: TugFile["python"], dir: string): PythonSettings {
@@ -46,6 +95,12 @@ export function toPythonSettings(raw: TugFile["python"], dir: string): PythonSet
     ...(raw?.index_url === undefined ? {} : { indexUrl: raw.index_url }),
     extraIndexUrls: raw?.extra_index_urls ?? [],
     requirementsFile: resolve(dir, raw?.requirements ?? "requirements.txt"),
+    sourceRoots: (raw?.source_roots ?? []).map((r) => resolve(dir, r)),
+    moduleMapping: Object.fromEntries(
+      Object.entries(raw?.module_mapping ?? {}).map(([dist, mods]) => [normalizeName(dist), mods]),
+    ),
+    unknownImports: raw?.unknown_imports ?? "warn",
+    strip: raw?.strip ?? { tests: false, pyi: false, docs: false },
   };
 }
 

@@ -59,11 +59,25 @@ export const FIELD_HELP = {
     "simple (PEP 503/691) index URL; http(s):// or file:// (default https://pypi.org/simple, also TUG_INDEX_URL)",
   extraIndexUrls: "further simple index URLs, searched after index_url",
   requirements: "requirements file, relative to tug.yaml (default requirements.txt)",
+  sourceRoots:
+    "further directories first-party modules are found in (relative to tug.yaml), after the project root",
+  moduleMapping:
+    "distribution → the top-level modules it provides, where the name does not say (e.g. python-jose: [jose])",
+  unknownImports: "a third-party import no resolved distribution provides: warn (default) or error",
+  strip: "leave files out of every Python lambda zip: tests/ dirs, type stubs, docs",
   lambdas: "Lambda functions to package as zips, by name",
-  lambdaRuntime: "Lambda runtime, python3.9 … python3.14",
+  lambdaRuntime: "Lambda runtime, python3.9 … python3.14 or nodejs18.x … nodejs22.x",
   architecture: "Lambda architecture: x86_64 or arm64 (default x86_64)",
-  handler: "handler as FILE:FUNCTION relative to tug.yaml, e.g. lambdas/echo.py:handler",
-  glibc: 'override of the runtime\'s glibc ceiling, e.g. "2.28"',
+  handler:
+    "handler as FILE:FUNCTION relative to tug.yaml, e.g. lambdas/echo.py:handler or src/api.ts:handler",
+  glibc: 'Python lambdas: override of the runtime\'s glibc ceiling, e.g. "2.28"',
+  lambdaMinify: "Node.js lambdas: minify the bundle (default false)",
+  lambdaSourcemap:
+    "Node.js lambdas: write a source map next to the bundle and set NODE_OPTIONS=--enable-source-maps (default false)",
+  lambdaExternal:
+    "Node.js lambdas: packages left out of the bundle and of the zip because the runtime or a layer provides them (@aws-sdk/* always is); PKG/* matches subpaths",
+  lambdaNative:
+    "Node.js lambdas: packages left out of the bundle and installed for linux and the lambda's architecture into node_modules/ (packages with binding.gyp or prebuilt .node files are found without this)",
 } as const;
 
 type Problem = string | { what: string; hint: string } | undefined;
@@ -217,10 +231,25 @@ export const PythonSettings = z
     index_url: z.string().min(1).optional().describe(FIELD_HELP.indexUrl),
     extra_index_urls: z.array(z.string().min(1)).default([]).describe(FIELD_HELP.extraIndexUrls),
     requirements: z.string().min(1).default("requirements.txt").describe(FIELD_HELP.requirements),
+    source_roots: z.array(z.string().min(1)).default([]).describe(FIELD_HELP.sourceRoots),
+    module_mapping: z
+      .record(z.string().min(1), z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.]*$/)))
+      .default({})
+      .describe(FIELD_HELP.moduleMapping),
+    unknown_imports: z.enum(["warn", "error"]).default("warn").describe(FIELD_HELP.unknownImports),
+    strip: z
+      .strictObject({
+        tests: z.boolean().default(false),
+        pyi: z.boolean().default(false),
+        docs: z.boolean().default(false),
+      })
+      .optional()
+      .describe(FIELD_HELP.strip),
   })
   .describe(FIELD_HELP.python);
 
-// The runtime is checked while normalising (lambda/python/runtime.ts owns the list and its message).
+// The runtime is checked while normalising (lambda/python/runtime.ts and lambda/node/runtime.ts own
+// the lists and their messages).
 export const LambdaTargetSchema = z.strictObject({
   runtime: z.string().min(1).describe(FIELD_HELP.lambdaRuntime),
   architecture: z.enum(["x86_64", "arm64"]).default("x86_64").describe(FIELD_HELP.architecture),
@@ -235,6 +264,11 @@ export const LambdaTargetSchema = z.strictObject({
     .regex(/^2\.[0-9]+$/, { error: 'expected a glibc version like "2.28"' })
     .optional()
     .describe(FIELD_HELP.glibc),
+  // Node.js only; a Python lambda that sets them is refused while normalising.
+  minify: z.boolean().optional().describe(FIELD_HELP.lambdaMinify),
+  sourcemap: z.boolean().optional().describe(FIELD_HELP.lambdaSourcemap),
+  external: z.array(z.string().min(1)).optional().describe(FIELD_HELP.lambdaExternal),
+  native: z.array(z.string().min(1)).optional().describe(FIELD_HELP.lambdaNative),
 });
 
 export { IMAGE_NAME } from "./names.ts";

@@ -129,6 +129,12 @@ export interface PythonSettings {
   extraIndexUrls: string[];
   /** Absolute path. */
   requirementsFile: string;
+  /** Absolute paths searched for first-party modules after the project root. */
+  sourceRoots: string[];
+  /** Normalised distribution name → top-level modules, over the built-in table. */
+  moduleMapping: Record<string, string[]>;
+  unknownImports: "warn" | "error";
+  strip: { tests: boolean; pyi: boolean; docs: boolean };
 }
 
 /** A `nodejs*` lambda: bundled with esbuild for the runtime's Node version. */
@@ -144,6 +150,13 @@ export interface NodeLambdaTarget {
   handlerFunction: string;
   /** As AWS wants it: "src/api.handler". */
   awsHandler: string;
+  minify: boolean;
+  /** Write `FILE.js.map` next to the bundle and set NODE_OPTIONS=--enable-source-maps in the metadata. */
+  sourcemap: boolean;
+  /** Left out of the bundle and of the zip (the runtime or a layer provides them), besides `@aws-sdk/*`. */
+  external: string[];
+  /** Left out of the bundle and installed for the target's os/cpu into the zip's node_modules. */
+  native: string[];
 }
 
 export interface NodeRuntime {

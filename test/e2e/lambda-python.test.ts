@@ -199,12 +199,12 @@ test("a missing handler function is one clear error and writes nothing", async (
   await assertNothingWritten(p.dir);
 });
 
-test("a Node.js runtime says it is not supported yet", async (t) => {
+test("a Node.js runtime with a .py handler is one clear error", async (t) => {
   const p = await talkProject(t, (url) =>
     TUG_YAML(url).replace("runtime: python3.12", "runtime: nodejs20.x"),
   );
   const r = await runTug(["build"], { cwd: p.dir, env: p.env });
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /Node\.js lambdas \(nodejs20\.x\) are not supported yet/);
+  assert.match(r.stderr, /handler file lambdas\/echo\.py is not a JavaScript or TypeScript file/);
   await assertNothingWritten(p.dir);
 });
