@@ -6,7 +6,7 @@ import { TugError } from "../errors.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { createZip } from "../zip/zip-writer.ts";
 import { checkLimits } from "./limits.ts";
-import { type OutputRecord, outputKey, sha256Hex, stampOf, upToDate } from "./output-record.ts";
+import { type OutputRecord, outputKey, sameStamp, sha256Hex, stampOf, upToDate } from "./output-record.ts";
 import { firstPartyClosure } from "./python/imports.ts";
 import type { SimpleIndex } from "./python/index-client.ts";
 import { lockedResolution } from "./python/locked-resolution.ts";
@@ -64,6 +64,8 @@ export type PlannedLambda =
       entries: ZipEntry[];
       distributions: LambdaDistribution[];
       inputs: Pick<OutputRecord, "files" | "probes">;
+      /** The zip this build replaces, when it is still the one the last build wrote. */
+      previous: string | undefined;
       wheels: WheelFile[];
       warnings: string[];
       started: number;
@@ -96,7 +98,9 @@ export async function planPythonLambda(
     settings,
   });
   const record = await store?.getRecord<OutputRecord>("lambda-out", key);
-  if (record && (await upToDate(record))) {
+  const previousStamp = record?.outputs[zipPath] ? await stampOf(zipPath) : undefined;
+  const previous = previousStamp && sameStamp(previousStamp, record?.outputs[zipPath]) ? zipPath : undefined;
+  if (record && previous && (await upToDate(record))) {
     const { digest, bytes, unpackedBytes, distributions } = record;
     const ms = Math.round(performance.now() - started);
     return {
@@ -176,6 +180,7 @@ export async function planPythonLambda(
     entries,
     distributions,
     inputs: { files, probes },
+    previous,
     wheels,
     warnings,
     started,
@@ -195,7 +200,13 @@ export async function writePythonLambda(
   const tmp = `${zipPath}.${process.pid}.tmp`;
   let result: Awaited<ReturnType<typeof createZip>>;
   try {
-    result = await createZip(entries, tmp, { lookahead: 32 });
+    // First-party sources go last: after an edit to them, the wheels' part of the previous zip
+    // is copied as one block and only the tail is written.
+    result = await createZip(entries, tmp, {
+      lookahead: 32,
+      group: (e) => ("data" in e ? 1 : 0),
+      ...(planned.previous ? { reuse: planned.previous } : {}),
+    });
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;

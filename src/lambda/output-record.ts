@@ -29,6 +29,12 @@ export async function stampOf(path: string): Promise<FileStamp | undefined> {
   return { size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino) };
 }
 
+export function sameStamp(a: FileStamp | undefined, b: FileStamp | undefined): boolean {
+  return (
+    a !== undefined && b !== undefined && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino
+  );
+}
+
 export function sha256Hex(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
@@ -50,12 +56,7 @@ export async function upToDate(record: OutputRecord): Promise<boolean> {
       return data !== undefined && sha256Hex(data) === sha;
     }),
     ...Object.entries(record.probes).map(async ([path, kind]) => (await pathKind(path)) === kind),
-    ...Object.entries(record.outputs).map(async ([path, want]) => {
-      const got = await stampOf(path);
-      return (
-        got !== undefined && got.size === want.size && got.mtimeNs === want.mtimeNs && got.ino === want.ino
-      );
-    }),
+    ...Object.entries(record.outputs).map(async ([path, want]) => sameStamp(await stampOf(path), want)),
   ];
   return (await Promise.all(checks)).every(Boolean);
 }

@@ -1,8 +1,31 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, type Hash, randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { copyFile, open, rename, rm, truncate } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
+
+const HIGH_WATER = 4 << 20;
+
+function tmpPathFor(out: string): string {
+  return join(dirname(out), `.${basename(out)}.${randomBytes(6).toString("hex")}.tmp`);
+}
+
+async function hashHead(path: string, bytes: number): Promise<Hash> {
+  const hash = createHash("sha256");
+  const fh = await open(path, "r");
+  try {
+    const buf = Buffer.allocUnsafe(HIGH_WATER);
+    for (let pos = 0; pos < bytes; ) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, bytes - pos), pos);
+      if (bytesRead === 0) throw new Error(`${path} is shorter than the ${bytes} bytes to keep`);
+      hash.update(buf.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+    return hash;
+  } finally {
+    await fh.close();
+  }
+}
 
 /**
  * Where the zip goes: counts and hashes every byte and honours backpressure. A path is written
@@ -10,13 +33,13 @@ import type { Writable } from "node:stream";
  */
 export class ZipOutput {
   offset = 0;
-  private readonly hash = createHash("sha256");
   private failure: Error | undefined;
 
   private constructor(
     private readonly stream: Writable,
     private readonly tmp: string | undefined,
     private readonly target: string | undefined,
+    private readonly hash: Hash = createHash("sha256"),
   ) {
     stream.on("error", (err: Error) => {
       this.failure ??= err;
@@ -25,8 +48,30 @@ export class ZipOutput {
 
   static open(out: Writable | string): ZipOutput {
     if (typeof out !== "string") return new ZipOutput(out, undefined, undefined);
-    const tmp = join(dirname(out), `.${basename(out)}.${randomBytes(6).toString("hex")}.tmp`);
-    return new ZipOutput(createWriteStream(tmp, { highWaterMark: 4 << 20 }), tmp, out);
+    const tmp = tmpPathFor(out);
+    return new ZipOutput(createWriteStream(tmp, { highWaterMark: HIGH_WATER }), tmp, out);
+  }
+
+  /**
+   * An output that starts as the first `bytes` bytes of the zip at `base` (copied in the kernel,
+   * not through JS) and continues at that offset: an edit to the last entries of a big zip then
+   * writes only those. The head is read once more to carry the sha256 over it.
+   */
+  static async resume(out: string, base: string, bytes: number): Promise<ZipOutput> {
+    const tmp = tmpPathFor(out);
+    try {
+      const [, hash] = await Promise.all([
+        copyFile(base, tmp).then(() => truncate(tmp, bytes)),
+        hashHead(base, bytes),
+      ]);
+      const stream = createWriteStream(tmp, { flags: "r+", start: bytes, highWaterMark: HIGH_WATER });
+      const output = new ZipOutput(stream, tmp, out, hash);
+      output.offset = bytes;
+      return output;
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
   }
 
   async write(chunk: Uint8Array): Promise<void> {

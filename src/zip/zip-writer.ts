@@ -5,6 +5,7 @@ import { invalidNameReason, isDirEntry, normalizeMode, type ZipEntry } from "./e
 import { type Prepared, prepareEntry } from "./prepare-entry.ts";
 import { type CentralRecord, centralHeader, endRecords, localHeader } from "./zip-format.ts";
 import { ZipOutput } from "./zip-output.ts";
+import { reusableHead } from "./zip-reuse.ts";
 
 export interface ZipOptions {
   /** "always" writes ZIP64 records for every entry (for tests and tools that want them); default "auto". */
@@ -15,6 +16,18 @@ export interface ZipOptions {
   tmpDir?: string;
   /** How many entries are compressed ahead of the one being written; default 8. */
   lookahead?: number;
+  /**
+   * Entries are ordered by group first (ascending), then bytewise by name. Putting what changes
+   * most (a function's own sources) in a later group keeps it at the end of the zip, where
+   * `reuse` can rewrite it alone. Default: every entry in group 0.
+   */
+  group?: (entry: ZipEntry) => number;
+  /**
+   * A previous zip at a path (usually the one being replaced): its leading entries that are
+   * exactly what this zip would start with are copied as a block instead of written one by one.
+   * The result is byte-for-byte what a fresh write gives. Ignored for stream outputs and ZIP64.
+   */
+  reuse?: string;
 }
 
 export interface ZipResult {
@@ -25,6 +38,8 @@ export interface ZipResult {
   /** Hex sha256 of the zip's bytes. */
   sha256: string;
   entries: number;
+  /** How many leading entries came from `reuse` unchanged. */
+  reused: number;
 }
 
 interface Planned {
@@ -32,12 +47,13 @@ interface Planned {
   name: Buffer;
   dir: boolean;
   mode: number;
+  group: number;
 }
 
 /**
  * Writes a deterministic zip of `entries` to `out` (a stream, which is ended, or a file path,
  * written atomically). The bytes depend only on the entries' names, modes and contents: entries
- * are sorted bytewise by name, timestamps are 1980-01-01 00:00, modes are 0644/0755, there are no
+ * are sorted by group (see ZipOptions.group), then bytewise by name, timestamps are 1980-01-01 00:00, modes are 0644/0755, there are no
  * extra fields except ZIP64 when sizes, offsets or the entry count need it, and no data
  * descriptors. Pre-compressed entries are copied byte for byte.
  */
@@ -46,30 +62,38 @@ export async function createZip(
   out: Writable | string,
   options: ZipOptions = {},
 ): Promise<ZipResult> {
-  const planned = await plan(entries);
+  const planned = await plan(entries, options.group ?? (() => 0));
   const force = options.zip64 === "always";
+  const head =
+    options.reuse && typeof out === "string" && !force
+      ? await reusableHead(options.reuse, planned)
+      : undefined;
   const prepareOptions = {
     inMemoryLimit: options.inMemoryLimit ?? 4 * 1024 * 1024,
     tmpDir: options.tmpDir ?? tmpdir(),
   };
   const lookahead = Math.max(1, options.lookahead ?? 8);
-  const output = ZipOutput.open(out);
+  const output =
+    head && typeof out === "string"
+      ? await ZipOutput.resume(out, head.path, head.bytes)
+      : ZipOutput.open(out);
+  const first = head?.records.length ?? 0;
   const write = (chunk: Uint8Array) => output.write(chunk);
   // Entries are compressed up to `lookahead` ahead (zlib runs on the threadpool) but written in order.
   const pending: Promise<Prepared>[] = [];
   const ahead = (i: number) => {
-    const p = planned[i];
+    const p = planned[first + i];
     if (p === undefined) return;
     const prepared = prepareEntry(p.entry, prepareOptions);
     prepared.catch(() => {}); // observed when its turn comes, or disposed on failure
     pending[i] = prepared;
   };
-  const records: CentralRecord[] = [];
-  let unpackedBytes = 0;
+  const records: CentralRecord[] = [...(head?.records ?? [])];
+  let unpackedBytes = records.reduce((n, r) => n + r.uncompressedSize, 0);
   try {
     for (let i = 0; i < lookahead; i++) ahead(i);
-    for (let i = 0; i < planned.length; i++) {
-      const p = planned[i]!;
+    for (let i = 0; first + i < planned.length; i++) {
+      const p = planned[first + i]!;
       const prepared = await pending[i]!;
       ahead(i + lookahead);
       const record: CentralRecord = {
@@ -97,9 +121,9 @@ export async function createZip(
     await write(endRecords({ count: records.length, cdOffset, cdSize }, force));
     const bytes = output.offset;
     const sha256 = await output.finish();
-    return { bytes, unpackedBytes, sha256, entries: records.length };
+    return { bytes, unpackedBytes, sha256, entries: records.length, reused: first };
   } catch (err) {
-    const settled = await Promise.allSettled(pending.slice(records.length + 1));
+    const settled = await Promise.allSettled(pending.slice(records.length - first + 1));
     for (const s of settled) if (s.status === "fulfilled") await s.value.dispose();
     await output.abort(err instanceof Error ? err : new Error(String(err)));
     throw err;
@@ -107,7 +131,10 @@ export async function createZip(
 }
 
 /** Validated, normalised entries in bytewise name order; duplicates and file/dir clashes refused. */
-async function plan(entries: AsyncIterable<ZipEntry> | Iterable<ZipEntry>): Promise<Planned[]> {
+async function plan(
+  entries: AsyncIterable<ZipEntry> | Iterable<ZipEntry>,
+  groupOf: (entry: ZipEntry) => number,
+): Promise<Planned[]> {
   const byName = new Map<string, Planned>();
   for await (const entry of entries) {
     const dir = isDirEntry(entry);
@@ -122,7 +149,13 @@ async function plan(entries: AsyncIterable<ZipEntry> | Iterable<ZipEntry>): Prom
       });
     }
     const mode = dir ? 0o755 : normalizeMode(entry.mode);
-    byName.set(entry.name, { entry, name: Buffer.from(entry.name, "utf8"), dir, mode });
+    byName.set(entry.name, {
+      entry,
+      name: Buffer.from(entry.name, "utf8"),
+      dir,
+      mode,
+      group: groupOf(entry),
+    });
   }
   for (const p of byName.values()) {
     // "a" as a file and "a/b" cannot both be extracted.
@@ -134,5 +167,5 @@ async function plan(entries: AsyncIterable<ZipEntry> | Iterable<ZipEntry>): Prom
       i = p.entry.name.indexOf("/", i + 1);
     }
   }
-  return [...byName.values()].sort((a, b) => Buffer.compare(a.name, b.name));
+  return [...byName.values()].sort((a, b) => a.group - b.group || Buffer.compare(a.name, b.name));
 }

@@ -218,3 +218,33 @@ test("top-level names come from top_level.txt, else RECORD paths, else a short t
   assert.deepEqual(guessTopLevel("typing.extensions"), ["typing_extensions"]);
   assert.deepEqual(guessTopLevel("msgspec"), ["msgspec"]);
 });
+
+test("a wheel's file table survives its record encoding, and names that would not are not encoded", async () => {
+  const { decodeRows, encodeRows } = await import("../../src/lambda/python/wheel-table.ts");
+  const rows = [
+    {
+      name: "demo/__init__.py",
+      mode: 0o644,
+      method: 8 as const,
+      crc32: 4294967295,
+      compressedSize: 10,
+      uncompressedSize: 20,
+      dataOffset: 30,
+    },
+    {
+      name: "données/é.txt",
+      mode: 0o755,
+      method: 0 as const,
+      crc32: 0,
+      compressedSize: 0,
+      uncompressedSize: 0,
+      dataOffset: 99,
+    },
+  ];
+  const text = encodeRows(rows);
+  assert.ok(text !== undefined);
+  assert.deepEqual(decodeRows(text), rows);
+  assert.deepEqual(decodeRows(""), []);
+  assert.equal(decodeRows("only\tthree\tfields"), undefined);
+  assert.equal(encodeRows([{ ...rows[0]!, name: "a\tb" }]), undefined);
+});

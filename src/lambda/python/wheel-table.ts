@@ -22,13 +22,14 @@ export interface WheelRow {
   dataOffset: number;
 }
 
-// Bump when WheelRow or how it is derived changes: old records are then simply not found.
-const TABLE_VERSION = 1;
+// Bump when WheelRow, its encoding or how it is derived changes: old records then simply miss.
+const TABLE_VERSION = 2;
 
 /**
  * A wheel's file table, read once per wheel ever: the record is keyed by the wheel's sha256, so
  * the same bytes always give the same table. Reading it back skips parsing the central directory
- * and one local-header read per entry (thousands for numpy or matplotlib).
+ * and one local-header read per entry (thousands for numpy or matplotlib). It is stored as one
+ * tab-separated string: the record checksum then costs one hash, not a walk over every row.
  */
 export async function cachedWheelTable(
   store: CacheStore | undefined,
@@ -36,10 +37,44 @@ export async function cachedWheelTable(
   wheelPath: string,
 ): Promise<WheelRow[]> {
   const key = `${TABLE_VERSION}:${sha256}`;
-  const hit = await store?.getRecord<WheelRow[]>("wheel-table", key);
-  if (hit) return hit;
+  const hit = await store?.getRecord<string>("wheel-table", key);
+  const decoded = hit === undefined ? undefined : decodeRows(hit);
+  if (decoded) return decoded;
   const rows = await readWheelTable(wheelPath);
-  await store?.putRecord("wheel-table", key, rows);
+  const encoded = encodeRows(rows);
+  if (encoded !== undefined) await store?.putRecord("wheel-table", key, encoded);
+  return rows;
+}
+
+/** Rows as lines of tab-separated fields; undefined when a name would not survive that. */
+export function encodeRows(rows: readonly WheelRow[]): string | undefined {
+  if (rows.some((r) => /[\t\n]/.test(r.name))) return undefined;
+  return rows
+    .map((r) =>
+      [r.name, r.mode, r.method, r.crc32, r.compressedSize, r.uncompressedSize, r.dataOffset].join("\t"),
+    )
+    .join("\n");
+}
+
+export function decodeRows(text: string): WheelRow[] | undefined {
+  if (text === "") return [];
+  const rows: WheelRow[] = [];
+  for (const line of text.split("\n")) {
+    const f = line.split("\t");
+    if (f.length !== 7) return undefined;
+    const [name, ...nums] = f as [string, ...string[]];
+    const [mode, method, crc32, compressedSize, uncompressedSize, dataOffset] = nums.map(Number) as number[];
+    if (method !== 0 && method !== 8) return undefined;
+    rows.push({
+      name,
+      mode: mode as number,
+      method,
+      crc32: crc32 as number,
+      compressedSize: compressedSize as number,
+      uncompressedSize: uncompressedSize as number,
+      dataOffset: dataOffset as number,
+    });
+  }
   return rows;
 }
 

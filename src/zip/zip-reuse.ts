@@ -1,0 +1,87 @@
+import { open } from "node:fs/promises";
+import { isDirEntry, type ZipEntry } from "./entry.ts";
+import { type CentralRecord, centralHeader, localHeader, MAX16, MAX32, SIG_EOCD } from "./zip-format.ts";
+
+/** The leading entries of a previous zip that a new zip can keep byte for byte. */
+export interface ReusableHead {
+  /** The previous zip. */
+  path: string;
+  /** Central records of the kept entries, in order (offsets included). */
+  records: CentralRecord[];
+  /** Where the first entry that is not kept starts. */
+  bytes: number;
+}
+
+interface PlannedLike {
+  entry: ZipEntry;
+  name: Buffer;
+  dir: boolean;
+  mode: number;
+}
+
+/**
+ * How many leading entries of `planned` the zip at `path` already holds at the offsets a fresh
+ * write would give them. Only entries whose identity is known without compressing anything (raw
+ * and directory entries) are candidates; each is checked by comparing the central directory record
+ * this writer would produce (name, mode, method, CRC, sizes, offset) with the previous zip's own
+ * record, byte for byte. Anything unexpected (no such file, a comment, ZIP64) means "nothing".
+ */
+export async function reusableHead(
+  path: string,
+  planned: readonly PlannedLike[],
+): Promise<ReusableHead | undefined> {
+  const fh = await open(path, "r").catch(() => undefined);
+  if (!fh) return undefined;
+  try {
+    const size = (await fh.stat()).size;
+    if (size < 22) return undefined;
+    const eocd = Buffer.alloc(22);
+    await fh.read(eocd, 0, 22, size - 22);
+    if (eocd.readUInt32LE(0) !== SIG_EOCD) return undefined; // a comment, or not a zip of ours
+    const count = eocd.readUInt16LE(10);
+    const cdSize = eocd.readUInt32LE(12);
+    const cdOffset = eocd.readUInt32LE(16);
+    if (count === MAX16 || cdOffset === MAX32 || cdSize === MAX32) return undefined; // ZIP64
+    if (cdOffset + cdSize + 22 !== size) return undefined;
+    const cd = Buffer.alloc(cdSize);
+    await fh.read(cd, 0, cdSize, cdOffset);
+
+    const records: CentralRecord[] = [];
+    let offset = 0;
+    let cdPos = 0;
+    for (const p of planned) {
+      if (records.length >= count) break;
+      const e = p.entry;
+      const identity = isDirEntry(e)
+        ? { method: 0 as const, crc32: 0, compressedSize: 0, uncompressedSize: 0 }
+        : "raw" in e
+          ? e
+          : undefined;
+      if (!identity) break;
+      const record: CentralRecord = {
+        name: p.name,
+        dir: p.dir,
+        mode: p.mode,
+        method: identity.method,
+        crc32: identity.crc32 >>> 0,
+        compressedSize: identity.compressedSize,
+        uncompressedSize: identity.uncompressedSize,
+        offset,
+      };
+      const expected = centralHeader(record);
+      if (
+        cdPos + expected.length > cd.length ||
+        !expected.equals(cd.subarray(cdPos, cdPos + expected.length))
+      )
+        break;
+      const end = offset + localHeader(record).length + record.compressedSize;
+      if (end > cdOffset) break;
+      records.push(record);
+      cdPos += expected.length;
+      offset = end;
+    }
+    return records.length === 0 ? undefined : { path, records, bytes: offset };
+  } finally {
+    await fh.close();
+  }
+}
