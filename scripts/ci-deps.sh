@@ -15,6 +15,9 @@ packages=(
   busybox-static golang-go
   # fixtures: htpasswd for registry auth, TLS certificates, parallel gzip, a plain HTTP server
   apache2-utils openssl pigz nginx-light ca-certificates git unzip
+  # Python lambdas: invoke runs handlers with python3; the acceptance test compiles a real C
+  # extension with gcc against the Python headers (python3-dev) and reads it back with readelf
+  python3 python3-dev gcc binutils
 )
 
 missing=()

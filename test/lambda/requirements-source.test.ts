@@ -326,6 +326,7 @@ dependencies = [{ name = "fakeyaml" }]
   assert.deepEqual(summary(src.requirements), ["fakeyaml @12"]);
   assert.deepEqual(Object.fromEntries(src.pins), { fakeyaml: "6.0.2" });
   assert.equal(src.hashes.size, 0);
+  assert.deepEqual(src.files, [join(dir, "uv.lock"), join(dir, "pyproject.toml")]);
 });
 
 test("uv.lock: bad content is one clear error with the file and line", async (t) => {

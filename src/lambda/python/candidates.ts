@@ -174,6 +174,41 @@ export function noCompatibleWheelError(info: NoCompatibleWheel, where?: string):
   return new TugError({
     what: `no wheel of ${info.name}${spec} fits ${py} on ${t.machine} (glibc ≤ ${formatGlibc(t.glibc)}, ${t.os}); looked at ${shown.join("; ")}${more}`,
     where,
-    hint: `pin another version of ${info.name}, raise the ceiling with glibc: "2.28" (or what its wheels need) if your runtime has it, or use a newer runtime`,
+    hint: noWheelHint(info),
   });
+}
+
+const MANYLINUX = /^(?:manylinux_(\d+)_(\d+)|manylinux(1|2010|2014))_(\w+)$/;
+const LEGACY_GLIBC: Readonly<Record<string, number>> = { "1": 5, "2010": 12, "2014": 17 };
+
+/** The fix that fits what the rejected versions offer: a glibc override only helps some of them. */
+function noWheelHint(info: NoCompatibleWheel): string {
+  const t = info.target;
+  const other = `pin another version of ${info.name}`;
+  const platforms = info.looked.flatMap((v) => v.offeredTags.map((tag) => tag.split("-")[2] ?? ""));
+  const linux = platforms.flatMap((tags) =>
+    tags.split(".").flatMap((p) => {
+      const m = MANYLINUX.exec(p);
+      if (!m) return [];
+      const minor = m[3] ? (LEGACY_GLIBC[m[3]] ?? 0) : Number(m[2]);
+      return [{ machine: m[4] ?? "", minor }];
+    }),
+  );
+  const here = linux.filter((l) => l.machine === t.machine);
+  const newer = here.filter((l) => l.minor > t.glibc.minor).map((l) => l.minor);
+  if (newer.length > 0) {
+    const need = `2.${Math.min(...newer)}`;
+    const runtime = t.glibc.minor < 34 ? ", or use a newer runtime (python3.12+ runs on glibc 2.34)" : "";
+    return `${other}, or raise the ceiling with glibc: "${need}" if your runtime has it${runtime}`;
+  }
+  if (info.looked.every((v) => v.reason === "requires-python")) {
+    return `${other}, or use a runtime its requires-python allows`;
+  }
+  if (here.length === 0 && linux.length > 0) {
+    return `${other} that has manylinux wheels for ${t.machine}, or set architecture: ${t.machine === "aarch64" ? "x86_64" : "arm64"} (its Linux wheels are for ${[...new Set(linux.map((l) => l.machine))].join(", ")})`;
+  }
+  if (linux.length === 0) {
+    return `${info.name} publishes no manylinux wheels in these versions (tug installs wheels only and cannot build an sdist for Lambda); ${other} that has manylinux wheels, or replace it`;
+  }
+  return `${other}, or use a runtime whose Python version its wheels are built for`;
 }

@@ -246,7 +246,8 @@ async function readUvLock(file: string, where: string): Promise<RequirementsSour
   }
 
   const roots = packages.filter((p) => LOCAL_SOURCES.some((k) => p.source[k] === "."));
-  const root = roots[0] ?? (await rootFromPyproject(file, packages));
+  const files = [file];
+  const root = roots[0] ?? (await rootFromPyproject(file, packages, files));
   if (!root) {
     throw malformed(
       file,
@@ -268,7 +269,7 @@ async function readUvLock(file: string, where: string): Promise<RequirementsSour
     }
   };
   follow(root);
-  return { requirements, pins, hashes, files: [file] };
+  return { requirements, pins, hashes, files };
 }
 
 function uvPackages(raw: unknown, text: string, file: string): UvPackage[] {
@@ -360,10 +361,16 @@ function uvRequirements(p: UvPackage, text: string, file: string): FileRequireme
   });
 }
 
-async function rootFromPyproject(lockFile: string, packages: UvPackage[]): Promise<UvPackage | undefined> {
+/** The package named by the sibling pyproject.toml's [project].name; that file joins `files`. */
+async function rootFromPyproject(
+  lockFile: string,
+  packages: UvPackage[],
+  files: string[],
+): Promise<UvPackage | undefined> {
   const pyproject = join(dirname(lockFile), "pyproject.toml");
   const text = await readFile(pyproject, "utf8").catch(() => undefined);
   if (text === undefined) return undefined;
+  files.push(pyproject);
   const project = tomlDocument(text, pyproject).project;
   const name = isTable(project) && typeof project.name === "string" ? normalizeName(project.name) : undefined;
   return packages.find((p) => p.name === name);

@@ -77,10 +77,18 @@ function conflictError(f: Extract<Failure, { kind: "conflict" }>): TugError {
   if (f.pin) wants.push(`==${f.pin} (pinned)`);
   const chosen = f.chosen ? `; ${f.name} ${f.chosen} was chosen first` : "";
   const by = [...new Set(f.constraints.map((c) => c.by))];
+  // A requirer is a place (requirements.txt:3, a constraint) or a distribution ("b 2.0").
+  const places = [...new Set(f.constraints.filter((c) => c.by === c.byName).map((c) => c.by))];
+  const dists = [...new Set(f.constraints.filter((c) => c.by !== c.byName).map((c) => c.byName))];
+  const fixes = [
+    ...(places.length ? [`change the specifier at ${places.join(" or ")}`] : []),
+    ...(dists.length ? [`pin a version of ${dists.join(" / ")} whose requirement on ${f.name} agrees`] : []),
+    ...(f.pin ? [`update the pinned ${f.name} ${f.pin} (uv.lock or a -c file)`] : []),
+  ];
   return new TugError({
     what: `conflicting requirements for ${f.name}: ${wants.join(", ")}${chosen}`,
     where: by.join(", "),
-    hint: `no version of ${f.name} satisfies all of them; relax one of the specifiers or pin versions of ${by.join(" / ")} that agree`,
+    hint: `no version of ${f.name} satisfies all of them; ${fixes.join(", or ")}`,
   });
 }
 
@@ -93,7 +101,7 @@ function hashMismatch(c: Candidate, sha: string, expected: readonly string[], by
   return new TugError({
     what: `hash mismatch for ${c.file.filename}: its sha256 is ${sha}, expected one of ${expected.join(", ")}`,
     where: by,
-    hint: "the index serves different bytes than the --hash pins name; update the pins (pip-compile --generate-hashes) or the pinned version",
+    hint: "the index serves different bytes than the pins name (--hash lines, or uv.lock's wheel hashes); update them (pip-compile --generate-hashes, uv lock) or the pinned version",
   });
 }
 

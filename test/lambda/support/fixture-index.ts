@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
@@ -21,6 +22,10 @@ export interface FixtureWheel {
   yanked?: boolean | string;
   /** Write a PEP 658 `FILE.metadata` next to the wheel and advertise it. */
   metadataFile?: boolean;
+  /** Text of the package's `__init__.py` (default: `VERSION = "…"`). */
+  initPy?: string;
+  /** More files in the wheel, path inside the wheel → bytes (e.g. a compiled extension). */
+  files?: Record<string, Buffer>;
 }
 
 export interface FixtureIndex {
@@ -54,7 +59,8 @@ async function buildWheel(w: FixtureWheel, dir: string): Promise<{ filename: str
   const [py, abi, plat] = w.tag.split("-");
   const pure = abi === "none" && plat === "any";
   const files: Array<[string, Buffer]> = [
-    [`${dist.toLowerCase()}/__init__.py`, Buffer.from(`VERSION = "${w.version}"\n`)],
+    [`${dist.toLowerCase()}/__init__.py`, Buffer.from(w.initPy ?? `VERSION = "${w.version}"\n`)],
+    ...Object.entries(w.files ?? {}),
     [`${info}/METADATA`, Buffer.from(metadataText(w))],
     [
       `${info}/WHEEL`,
@@ -180,4 +186,110 @@ export async function serveFixtureIndex(
   );
   const { port } = server.address() as AddressInfo;
   return { simpleUrl: `http://127.0.0.1:${port}/simple/`, log };
+}
+
+const EM_X86_64 = 62;
+const EM_AARCH64 = 183;
+
+/**
+ * A minimal ELF64 little-endian shared-object header (64 bytes) for `machine`: enough for
+ * `readelf -h` and for tests that check which architecture's `.so` landed in a zip. It is not
+ * loadable; a real extension comes from compileExtension.
+ */
+export function elfHeader(machine: "x86_64" | "aarch64"): Buffer {
+  const b = Buffer.alloc(64);
+  b.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0], 0); // magic, ELFCLASS64, little-endian, EV_CURRENT, System V
+  b.writeUInt16LE(3, 16); // ET_DYN
+  b.writeUInt16LE(machine === "x86_64" ? EM_X86_64 : EM_AARCH64, 18);
+  b.writeUInt32LE(1, 20); // e_version
+  b.writeUInt16LE(64, 52); // e_ehsize
+  b.writeUInt16LE(56, 54); // e_phentsize
+  b.writeUInt16LE(64, 58); // e_shentsize
+  return b;
+}
+
+/** e_machine of an ELF file's bytes: "x86_64", "aarch64" or the number. */
+export function elfMachine(data: Buffer): string {
+  if (data.subarray(0, 4).toString("latin1") !== "\x7fELF") throw new Error("not an ELF file");
+  const m = data.readUInt16LE(18);
+  return m === EM_X86_64 ? "x86_64" : m === EM_AARCH64 ? "aarch64" : String(m);
+}
+
+/** The local python3 and what a wheel of a C extension built for it is called. */
+export interface LocalPython {
+  /** [major, minor], e.g. [3, 11]. */
+  version: [number, number];
+  /** "cp311". */
+  tag: string;
+  /** "x86_64" or "aarch64". */
+  machine: string;
+  /** ".cpython-311-x86_64-linux-gnu.so". */
+  extSuffix: string;
+  include: string;
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : null) : 0;
+      if (error && typeof error.code === "string") reject(error);
+      else resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * Facts about the machine's python3 for building an extension. A missing python3, gcc or
+ * Python.h is a broken test machine (scripts/ci-deps.sh installs them), so it throws, naming the fix.
+ */
+export async function localPython(): Promise<LocalPython> {
+  const script = [
+    "import json, os, platform, sys, sysconfig",
+    "inc = sysconfig.get_paths()['include']",
+    "print(json.dumps({'version': list(sys.version_info[:2]), 'machine': platform.machine(),",
+    " 'extSuffix': sysconfig.get_config_var('EXT_SUFFIX'), 'include': inc,",
+    " 'header': os.path.exists(os.path.join(inc, 'Python.h'))}))",
+  ].join("\n");
+  const py = await run("python3", ["-c", script]).catch((e: Error) => {
+    throw new Error(
+      `python3 is needed to build the extension fixture (${e.message}); run scripts/ci-deps.sh`,
+    );
+  });
+  if (py.code !== 0) throw new Error(`python3 failed: ${py.stderr}`);
+  const info = JSON.parse(py.stdout) as LocalPython & { header: boolean };
+  if (!info.header) {
+    throw new Error(
+      `Python.h is missing under ${info.include}: install the Python headers (python3-dev; scripts/ci-deps.sh does)`,
+    );
+  }
+  const gcc = await run("gcc", ["--version"]).catch(() => undefined);
+  if (gcc?.code !== 0) throw new Error("gcc is missing: install it (scripts/ci-deps.sh does)");
+  const [major, minor] = info.version;
+  return {
+    version: [major, minor],
+    tag: `cp${major}${minor}`,
+    machine: info.machine,
+    extSuffix: info.extSuffix,
+    include: info.include,
+  };
+}
+
+/**
+ * Compiles a CPython extension module from C `source` with gcc against the local Python's
+ * headers; returns the shared object's file name (`module` + EXT_SUFFIX) and bytes.
+ */
+export async function compileExtension(
+  dir: string,
+  python: LocalPython,
+  module: string,
+  source: string,
+): Promise<{ filename: string; data: Buffer }> {
+  await mkdir(dir, { recursive: true });
+  const c = join(dir, `${module}.c`);
+  const filename = `${module}${python.extSuffix}`;
+  await writeFile(c, source);
+  const out = join(dir, filename);
+  const r = await run("gcc", ["-shared", "-fPIC", "-O2", `-I${python.include}`, c, "-o", out]);
+  if (r.code !== 0) throw new Error(`gcc could not build ${module}:\n${r.stderr}`);
+  return { filename, data: await readFile(out) };
 }
