@@ -4,13 +4,14 @@ import type { LambdaTarget, NodeLambdaTarget, Project, PythonLambdaTarget } from
 import { CacheStore, defaultCacheDir } from "../engine/cache-store.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
 import {
+  discardPythonLambda,
   type LambdaReport,
   lambdaOutDir,
   type PythonLambdaContext,
   planPythonLambda,
   writePythonLambda,
 } from "./build-python.ts";
-import { buildNodeLambdas } from "./node/build-node.ts";
+import { planNodeLambdas } from "./node/build-node.ts";
 import { simpleIndex } from "./python/index-client.ts";
 
 export interface BuildLambdasOptions {
@@ -19,9 +20,16 @@ export interface BuildLambdasOptions {
   cacheDir?: string | undefined;
 }
 
+interface LambdaPlan {
+  write(): Promise<LambdaReport[]>;
+  discard(): Promise<void>;
+}
+
+const NOTHING: LambdaPlan = { write: async () => [], discard: async () => {} };
+
 /**
- * Builds the lambdas in parallel. Every lambda is checked and resolved before any zip is
- * written, so a bad handler or requirement in one leaves no half-updated outputs.
+ * Builds the lambdas in parallel. Every lambda, Python or Node, is checked, resolved or bundled
+ * before any zip is written, so a bad handler or requirement in one leaves no outputs updated.
  */
 export async function buildLambdas(
   project: Project,
@@ -30,20 +38,27 @@ export async function buildLambdas(
 ): Promise<LambdaReport[]> {
   const python = lambdas.filter((l): l is PythonLambdaTarget => l.language === "python");
   const node = lambdas.filter((l): l is NodeLambdaTarget => l.language === "node");
-  const built = await allSettledOrThrow([
-    buildPythonLambdas(project, python, opts),
-    node.length ? buildNodeLambdas(project, node, opts) : Promise.resolve([]),
+  const settled = await Promise.allSettled([
+    planPythonLambdas(project, python, opts),
+    node.length ? planNodeLambdas(project, node, opts) : NOTHING,
   ]);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  const plans = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  if (failed) {
+    await Promise.all(plans.map((p) => p.discard()));
+    throw failed.reason;
+  }
+  const built = await allSettledOrThrow(plans.map((p) => p.write()));
   const byName = new Map(built.flat().map((r) => [r.target, r]));
   return lambdas.flatMap((l) => byName.get(l.name) ?? []);
 }
 
-async function buildPythonLambdas(
+async function planPythonLambdas(
   project: Project,
   lambdas: PythonLambdaTarget[],
   opts: BuildLambdasOptions,
-): Promise<LambdaReport[]> {
-  if (lambdas.length === 0 || !project.python) return [];
+): Promise<LambdaPlan> {
+  if (lambdas.length === 0 || !project.python) return NOTHING;
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const urls = indexUrls(project.python);
   const ctx: PythonLambdaContext = {
@@ -54,6 +69,13 @@ async function buildPythonLambdas(
     store: new CacheStore(cacheDir),
     outDir: lambdaOutDir(project, opts.out),
   };
-  const planned = await allSettledOrThrow(lambdas.map((target) => planPythonLambda(target, ctx)));
-  return allSettledOrThrow(planned.map((p) => writePythonLambda(p, ctx)));
+  const settled = await Promise.allSettled(lambdas.map((target) => planPythonLambda(target, ctx)));
+  const planned = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const discard = () => Promise.all(planned.map((p) => discardPythonLambda(p))).then(() => {});
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await discard();
+    throw failed.reason;
+  }
+  return { write: () => allSettledOrThrow(planned.map((p) => writePythonLambda(p, ctx))), discard };
 }

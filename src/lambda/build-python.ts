@@ -187,6 +187,11 @@ export async function planPythonLambda(
   };
 }
 
+/** Releases what a plan holds open (the wheels' descriptors) when it will not be written. */
+export async function discardPythonLambda(planned: PlannedLambda): Promise<void> {
+  if (planned.kind === "write") await Promise.all(planned.wheels.map((w) => w.close()));
+}
+
 /** Writes `NAME.zip` (deterministic bytes, by rename) and `NAME.zip.json` into `outDir`. */
 export async function writePythonLambda(
   planned: PlannedLambda,

@@ -2,11 +2,11 @@
 // echo imports fakemsgspec and a shared logs.py that imports fakestructlog; plot imports
 // fakematplotlib (which depends on fakenumpy). Each zip holds only what its handler imports.
 import assert from "node:assert/strict";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import test, { type TestContext } from "node:test";
 import { ZipReader } from "../../src/zip/zip-reader.ts";
-import { buildFixtureIndex } from "../lambda/support/fixture-index.ts";
+import { buildFixtureIndex, serveFixtureIndex } from "../lambda/support/fixture-index.ts";
 import { runTug, runTugJson } from "../support/cli.ts";
 import { tempDir } from "../support/tmp.ts";
 
@@ -207,4 +207,77 @@ test("a Node.js runtime with a .py handler is one clear error", async (t) => {
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /handler file lambdas\/echo\.py is not a JavaScript or TypeScript file/);
   await assertNothingWritten(p.dir);
+});
+
+/** Every file under `dir` with its size and mtime, to show that a build wrote nothing. */
+async function snapshot(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const path = join(e.parentPath ?? (e as unknown as { path: string }).path, e.name);
+    const s = await stat(path, { bigint: true });
+    out.set(path, `${s.size}:${s.mtimeNs}:${s.ino}`);
+  }
+  return out;
+}
+
+test("a rebuild with nothing changed makes no index request and writes nothing; an edit makes none either", async (t) => {
+  const p = await talkProject(t);
+  const served = await serveFixtureIndex(t, join(dirname(p.dir), "index"));
+  const yaml = await readFile(join(p.dir, "tug.yaml"), "utf8");
+  await writeFile(join(p.dir, "tug.yaml"), yaml.replace(/index_url: .*/, `index_url: ${served.simpleUrl}`));
+
+  const first = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build"], { cwd: p.dir, env: p.env });
+  assert.ok(served.log.length > 0, "the first build reads the index");
+  assert.deepEqual(
+    first.artifacts.map((a) => [a.target, a.cached]),
+    [
+      ["echo", false],
+      ["plot", false],
+    ],
+  );
+  served.log.length = 0;
+  const cache = p.env.TUG_CACHE as string;
+  const before = new Map([...(await snapshot(cache)), ...(await snapshot(join(p.dir, ".tug")))]);
+
+  const again = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build"], { cwd: p.dir, env: p.env });
+  assert.deepEqual(served.log, [], "no index request");
+  assert.deepEqual(
+    again.artifacts.map((a) => [a.target, a.cached, a.digest]),
+    first.artifacts.map((a) => [a.target, true, a.digest]),
+  );
+  const after = new Map([...(await snapshot(cache)), ...(await snapshot(join(p.dir, ".tug")))]);
+  assert.deepEqual(after, before, "nothing written, in the outputs or the cache");
+
+  // An edit to the handler rebuilds that zip from the lock and the cached wheels: still no request.
+  await writeFile(join(p.dir, "lambdas", "plot.py"), `${PLOT}\n# edited\n`);
+  const edited = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build"], { cwd: p.dir, env: p.env });
+  assert.deepEqual(served.log, [], "an edit makes no index request");
+  const byName = new Map(edited.artifacts.map((a) => [a.target, a]));
+  assert.equal(byName.get("echo")?.cached, true);
+  assert.equal(byName.get("plot")?.cached, false);
+  assert.notEqual(byName.get("plot")?.digest, first.artifacts[1]?.digest);
+  const names = await zipNames(join(p.dir, ".tug", "out", "lambdas", "plot.zip"));
+  assert.equal(names.at(-1), "lambdas/plot.py", "first-party sources come last");
+
+  // A fresh cache gives the same bytes as the incremental build.
+  const fresh = await runTugJson<{ artifacts: LambdaArtifact[] }>(
+    ["build", "plot", "--out", join(p.dir, "fresh")],
+    {
+      cwd: p.dir,
+      env: { ...p.env, TUG_CACHE: join(dirname(p.dir), "cache2") },
+    },
+  );
+  assert.equal(fresh.artifacts[0]?.digest, byName.get("plot")?.digest);
+
+  // A new first-party module where an import used to resolve to nothing changes the closure.
+  await writeFile(join(p.dir, "fakematplotlib.py"), "VERSION = 'local'\n");
+  const shadowed = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build", "plot"], {
+    cwd: p.dir,
+    env: p.env,
+  });
+  assert.equal(shadowed.artifacts[0]?.cached, false);
+  assert.ok(
+    (await zipNames(join(p.dir, ".tug", "out", "lambdas", "plot.zip"))).includes("fakematplotlib.py"),
+  );
 });

@@ -62,20 +62,36 @@ export async function buildNodeLambdas(
   lambdas: NodeLambdaTarget[],
   opts: BuildNodeLambdasOptions,
 ): Promise<LambdaReport[]> {
+  return (await planNodeLambdas(project, lambdas, opts)).write();
+}
+
+/** Bundles every lambda (nothing written yet); then `write` lands them all, or `discard` drops them. */
+export async function planNodeLambdas(
+  project: Project,
+  lambdas: NodeLambdaTarget[],
+  opts: BuildNodeLambdasOptions,
+): Promise<{ write(): Promise<LambdaReport[]>; discard(): Promise<void> }> {
   const outDir = lambdaOutDir(project, opts.out);
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const settled = await Promise.allSettled(
     lambdas.map((target) => planNodeLambda({ target, projectDir: project.dir, outDir, cacheDir })),
   );
+  const fulfilled = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const discard = async () => {
+    for (const p of fulfilled) if (!p.cached) await p.cleanup();
+  };
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) {
-    for (const r of settled) if (r.status === "fulfilled" && !r.value.cached) await r.value.cleanup();
+    await discard();
     throw failed.reason;
   }
-  const planned = settled.map((r) => (r as PromiseFulfilledResult<Planned>).value);
-  return allSettledOrThrow(
-    planned.map((p) => (p.cached ? Promise.resolve(p.cached) : writeNodeLambda(p, cacheDir))),
-  );
+  return {
+    write: () =>
+      allSettledOrThrow(
+        fulfilled.map((p) => (p.cached ? Promise.resolve(p.cached) : writeNodeLambda(p, cacheDir))),
+      ),
+    discard,
+  };
 }
 
 /** Everything about a lambda that is not in a file it reads: a change rebuilds it. */
