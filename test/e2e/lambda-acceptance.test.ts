@@ -609,4 +609,9 @@ test("-c constraints.txt: an == constraint pins a transitive dependency without 
     "fakematplotlib-3.10.0-py3-none-any.whl",
     "fakenumpy-1.26.4-cp311-cp311-manylinux_2_17_aarch64.whl",
   ]);
+
+  // the constraints file is an input of the build: editing it changes what echo gets
+  await writeFile(join(p.dir, "constraints.txt"), "fakenumpy==1.26.4\nfakemsgspec==0.19.0\n");
+  const again = await build(p);
+  assert.deepEqual(versions(artifact(again, "echo")), ["fakemsgspec==0.19.0", "fakestructlog==24.4.0"]);
 });
