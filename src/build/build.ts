@@ -1,7 +1,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { hostPlatform } from "../config/platform.ts";
-import type { ImageTarget, LambdaTarget, Project } from "../config/types.ts";
+import type { ImageTarget, LambdaTarget, Project, PythonLayerTarget } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
 import type { RemoteMode } from "../engine/remote-sync.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
@@ -72,7 +72,7 @@ export function selectTargets(project: Project, names: string[] | undefined): Im
 }
 
 function noTarget(project: Project, name: string): TugError {
-  const all = [...project.targets, ...(project.lambdas ?? [])].map((x) => x.name);
+  const all = [...project.targets, ...(project.lambdas ?? []), ...(project.layers ?? [])].map((x) => x.name);
   return new TugError({
     what: `no target named ${JSON.stringify(name)}`,
     where: project.file,
@@ -84,19 +84,23 @@ function noTarget(project: Project, name: string): TugError {
 export function selectAll(
   project: Project,
   names: string[] | undefined,
-): { images: ImageTarget[]; lambdas: LambdaTarget[] } {
+): { images: ImageTarget[]; lambdas: LambdaTarget[]; layers: PythonLayerTarget[] } {
   const lambdas = project.lambdas ?? [];
-  if (!names || names.length === 0) return { images: project.targets, lambdas };
+  const layers = project.layers ?? [];
+  if (!names || names.length === 0) return { images: project.targets, lambdas, layers };
   const images: ImageTarget[] = [];
   const chosen: LambdaTarget[] = [];
+  const chosenLayers: PythonLayerTarget[] = [];
   for (const n of names) {
     const image = project.targets.find((x) => x.name === n);
     const lambda = lambdas.find((x) => x.name === n);
+    const layer = layers.find((x) => x.name === n);
     if (image) images.push(image);
     else if (lambda) chosen.push(lambda);
+    else if (layer) chosenLayers.push(layer);
     else throw noTarget(project, n);
   }
-  return { images, lambdas: chosen };
+  return { images, lambdas: chosen, layers: chosenLayers };
 }
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/;
@@ -112,7 +116,7 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
   const t0 = performance.now();
   const selected = selectAll(project, opts.targets);
   const targets = selected.images;
-  const lambdasBuilt = buildLambdas(project, selected.lambdas, opts);
+  const lambdasBuilt = buildLambdas(project, selected.lambdas, opts, selected.layers);
   if (targets.length === 0) {
     const lambdas = await lambdasBuilt;
     return { ms: Math.round(performance.now() - t0), artifacts: [], lambdas, steps: [] };

@@ -1,4 +1,4 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { TugError } from "../errors.ts";
@@ -65,11 +65,13 @@ export function invokeCommand(program: Command): void {
       }
       const out = flags.out ? resolve(flags.out) : undefined;
       const zip = join(lambdaOutDir(project, out), `${name}.zip`);
-      const exists = await stat(zip).then(
-        () => true,
-        () => false,
-      );
-      if (!exists) await buildLambdas(project, [target], { out });
+      // Always built first: a no-op build costs a few stats, and a stale zip would run old code.
+      const layers =
+        target.language === "python"
+          ? (project.layers ?? []).filter((l) => target.layers.includes(l.name))
+          : [];
+      const built = await buildLambdas(project, [target], { out }, layers);
+      const layerZips = built.filter((r) => r.kind === "layer").map((r) => r.path);
       // The function's environment the build asks for (NODE_OPTIONS=--enable-source-maps).
       const environment = await readFile(`${zip}.json`, "utf8").then(
         (text) => (JSON.parse(text) as { environment?: Record<string, string> }).environment,
@@ -81,6 +83,7 @@ export function invokeCommand(program: Command): void {
         handler: target.awsHandler,
         event,
         ...(environment ? { env: environment } : {}),
+        ...(layerZips.length ? { layers: layerZips } : {}),
         ...(flags.timeout ? { timeoutMs: Number(flags.timeout) * 1000 } : {}),
       });
       for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);

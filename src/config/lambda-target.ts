@@ -3,10 +3,46 @@ import { TugError } from "../errors.ts";
 import { parseNodeRuntime } from "../lambda/node/runtime.ts";
 import { normalizeName } from "../lambda/python/name.ts";
 import { parseRuntime } from "../lambda/python/runtime.ts";
-import type { RawLambdaTarget, TugFile } from "./schema.ts";
-import type { LambdaTarget, NodeLambdaTarget, PythonSettings } from "./types.ts";
+import type { RawLambdaTarget, RawLayer, TugFile } from "./schema.ts";
+import type { LambdaTarget, NodeLambdaTarget, PythonLayerTarget, PythonSettings } from "./types.ts";
 
 const NODE_ONLY = ["minify", "sourcemap", "external", "native"] as const;
+
+/** Normalises one `layers:` entry. */
+export function toLayerTarget(name: string, raw: RawLayer, where: string): PythonLayerTarget {
+  const runtime = parseRuntime(raw.runtime, {
+    arch: raw.architecture,
+    ...(raw.glibc === undefined ? {} : { glibc: raw.glibc }),
+    where,
+  });
+  return { name, where, runtime, requirements: raw.requirements };
+}
+
+/** Every layer a lambda names exists and is built for the lambda's Python and architecture. */
+export function checkLayerUse(lambdas: readonly LambdaTarget[], layers: readonly PythonLayerTarget[]): void {
+  for (const l of lambdas) {
+    if (l.language !== "python") continue;
+    for (const name of l.layers) {
+      const layer = layers.find((x) => x.name === name);
+      if (!layer) {
+        throw new TugError({
+          what: `lambda ${l.name} uses layer ${name}, which tug.yaml does not define`,
+          where: l.where,
+          hint: `layers are: ${layers.map((x) => x.name).join(", ") || "(none; add a layers: section)"}`,
+        });
+      }
+      const a = layer.runtime;
+      const b = l.runtime;
+      if (a.python[1] !== b.python[1] || a.arch !== b.arch) {
+        throw new TugError({
+          what: `layer ${name} is built for ${a.runtime}/${a.arch}, but lambda ${l.name} runs ${b.runtime}/${b.arch}`,
+          where: l.where,
+          hint: "a layer's wheels only fit the Python version and architecture it was built for; give the layer the same runtime and architecture",
+        });
+      }
+    }
+  }
+}
 const NODE_EXTENSIONS = [".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs"];
 
 /** Normalises one `lambdas:` entry: parsed runtime, absolute handler file, AWS handler string. */
@@ -38,6 +74,7 @@ export function toLambdaTarget(name: string, raw: RawLambdaTarget, dir: string, 
   }
   return {
     language: "python",
+    layers: raw.layers ?? [],
     name,
     where,
     runtime,
@@ -56,6 +93,13 @@ function toNodeLambdaTarget(o: {
   handlerFunction: string;
 }): NodeLambdaTarget {
   const { name, raw, where, file } = o;
+  if (raw.layers !== undefined) {
+    throw new TugError({
+      what: `layers are only for Python lambdas, and ${name} runs ${raw.runtime}`,
+      where,
+      hint: `remove layers from lambdas.${name}; a Node.js bundle carries its dependencies`,
+    });
+  }
   if (raw.glibc !== undefined) {
     throw new TugError({
       what: `glibc is only for Python lambdas, and ${name} runs ${raw.runtime}`,

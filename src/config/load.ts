@@ -4,7 +4,7 @@ import { type Document, LineCounter, parseDocument } from "yaml";
 import { TugError } from "../errors.ts";
 import { type Diagnostic, diagnosticsError, issueDiagnostics } from "./diagnostics.ts";
 import { displayPath, isDirectory, isFile } from "./find.ts";
-import { toLambdaTarget, toPythonSettings } from "./lambda-target.ts";
+import { checkLayerUse, toLambdaTarget, toLayerTarget, toPythonSettings } from "./lambda-target.ts";
 import { formatPath, locate, position } from "./locate.ts";
 import { EXTENSION_PREFIX, TugFileSchema } from "./schema.ts";
 import { toImageTarget } from "./targets.ts";
@@ -116,7 +116,13 @@ export async function loadProject(file: string): Promise<Project> {
     const { line } = lineCounter.linePos(locate(doc, path, "key"));
     return toLambdaTarget(name, l, dir, `${formatPath(path)} (${shown}:${line})`);
   });
-  if (targets.length === 0 && lambdas.length === 0) {
+  const layers = Object.entries(config.layers).map(([name, l]) => {
+    const path = ["layers", name];
+    const { line } = lineCounter.linePos(locate(doc, path, "key"));
+    return toLayerTarget(name, l, `${formatPath(path)} (${shown}:${line})`);
+  });
+  checkLayerUse(lambdas, layers);
+  if (targets.length === 0 && lambdas.length === 0 && layers.length === 0) {
     throw new TugError({
       what: `${shown} defines no images`,
       where: shown,
@@ -132,6 +138,8 @@ export async function loadProject(file: string): Promise<Project> {
     ...(config.repo === undefined ? {} : { repo: config.repo }),
     ...(config.cache === undefined ? {} : { cache: config.cache }),
     targets,
-    ...(lambdas.length === 0 ? {} : { lambdas, python: toPythonSettings(config.python, dir) }),
+    ...(lambdas.length === 0 ? {} : { lambdas }),
+    ...(layers.length === 0 ? {} : { layers }),
+    ...(lambdas.length === 0 && layers.length === 0 ? {} : { python: toPythonSettings(config.python, dir) }),
   };
 }

@@ -1,6 +1,7 @@
 import { isAbsolute } from "node:path";
 import { z } from "zod";
 import { baseProblem } from "./base.ts";
+import { IMAGE_NAME } from "./names.ts";
 import { platformProblem } from "./platform.ts";
 import { isValidTag, repositoryProblem } from "./reference.ts";
 
@@ -71,6 +72,11 @@ export const FIELD_HELP = {
   handler:
     "handler as FILE:FUNCTION relative to tug.yaml, e.g. lambdas/echo.py:handler or src/api.ts:handler",
   glibc: 'Python lambdas: override of the runtime\'s glibc ceiling, e.g. "2.28"',
+  layers:
+    "Lambda layers to package as zips (python/ prefix), by name; functions listing one leave its distributions out",
+  layerRequirements: "PEP 508 requirements the layer holds, e.g. [numpy, matplotlib>=3.8]",
+  lambdaLayers:
+    "Python only: layers (from layers:) this function runs with; their distributions are left out of its zip",
   lambdaMinify: "Node.js lambdas: minify the bundle (default false)",
   lambdaSourcemap:
     "Node.js lambdas: write a source map next to the bundle and set NODE_OPTIONS=--enable-source-maps (default false)",
@@ -269,11 +275,21 @@ export const LambdaTargetSchema = z.strictObject({
   sourcemap: z.boolean().optional().describe(FIELD_HELP.lambdaSourcemap),
   external: z.array(z.string().min(1)).optional().describe(FIELD_HELP.lambdaExternal),
   native: z.array(z.string().min(1)).optional().describe(FIELD_HELP.lambdaNative),
+  layers: z.array(z.string().regex(IMAGE_NAME)).optional().describe(FIELD_HELP.lambdaLayers),
+});
+
+export const LayerSchema = z.strictObject({
+  runtime: z.string().min(1).describe(FIELD_HELP.lambdaRuntime),
+  architecture: z.enum(["x86_64", "arm64"]).default("x86_64").describe(FIELD_HELP.architecture),
+  glibc: z
+    .string()
+    .regex(/^2\.[0-9]+$/, { error: 'expected a glibc version like "2.28"' })
+    .optional()
+    .describe(FIELD_HELP.glibc),
+  requirements: z.array(z.string().min(1)).min(1).describe(FIELD_HELP.layerRequirements),
 });
 
 export { IMAGE_NAME } from "./names.ts";
-
-import { IMAGE_NAME } from "./names.ts";
 
 export const TugFileSchema = z
   .strictObject({
@@ -284,6 +300,7 @@ export const TugFileSchema = z
       .record(z.string().regex(IMAGE_NAME), LambdaTargetSchema)
       .default({})
       .describe(FIELD_HELP.lambdas),
+    layers: z.record(z.string().regex(IMAGE_NAME), LayerSchema).default({}).describe(FIELD_HELP.layers),
     cache: z
       .strictObject({ remote: z.string().min(1).optional().describe(FIELD_HELP.remote) })
       .optional()
@@ -301,3 +318,4 @@ export const RESERVED_KEYS: readonly string[] = [];
 export type TugFile = z.output<typeof TugFileSchema>;
 export type RawImageTarget = z.output<typeof ImageTargetSchema>;
 export type RawLambdaTarget = z.output<typeof LambdaTargetSchema>;
+export type RawLayer = z.output<typeof LayerSchema>;

@@ -103,6 +103,8 @@ export interface Project {
   targets: ImageTarget[];
   /** `lambdas:` from tug.yaml; absent or empty when there are none. */
   lambdas?: LambdaTarget[];
+  /** `layers:` from tug.yaml; absent or empty when there are none. */
+  layers?: PythonLayerTarget[];
   /** `python:` settings, normalised; set whenever there are lambdas. */
   python?: PythonSettings;
 }
@@ -121,6 +123,17 @@ export interface PythonLambdaTarget {
   handlerFunction: string;
   /** As AWS wants it: "lambdas/echo.handler". */
   awsHandler: string;
+  /** Names of the `layers:` this function runs with (checked to exist and to fit its runtime). */
+  layers: string[];
+}
+
+/** A `layers:` entry: distributions packaged under `python/` for one runtime and architecture. */
+export interface PythonLayerTarget {
+  name: string;
+  where: string;
+  runtime: PythonTarget;
+  /** PEP 508 requirement lines as written. */
+  requirements: string[];
 }
 
 export interface PythonSettings {

@@ -1,18 +1,20 @@
 import { join } from "node:path";
 import { indexUrls } from "../config/lambda-target.ts";
-import type { LambdaTarget, NodeLambdaTarget, Project, PythonLambdaTarget } from "../config/types.ts";
+import type {
+  LambdaTarget,
+  NodeLambdaTarget,
+  Project,
+  PythonLambdaTarget,
+  PythonLayerTarget,
+} from "../config/types.ts";
 import { CacheStore, defaultCacheDir } from "../engine/cache-store.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
-import {
-  discardPythonLambda,
-  type LambdaReport,
-  lambdaOutDir,
-  type PythonLambdaContext,
-  planPythonLambda,
-  writePythonLambda,
-} from "./build-python.ts";
+import { planPythonLayer } from "./build-layer.ts";
+import { lambdaOutDir, planPythonLambda } from "./build-python.ts";
 import { planNodeLambdas } from "./node/build-node.ts";
+import { discardPlanned, type LambdaReport, writePlanned } from "./planned-zip.ts";
 import { simpleIndex } from "./python/index-client.ts";
+import type { PythonContext } from "./python-context.ts";
 
 export interface BuildLambdasOptions {
   /** `--out DIR`: zips go to DIR/lambdas (default `.tug/out/lambdas`). */
@@ -35,11 +37,12 @@ export async function buildLambdas(
   project: Project,
   lambdas: LambdaTarget[],
   opts: BuildLambdasOptions,
+  layers: PythonLayerTarget[] = [],
 ): Promise<LambdaReport[]> {
   const python = lambdas.filter((l): l is PythonLambdaTarget => l.language === "python");
   const node = lambdas.filter((l): l is NodeLambdaTarget => l.language === "node");
   const settled = await Promise.allSettled([
-    planPythonLambdas(project, python, opts),
+    planPython(project, python, layers, opts),
     node.length ? planNodeLambdas(project, node, opts) : NOTHING,
   ]);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -50,18 +53,19 @@ export async function buildLambdas(
   }
   const built = await allSettledOrThrow(plans.map((p) => p.write()));
   const byName = new Map(built.flat().map((r) => [r.target, r]));
-  return lambdas.flatMap((l) => byName.get(l.name) ?? []);
+  return [...layers, ...lambdas].flatMap((l) => byName.get(l.name) ?? []);
 }
 
-async function planPythonLambdas(
+async function planPython(
   project: Project,
   lambdas: PythonLambdaTarget[],
+  layers: PythonLayerTarget[],
   opts: BuildLambdasOptions,
 ): Promise<LambdaPlan> {
-  if (lambdas.length === 0 || !project.python) return NOTHING;
+  if ((lambdas.length === 0 && layers.length === 0) || !project.python) return NOTHING;
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   const urls = indexUrls(project.python);
-  const ctx: PythonLambdaContext = {
+  const ctx: PythonContext = {
     project,
     settings: project.python,
     indexUrls: urls,
@@ -69,13 +73,16 @@ async function planPythonLambdas(
     store: new CacheStore(cacheDir),
     outDir: lambdaOutDir(project, opts.out),
   };
-  const settled = await Promise.allSettled(lambdas.map((target) => planPythonLambda(target, ctx)));
+  const settled = await Promise.allSettled([
+    ...layers.map((layer) => planPythonLayer(layer, ctx)),
+    ...lambdas.map((target) => planPythonLambda(target, ctx)),
+  ]);
   const planned = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-  const discard = () => Promise.all(planned.map((p) => discardPythonLambda(p))).then(() => {});
+  const discard = () => Promise.all(planned.map((p) => discardPlanned(p))).then(() => {});
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) {
     await discard();
     throw failed.reason;
   }
-  return { write: () => allSettledOrThrow(planned.map((p) => writePythonLambda(p, ctx))), discard };
+  return { write: () => allSettledOrThrow(planned.map((p) => writePlanned(p, ctx.store))), discard };
 }

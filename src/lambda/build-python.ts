@@ -1,92 +1,47 @@
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { basename, join, relative, sep } from "node:path";
-import type { Project, PythonLambdaTarget, PythonSettings } from "../config/types.ts";
-import type { CacheStore } from "../engine/cache-store.ts";
+import type { Project, PythonLambdaTarget, PythonLayerTarget, PythonSettings } from "../config/types.ts";
 import { TugError } from "../errors.ts";
 import type { ZipEntry } from "../zip/entry.ts";
-import { createZip } from "../zip/zip-writer.ts";
+import { layerIdentity, layerResolution } from "./build-layer.ts";
 import { checkLimits } from "./limits.ts";
-import { type OutputRecord, outputKey, sameStamp, sha256Hex, stampOf, upToDate } from "./output-record.ts";
+import { outputKey, sha256Hex } from "./output-record.ts";
+import { type PlannedZip, previousOutput } from "./planned-zip.ts";
 import { firstPartyClosure } from "./python/imports.ts";
-import type { SimpleIndex } from "./python/index-client.ts";
 import { lockedResolution } from "./python/locked-resolution.ts";
 import { type RequirementsSource, readRequirementsSource } from "./python/requirements-source.ts";
+import { closeWheels, resolvedWheels } from "./python/resolved-wheels.ts";
 import { requirementsFor } from "./python/resolver.ts";
 import { formatGlibc } from "./python/runtime.ts";
 import { guessTopLevel, topLevelFromPaths } from "./python/top-level.ts";
-import { layoutWheel, mergeWheels } from "./python/wheel-layout.ts";
-import { cachedWheelTable, WheelFile } from "./python/wheel-table.ts";
+import { mergeWheels } from "./python/wheel-layout.ts";
+import { cachedWheelTable } from "./python/wheel-table.ts";
+import type { PythonContext } from "./python-context.ts";
 
-export interface LambdaDistribution {
-  name: string;
-  version: string;
-  wheel: string;
-}
-
-export interface LambdaReport {
-  target: string;
-  kind: "lambda";
-  path: string;
-  digest: string;
-  bytes: number;
-  unpackedBytes: number;
-  distributions: LambdaDistribution[];
-  cached: boolean;
-  ms: number;
-  /** Things worth a look that did not stop the build (e.g. an import nothing provides). */
-  warnings?: string[];
-}
-
-export interface PythonLambdaContext {
-  project: Project;
-  settings: PythonSettings;
-  /** index_url then extra_index_urls, as used (they are part of the cache key). */
-  indexUrls: readonly string[];
-  index: Pick<SimpleIndex, "projectFiles" | "metadata" | "wheelPath">;
-  /** Records (locks, wheel tables, outputs); without one nothing is cached. */
-  store?: CacheStore;
-  /** Directory that receives `NAME.zip` and `NAME.zip.json` (…/lambdas). */
-  outDir: string;
-}
+export type { LambdaDistribution, LambdaReport } from "./planned-zip.ts";
 
 /** Where `tug build` writes lambda zips: `--out DIR` → DIR/lambdas, else `.tug/out/lambdas`. */
 export function lambdaOutDir(project: Project, out: string | undefined): string {
   return join(out ?? join(project.dir, ".tug", "out"), "lambdas");
 }
 
-/** A lambda ready to write (every input checked and resolved), or one whose zip is already current. */
-export type PlannedLambda =
-  | { kind: "current"; report: LambdaReport }
-  | {
-      kind: "write";
-      target: PythonLambdaTarget;
-      key: string;
-      entries: ZipEntry[];
-      distributions: LambdaDistribution[];
-      inputs: Pick<OutputRecord, "files" | "probes">;
-      /** The zip this build replaces, when it is still the one the last build wrote. */
-      previous: string | undefined;
-      wheels: WheelFile[];
-      warnings: string[];
-      started: number;
-    };
-
 // Bump when what a lambda zip holds or how it is laid out changes: old records then miss.
-const OUTPUT_FORMAT = 1;
+const OUTPUT_FORMAT = 2;
 
 /**
  * Checks, resolves and lays out a lambda without writing anything (so several can all fail first).
  * The zip is the handler's first-party import closure plus the wheels of only the requirements
- * that closure imports, resolved for the lambda's own runtime and architecture. When a record
- * shows that no input changed and the zip is still the one written then, nothing is done at all.
+ * that closure imports, resolved for the lambda's own runtime and architecture, less what its
+ * layers provide. When a record shows that no input changed and the zip is still the one written
+ * then, nothing is done at all.
  */
-export async function planPythonLambda(
-  target: PythonLambdaTarget,
-  ctx: PythonLambdaContext,
-): Promise<PlannedLambda> {
+export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonContext): Promise<PlannedZip> {
   const started = performance.now();
-  const { project, settings, store } = ctx;
+  const { project, settings } = ctx;
   const zipPath = join(ctx.outDir, `${target.name}.zip`);
+  const layers = target.layers.map(
+    (name) => ctx.project.layers?.find((l) => l.name === name) as PythonLayerTarget,
+  );
   const key = outputKey({
     v: OUTPUT_FORMAT,
     zipPath,
@@ -94,30 +49,18 @@ export async function planPythonLambda(
     arch: target.runtime.arch,
     glibc: formatGlibc(target.runtime.glibc),
     handler: [target.handlerFile, target.handlerFunction],
+    layers: layers.map(layerIdentity),
     indexUrls: ctx.indexUrls,
     settings,
   });
-  const record = await store?.getRecord<OutputRecord>("lambda-out", key);
-  const previousStamp = record?.outputs[zipPath] ? await stampOf(zipPath) : undefined;
-  const previous = previousStamp && sameStamp(previousStamp, record?.outputs[zipPath]) ? zipPath : undefined;
-  if (record && previous && (await upToDate(record))) {
-    const { digest, bytes, unpackedBytes, distributions } = record;
-    const ms = Math.round(performance.now() - started);
-    return {
-      kind: "current",
-      report: {
-        target: target.name,
-        kind: "lambda",
-        path: zipPath,
-        digest,
-        bytes,
-        unpackedBytes,
-        distributions,
-        cached: true,
-        ms,
-      },
-    };
-  }
+  const { previous, current } = await previousOutput(
+    ctx.store,
+    key,
+    zipPath,
+    { target: target.name, kind: "lambda" },
+    started,
+  );
+  if (current) return { kind: "current", report: current };
 
   const files: Record<string, string> = {};
   const handler = await readHandler(target, project.dir);
@@ -141,119 +84,93 @@ export async function planPythonLambda(
     source = await readRequirementsSource(settings.requirementsFile, target.where);
     for (const f of source.files) files[f] = reqFiles.get(f) ?? sha256Hex(await readFile(f));
   }
+  const fromLayers = await layerPins(target, layers, ctx);
+  const pins = new Map([...source.pins, ...fromLayers.pins]);
   const requirements = requirementsFor(source.requirements, closure.thirdParty, (d) => topLevelOf(d));
-  const resolution = await lockedResolution({ requirements, source, target: target.runtime, ctx });
-
-  const wheels: WheelFile[] = [];
-  const provided = new Set<string>();
-  const lists = await Promise.all(
-    resolution.distributions.map(async (d) => {
-      const path = await ctx.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
-      const rows = await cachedWheelTable(store, d.sha256, path);
-      for (const m of topLevelFromPaths(rows.map((r) => r.name))) provided.add(m);
-      for (const m of settings.moduleMapping[d.name] ?? []) provided.add(m.split(".")[0] as string);
-      const file = new WheelFile(path);
-      wheels.push(file);
-      return {
-        wheel: d.wheel,
-        entries: layoutWheel(d.wheel, rows, (r) => file.raw(r), { strip: settings.strip }),
-      };
-    }),
-  );
-  const warnings = unknownImports(closure, provided, settings, target);
-  const firstParty: ZipEntry[] = closure.files.map((f) => ({
-    name: relative(project.dir, f).split(sep).join("/"),
-    data: sources.get(f) as Buffer,
-  }));
-  const entries = mergeWheels([...lists, { wheel: "first-party sources", entries: firstParty }]);
-  checkLimits(target, [...lists, { wheel: "first-party sources", entries: firstParty }]);
-  const probes = Object.fromEntries(closure.probes);
-  const distributions = resolution.distributions.map(({ name, version, wheel }) => ({
-    name,
-    version,
-    wheel,
-  }));
-  return {
-    kind: "write",
-    target,
-    key,
-    entries,
-    distributions,
-    inputs: { files, probes },
-    previous,
-    wheels,
-    warnings,
-    started,
+  const resolution = await lockedResolution({
+    requirements,
+    source: { ...source, pins },
+    target: target.runtime,
+    ctx,
+  });
+  // The layer provides these, at the versions just pinned: the function's zip leaves them out.
+  const own = {
+    ...resolution,
+    distributions: resolution.distributions.filter((d) => !fromLayers.pins.has(d.name)),
   };
-}
 
-/** Releases what a plan holds open (the wheels' descriptors) when it will not be written. */
-export async function discardPythonLambda(planned: PlannedLambda): Promise<void> {
-  if (planned.kind === "write") await Promise.all(planned.wheels.map((w) => w.close()));
-}
-
-/** Writes `NAME.zip` (deterministic bytes, by rename) and `NAME.zip.json` into `outDir`. */
-export async function writePythonLambda(
-  planned: PlannedLambda,
-  ctx: Pick<PythonLambdaContext, "outDir" | "store">,
-): Promise<LambdaReport> {
-  if (planned.kind === "current") return planned.report;
-  const { target, entries, distributions, started } = planned;
-  const zipPath = join(ctx.outDir, `${target.name}.zip`);
-  const metaPath = `${zipPath}.json`;
-  await mkdir(ctx.outDir, { recursive: true });
-  const tmp = `${zipPath}.${process.pid}.tmp`;
-  let result: Awaited<ReturnType<typeof createZip>>;
+  const { lists, provided, wheels } = await resolvedWheels(own, {
+    index: ctx.index,
+    store: ctx.store,
+    strip: settings.strip,
+    moduleMapping: settings.moduleMapping,
+  });
   try {
-    // First-party sources go last: after an edit to them, the wheels' part of the previous zip
-    // is copied as one block and only the tail is written.
-    result = await createZip(entries, tmp, {
-      lookahead: 32,
-      group: (e) => ("data" in e ? 1 : 0),
-      ...(planned.previous ? { reuse: planned.previous } : {}),
-    });
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw e;
-  } finally {
-    await Promise.all(planned.wheels.map((w) => w.close()));
-  }
-  const digest = `sha256:${result.sha256}`;
-  const meta = {
-    runtime: target.runtime.runtime,
-    architecture: target.runtime.arch,
-    handler: target.awsHandler,
-    digest,
-    distributions,
-  };
-  await writeFile(`${metaPath}.tmp`, `${JSON.stringify(meta, null, 2)}\n`);
-  await rename(tmp, zipPath);
-  await rename(`${metaPath}.tmp`, metaPath);
-  const report: LambdaReport = {
-    target: target.name,
-    kind: "lambda",
-    path: zipPath,
-    digest,
-    bytes: result.bytes,
-    unpackedBytes: result.unpackedBytes,
-    distributions,
-    cached: false,
-    ms: Math.round(performance.now() - started),
-    ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
-  };
-  const [zipStamp, metaStamp] = await Promise.all([stampOf(zipPath), stampOf(metaPath)]);
-  if (ctx.store && zipStamp && metaStamp) {
-    const record: OutputRecord = {
-      ...planned.inputs,
-      outputs: { [zipPath]: zipStamp, [metaPath]: metaStamp },
-      digest,
-      bytes: report.bytes,
-      unpackedBytes: report.unpackedBytes,
-      distributions,
+    for (const m of fromLayers.provided) provided.add(m);
+    const warnings = unknownImports(closure, provided, settings, target);
+    const firstParty: ZipEntry[] = closure.files.map((f) => ({
+      name: relative(project.dir, f).split(sep).join("/"),
+      data: sources.get(f) as Buffer,
+    }));
+    const parts = [...lists, { wheel: "first-party sources", entries: firstParty }];
+    const entries = mergeWheels(parts);
+    checkLimits(target, parts);
+    return {
+      kind: "write",
+      name: target.name,
+      reportKind: "lambda",
+      zipPath,
+      key,
+      entries,
+      distributions: own.distributions.map(({ name, version, wheel }) => ({ name, version, wheel })),
+      meta: {
+        runtime: target.runtime.runtime,
+        architecture: target.runtime.arch,
+        handler: target.awsHandler,
+        ...(target.layers.length ? { layers: target.layers } : {}),
+      },
+      inputs: { files, probes: Object.fromEntries(closure.probes) },
+      previous,
+      wheels,
+      warnings,
+      started,
     };
-    await ctx.store.putRecord("lambda-out", planned.key, record);
+  } catch (e) {
+    await closeWheels(wheels);
+    throw e;
   }
-  return report;
+}
+
+/**
+ * The versions a function's layers fix (their distributions become exact pins for the function's
+ * own resolution, so what the function imports from a layer is what the layer ships) and the
+ * modules they provide. A requirements-file pin that disagrees with a layer is an error.
+ */
+async function layerPins(
+  target: PythonLambdaTarget,
+  layers: readonly PythonLayerTarget[],
+  ctx: PythonContext,
+): Promise<{ pins: Map<string, string>; provided: Set<string> }> {
+  const pins = new Map<string, string>();
+  const provided = new Set<string>();
+  for (const layer of layers) {
+    const resolution = await layerResolution(layer, ctx);
+    for (const d of resolution.distributions) {
+      const other = pins.get(d.name);
+      if (other !== undefined && other !== d.version) {
+        throw new TugError({
+          what: `lambda ${target.name}'s layers disagree: ${d.name} ${other} in one, ${d.version} in ${layer.name}`,
+          where: target.where,
+          hint: "pin the same version in both layers' requirements, or use one of them",
+        });
+      }
+      pins.set(d.name, d.version);
+      const path = await ctx.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
+      const rows = await cachedWheelTable(ctx.store, d.sha256, path);
+      for (const m of topLevelFromPaths(rows.map((r) => r.name))) provided.add(m);
+    }
+  }
+  return { pins, provided };
 }
 
 async function readHandler(target: PythonLambdaTarget, dir: string): Promise<Buffer> {

@@ -21,6 +21,8 @@ export interface InvokeOptions {
   timeoutMs?: number;
   /** Extra environment for the handler, over the host's and Lambda's variables. */
   env?: Record<string, string>;
+  /** Layer zips, unpacked in order into /opt's stand-in (`python/` is then on the path, as on Lambda). */
+  layers?: string[];
   /** Where the temporary task dir is made; default the OS temp dir. */
   tmpDir?: string;
 }
@@ -80,6 +82,8 @@ export async function invokeLambda(options: InvokeOptions): Promise<InvokeResult
   try {
     const task = join(root, "task");
     await unpack(options.zip, task);
+    const opt = join(root, "opt");
+    for (const layer of options.layers ?? []) await unpack(layer, opt);
     const target = await locate(runtime, options.handler, task, options.zip);
     await writeFile(join(root, target.script), target.bootstrap);
     await writeFile(join(root, "event.json"), eventText);
@@ -103,6 +107,9 @@ export async function invokeLambda(options: InvokeOptions): Promise<InvokeResult
       AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "128",
       PYTHONDONTWRITEBYTECODE: "1",
+      ...(options.layers?.length
+        ? { PYTHONPATH: join(opt, "python"), NODE_PATH: join(opt, "nodejs", "node_modules") }
+        : {}),
       ...options.env,
     };
     const pre = target.command === "python3" ? ["-u"] : [];

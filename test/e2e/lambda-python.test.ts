@@ -281,3 +281,64 @@ test("a rebuild with nothing changed makes no index request and writes nothing; 
     (await zipNames(join(p.dir, ".tug", "out", "lambdas", "plot.zip"))).includes("fakematplotlib.py"),
   );
 });
+
+test("a layer packages its distributions under python/, and a function using it leaves them out", async (t) => {
+  const p = await talkProject(
+    t,
+    (url) => `python:
+  index_url: ${url}
+layers:
+  plotting:
+    runtime: python3.11
+    architecture: x86_64
+    glibc: "2.28"
+    requirements: ["fakematplotlib==3.9.2"]
+lambdas:
+  plot: { runtime: python3.11, architecture: x86_64, handler: lambdas/plot.py:handler, glibc: "2.28", layers: [plotting] }
+  echo: { runtime: python3.12, handler: lambdas/echo.py:handler }
+`,
+  );
+  const built = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build"], { cwd: p.dir, env: p.env });
+  const by = new Map(built.artifacts.map((a) => [a.target, a]));
+  const layer = by.get("plotting");
+  const plot = by.get("plot");
+  assert.ok(layer && plot, JSON.stringify(built));
+  assert.equal(layer.kind, "layer");
+  assert.equal(layer.path, join(p.dir, ".tug", "out", "layers", "plotting.zip"));
+  assert.deepEqual(
+    layer.distributions.map((d) => d.name),
+    ["fakematplotlib", "fakenumpy"],
+  );
+  const layerNames = await zipNames(layer.path);
+  assert.ok(layerNames.includes("python/fakematplotlib/__init__.py"));
+  assert.ok(layerNames.includes("python/fakenumpy/__init__.py"));
+  assert.ok(layerNames.every((n) => n.startsWith("python/")));
+
+  assert.deepEqual(plot.distributions, []);
+  const plotNames = await zipNames(plot.path);
+  assert.deepEqual(plotNames, ["lambdas/plot.py"]);
+  const meta = JSON.parse(await readFile(`${plot.path}.json`, "utf8"));
+  assert.deepEqual(meta.layers, ["plotting"]);
+
+  // invoke puts the layer where Lambda does (/opt/python on the path).
+  const invoked = await runTug(["invoke", "plot", "--event", "{}"], { cwd: p.dir, env: p.env });
+  assert.equal(invoked.code, 0, invoked.stderr);
+  assert.deepEqual(JSON.parse(invoked.stdout), { plotted: "3.9.2" });
+
+  // A layer for another Python is refused where the function names it.
+  const yaml = await readFile(join(p.dir, "tug.yaml"), "utf8");
+  await writeFile(join(p.dir, "tug.yaml"), yaml.replace("layers: [plotting]", "layers: [plotting, nope]"));
+  const missing = await runTug(["build"], { cwd: p.dir, env: p.env });
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /lambda plot uses layer nope, which tug.yaml does not define/);
+  await writeFile(
+    join(p.dir, "tug.yaml"),
+    yaml.replace("runtime: python3.11\n    architecture", "runtime: python3.12\n    architecture"),
+  );
+  const mismatch = await runTug(["build"], { cwd: p.dir, env: p.env });
+  assert.notEqual(mismatch.code, 0);
+  assert.match(
+    mismatch.stderr,
+    /layer plotting is built for python3\.12\/x86_64, but lambda plot runs python3\.11\/x86_64/,
+  );
+});

@@ -1,0 +1,98 @@
+import { dirname, join } from "node:path";
+import type { PythonLayerTarget } from "../config/types.ts";
+import { checkLimits } from "./limits.ts";
+import { outputKey } from "./output-record.ts";
+import { type PlannedZip, previousOutput } from "./planned-zip.ts";
+import { lockedResolution } from "./python/locked-resolution.ts";
+import { parseRequirement } from "./python/requirement.ts";
+import { closeWheels, resolvedWheels } from "./python/resolved-wheels.ts";
+import type { Resolution } from "./python/resolver.ts";
+import { formatGlibc } from "./python/runtime.ts";
+import { mergeWheels } from "./python/wheel-layout.ts";
+import type { PythonContext } from "./python-context.ts";
+
+// Bump when what a layer zip holds or how it is laid out changes.
+const LAYER_FORMAT = 1;
+
+/** Where `tug build` writes layer zips: next to the lambdas, under `layers/`. */
+export function layerZipPath(ctx: Pick<PythonContext, "outDir">, name: string): string {
+  return join(dirname(ctx.outDir), "layers", `${name}.zip`);
+}
+
+/** The layer's resolution for its own runtime (a lock record after the first time). */
+export function layerResolution(layer: PythonLayerTarget, ctx: PythonContext): Promise<Resolution> {
+  const requirements = layer.requirements.map((line) => parseRequirement(line, `${layer.where}: ${line}`));
+  const source = { pins: new Map<string, string>(), hashes: new Map<string, string[]>() };
+  return lockedResolution({ requirements, source, target: layer.runtime, ctx });
+}
+
+/** What in a layer's definition decides its bytes, for the keys of the layer and its users. */
+export function layerIdentity(layer: PythonLayerTarget): Record<string, unknown> {
+  const t = layer.runtime;
+  return {
+    name: layer.name,
+    runtime: t.runtime,
+    arch: t.arch,
+    glibc: formatGlibc(t.glibc),
+    requirements: layer.requirements,
+  };
+}
+
+/**
+ * Plans a Lambda layer zip: the resolved wheels laid out under `python/` (where the Python
+ * runtimes put a layer on `sys.path`), checked against Lambda's size limits. Functions that list
+ * the layer resolve with its versions pinned and leave its distributions out of their own zips.
+ */
+export async function planPythonLayer(layer: PythonLayerTarget, ctx: PythonContext): Promise<PlannedZip> {
+  const started = performance.now();
+  const zipPath = layerZipPath(ctx, layer.name);
+  const key = outputKey({
+    v: LAYER_FORMAT,
+    zipPath,
+    layer: layerIdentity(layer),
+    indexUrls: ctx.indexUrls,
+    strip: ctx.settings.strip,
+  });
+  const { previous, current } = await previousOutput(
+    ctx.store,
+    key,
+    zipPath,
+    { target: layer.name, kind: "layer" },
+    started,
+  );
+  if (current) return { kind: "current", report: current };
+
+  const resolution = await layerResolution(layer, ctx);
+  const { lists, wheels } = await resolvedWheels(resolution, {
+    index: ctx.index,
+    store: ctx.store,
+    strip: ctx.settings.strip,
+    prefix: "python/",
+  });
+  try {
+    const entries = mergeWheels(lists);
+    checkLimits({ name: layer.name, where: layer.where }, lists);
+    return {
+      kind: "write",
+      name: layer.name,
+      reportKind: "layer",
+      zipPath,
+      key,
+      entries,
+      distributions: resolution.distributions.map(({ name, version, wheel }) => ({ name, version, wheel })),
+      meta: {
+        runtime: layer.runtime.runtime,
+        architecture: layer.runtime.arch,
+        compatibleRuntimes: [layer.runtime.runtime],
+      },
+      inputs: { files: {}, probes: {} },
+      previous,
+      wheels,
+      warnings: [],
+      started,
+    };
+  } catch (e) {
+    await closeWheels(wheels);
+    throw e;
+  }
+}

@@ -1,0 +1,145 @@
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { CacheStore } from "../engine/cache-store.ts";
+import type { ZipEntry } from "../zip/entry.ts";
+import { createZip } from "../zip/zip-writer.ts";
+import { type OutputRecord, sameStamp, stampOf, upToDate } from "./output-record.ts";
+import type { WheelFile } from "./python/wheel-table.ts";
+
+export interface LambdaDistribution {
+  name: string;
+  version: string;
+  wheel: string;
+}
+
+export interface LambdaReport {
+  target: string;
+  kind: "lambda" | "layer";
+  path: string;
+  digest: string;
+  bytes: number;
+  unpackedBytes: number;
+  distributions: LambdaDistribution[];
+  cached: boolean;
+  ms: number;
+  /** Things worth a look that did not stop the build (e.g. an import nothing provides). */
+  warnings?: string[];
+}
+
+/** A zip ready to write (every input checked and resolved), or one that is already current. */
+export type PlannedZip =
+  | { kind: "current"; report: LambdaReport }
+  | {
+      kind: "write";
+      name: string;
+      reportKind: LambdaReport["kind"];
+      zipPath: string;
+      /** The output record's key. */
+      key: string;
+      entries: ZipEntry[];
+      distributions: LambdaDistribution[];
+      /** What `NAME.zip.json` says besides the digest and distributions. */
+      meta: Record<string, unknown>;
+      inputs: Pick<OutputRecord, "files" | "probes">;
+      /** The zip this build replaces, when it is still the one the last build wrote. */
+      previous: string | undefined;
+      wheels: WheelFile[];
+      warnings: string[];
+      started: number;
+    };
+
+export interface PreviousOutput {
+  /** The zip path when it is still the file the last build wrote (so its head can be reused). */
+  previous: string | undefined;
+  /** The report to give when nothing changed at all. */
+  current: LambdaReport | undefined;
+}
+
+/**
+ * What the last build of this key left: when its record's inputs are all unchanged and its
+ * outputs untouched, the zip is current and nothing needs doing; when only inputs changed, the
+ * zip is still a good base to copy unchanged entries from.
+ */
+export async function previousOutput(
+  store: CacheStore | undefined,
+  key: string,
+  zipPath: string,
+  report: Pick<LambdaReport, "target" | "kind">,
+  started: number,
+): Promise<PreviousOutput> {
+  const record = await store?.getRecord<OutputRecord>("lambda-out", key);
+  const want = record?.outputs[zipPath];
+  const previous = want && sameStamp(await stampOf(zipPath), want) ? zipPath : undefined;
+  if (!record || !previous || !(await upToDate(record))) return { previous, current: undefined };
+  const { digest, bytes, unpackedBytes, distributions } = record;
+  const ms = Math.round(performance.now() - started);
+  return {
+    previous,
+    current: { ...report, path: zipPath, digest, bytes, unpackedBytes, distributions, cached: true, ms },
+  };
+}
+
+/** Releases what a plan holds open (the wheels' descriptors) when it will not be written. */
+export async function discardPlanned(planned: PlannedZip): Promise<void> {
+  if (planned.kind === "write") await Promise.all(planned.wheels.map((w) => w.close()));
+}
+
+/**
+ * Writes `NAME.zip` (deterministic bytes, by rename) and `NAME.zip.json` next to it, then records
+ * the inputs and the outputs' stamps so that the next build with nothing changed does nothing.
+ */
+export async function writePlanned(
+  planned: PlannedZip,
+  store: CacheStore | undefined,
+): Promise<LambdaReport> {
+  if (planned.kind === "current") return planned.report;
+  const { zipPath, entries, distributions, started } = planned;
+  const metaPath = `${zipPath}.json`;
+  await mkdir(dirname(zipPath), { recursive: true });
+  const tmp = `${zipPath}.${process.pid}.tmp`;
+  let result: Awaited<ReturnType<typeof createZip>>;
+  try {
+    // First-party sources go last: after an edit to them, the wheels' part of the previous zip
+    // is copied as one block and only the tail is written.
+    result = await createZip(entries, tmp, {
+      lookahead: 32,
+      group: (e) => ("data" in e ? 1 : 0),
+      ...(planned.previous ? { reuse: planned.previous } : {}),
+    });
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  } finally {
+    await Promise.all(planned.wheels.map((w) => w.close()));
+  }
+  const digest = `sha256:${result.sha256}`;
+  const meta = { ...planned.meta, digest, distributions };
+  await writeFile(`${metaPath}.tmp`, `${JSON.stringify(meta, null, 2)}\n`);
+  await rename(tmp, zipPath);
+  await rename(`${metaPath}.tmp`, metaPath);
+  const report: LambdaReport = {
+    target: planned.name,
+    kind: planned.reportKind,
+    path: zipPath,
+    digest,
+    bytes: result.bytes,
+    unpackedBytes: result.unpackedBytes,
+    distributions,
+    cached: false,
+    ms: Math.round(performance.now() - started),
+    ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
+  };
+  const [zipStamp, metaStamp] = await Promise.all([stampOf(zipPath), stampOf(metaPath)]);
+  if (store && zipStamp && metaStamp) {
+    const record: OutputRecord = {
+      ...planned.inputs,
+      outputs: { [zipPath]: zipStamp, [metaPath]: metaStamp },
+      digest,
+      bytes: report.bytes,
+      unpackedBytes: report.unpackedBytes,
+      distributions,
+    };
+    await store.putRecord("lambda-out", planned.key, record);
+  }
+  return report;
+}

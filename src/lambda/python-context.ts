@@ -1,0 +1,16 @@
+import type { Project, PythonSettings } from "../config/types.ts";
+import type { CacheStore } from "../engine/cache-store.ts";
+import type { SimpleIndex } from "./python/index-client.ts";
+
+/** What every Python lambda and layer of one build shares. */
+export interface PythonContext {
+  project: Project;
+  settings: PythonSettings;
+  /** index_url then extra_index_urls, as used (they are part of the cache keys). */
+  indexUrls: readonly string[];
+  index: Pick<SimpleIndex, "projectFiles" | "metadata" | "wheelPath">;
+  /** Records (locks, wheel tables, outputs); without one nothing is cached. */
+  store?: CacheStore;
+  /** Directory that receives `NAME.zip` and `NAME.zip.json` of lambdas (…/lambdas). */
+  outDir: string;
+}
