@@ -9,7 +9,7 @@ import { formatGlibc, type PythonTarget } from "./runtime.ts";
 export interface LockedResolutionOptions {
   /** The function's own requirements (already narrowed to what it imports). */
   requirements: readonly Requirement[];
-  source: Pick<RequirementsSource, "pins" | "hashes">;
+  source: Pick<RequirementsSource, "pins" | "hashes" | "constraints">;
   target: PythonTarget;
   ctx: {
     indexUrls: readonly string[];
@@ -37,6 +37,7 @@ export async function lockedResolution(opts: LockedResolutionOptions): Promise<R
     requirements,
     pins: [...source.pins].sort(),
     hashes: [...source.hashes].sort(),
+    constraints: source.constraints ?? [],
   });
   const lock = await ctx.store?.getRecord<string>("python-lock", key);
   if (lock !== undefined) {
@@ -52,6 +53,7 @@ export async function lockedResolution(opts: LockedResolutionOptions): Promise<R
     index: ctx.index,
     pins: source.pins,
     hashes: source.hashes,
+    constraints: source.constraints ?? [],
   });
   await ctx.store?.putRecord("python-lock", key, toLock(resolution));
   return resolution;
