@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { build } from "../build/build.ts";
 import { remoteCacheSetting } from "../config/remote-cache.ts";
 import { TugError } from "../errors.ts";
+import { addLambdaFlags, type LambdaFlags } from "./handler-args.ts";
 import { fmtMs, Progress } from "./progress.ts";
 import { projectFromArgs } from "./project-args.ts";
 
@@ -47,12 +48,17 @@ export function addBuildFlags(cmd: Command): Command {
 }
 
 export function buildCommand(program: Command): void {
-  addBuildFlags(
-    program
-      .command("build")
-      .argument("[targets-or-dir...]")
-      .description("build images (and push them when a repo is set)"),
-  ).action(async (args: string[], flags: CommonBuildFlags) => {
+  addLambdaFlags(
+    addBuildFlags(
+      program
+        .command("build")
+        .argument(
+          "[targets-or-dir...]",
+          "target names, a directory (zero-config image) or FILE:FUNCTION (a lambda)",
+        )
+        .description("build images and lambdas (and push images when a repo is set)"),
+    ),
+  ).action(async (args: string[], flags: CommonBuildFlags & LambdaFlags) => {
     const { project, targets, repo } = await projectFromArgs(args, flags);
     // With --timings every step is listed at the end; the running log would repeat them.
     const progress = new Progress(Progress.modeFor(flags), { stepLines: !flags.timings });

@@ -5,6 +5,7 @@ import { TugError } from "../errors.ts";
 import { buildLambdas } from "../lambda/build-lambdas.ts";
 import { lambdaOutDir } from "../lambda/build-python.ts";
 import { invokeLambda } from "../lambda/invoke.ts";
+import { addLambdaFlags, type LambdaFlags } from "./handler-args.ts";
 import { projectFromArgs } from "./project-args.ts";
 
 interface InvokeFlags {
@@ -44,50 +45,52 @@ async function readEvent(text: string | undefined): Promise<unknown> {
 }
 
 export function invokeCommand(program: Command): void {
-  program
-    .command("invoke")
-    .argument("<lambda>")
-    .description("run a lambda's handler locally from its built zip (built first when missing)")
-    .option("-f, --file <tug.yaml>", "project file (default: ./tug.yaml)")
-    .option("--out <dir>", "where tug build wrote it (DIR/lambdas; default .tug/out)")
-    .option("--event <json|@file>", "the event passed to the handler (default {})")
-    .option("--timeout <seconds>", "kill the handler after this long (default 30)")
-    .action(async (name: string, flags: InvokeFlags) => {
-      const event = await readEvent(flags.event);
-      const { project } = await projectFromArgs([name], flags);
-      const target = project.lambdas?.find((l) => l.name === name);
-      if (!target) {
-        throw new TugError({
-          what: `no lambda named ${JSON.stringify(name)}`,
-          where: project.file,
-          hint: `lambdas are: ${(project.lambdas ?? []).map((l) => l.name).join(", ") || "(none)"}`,
-        });
-      }
-      const out = flags.out ? resolve(flags.out) : undefined;
-      const zip = join(lambdaOutDir(project, out), `${name}.zip`);
-      // Always built first: a no-op build costs a few stats, and a stale zip would run old code.
-      const layers =
-        target.language === "python"
-          ? (project.layers ?? []).filter((l) => target.layers.includes(l.name))
-          : [];
-      const built = await buildLambdas(project, [target], { out }, layers);
-      const layerZips = built.filter((r) => r.kind === "layer").map((r) => r.path);
-      // The function's environment the build asks for (NODE_OPTIONS=--enable-source-maps).
-      const environment = await readFile(`${zip}.json`, "utf8").then(
-        (text) => (JSON.parse(text) as { environment?: Record<string, string> }).environment,
-        () => undefined,
-      );
-      const result = await invokeLambda({
-        zip,
-        runtime: target.runtime.runtime,
-        handler: target.awsHandler,
-        event,
-        ...(environment ? { env: environment } : {}),
-        ...(layerZips.length ? { layers: layerZips } : {}),
-        ...(flags.timeout ? { timeoutMs: Number(flags.timeout) * 1000 } : {}),
+  addLambdaFlags(
+    program
+      .command("invoke")
+      .argument("<lambda>", "a lambda's name, or FILE:FUNCTION")
+      .description("build a lambda (a no-op when nothing changed) and run its handler locally from the zip")
+      .option("-f, --file <tug.yaml>", "project file (default: ./tug.yaml)")
+      .option("--out <dir>", "where tug build wrote it (DIR/lambdas; default .tug/out)")
+      .option("--event <json|@file>", "the event passed to the handler (default {})")
+      .option("--timeout <seconds>", "kill the handler after this long (default 30)"),
+  ).action(async (arg: string, flags: InvokeFlags & LambdaFlags) => {
+    const event = await readEvent(flags.event);
+    const { project, targets } = await projectFromArgs([arg], flags);
+    const name = targets[0] ?? arg;
+    const target = project.lambdas?.find((l) => l.name === name);
+    if (!target) {
+      throw new TugError({
+        what: `no lambda named ${JSON.stringify(name)}`,
+        where: project.file,
+        hint: `lambdas are: ${(project.lambdas ?? []).map((l) => l.name).join(", ") || "(none)"}`,
       });
-      for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
-      if (result.logs) process.stderr.write(result.logs.endsWith("\n") ? result.logs : `${result.logs}\n`);
-      process.stdout.write(`${JSON.stringify(result.result)}\n`);
+    }
+    const out = flags.out ? resolve(flags.out) : undefined;
+    const zip = join(lambdaOutDir(project, out), `${name}.zip`);
+    // Always built first: a no-op build costs a few stats, and a stale zip would run old code.
+    const layers =
+      target.language === "python"
+        ? (project.layers ?? []).filter((l) => target.layers.includes(l.name))
+        : [];
+    const built = await buildLambdas(project, [target], { out }, layers);
+    const layerZips = built.filter((r) => r.kind === "layer").map((r) => r.path);
+    // The function's environment the build asks for (NODE_OPTIONS=--enable-source-maps).
+    const environment = await readFile(`${zip}.json`, "utf8").then(
+      (text) => (JSON.parse(text) as { environment?: Record<string, string> }).environment,
+      () => undefined,
+    );
+    const result = await invokeLambda({
+      zip,
+      runtime: target.runtime.runtime,
+      handler: target.awsHandler,
+      event,
+      ...(environment ? { env: environment } : {}),
+      ...(layerZips.length ? { layers: layerZips } : {}),
+      ...(flags.timeout ? { timeoutMs: Number(flags.timeout) * 1000 } : {}),
     });
+    for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
+    if (result.logs) process.stderr.write(result.logs.endsWith("\n") ? result.logs : `${result.logs}\n`);
+    process.stdout.write(`${JSON.stringify(result.result)}\n`);
+  });
 }

@@ -5,8 +5,9 @@ import { findProject } from "../config/find.ts";
 import { effectiveRepo } from "../config/repo.ts";
 import type { Project } from "../config/types.ts";
 import { defaultCacheDir } from "../engine/cache-store.ts";
+import { isHandlerArg, type LambdaFlags, withHandlerLambdas } from "./handler-args.ts";
 
-export interface ProjectArgs {
+export interface ProjectArgs extends LambdaFlags {
   file?: string;
   repo?: string;
 }
@@ -19,16 +20,24 @@ export async function projectFromArgs(
   args: string[],
   opts: ProjectArgs,
 ): Promise<{ project: Project; targets: string[]; repo?: string }> {
-  let targets = args;
+  const handlerArgs: string[] = [];
+  for (const a of args) if (await isHandlerArg(a)) handlerArgs.push(a);
+  let targets = args.filter((a) => !handlerArgs.includes(a));
   let dir = process.cwd();
   if (!opts.file && args.length === 1 && (await isDir(args[0]!))) {
     dir = resolve(args[0]!);
     targets = [];
   }
   const file = opts.file ?? (await findProject(dir));
-  const project = file
-    ? await cachedProject(file, defaultCacheDir())
-    : await (await import("../config/detect.ts")).detectProject(dir);
+  let project: Project;
+  if (file) project = await cachedProject(file, defaultCacheDir());
+  else if (handlerArgs.length > 0) project = { file: undefined, dir, targets: [] };
+  else project = await (await import("../config/detect.ts")).detectProject(dir);
+  if (handlerArgs.length > 0) {
+    const added = await withHandlerLambdas(project, handlerArgs, opts);
+    project = added.project;
+    targets = [...targets, ...added.names];
+  }
   return { project, targets, repo: effectiveRepo(project, opts.repo, process.env) };
 }
 

@@ -2,7 +2,7 @@
 // echo imports fakemsgspec and a shared logs.py that imports fakestructlog; plot imports
 // fakematplotlib (which depends on fakenumpy). Each zip holds only what its handler imports.
 import assert from "node:assert/strict";
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import test, { type TestContext } from "node:test";
 import { ZipReader } from "../../src/zip/zip-reader.ts";
@@ -341,4 +341,46 @@ lambdas:
     mismatch.stderr,
     /layer plotting is built for python3\.12\/x86_64, but lambda plot runs python3\.11\/x86_64/,
   );
+});
+
+test("zero-config: tug build FILE:FUNCTION --runtime --architecture, and tug invoke FILE:FUNCTION", async (t) => {
+  const p = await talkProject(t);
+  const yaml = await readFile(join(p.dir, "tug.yaml"), "utf8");
+  const indexUrl = /index_url: (.*)/.exec(yaml)?.[1] as string;
+  await rm(join(p.dir, "tug.yaml"));
+  const env = { ...p.env, TUG_INDEX_URL: indexUrl };
+  const built = await runTugJson<{ artifacts: LambdaArtifact[] }>(
+    ["build", "lambdas/echo.py:handler", "--runtime", "python3.12", "--architecture", "arm64"],
+    { cwd: p.dir, env },
+  );
+  assert.equal(built.artifacts.length, 1);
+  const echo = built.artifacts[0] as LambdaArtifact;
+  assert.equal(echo.target, "echo");
+  assert.equal(echo.path, join(p.dir, ".tug", "out", "lambdas", "echo.zip"));
+  assert.deepEqual(
+    echo.distributions.map((d) => d.name),
+    ["fakemsgspec", "fakestructlog"],
+  );
+  const meta = JSON.parse(await readFile(`${echo.path}.json`, "utf8"));
+  assert.equal(meta.runtime, "python3.12");
+  assert.equal(meta.architecture, "arm64");
+  assert.equal(meta.handler, "lambdas/echo.handler");
+
+  const invoked = await runTug(
+    ["invoke", "lambdas/echo.py:handler", "--runtime", "python3.12", "--event", '{"z":1}'],
+    {
+      cwd: p.dir,
+      env,
+    },
+  );
+  assert.equal(invoked.code, 0, invoked.stderr);
+  assert.deepEqual(JSON.parse(invoked.stdout).echo, { z: 1 });
+
+  const bad = await runTug(["build", "lambdas/echo.py:handler", "--runtime", "python2.7"], {
+    cwd: p.dir,
+    env,
+  });
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /python2\.7/);
+  assert.match(bad.stderr, /command line/);
 });
