@@ -3,7 +3,7 @@
 // load); code split at dynamic imports keeps the registry client and esbuild's API
 // out of start-up until a build needs them.
 import { createHash } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
 
@@ -21,6 +21,9 @@ async function sourceHash(dir) {
   await walk(dir);
   return hash.digest("hex").slice(0, 16);
 }
+
+// Chunk names carry content hashes: without a clean slate, old chunks pile up in dist/.
+await rm("dist", { recursive: true, force: true });
 
 await build({
   entryPoints: { cli: "src/cli/main.ts", index: "src/index.ts" },

@@ -7,7 +7,6 @@ import type { RemoteMode } from "../engine/remote-sync.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
 import type { EngineEvent, StepTiming } from "../engine/timings.ts";
 import { TugError } from "../errors.ts";
-import { buildLambdas } from "../lambda/build-lambdas.ts";
 import type { LambdaReport } from "../lambda/build-python.ts";
 import type { Compression } from "../oci/compress.ts";
 import { hexOf } from "../oci/digest.ts";
@@ -116,7 +115,14 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
   const t0 = performance.now();
   const selected = selectAll(project, opts.targets);
   const targets = selected.images;
-  const lambdasBuilt = buildLambdas(project, selected.lambdas, opts, selected.layers);
+  // Loaded only when there are lambdas: an images-only no-op build should not parse the lambda
+  // stack (Python parser, zip writer, index client) at start-up.
+  const lambdasBuilt =
+    selected.lambdas.length + selected.layers.length === 0
+      ? Promise.resolve([])
+      : import("../lambda/build-lambdas.ts").then((m) =>
+          m.buildLambdas(project, selected.lambdas, opts, selected.layers),
+        );
   if (targets.length === 0) {
     const lambdas = await lambdasBuilt;
     return { ms: Math.round(performance.now() - t0), artifacts: [], lambdas, steps: [] };

@@ -2,9 +2,6 @@ import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { TugError } from "../errors.ts";
-import { buildLambdas } from "../lambda/build-lambdas.ts";
-import { lambdaOutDir } from "../lambda/build-python.ts";
-import { invokeLambda } from "../lambda/invoke.ts";
 import { addLambdaFlags, type LambdaFlags } from "./handler-args.ts";
 import { projectFromArgs } from "./project-args.ts";
 
@@ -56,6 +53,12 @@ export function invokeCommand(program: Command): void {
       .option("--timeout <seconds>", "kill the handler after this long (default 30)"),
   ).action(async (arg: string, flags: InvokeFlags & LambdaFlags) => {
     const event = await readEvent(flags.event);
+    // Loaded here, not at start-up: every other command would pay for the lambda stack.
+    const [{ buildLambdas }, { lambdaOutDir }, { invokeLambda }] = await Promise.all([
+      import("../lambda/build-lambdas.ts"),
+      import("../lambda/build-python.ts"),
+      import("../lambda/invoke.ts"),
+    ]);
     const { project, targets } = await projectFromArgs([arg], flags);
     const name = targets[0] ?? arg;
     const target = project.lambdas?.find((l) => l.name === name);
