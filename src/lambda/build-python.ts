@@ -77,12 +77,16 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   }
 
   const topLevelOf = (dist: string) => settings.moduleMapping[dist] ?? guessTopLevel(dist);
-  let source: RequirementsSource = { requirements: [], pins: new Map(), hashes: new Map(), files: [] };
+  let source: RequirementsSource = {
+    requirements: [],
+    pins: new Map(),
+    hashes: new Map(),
+    fileHashes: new Map(),
+  };
   if (closure.thirdParty.size > 0) {
-    // Hashed before parsing: an edit racing the build then shows up as a changed input next time.
-    const reqFiles = await hashRequirementFiles(settings.requirementsFile);
-    source = await readRequirementsSource(settings.requirementsFile, target.where);
-    for (const f of source.files) files[f] = reqFiles.get(f) ?? sha256Hex(await readFile(f));
+    source = await readRequirementsSource(settings.requirementsFile, target.where, project.dir);
+    // Hashes of the bytes that were parsed: an edit racing the build is a changed input next time.
+    for (const [f, sha] of source.fileHashes) files[f] = sha;
   }
   const fromLayers = await layerPins(target, layers, ctx);
   const pins = new Map([...source.pins, ...fromLayers.pins]);
@@ -199,14 +203,6 @@ function checkHandlerFunction(target: PythonLambdaTarget, dir: string, source: s
       ? `top-level functions there: ${defs.join(", ")}`
       : `define def ${fn}(event, context): at the top level of ${shown}`,
   });
-}
-
-/** sha256 of the requirements file and what it includes, read before they are parsed. */
-async function hashRequirementFiles(file: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const data = await readFile(file).catch(() => undefined);
-  if (data) out.set(file, sha256Hex(data));
-  return out;
 }
 
 /**

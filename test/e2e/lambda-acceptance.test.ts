@@ -351,7 +351,7 @@ const BAD_CASES: BadCase[] = [
       "lambdas/other.py": handler(["fakeghost"], "fakeghost.VERSION"),
     },
     what: /^error: unknown distribution fakeghost: no index has files for it$/m,
-    where: /requirements\.txt:3$/,
+    where: /^requirements\.txt:3$/,
   },
   {
     name: "conflicting pins",
@@ -359,9 +359,9 @@ const BAD_CASES: BadCase[] = [
       "requirements.txt": "fakemsgspec>=0.18\nfakea==1.0\nfakeb\n",
       "lambdas/other.py": handler(["fakea", "fakeb"], "fakeb.VERSION"),
     },
-    what: /^error: conflicting requirements for fakea: ==1\.0 \(required by .*requirements\.txt:2\), >=2 \(required by fakeb 1\.0\)/m,
-    where: /requirements\.txt:2/,
-    hint: /hint: .*change the specifier at .*requirements\.txt:2, or pin a version of fakeb whose requirement on fakea agrees$/m,
+    what: /^error: conflicting requirements for fakea: ==1\.0 \(required by requirements\.txt:2\), >=2 \(required by fakeb 1\.0\)/m,
+    where: /^requirements\.txt:2, fakeb 1\.0$/,
+    hint: /hint: .*change the specifier at requirements\.txt:2, or pin a version of fakeb whose requirement on fakea agrees$/m,
   },
   {
     name: "hash mismatch",
@@ -370,13 +370,13 @@ const BAD_CASES: BadCase[] = [
       `^error: hash mismatch for fakestructlog-24\\.4\\.0-py3-none-any\\.whl: its sha256 is [0-9a-f]{64}, expected one of sha256:${ZEROS}$`,
       "m",
     ),
-    where: /requirements\.txt:2$/,
+    where: /^requirements\.txt:2$/,
   },
   {
     name: "malformed requirement line",
     files: { "requirements.txt": "fakemsgspec>=0.18\nfakestructlog>=>24\n" },
     what: /^error: invalid requirement "fakestructlog>=>24": ">=>24" is not a version specifier$/m,
-    where: /requirements\.txt:2$/,
+    where: /^requirements\.txt:2$/,
   },
   {
     name: "malformed pyproject.toml",
@@ -385,7 +385,7 @@ const BAD_CASES: BadCase[] = [
       "pyproject.toml": '[project]\nname = "x"\ndependencies = [\n  "fakemsgspec"\n  "fakestructlog",\n]\n',
     },
     what: /^error: pyproject\.toml is not valid TOML: /m,
-    where: /pyproject\.toml:5:\d+$/,
+    where: /^pyproject\.toml:5:\d+$/,
   },
   {
     name: "handler file missing",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { TugError } from "../../src/errors.ts";
@@ -31,6 +32,10 @@ async function rejects(p: Promise<unknown>): Promise<TugError> {
 }
 
 const reqs = (...lines: string[]) => lines.map((l) => parseRequirement(l));
+const sha256 = async (file: string) =>
+  createHash("sha256")
+    .update(await readFile(file))
+    .digest("hex");
 const summary = (rs: { name: string; specifier: string; line: number }[]) =>
   rs.map((r) => `${r.name}${r.specifier} @${r.line}`);
 
@@ -43,7 +48,31 @@ test("requirements.txt with -r includes and --hash pins", async (t) => {
   assert.deepEqual(summary(src.requirements), ["msgspec>=0.18 @1", "structlog==24.4.0 @1"]);
   assert.deepEqual([...src.hashes], [["msgspec", [SHA("a")]]]);
   assert.deepEqual(src.pins, new Map());
-  assert.deepEqual(src.files, [join(dir, "requirements.txt"), join(dir, "more.txt")]);
+  assert.deepEqual(
+    [...src.fileHashes.keys()],
+    [join(dir, "requirements.txt"), join(dir, "more.txt")],
+    "absolute paths, for cache keys",
+  );
+  for (const [file, sha] of src.fileHashes) assert.equal(sha, await sha256(file));
+});
+
+test("with the project directory, files are named relative to it: in errors, requirements and includes", async (t) => {
+  const dir = await project(t, {
+    "requirements.txt": "fakeyaml\n-r more.txt\n",
+    "more.txt": "fakemsgspec\nfoo >>1\n",
+    "ok.txt": "fakeyaml\n-r sub/more-ok.txt\n",
+  });
+  await mkdir(join(dir, "sub"));
+  await writeFile(join(dir, "sub", "more-ok.txt"), "\nfakemsgspec\n");
+  const ok = await readRequirementsSource(join(dir, "ok.txt"), WHERE, dir);
+  assert.deepEqual(
+    ok.requirements.map((r) => `${r.name} ${r.file}:${r.line}`),
+    ["fakeyaml ok.txt:1", "fakemsgspec sub/more-ok.txt:2"],
+  );
+  assert.deepEqual([...ok.fileHashes.keys()], [join(dir, "ok.txt"), join(dir, "sub", "more-ok.txt")]);
+  const bad = await rejects(readRequirementsSource(join(dir, "requirements.txt"), WHERE, dir));
+  assert.match(bad.what, /invalid requirement "foo >>1"/);
+  assert.equal(bad.where, "more.txt:2");
 });
 
 test("-c constraints: == lines become pins, others constraints; none become requirements", async (t) => {
@@ -69,26 +98,28 @@ test("-c constraints: == lines become pins, others constraints; none become requ
     ],
   );
   assert.deepEqual([...src.hashes], [["fakepillow", [SHA("b")]]]);
-  assert.equal(src.files.length, 3);
+  assert.equal(src.fileHashes.size, 3);
 });
 
 test("a constraint with extras is refused where it is written", async (t) => {
   const dir = await project(t, { "requirements.txt": "-c c.txt\n", "c.txt": "\nfoo[bar]==1\n" });
-  const e = await rejects(readRequirementsSource(join(dir, "requirements.txt"), WHERE));
+  const e = await rejects(readRequirementsSource(join(dir, "requirements.txt"), WHERE, dir));
   assert.match(e.what, /constraint "foo\[bar\]==1" names extras/);
-  assert.equal(e.where, `${join(dir, "c.txt")}:2`);
+  assert.equal(e.where, "c.txt:2");
+  const absolute = await rejects(readRequirementsSource(join(dir, "requirements.txt"), WHERE));
+  assert.equal(absolute.where, `${join(dir, "c.txt")}:2`, "no display root: absolute");
 });
 
 test("a missing requirements or constraints file names it and where it was asked for", async (t) => {
   const dir = await project(t, { "requirements.txt": "foo\n-c nope.txt\n" });
-  const missing = await rejects(readRequirementsSource(join(dir, "absent.txt"), WHERE));
-  assert.equal(missing.what, `cannot read requirements file ${join(dir, "absent.txt")}`);
+  const missing = await rejects(readRequirementsSource(join(dir, "absent.txt"), WHERE, dir));
+  assert.equal(missing.what, "cannot read requirements file absent.txt");
   assert.equal(missing.where, WHERE);
-  const constraint = await rejects(readRequirementsSource(join(dir, "requirements.txt"), WHERE));
-  assert.equal(constraint.what, `cannot read requirements file ${join(dir, "nope.txt")}`);
-  assert.equal(constraint.where, `${join(dir, "requirements.txt")}:2`);
-  const toml = await rejects(readRequirementsSource(join(dir, "sub", "pyproject.toml"), WHERE));
-  assert.match(toml.what, /cannot read requirements file .*sub\/pyproject\.toml/);
+  const constraint = await rejects(readRequirementsSource(join(dir, "requirements.txt"), WHERE, dir));
+  assert.equal(constraint.what, "cannot read requirements file nope.txt");
+  assert.equal(constraint.where, "requirements.txt:2");
+  const toml = await rejects(readRequirementsSource(join(dir, "sub", "pyproject.toml"), WHERE, dir));
+  assert.equal(toml.what, "cannot read requirements file sub/pyproject.toml");
 });
 
 test("pyproject.toml: [project].dependencies with their lines", async (t) => {
@@ -111,17 +142,17 @@ test("pyproject.toml: [project].dependencies with their lines", async (t) => {
     ].join("\n"),
   });
   const file = join(dir, "pyproject.toml");
-  const src = await readRequirementsSource(file, WHERE);
+  const src = await readRequirementsSource(file, WHERE, dir);
   assert.deepEqual(summary(src.requirements), [
     "fakemsgspec>=0.18 @8",
     "fakestructlog @9",
     "fakematplotlib==3.9.2 @10",
   ]);
   assert.equal(src.requirements[2]?.markerText, "python_version >= '3.11'");
-  assert.equal(src.requirements[0]?.file, file);
+  assert.equal(src.requirements[0]?.file, "pyproject.toml");
   assert.deepEqual(src.pins, new Map());
   assert.deepEqual(src.hashes, new Map());
-  assert.deepEqual(src.files, [file]);
+  assert.deepEqual([...src.fileHashes], [[file, await sha256(file)]]);
 });
 
 test("pyproject.toml: no dependencies is none; dynamic, missing [project] and bad entries are clear errors", async (t) => {
@@ -141,10 +172,9 @@ test("pyproject.toml: no dependencies is none; dynamic, missing [project] and ba
   ];
   for (const [text, what, line] of cases) {
     const d = await project(t, { "pyproject.toml": text });
-    const file = join(d, "pyproject.toml");
-    const e = await rejects(readRequirementsSource(file, WHERE));
+    const e = await rejects(readRequirementsSource(join(d, "pyproject.toml"), WHERE, d));
     assert.match(e.what, what);
-    assert.equal(e.where, `${file}:${line}`);
+    assert.equal(e.where, `pyproject.toml:${line}`);
     assert.ok(e.hint, e.what);
   }
 });
@@ -152,10 +182,9 @@ test("pyproject.toml: no dependencies is none; dynamic, missing [project] and ba
 test("malformed TOML is one error naming the file, line and column", async (t) => {
   for (const name of ["pyproject.toml", "uv.lock"]) {
     const dir = await project(t, { [name]: 'version = 1\n\n[project\nname = "x"\n' });
-    const file = join(dir, name);
-    const e = await rejects(readRequirementsSource(file, WHERE));
+    const e = await rejects(readRequirementsSource(join(dir, name), WHERE, dir));
     assert.match(e.what, new RegExp(`^${name.replace(".", "\\.")} is not valid TOML: `));
-    assert.equal(e.where, `${file}:3:9`);
+    assert.equal(e.where, `${name}:3:9`);
     assert.match(e.hint ?? "", /fix the syntax/);
   }
 });
@@ -249,7 +278,7 @@ dev = [{ name = "pytest", specifier = ">=8" }]
 test("uv.lock: the root project's requires-dist (and a workspace member's) as requirements, every version and wheel hash as pins", async (t) => {
   const dir = await project(t, { "uv.lock": UV_LOCK });
   const file = join(dir, "uv.lock");
-  const src = await readRequirementsSource(file, WHERE);
+  const src = await readRequirementsSource(file, WHERE, dir);
   assert.deepEqual(summary(src.requirements), [
     "fake-msgspec>=0.18 @78",
     "fakematplotlib==3.9.2 @79",
@@ -257,7 +286,7 @@ test("uv.lock: the root project's requires-dist (and a workspace member's) as re
   ]);
   assert.deepEqual(src.requirements[1]?.extras, ["gui"]);
   assert.equal(src.requirements[1]?.markerText, "python_full_version >= '3.11'");
-  assert.equal(src.requirements[0]?.file, file);
+  assert.equal(src.requirements[0]?.file, "uv.lock");
   assert.deepEqual(Object.fromEntries(src.pins), {
     fakematplotlib: "3.9.2",
     fakenumpy: "1.26.4",
@@ -268,7 +297,7 @@ test("uv.lock: the root project's requires-dist (and a workspace member's) as re
   assert.deepEqual(src.hashes.get("fakenumpy"), [SHA("2"), SHA("3")]);
   assert.deepEqual(src.hashes.get("fakematplotlib"), [SHA("1")], "the sdist's hash is not a wheel pin");
   assert.equal(src.hashes.has("helpers"), false);
-  assert.deepEqual(src.files, [file]);
+  assert.deepEqual([...src.fileHashes.keys()], [file]);
 });
 
 test("uv.lock without metadata: the root's dependencies by name; forked versions keep hashes but no pin", async (t) => {
@@ -326,7 +355,7 @@ dependencies = [{ name = "fakeyaml" }]
   assert.deepEqual(summary(src.requirements), ["fakeyaml @12"]);
   assert.deepEqual(Object.fromEntries(src.pins), { fakeyaml: "6.0.2" });
   assert.equal(src.hashes.size, 0);
-  assert.deepEqual(src.files, [join(dir, "uv.lock"), join(dir, "pyproject.toml")]);
+  assert.deepEqual([...src.fileHashes.keys()], [join(dir, "uv.lock"), join(dir, "pyproject.toml")]);
 });
 
 test("uv.lock: bad content is one clear error with the file and line", async (t) => {
@@ -352,10 +381,9 @@ test("uv.lock: bad content is one clear error with the file and line", async (t)
   ];
   for (const [text, what, line] of cases) {
     const dir = await project(t, { "uv.lock": text });
-    const file = join(dir, "uv.lock");
-    const e = await rejects(readRequirementsSource(file, WHERE));
+    const e = await rejects(readRequirementsSource(join(dir, "uv.lock"), WHERE, dir));
     assert.match(e.what, what);
-    assert.equal(e.where, `${file}:${line}`, e.what);
+    assert.equal(e.where, `uv.lock:${line}`, e.what);
     assert.ok(e.hint, e.what);
   }
 });

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { TugError } from "../../src/errors.ts";
@@ -55,6 +57,12 @@ const WHEELS: FixtureWheel[] = [
   { name: "msgspec", version: "0.18.6", tag: "cp311-cp311-manylinux_2_17_x86_64" },
   { name: "structlog", version: "24.1.0", tag: ANY },
   { name: "matplotlib", version: "3.9.0", tag: "cp311-cp311-macosx_11_0_arm64" },
+  // hash pins: uv.lock locks forked versions of one distribution (1.0 below 3.12, 2.0 from 3.12)
+  { name: "forked", version: "1.0", tag: ANY },
+  { name: "forked", version: "2.0", tag: ANY, requiresPython: ">=3.12" },
+  { name: "forked", version: "3.0", tag: ANY },
+  { name: "forked", version: "1.0", tag: "cp311-cp311-macosx_11_0_arm64" },
+  { name: "forked", version: "0.5", tag: "cp311-cp311-macosx_11_0_arm64" },
 ];
 
 const py311 = parseRuntime("python3.11", { arch: "x86_64" });
@@ -186,7 +194,7 @@ test("an unknown distribution names who required it; no wheel names the target",
   assert.equal(noWheel.where, "requirements");
 });
 
-test("--hash pins: the chosen wheel's sha256 must be listed", async (t) => {
+test("--hash pins: the chosen wheel's sha256 must be listed; other bytes are a hash mismatch", async (t) => {
   const f = await fixture(t);
   const ok = await resolve({ requirements: reqs("leaf"), target: py311, index: f.index() });
   const sha = ok.distributions[0]?.sha256 ?? "";
@@ -208,6 +216,81 @@ test("--hash pins: the chosen wheel's sha256 must be listed", async (t) => {
   );
   assert.match(err.what, /hash mismatch for leaf-1\.0-py3-none-any\.whl/);
   assert.ok(err.what.includes(bad) && err.what.includes(sha));
+  // no version pin either: no file on the index has a pinned hash, the fitting one is named
+  const unversioned = await rejects(
+    resolve({
+      requirements: reqs("leaf"),
+      target: py311,
+      index: f.index(),
+      hashes: new Map([["leaf", [bad]]]),
+    }),
+  );
+  assert.match(unversioned.what, /hash mismatch for leaf-1\.0-py3-none-any\.whl/);
+});
+
+test("hash pins filter candidates: a newer version with no pinned wheel is skipped", async (t) => {
+  const f = await fixture(t);
+  const pin = async (filename: string) => {
+    const path = f.built.wheels.get(filename);
+    assert.ok(path, filename);
+    return `sha256:${createHash("sha256")
+      .update(await readFile(path))
+      .digest("hex")}`;
+  };
+  // what uv.lock gives: every locked wheel's hash, and no single version pin
+  const locked = [await pin("forked-1.0-py3-none-any.whl"), await pin("forked-2.0-py3-none-any.whl")];
+  const hashes = new Map([["forked", locked]]);
+  const unpinned = await resolve({ requirements: reqs("forked"), target: py311, index: f.index() });
+  assert.deepEqual(versions(unpinned), ["forked 3.0"]);
+  const on311 = await resolve({ requirements: reqs("forked"), target: py311, index: f.index(), hashes });
+  assert.deepEqual(versions(on311), ["forked 1.0"], "3.0 is not locked, 2.0 needs Python 3.12");
+  assert.equal(on311.distributions[0]?.sha256, locked[0]?.slice("sha256:".length));
+  const on312 = await resolve({ requirements: reqs("forked"), target: py312, index: f.index(), hashes });
+  assert.deepEqual(versions(on312), ["forked 2.0"]);
+
+  // only pinned wheels that cannot be installed here: each is named with why
+  const file = parseRequirementsFile("fakeyaml\nforked>=0.5\n", "requirements.txt");
+  const misfit = await rejects(
+    resolve({
+      requirements: file.requirements.slice(1),
+      target: py311,
+      index: f.index(),
+      hashes: new Map([
+        [
+          "forked",
+          [
+            await pin("forked-2.0-py3-none-any.whl"),
+            await pin("forked-0.5-cp311-cp311-macosx_11_0_arm64.whl"),
+          ],
+        ],
+      ]),
+    }),
+  );
+  assert.match(misfit.what, /^no pinned wheel of forked >=0\.5 fits python3\.11 on x86_64/);
+  assert.match(misfit.what, /forked-2\.0-py3-none-any\.whl \(requires-python >=3\.12\)/);
+  assert.match(
+    misfit.what,
+    /forked-0\.5-cp311-cp311-macosx_11_0_arm64\.whl \(for cp311-cp311-macosx_11_0_arm64\)/,
+  );
+  assert.doesNotMatch(misfit.what, /hash mismatch/);
+  assert.equal(misfit.where, "requirements.txt:2");
+  assert.match(misfit.hint ?? "", /forked-3\.0-py3-none-any\.whl is not one of them/);
+
+  // the locked version is served with other bytes (its other wheel still matches): a mismatch
+  const tampered = await rejects(
+    resolve({
+      requirements: file.requirements.slice(1),
+      target: py311,
+      index: f.index(),
+      hashes: new Map([
+        ["forked", [`sha256:${"cd".repeat(32)}`, await pin("forked-1.0-cp311-cp311-macosx_11_0_arm64.whl")]],
+      ]),
+    }),
+  );
+  assert.match(tampered.what, /^hash mismatch for forked-1\.0-py3-none-any\.whl: its sha256 is [0-9a-f]{64}/);
+  assert.ok(tampered.what.includes(`sha256:${"cd".repeat(32)}`));
+  assert.equal(tampered.where, "requirements.txt:2");
+  assert.match(tampered.hint ?? "", /different bytes than the pins name/);
 });
 
 test("deterministic: the same resolution from two runs, from file:// and over http", async (t) => {

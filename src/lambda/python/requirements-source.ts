@@ -1,5 +1,6 @@
+import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { TugError } from "../../errors.ts";
 import { normalizeName } from "./name.ts";
@@ -18,49 +19,80 @@ export interface RequirementsSource {
    * versions without requiring it. For the resolver's `constraints` option.
    */
   constraints?: FileRequirement[];
-  /** Absolute paths of every file read, for cache keys. */
-  files: string[];
+  /**
+   * Every file read, absolute path → hex sha256 of exactly the bytes that were parsed (not read
+   * again later, so an edit racing the build shows up as a changed input next time): for cache keys.
+   */
+  fileHashes: Map<string, string>;
+}
+
+/** What every reader shares: how to name a file in messages, and the hashes of what was read. */
+interface Reading {
+  /** The name messages (and FileRequirement.file) use for an absolute path. */
+  show: (file: string) => string;
+  fileHashes: Map<string, string>;
 }
 
 /**
  * Reads the project's requirements, by file name: `pyproject.toml` ([project].dependencies, PEP
  * 621), `uv.lock` (the root project's dependencies, every locked version and wheel hash as pins),
  * anything else as a pip requirements file (with its `-r` includes and `-c` constraints).
+ * With `displayRoot` (the project directory), files are named relative to it in messages and in
+ * each FileRequirement's `file` ("requirements.txt:3"); `fileHashes` keeps absolute paths.
  */
-export async function readRequirementsSource(file: string, where: string): Promise<RequirementsSource> {
+export async function readRequirementsSource(
+  file: string,
+  where: string,
+  displayRoot?: string,
+): Promise<RequirementsSource> {
+  const r: Reading = { show: (f) => displayPath(f, displayRoot), fileHashes: new Map() };
   const name = basename(file);
-  if (name === "pyproject.toml") return readPyproject(file, where);
-  if (name === "uv.lock") return readUvLock(file, where);
-  return readPipRequirements(file, where);
+  if (name === "pyproject.toml") return readPyproject(file, where, r);
+  if (name === "uv.lock") return readUvLock(file, where, r);
+  return readPipRequirements(file, where, r);
 }
 
-async function readText(file: string, where: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch {
-    throw new TugError({
-      what: `cannot read requirements file ${file}`,
-      where,
-      hint: "python.requirements in tug.yaml names it, relative to tug.yaml (default requirements.txt; pyproject.toml and uv.lock also work)",
-    });
-  }
+/** `file` relative to `root` with "/" separators; absolute when there is no root or it is elsewhere. */
+function displayPath(file: string, root: string | undefined): string {
+  if (root === undefined) return file;
+  const rel = relative(root, file);
+  if (rel === "" || isAbsolute(rel)) return file;
+  return rel.split(sep).join("/");
+}
+
+/** The file's text, its bytes' sha256 recorded in `fileHashes`; undefined when it cannot be read. */
+async function tryReadText(file: string, r: Reading): Promise<string | undefined> {
+  const data = await readFile(file).catch(() => undefined);
+  if (data === undefined) return undefined;
+  r.fileHashes.set(file, createHash("sha256").update(data).digest("hex"));
+  return data.toString("utf8");
+}
+
+async function readText(file: string, where: string, r: Reading): Promise<string> {
+  const text = await tryReadText(file, r);
+  if (text !== undefined) return text;
+  throw new TugError({
+    what: `cannot read requirements file ${r.show(file)}`,
+    where,
+    hint: "python.requirements in tug.yaml names it, relative to tug.yaml (default requirements.txt; pyproject.toml and uv.lock also work)",
+  });
 }
 
 // ---------------------------------------------------------------- pip requirements files
 
-async function readPipRequirements(file: string, where: string): Promise<RequirementsSource> {
-  const files: string[] = [];
+async function readPipRequirements(file: string, where: string, r: Reading): Promise<RequirementsSource> {
   const requirements: FileRequirement[] = [];
   const constraintLines: FileRequirement[] = [];
   await readRequirementsFile({
     file,
     where,
-    seen: files,
+    reading: r,
+    seen: new Set(),
     into: requirements,
     constraintsInto: constraintLines,
   });
   const hashes = new Map<string, string[]>();
-  for (const r of [...requirements, ...constraintLines]) addHashes(hashes, r.name, r.hashes);
+  for (const q of [...requirements, ...constraintLines]) addHashes(hashes, q.name, q.hashes);
   const pins = new Map<string, string>();
   const constraints: FileRequirement[] = [];
   for (const c of constraintLines) {
@@ -76,22 +108,26 @@ async function readPipRequirements(file: string, where: string): Promise<Require
     if (exact && !c.marker && (pinned === undefined || pinned === exact)) pins.set(c.name, exact);
     else constraints.push(c);
   }
-  return { requirements, pins, hashes, constraints, files };
+  return { requirements, pins, hashes, constraints, fileHashes: r.fileHashes };
 }
 
 interface ReadFileOptions {
+  /** Absolute: includes are found relative to it. */
   file: string;
   where: string;
-  seen: string[];
+  reading: Reading;
+  seen: Set<string>;
   into: FileRequirement[];
   constraintsInto: FileRequirement[];
 }
 
 /** Reads one file; `-r` includes go to the same list as the includer, `-c` files to the constraints. */
 async function readRequirementsFile(o: ReadFileOptions): Promise<void> {
-  if (o.seen.includes(o.file)) return;
-  o.seen.push(o.file);
-  const parsed = parseRequirementsFile(await readText(o.file, o.where), o.file);
+  if (o.seen.has(o.file)) return;
+  o.seen.add(o.file);
+  const text = await readText(o.file, o.where, o.reading);
+  // Parsed under its display name: requirements, includes and errors all name it so.
+  const parsed = parseRequirementsFile(text, o.reading.show(o.file));
   o.into.push(...parsed.requirements);
   for (const inc of parsed.includes) {
     await readRequirementsFile({
@@ -152,17 +188,17 @@ function tomlRequirement(text: string, file: string, req: string, from: number):
 
 // ---------------------------------------------------------------- pyproject.toml
 
-async function readPyproject(file: string, where: string): Promise<RequirementsSource> {
-  const text = await readText(file, where);
+async function readPyproject(file: string, where: string, r: Reading): Promise<RequirementsSource> {
+  const text = await readText(file, where, r);
   return {
-    requirements: pyprojectDependencies(text, file),
+    requirements: pyprojectDependencies(text, r.show(file)),
     pins: new Map(),
     hashes: new Map(),
-    files: [file],
+    fileHashes: r.fileHashes,
   };
 }
 
-/** `[project].dependencies` of a pyproject.toml (PEP 621). */
+/** `[project].dependencies` of a pyproject.toml (PEP 621); `file` is its display name. */
 function pyprojectDependencies(text: string, file: string): FileRequirement[] {
   const doc = tomlDocument(text, file);
   const project = doc.project;
@@ -214,8 +250,9 @@ interface UvPackage {
 
 const LOCAL_SOURCES = ["virtual", "editable", "directory", "path"];
 
-async function readUvLock(file: string, where: string): Promise<RequirementsSource> {
-  const text = await readText(file, where);
+async function readUvLock(lockFile: string, where: string, r: Reading): Promise<RequirementsSource> {
+  const text = await readText(lockFile, where, r);
+  const file = r.show(lockFile);
   const doc = tomlDocument(text, file);
   const version = doc.version;
   if (version !== 1) {
@@ -246,8 +283,7 @@ async function readUvLock(file: string, where: string): Promise<RequirementsSour
   }
 
   const roots = packages.filter((p) => LOCAL_SOURCES.some((k) => p.source[k] === "."));
-  const files = [file];
-  const root = roots[0] ?? (await rootFromPyproject(file, packages, files));
+  const root = roots[0] ?? (await rootFromPyproject(lockFile, packages, r));
   if (!root) {
     throw malformed(
       file,
@@ -269,7 +305,7 @@ async function readUvLock(file: string, where: string): Promise<RequirementsSour
     }
   };
   follow(root);
-  return { requirements, pins, hashes, files };
+  return { requirements, pins, hashes, fileHashes: r.fileHashes };
 }
 
 function uvPackages(raw: unknown, text: string, file: string): UvPackage[] {
@@ -361,17 +397,16 @@ function uvRequirements(p: UvPackage, text: string, file: string): FileRequireme
   });
 }
 
-/** The package named by the sibling pyproject.toml's [project].name; that file joins `files`. */
+/** The package named by the sibling pyproject.toml's [project].name; that file joins `fileHashes`. */
 async function rootFromPyproject(
   lockFile: string,
   packages: UvPackage[],
-  files: string[],
+  r: Reading,
 ): Promise<UvPackage | undefined> {
   const pyproject = join(dirname(lockFile), "pyproject.toml");
-  const text = await readFile(pyproject, "utf8").catch(() => undefined);
+  const text = await tryReadText(pyproject, r);
   if (text === undefined) return undefined;
-  files.push(pyproject);
-  const project = tomlDocument(text, pyproject).project;
+  const project = tomlDocument(text, r.show(pyproject)).project;
   const name = isTable(project) && typeof project.name === "string" ? normalizeName(project.name) : undefined;
   return packages.find((p) => p.name === name);
 }

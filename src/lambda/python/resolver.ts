@@ -1,5 +1,5 @@
 import { basename } from "node:path";
-import { satisfies, validRange } from "@renovatebot/pep440";
+import { clean, satisfies, validRange } from "@renovatebot/pep440";
 import { TugError } from "../../errors.ts";
 import { type Candidate, candidates, type NoCompatibleWheel, noCompatibleWheelError } from "./candidates.ts";
 import { type DistMetadata, type IndexFile, parseMetadata, type SimpleIndex } from "./index-client.ts";
@@ -7,7 +7,8 @@ import { evaluateMarker, type MarkerEnvironment, markerEnvironment } from "./mar
 import { normalizeName } from "./name.ts";
 import { parseRequirement, type Requirement } from "./requirement.ts";
 import type { Resolution, ResolvedDistribution } from "./resolution.ts";
-import type { PythonTarget } from "./runtime.ts";
+import { formatGlibc, type PythonTarget } from "./runtime.ts";
+import { parseWheelName } from "./wheel-name.ts";
 
 export type { Resolution, ResolvedDistribution } from "./resolution.ts";
 export { fromLock, toLock } from "./resolution.ts";
@@ -21,7 +22,11 @@ export interface ResolveOptions {
   extrasOf?: ReadonlyMap<string, readonly string[]>;
   /** Exact versions (e.g. from uv.lock), normalised name → version: only that version is a candidate. */
   pins?: ReadonlyMap<string, string>;
-  /** `--hash` pins, normalised name → "sha256:HEX" or "HEX": the chosen wheel must be one of them. */
+  /**
+   * `--hash` pins, normalised name → "sha256:HEX" or "HEX": only wheels with one of these hashes are
+   * candidates (like pip's --require-hashes, a version with no pinned file is skipped; uv.lock
+   * pins several versions this way when they differ by Python version or platform).
+   */
   hashes?: ReadonlyMap<string, readonly string[]>;
   /**
    * pip's `-c` constraints: each narrows the versions of its distribution when something requires
@@ -57,7 +62,8 @@ interface State {
 
 type Failure =
   | { kind: "conflict"; name: string; constraints: Constraint[]; chosen?: string; pin?: string }
-  | { kind: "no-wheel"; info: NoCompatibleWheel; constraints: Constraint[] };
+  | { kind: "no-wheel"; info: NoCompatibleWheel; constraints: Constraint[] }
+  | { kind: "error"; error: TugError };
 
 // Each try of a candidate version counts; real requirement sets need tens, pathological ones stop here.
 const MAX_ATTEMPTS = 2000;
@@ -93,6 +99,7 @@ function conflictError(f: Extract<Failure, { kind: "conflict" }>): TugError {
 }
 
 function failureError(f: Failure): TugError {
+  if (f.kind === "error") return f.error;
   if (f.kind === "conflict") return conflictError(f);
   return noCompatibleWheelError(f.info, [...new Set(f.constraints.map((c) => c.by))].join(", "));
 }
@@ -102,6 +109,75 @@ function hashMismatch(c: Candidate, sha: string, expected: readonly string[], by
     what: `hash mismatch for ${c.file.filename}: its sha256 is ${sha}, expected one of ${expected.join(", ")}`,
     where: by,
     hint: "the index serves different bytes than the pins name (--hash lines, or uv.lock's wheel hashes); update them (pip-compile --generate-hashes, uv lock) or the pinned version",
+  });
+}
+
+/** The hex digests of a distribution's sha256 pins ("sha256:HEX" or "HEX"); undefined when unpinned. */
+function pinnedHexes(expected: readonly string[] | undefined): Set<string> | undefined {
+  if (!expected || expected.length === 0) return undefined;
+  return new Set(expected.map((h) => h.toLowerCase().replace(/^sha256:/, "")));
+}
+
+const MAX_PINNED_SHOWN = 5;
+
+interface HashPinned {
+  name: string;
+  /** Every file the index lists for the distribution. */
+  files: readonly IndexFile[];
+  hexes: ReadonlySet<string>;
+  expected: readonly string[];
+  specifier: string;
+  prereleases: boolean;
+  target: PythonTarget;
+  /** Wheels that fit the target and the specifier but whose hash is not pinned, newest first. */
+  unpinned: readonly Candidate[];
+  by: string;
+}
+
+/**
+ * Why no wheel with a pinned hash is a candidate while others would be. A fitting wheel of a
+ * version the pins name (or any fitting wheel when no file on the index has a pinned hash at all)
+ * is a hash mismatch: the index serves other bytes under that name. Otherwise the pinned wheels
+ * are there but do not fit: each is named with the reason.
+ */
+function hashPinnedError(h: HashPinned): TugError {
+  const project = normalizeName(h.name);
+  const pinned = h.files.flatMap((file) => {
+    if (!file.filename.endsWith(".whl") || file.sha256 === undefined || !h.hexes.has(file.sha256)) return [];
+    try {
+      const wheel = parseWheelName(file.filename);
+      return wheel.normalizedName === project
+        ? [{ file, version: clean(wheel.version) ?? wheel.version }]
+        : [];
+    } catch {
+      return [];
+    }
+  });
+  const versions = new Set(pinned.map((p) => p.version));
+  const tampered = h.unpinned.find((c) => pinned.length === 0 || versions.has(c.version));
+  if (tampered) return hashMismatch(tampered, tampered.file.sha256 ?? "unknown", h.expected, h.by);
+  const why = (file: IndexFile): string => {
+    const one = candidates({
+      name: h.name,
+      files: [file],
+      target: h.target,
+      specifier: h.specifier,
+      prereleases: h.prereleases,
+    });
+    const looked = one.noCompatibleWheel?.looked[0];
+    if (!looked) return `not ${h.specifier}`;
+    if (looked.reason === "requires-python") return `requires-python ${looked.requiresPython ?? ""}`;
+    if (looked.reason === "yanked") return "yanked";
+    return `for ${looked.offeredTags.join(", ")}`;
+  };
+  const shown = pinned.slice(0, MAX_PINNED_SHOWN).map((p) => `${p.file.filename} (${why(p.file)})`);
+  const more = pinned.length > shown.length ? `, … ${pinned.length - shown.length} more` : "";
+  const t = h.target;
+  const fits = h.unpinned[0];
+  return new TugError({
+    what: `no pinned wheel of ${h.name}${h.specifier ? ` ${h.specifier}` : ""} fits python${t.python[0]}.${t.python[1]} on ${t.machine} (glibc ≤ ${formatGlibc(t.glibc)}, ${t.os}); the pinned wheels on the index: ${shown.join("; ")}${more}`,
+    where: h.by,
+    hint: `only wheels whose sha256 is pinned (--hash lines, or uv.lock's wheel hashes) are installed${fits ? `, and ${fits.file.filename} is not one of them` : ""}; lock for this runtime and architecture too (uv lock with tool.uv.environments covering it, or pip-compile --generate-hashes on a matching platform)`,
   });
 }
 
@@ -175,11 +251,29 @@ export async function resolve(options: ResolveOptions): Promise<Resolution> {
     const pin = options.pins?.get(name);
     const specs = [...new Set(cons.map((c) => c.specifier).filter((x) => x !== ""))];
     const specifier = [...specs, ...(pin ? [`==${pin}`] : [])].join(",");
-    const found = candidates({ name, files, target, specifier, prereleases: PRERELEASE.test(specifier) });
+    const prereleases = PRERELEASE.test(specifier);
+    const by = [...new Set(cons.map((c) => c.by))].join(", ") || name;
+    const expected = options.hashes?.get(name);
+    const hexes = pinnedHexes(expected);
+    // With hash pins only pinned wheels are candidates; one whose index gives no hash is checked
+    // once downloaded, below.
+    const pool = hexes ? files.filter((f) => f.sha256 === undefined || hexes.has(f.sha256)) : files;
+    const found = candidates({ name, files: pool, target, specifier, prereleases });
+    const unpinned =
+      hexes && found.noCompatibleWheel
+        ? candidates({ name, files, target, specifier, prereleases })
+        : undefined;
+    if (hexes && expected && unpinned && !unpinned.noCompatibleWheel) {
+      const h = { name, files, hexes, expected, specifier, prereleases, target, by };
+      fail({ kind: "error", error: hashPinnedError({ ...h, unpinned: unpinned.candidates }) });
+      return undefined;
+    }
     if (found.noCompatibleWheel) {
-      const clash = found.noCompatibleWheel.looked.length === 0 && specs.length + (pin ? 1 : 0) > 1;
+      // Without the hash pins nothing would fit either: that is the error to show.
+      const info = unpinned?.noCompatibleWheel ?? found.noCompatibleWheel;
+      const clash = info.looked.length === 0 && specs.length + (pin ? 1 : 0) > 1;
       if (clash) fail({ kind: "conflict", name, constraints: cons, ...(pin ? { pin } : {}) });
-      else fail({ kind: "no-wheel", info: found.noCompatibleWheel, constraints: cons });
+      else fail({ kind: "no-wheel", info, constraints: cons });
       return undefined;
     }
     for (const candidate of found.candidates) {
@@ -189,6 +283,13 @@ export async function resolve(options: ResolveOptions): Promise<Resolution> {
           what: `gave up resolving after ${MAX_ATTEMPTS} tries${last}`,
           hint: "narrow the specifiers (or pin the distributions named above) so fewer versions need trying",
         });
+      }
+      if (hexes && expected && candidate.file.sha256 === undefined) {
+        const sha = basename(await index.wheelPath(candidate.file));
+        if (!hexes.has(sha)) {
+          fail({ kind: "error", error: hashMismatch(candidate, sha, expected, by) });
+          continue;
+        }
       }
       const meta = await metadataOf(candidate.file);
       if (meta.requiresPython && validRange(meta.requiresPython)) {
@@ -214,12 +315,8 @@ export async function resolve(options: ResolveOptions): Promise<Resolution> {
   for (const [name, chosen] of solved.chosen) {
     const { candidate } = chosen;
     const cons = solved.constraints.get(name) ?? [];
+    // Hash pins were checked while choosing: only pinned wheels were candidates.
     const sha256 = candidate.file.sha256 ?? basename(await index.wheelPath(candidate.file));
-    const expected = options.hashes?.get(name);
-    if (expected && expected.length > 0) {
-      const hexes = expected.map((h) => h.toLowerCase().replace(/^sha256:/, ""));
-      if (!hexes.includes(sha256)) throw hashMismatch(candidate, sha256, expected, cons[0]?.by ?? name);
-    }
     distributions.push({
       name,
       version: candidate.version,
