@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import { indexUrls } from "../config/lambda-target.ts";
 import type {
   LambdaTarget,
@@ -9,12 +8,9 @@ import type {
 } from "../config/types.ts";
 import { CacheStore, defaultCacheDir } from "../engine/cache-store.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
-import { planPythonLayer } from "./build-layer.ts";
-import { lambdaOutDir, planPythonLambda } from "./build-python.ts";
-import { planNodeLambdas } from "./node/build-node.ts";
-import { discardPlanned, type LambdaReport, writePlanned } from "./planned-zip.ts";
-import { simpleIndex } from "./python/index-client.ts";
-import type { PythonContext } from "./python-context.ts";
+import { previousOutput } from "./output-record.ts";
+import type { LambdaReport } from "./planned-zip.ts";
+import { lambdaKey, lambdaOutDir, lambdaZipPath, layerKey, layerZipPath } from "./python-keys.ts";
 
 export interface BuildLambdasOptions {
   /** `--out DIR`: zips go to DIR/lambdas (default `.tug/out/lambdas`). */
@@ -22,7 +18,7 @@ export interface BuildLambdasOptions {
   cacheDir?: string | undefined;
 }
 
-interface LambdaPlan {
+export interface LambdaPlan {
   write(): Promise<LambdaReport[]>;
   discard(): Promise<void>;
 }
@@ -43,7 +39,9 @@ export async function buildLambdas(
   const node = lambdas.filter((l): l is NodeLambdaTarget => l.language === "node");
   const settled = await Promise.allSettled([
     planPython(project, python, layers, opts),
-    node.length ? planNodeLambdas(project, node, opts) : NOTHING,
+    node.length
+      ? import("./node/build-node.ts").then((m) => m.planNodeLambdas(project, node, opts))
+      : NOTHING,
   ]);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   const plans = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
@@ -63,26 +61,39 @@ async function planPython(
   opts: BuildLambdasOptions,
 ): Promise<LambdaPlan> {
   if ((lambdas.length === 0 && layers.length === 0) || !project.python) return NOTHING;
+  const started = performance.now();
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
-  const urls = indexUrls(project.python);
-  const ctx: PythonContext = {
+  const store = new CacheStore(cacheDir);
+  const keys = {
     project,
     settings: project.python,
-    indexUrls: urls,
-    index: simpleIndex({ urls, cacheDir: join(cacheDir, "python") }),
-    store: new CacheStore(cacheDir),
+    indexUrls: indexUrls(project.python),
     outDir: lambdaOutDir(project, opts.out),
   };
-  const settled = await Promise.allSettled([
-    ...layers.map((layer) => planPythonLayer(layer, ctx)),
-    ...lambdas.map((target) => planPythonLambda(target, ctx)),
+  // The no-op fast path: when every zip is current, neither the parser, the resolver nor the
+  // zip writer is even loaded.
+  const current = await Promise.all([
+    ...layers.map((l) =>
+      previousOutput(
+        store,
+        layerKey(l, keys),
+        layerZipPath(keys, l.name),
+        { target: l.name, kind: "layer" },
+        started,
+      ),
+    ),
+    ...lambdas.map((l) =>
+      previousOutput(
+        store,
+        lambdaKey(l, keys),
+        lambdaZipPath(keys, l.name),
+        { target: l.name, kind: "lambda" },
+        started,
+      ),
+    ),
   ]);
-  const planned = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-  const discard = () => Promise.all(planned.map((p) => discardPlanned(p))).then(() => {});
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
-  if (failed) {
-    await discard();
-    throw failed.reason;
-  }
-  return { write: () => allSettledOrThrow(planned.map((p) => writePlanned(p, ctx.store))), discard };
+  const reports = current.flatMap((c) => (c.current ? [c.current] : []));
+  if (reports.length === current.length) return { write: async () => reports, discard: async () => {} };
+  const { planPythonZips } = await import("./python-plans.ts");
+  return planPythonZips({ ...keys, store, cacheDir }, lambdas, layers);
 }

@@ -1,41 +1,19 @@
-import { dirname, join } from "node:path";
 import type { PythonLayerTarget } from "../config/types.ts";
 import { checkLimits } from "./limits.ts";
-import { outputKey } from "./output-record.ts";
 import { type PlannedZip, previousOutput } from "./planned-zip.ts";
 import { lockedResolution } from "./python/locked-resolution.ts";
 import { parseRequirement } from "./python/requirement.ts";
 import { closeWheels, resolvedWheels } from "./python/resolved-wheels.ts";
 import type { Resolution } from "./python/resolver.ts";
-import { formatGlibc } from "./python/runtime.ts";
 import { mergeWheels } from "./python/wheel-layout.ts";
 import type { PythonContext } from "./python-context.ts";
-
-// Bump when what a layer zip holds or how it is laid out changes.
-const LAYER_FORMAT = 1;
-
-/** Where `tug build` writes layer zips: next to the lambdas, under `layers/`. */
-export function layerZipPath(ctx: Pick<PythonContext, "outDir">, name: string): string {
-  return join(dirname(ctx.outDir), "layers", `${name}.zip`);
-}
+import { layerKey, layerZipPath } from "./python-keys.ts";
 
 /** The layer's resolution for its own runtime (a lock record after the first time). */
 export function layerResolution(layer: PythonLayerTarget, ctx: PythonContext): Promise<Resolution> {
   const requirements = layer.requirements.map((line) => parseRequirement(line, `${layer.where}: ${line}`));
   const source = { pins: new Map<string, string>(), hashes: new Map<string, string[]>() };
   return lockedResolution({ requirements, source, target: layer.runtime, ctx });
-}
-
-/** What in a layer's definition decides its bytes, for the keys of the layer and its users. */
-export function layerIdentity(layer: PythonLayerTarget): Record<string, unknown> {
-  const t = layer.runtime;
-  return {
-    name: layer.name,
-    runtime: t.runtime,
-    arch: t.arch,
-    glibc: formatGlibc(t.glibc),
-    requirements: layer.requirements,
-  };
 }
 
 /**
@@ -46,13 +24,7 @@ export function layerIdentity(layer: PythonLayerTarget): Record<string, unknown>
 export async function planPythonLayer(layer: PythonLayerTarget, ctx: PythonContext): Promise<PlannedZip> {
   const started = performance.now();
   const zipPath = layerZipPath(ctx, layer.name);
-  const key = outputKey({
-    v: LAYER_FORMAT,
-    zipPath,
-    layer: layerIdentity(layer),
-    indexUrls: ctx.indexUrls,
-    strip: ctx.settings.strip,
-  });
+  const key = layerKey(layer, ctx);
   const { previous, current } = await previousOutput(
     ctx.store,
     key,

@@ -1,32 +1,25 @@
 import { readFile } from "node:fs/promises";
-import { basename, join, relative, sep } from "node:path";
-import type { Project, PythonLambdaTarget, PythonLayerTarget, PythonSettings } from "../config/types.ts";
+import { basename, relative, sep } from "node:path";
+import type { PythonLambdaTarget, PythonLayerTarget, PythonSettings } from "../config/types.ts";
 import { TugError } from "../errors.ts";
 import type { ZipEntry } from "../zip/entry.ts";
-import { layerIdentity, layerResolution } from "./build-layer.ts";
+import { layerResolution } from "./build-layer.ts";
 import { checkLimits } from "./limits.ts";
-import { outputKey, sha256Hex } from "./output-record.ts";
+import { sha256Hex } from "./output-record.ts";
 import { type PlannedZip, previousOutput } from "./planned-zip.ts";
 import { firstPartyClosure } from "./python/imports.ts";
 import { lockedResolution } from "./python/locked-resolution.ts";
 import { type RequirementsSource, readRequirementsSource } from "./python/requirements-source.ts";
 import { closeWheels, resolvedWheels } from "./python/resolved-wheels.ts";
 import { requirementsFor } from "./python/resolver.ts";
-import { formatGlibc } from "./python/runtime.ts";
 import { guessTopLevel, topLevelFromPaths } from "./python/top-level.ts";
 import { mergeWheels } from "./python/wheel-layout.ts";
 import { cachedWheelTable } from "./python/wheel-table.ts";
 import type { PythonContext } from "./python-context.ts";
+import { lambdaKey, lambdaZipPath } from "./python-keys.ts";
 
 export type { LambdaDistribution, LambdaReport } from "./planned-zip.ts";
-
-/** Where `tug build` writes lambda zips: `--out DIR` → DIR/lambdas, else `.tug/out/lambdas`. */
-export function lambdaOutDir(project: Project, out: string | undefined): string {
-  return join(out ?? join(project.dir, ".tug", "out"), "lambdas");
-}
-
-// Bump when what a lambda zip holds or how it is laid out changes: old records then miss.
-const OUTPUT_FORMAT = 2;
+export { lambdaOutDir } from "./python-keys.ts";
 
 /**
  * Checks, resolves and lays out a lambda without writing anything (so several can all fail first).
@@ -38,24 +31,13 @@ const OUTPUT_FORMAT = 2;
 export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonContext): Promise<PlannedZip> {
   const started = performance.now();
   const { project, settings } = ctx;
-  const zipPath = join(ctx.outDir, `${target.name}.zip`);
+  const zipPath = lambdaZipPath(ctx, target.name);
   const layers = target.layers.map(
     (name) => ctx.project.layers?.find((l) => l.name === name) as PythonLayerTarget,
   );
-  const key = outputKey({
-    v: OUTPUT_FORMAT,
-    zipPath,
-    runtime: target.runtime.runtime,
-    arch: target.runtime.arch,
-    glibc: formatGlibc(target.runtime.glibc),
-    handler: [target.handlerFile, target.handlerFunction],
-    layers: layers.map(layerIdentity),
-    indexUrls: ctx.indexUrls,
-    settings,
-  });
   const { previous, current } = await previousOutput(
     ctx.store,
-    key,
+    lambdaKey(target, ctx),
     zipPath,
     { target: target.name, kind: "lambda" },
     started,
@@ -124,7 +106,7 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
       name: target.name,
       reportKind: "lambda",
       zipPath,
-      key,
+      key: lambdaKey(target, ctx),
       entries,
       distributions: own.distributions.map(({ name, version, wheel }) => ({ name, version, wheel })),
       meta: {

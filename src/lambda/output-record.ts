@@ -1,7 +1,9 @@
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
+import type { CacheStore } from "../engine/cache-store.ts";
 import { canonicalJson } from "../engine/key.ts";
-import { type PathKind, pathKind } from "./python/imports.ts";
+import { type PathKind, pathKind } from "./path-kind.ts";
+import type { LambdaReport } from "./planned-zip.ts";
 
 /** What a built lambda zip depended on and what it produced, for the no-op fast path. */
 export interface OutputRecord {
@@ -59,4 +61,35 @@ export async function upToDate(record: OutputRecord): Promise<boolean> {
     ...Object.entries(record.outputs).map(async ([path, want]) => sameStamp(await stampOf(path), want)),
   ];
   return (await Promise.all(checks)).every(Boolean);
+}
+
+export interface PreviousOutput {
+  /** The zip path when it is still the file the last build wrote (so its head can be reused). */
+  previous: string | undefined;
+  /** The report to give when nothing changed at all. */
+  current: LambdaReport | undefined;
+}
+
+/**
+ * What the last build of this key left: when its record's inputs are all unchanged and its
+ * outputs untouched, the zip is current and nothing needs doing; when only inputs changed, the
+ * zip is still a good base to copy unchanged entries from.
+ */
+export async function previousOutput(
+  store: CacheStore | undefined,
+  key: string,
+  zipPath: string,
+  report: Pick<LambdaReport, "target" | "kind">,
+  started: number,
+): Promise<PreviousOutput> {
+  const record = await store?.getRecord<OutputRecord>("lambda-out", key);
+  const want = record?.outputs[zipPath];
+  const previous = want && sameStamp(await stampOf(zipPath), want) ? zipPath : undefined;
+  if (!record || !previous || !(await upToDate(record))) return { previous, current: undefined };
+  const { digest, bytes, unpackedBytes, distributions } = record;
+  const ms = Math.round(performance.now() - started);
+  return {
+    previous,
+    current: { ...report, path: zipPath, digest, bytes, unpackedBytes, distributions, cached: true, ms },
+  };
 }

@@ -3,7 +3,10 @@ import { dirname } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { createZip } from "../zip/zip-writer.ts";
-import { type OutputRecord, sameStamp, stampOf, upToDate } from "./output-record.ts";
+import { type OutputRecord, stampOf } from "./output-record.ts";
+
+export { type PreviousOutput, previousOutput } from "./output-record.ts";
+
 import type { WheelFile } from "./python/wheel-table.ts";
 
 export interface LambdaDistribution {
@@ -47,37 +50,6 @@ export type PlannedZip =
       warnings: string[];
       started: number;
     };
-
-export interface PreviousOutput {
-  /** The zip path when it is still the file the last build wrote (so its head can be reused). */
-  previous: string | undefined;
-  /** The report to give when nothing changed at all. */
-  current: LambdaReport | undefined;
-}
-
-/**
- * What the last build of this key left: when its record's inputs are all unchanged and its
- * outputs untouched, the zip is current and nothing needs doing; when only inputs changed, the
- * zip is still a good base to copy unchanged entries from.
- */
-export async function previousOutput(
-  store: CacheStore | undefined,
-  key: string,
-  zipPath: string,
-  report: Pick<LambdaReport, "target" | "kind">,
-  started: number,
-): Promise<PreviousOutput> {
-  const record = await store?.getRecord<OutputRecord>("lambda-out", key);
-  const want = record?.outputs[zipPath];
-  const previous = want && sameStamp(await stampOf(zipPath), want) ? zipPath : undefined;
-  if (!record || !previous || !(await upToDate(record))) return { previous, current: undefined };
-  const { digest, bytes, unpackedBytes, distributions } = record;
-  const ms = Math.round(performance.now() - started);
-  return {
-    previous,
-    current: { ...report, path: zipPath, digest, bytes, unpackedBytes, distributions, cached: true, ms },
-  };
-}
 
 /** Releases what a plan holds open (the wheels' descriptors) when it will not be written. */
 export async function discardPlanned(planned: PlannedZip): Promise<void> {

@@ -1,8 +1,9 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import type { SyntaxNode } from "@lezer/common";
 import { parser } from "@lezer/python";
 import { TugError } from "../../errors.ts";
+import { type PathKind, pathKind } from "../path-kind.ts";
 import { STDLIB_ALWAYS, STDLIB_CHANGED } from "./stdlib-modules.ts";
 
 export interface PythonImport {
@@ -164,13 +165,7 @@ export interface Closure {
   probes: Map<string, PathKind>;
 }
 
-export type PathKind = "file" | "dir" | "none";
-
-/** What is at `path` now, as the closure's probes record it. */
-export async function pathKind(path: string): Promise<PathKind> {
-  const st = await stat(path).catch(() => undefined);
-  return st?.isFile() ? "file" : st?.isDirectory() ? "dir" : "none";
-}
+export type { PathKind } from "../path-kind.ts";
 
 /**
  * Follows imports from `entryFile` through first-party modules (`a/b.py` or `a/b/__init__.py`

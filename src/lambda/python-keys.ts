@@ -1,0 +1,63 @@
+import { dirname, join } from "node:path";
+import type { Project, PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
+import { outputKey } from "./output-record.ts";
+import { formatGlibc } from "./python/runtime.ts";
+import type { PythonContext } from "./python-context.ts";
+
+// Bump when what a lambda or layer zip holds or how it is laid out changes: old records then miss.
+const LAMBDA_FORMAT = 2;
+const LAYER_FORMAT = 1;
+
+/** Where `tug build` writes lambda zips: `--out DIR` → DIR/lambdas, else `.tug/out/lambdas`. */
+export function lambdaOutDir(project: Project, out: string | undefined): string {
+  return join(out ?? join(project.dir, ".tug", "out"), "lambdas");
+}
+
+type KeyContext = Pick<PythonContext, "project" | "settings" | "indexUrls" | "outDir">;
+
+export function lambdaZipPath(ctx: Pick<PythonContext, "outDir">, name: string): string {
+  return join(ctx.outDir, `${name}.zip`);
+}
+
+/** Where `tug build` writes layer zips: next to the lambdas, under `layers/`. */
+export function layerZipPath(ctx: Pick<PythonContext, "outDir">, name: string): string {
+  return join(dirname(ctx.outDir), "layers", `${name}.zip`);
+}
+
+/** What in a layer's definition decides its bytes, for the keys of the layer and its users. */
+export function layerIdentity(layer: PythonLayerTarget): Record<string, unknown> {
+  const t = layer.runtime;
+  return {
+    name: layer.name,
+    runtime: t.runtime,
+    arch: t.arch,
+    glibc: formatGlibc(t.glibc),
+    requirements: layer.requirements,
+  };
+}
+
+/** A lambda's output-record key: everything about it that is not a file's content. */
+export function lambdaKey(target: PythonLambdaTarget, ctx: KeyContext): string {
+  const layers = target.layers.map((name) => ctx.project.layers?.find((l) => l.name === name));
+  return outputKey({
+    v: LAMBDA_FORMAT,
+    zipPath: lambdaZipPath(ctx, target.name),
+    runtime: target.runtime.runtime,
+    arch: target.runtime.arch,
+    glibc: formatGlibc(target.runtime.glibc),
+    handler: [target.handlerFile, target.handlerFunction],
+    layers: layers.map((l) => (l ? layerIdentity(l) : null)),
+    indexUrls: ctx.indexUrls,
+    settings: ctx.settings,
+  });
+}
+
+export function layerKey(layer: PythonLayerTarget, ctx: KeyContext): string {
+  return outputKey({
+    v: LAYER_FORMAT,
+    zipPath: layerZipPath(ctx, layer.name),
+    layer: layerIdentity(layer),
+    indexUrls: ctx.indexUrls,
+    strip: ctx.settings.strip,
+  });
+}

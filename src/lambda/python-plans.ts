@@ -1,0 +1,37 @@
+import { join } from "node:path";
+import type { PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
+import { allSettledOrThrow } from "../engine/settle.ts";
+import type { LambdaPlan } from "./build-lambdas.ts";
+import { planPythonLayer } from "./build-layer.ts";
+import { planPythonLambda } from "./build-python.ts";
+import { discardPlanned, writePlanned } from "./planned-zip.ts";
+import { simpleIndex } from "./python/index-client.ts";
+import type { PythonContext } from "./python-context.ts";
+
+/**
+ * Plans every Python layer and lambda (in parallel; each checks its own record first), then
+ * writes them all, or none when any of them fails.
+ */
+export async function planPythonZips(
+  base: Omit<PythonContext, "index"> & { cacheDir: string },
+  lambdas: PythonLambdaTarget[],
+  layers: PythonLayerTarget[],
+): Promise<LambdaPlan> {
+  const { cacheDir, ...rest } = base;
+  const ctx: PythonContext = {
+    ...rest,
+    index: simpleIndex({ urls: base.indexUrls, cacheDir: join(cacheDir, "python") }),
+  };
+  const settled = await Promise.allSettled([
+    ...layers.map((layer) => planPythonLayer(layer, ctx)),
+    ...lambdas.map((target) => planPythonLambda(target, ctx)),
+  ]);
+  const planned = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const discard = () => Promise.all(planned.map((p) => discardPlanned(p))).then(() => {});
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    await discard();
+    throw failed.reason;
+  }
+  return { write: () => allSettledOrThrow(planned.map((p) => writePlanned(p, ctx.store))), discard };
+}
