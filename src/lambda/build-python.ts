@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { basename, relative, sep } from "node:path";
+import { relative, sep } from "node:path";
 import type { PythonLambdaTarget, PythonLayerTarget, PythonSettings } from "../config/types.ts";
 import { TugError } from "../errors.ts";
 import type { ZipEntry } from "../zip/entry.ts";
@@ -9,9 +9,11 @@ import { sha256Hex } from "./output-record.ts";
 import { type PlannedZip, previousOutput } from "./planned-zip.ts";
 import { firstPartyClosure } from "./python/imports.ts";
 import { lockedResolution } from "./python/locked-resolution.ts";
+import { normalizeName } from "./python/name.ts";
+import type { FileRequirement } from "./python/requirements-file.ts";
 import { type RequirementsSource, readRequirementsSource } from "./python/requirements-source.ts";
 import { closeWheels, resolvedWheels } from "./python/resolved-wheels.ts";
-import { requirementsFor } from "./python/resolver.ts";
+import { type Resolution, requirementsFor } from "./python/resolver.ts";
 import { guessTopLevel, topLevelFromPaths } from "./python/top-level.ts";
 import { mergeWheels } from "./python/wheel-layout.ts";
 import { cachedWheelTable } from "./python/wheel-table.ts";
@@ -72,13 +74,22 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   }
   const fromLayers = await layerPins(target, layers, ctx);
   const pins = new Map([...source.pins, ...fromLayers.pins]);
-  const requirements = requirementsFor(source.requirements, closure.thirdParty, (d) => topLevelOf(d));
-  const resolution = await lockedResolution({
-    requirements,
-    source: { ...source, pins },
-    target: target.runtime,
-    ctx,
-  });
+  const resolveFor = (requirements: FileRequirement[]) =>
+    lockedResolution({ requirements, source: { ...source, pins }, target: target.runtime, ctx });
+  let requirements = requirementsFor(source.requirements, closure.thirdParty, (d) => topLevelOf(d));
+  let resolution = await resolveFor(requirements);
+  // Imports that neither the chosen wheels nor the layers provide may come from a requirement
+  // whose import name its project name does not give away: ask the wheels themselves.
+  const have = new Set([...(await providedBy(resolution, ctx)), ...fromLayers.provided]);
+  const missing = [...closure.thirdParty].filter((m) => !have.has(m));
+  if (missing.length > 0) {
+    const others = source.requirements.filter((r) => !requirements.includes(r));
+    const extra = await requirementsProviding(missing, others, target, ctx);
+    if (extra.length > 0) {
+      requirements = [...requirements, ...extra];
+      resolution = await resolveFor(requirements);
+    }
+  }
   // The layer provides these, at the versions just pinned: the function's zip leaves them out.
   const own = {
     ...resolution,
@@ -93,7 +104,7 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   });
   try {
     for (const m of fromLayers.provided) provided.add(m);
-    const warnings = unknownImports(closure, provided, settings, target);
+    const warnings = unknownImports(closure, provided, settings, target, project.dir);
     const firstParty: ZipEntry[] = closure.files.map((f) => ({
       name: relative(project.dir, f).split(sep).join("/"),
       data: sources.get(f) as Buffer,
@@ -125,6 +136,46 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
     await closeWheels(wheels);
     throw e;
   }
+}
+
+/** Top-level modules the resolution's wheels install (from their cached file tables). */
+async function providedBy(resolution: Resolution, ctx: PythonContext): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const d of resolution.distributions) {
+    const path = await ctx.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
+    const rows = await cachedWheelTable(ctx.store, d.sha256, path);
+    for (const m of topLevelFromPaths(rows.map((r) => r.name))) out.add(m);
+    for (const m of ctx.settings.moduleMapping[d.name] ?? []) out.add(m.split(".")[0] as string);
+  }
+  return out;
+}
+
+/**
+ * The requirements, among `candidates`, whose own wheel (for this target) installs one of the
+ * `missing` modules: the wheel's files are the truth where the name table only guesses (e.g.
+ * python-jose installs `jose`). Each candidate is resolved alone (a lock record after the first
+ * time); one that does not resolve for this target cannot be what this function imports.
+ */
+async function requirementsProviding(
+  missing: readonly string[],
+  candidates: readonly FileRequirement[],
+  target: PythonLambdaTarget,
+  ctx: PythonContext,
+): Promise<FileRequirement[]> {
+  const found: FileRequirement[] = [];
+  for (const r of candidates) {
+    const alone = await lockedResolution({
+      requirements: [r],
+      source: { pins: new Map(), hashes: new Map() },
+      target: target.runtime,
+      ctx,
+    }).catch(() => undefined);
+    const own = alone?.distributions.find((d) => d.name === normalizeName(r.name));
+    if (!alone || !own) continue;
+    const provided = await providedBy({ target: alone.target, distributions: [own] }, ctx);
+    if (missing.some((m) => provided.has(m))) found.push(r);
+  }
+  return found;
 }
 
 /**
@@ -196,11 +247,12 @@ function unknownImports(
   provided: ReadonlySet<string>,
   settings: PythonSettings,
   target: PythonLambdaTarget,
+  dir: string,
 ): string[] {
   const missing = closure.imports.filter((i) => !i.weak && !provided.has(i.module.split(".")[0] as string));
   if (missing.length === 0) return [];
   const lines = missing.map(
-    (i) => `${relative(process.cwd(), i.file) || basename(i.file)}:${i.line}: import ${i.module}`,
+    (i) => `${relative(dir, i.file).split(sep).join("/")}:${i.line}: import ${i.module}`,
   );
   const hint =
     "add the distribution to the requirements, or map it in tug.yaml: python.module_mapping: {DIST: [MODULE]}";

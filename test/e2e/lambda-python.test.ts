@@ -384,3 +384,49 @@ test("zero-config: tug build FILE:FUNCTION --runtime --architecture, and tug inv
   assert.match(bad.stderr, /python2\.7/);
   assert.match(bad.stderr, /command line/);
 });
+
+test("an import whose distribution has another name is found from the wheels; one nothing provides warns", async (t) => {
+  const root = await tempDir(t, "tug-lambda-map-");
+  const index = await buildFixtureIndex(join(root, "index"), [
+    // Installs `fakejose`, which its project name does not give away (like python-jose → jose).
+    {
+      name: "python-fakejose",
+      version: "3.3.0",
+      tag: "py3-none-any",
+      files: { "fakejose/__init__.py": Buffer.from("NAME = 'jose'\n") },
+    },
+    { name: "unrelated", version: "1.0", tag: "py3-none-any" },
+  ]);
+  const dir = join(root, "project");
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    join(dir, "tug.yaml"),
+    `python:\n  index_url: ${index.simpleUrl}\nlambdas:\n  fn: { runtime: python3.12, handler: fn.py:handler }\n`,
+  );
+  await writeFile(join(dir, "requirements.txt"), "python-fakejose\nunrelated\n");
+  await writeFile(
+    join(dir, "fn.py"),
+    "import fakejose\nimport notinstalled\n\n\ndef handler(event, context):\n    return fakejose.NAME\n",
+  );
+  const env = { TUG_CACHE: join(root, "cache"), PIP_CONFIG_FILE: "/dev/null", TUG_INDEX_URL: "" };
+  const built = await runTug(["build", "--json"], { cwd: dir, env });
+  assert.equal(built.code, 0, built.stderr);
+  const artifacts = JSON.parse(built.stdout).artifacts as LambdaArtifact[];
+  assert.deepEqual(
+    artifacts[0]?.distributions.map((d) => d.name),
+    ["python-fakejose"],
+  );
+  assert.match(built.stderr, /fn\.py:2: import notinstalled is not provided by any requirement/);
+  assert.doesNotMatch(built.stderr, /import fakejose/);
+
+  await writeFile(
+    join(dir, "tug.yaml"),
+    `${await readFile(join(dir, "tug.yaml"), "utf8")}`.replace(
+      "python:\n",
+      "python:\n  unknown_imports: error\n",
+    ),
+  );
+  const strict = await runTug(["build"], { cwd: dir, env });
+  assert.notEqual(strict.code, 0);
+  assert.match(strict.stderr, /no requirement provides notinstalled/);
+});
