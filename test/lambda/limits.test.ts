@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { isTugError } from "../../src/errors.ts";
+import { checkLimits, LAMBDA_UNZIPPED_LIMIT, LAMBDA_ZIPPED_LIMIT } from "../../src/lambda/limits.ts";
+import type { ZipRawEntry } from "../../src/zip/entry.ts";
+
+// Only the recorded sizes matter: no bytes are read.
+function entry(name: string, compressedSize: number, uncompressedSize: number): ZipRawEntry {
+  return { name, method: 8, crc32: 0, compressedSize, uncompressedSize, raw: () => new Uint8Array() };
+}
+const MB = 1024 * 1024;
+const target = { name: "plot", where: "lambdas.plot (tug.yaml:9)" };
+
+test("a zip under Lambda's limits passes", () => {
+  checkLimits(target, [
+    {
+      wheel: "numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+      entries: [entry("numpy/core.so", 20 * MB, 60 * MB)],
+    },
+    { wheel: "first-party sources", entries: [{ name: "plot.py", data: new Uint8Array(100) }] },
+  ]);
+});
+
+test("over 250 MB unzipped is refused before writing, naming the biggest contributors first", () => {
+  const parts = [
+    { wheel: "small-1.0-py3-none-any.whl", entries: [entry("small/a.py", 1 * MB, 2 * MB)] },
+    {
+      wheel: "torch-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+      entries: [entry("torch/lib.so", 40 * MB, 200 * MB)],
+    },
+    {
+      wheel: "scipy-1.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+      entries: [entry("scipy/lib.so", 9 * MB, 60 * MB)],
+    },
+  ];
+  assert.throws(
+    () => checkLimits(target, parts),
+    (e: unknown) => {
+      assert.ok(isTugError(e));
+      assert.match(e.what, /lambda plot would be 262\.0 MB unzipped \(Lambda allows 250\.0 MB\)/);
+      const lines = e.what.split("\n").slice(1);
+      assert.match(lines[0] ?? "", /torch-2\.0.*200\.0 MB unzipped/);
+      assert.match(lines[1] ?? "", /scipy-1\.0.*60\.0 MB unzipped/);
+      assert.equal(e.where, target.where);
+      assert.match(e.hint ?? "", /strip/);
+      return true;
+    },
+  );
+  assert.equal(LAMBDA_UNZIPPED_LIMIT, 250 * MB);
+});
+
+test("over 50 MB zipped is refused too", () => {
+  assert.throws(
+    () =>
+      checkLimits(target, [
+        { wheel: "big.whl", entries: [entry("big/blob", LAMBDA_ZIPPED_LIMIT, 100 * MB)] },
+      ]),
+    /50\.0 MB zipped \(Lambda allows 50\.0 MB for a direct upload\)/,
+  );
+});
