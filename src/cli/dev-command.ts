@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { dev } from "../dev/dev.ts";
-import { formatReport } from "../dev/report.ts";
+import { formatReport, type UpdateReport } from "../dev/report.ts";
 import { projectFromArgs } from "./project-args.ts";
 
 export function devCommand(program: Command): void {
@@ -9,19 +9,41 @@ export function devCommand(program: Command): void {
     .argument("[targets...]")
     .option("-f, --file <tug.yaml>", "project file (default: ./tug.yaml)")
     .option("--json", "stream one JSON object per update on stdout")
-    .description("build, run and watch targets; live-update them on every change (Ctrl-C stops everything)")
+    .description(
+      "build, run and watch images (live-updated) and lambdas (zips rebuilt) on every change (Ctrl-C stops)",
+    )
     .action(async (names: string[], flags: { file?: string; json?: boolean }) => {
       const { project } = await projectFromArgs([], flags);
-      const session = await dev(project, {
-        targets: names,
-        onReport: (r) => {
-          if (flags.json) process.stdout.write(`${JSON.stringify(r)}\n`);
-          else process.stderr.write(`${formatReport(r)}\n`);
-        },
-        onLog: (target, line) => process.stderr.write(`${target} | ${line}\n`),
-        imageRuntime: async (target, engine, p) =>
-          (await import("../dev/image-runtime.ts")).imageRuntime(target, engine, p),
-      });
+      const onReport = (r: UpdateReport) => {
+        if (flags.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+        else process.stderr.write(`${formatReport(r)}\n`);
+      };
+      // Names may be images, lambdas or layers; none means all of each kind.
+      const isLambda = (n: string) =>
+        (project.lambdas ?? []).some((l) => l.name === n) || (project.layers ?? []).some((l) => l.name === n);
+      const lambdaNames = names.filter(isLambda);
+      const imageNames = names.filter((n) => !isLambda(n));
+      const lambdas = (project.lambdas ?? []).filter(
+        (l) => names.length === 0 || lambdaNames.includes(l.name),
+      );
+      const layers = (project.layers ?? []).filter((l) => names.length === 0 || lambdaNames.includes(l.name));
+      const sessions: Array<{ stop(): Promise<void> }> = [];
+      if (lambdas.length + layers.length > 0) {
+        const { devLambdas } = await import("../dev/lambda-dev.ts");
+        sessions.push(await devLambdas(project, lambdas, layers, { onReport }));
+      }
+      if (imageNames.length > 0 || (names.length === 0 && project.targets.length > 0)) {
+        sessions.push(
+          await dev(project, {
+            targets: imageNames,
+            onReport,
+            onLog: (target, line) => process.stderr.write(`${target} | ${line}\n`),
+            imageRuntime: async (target, engine, p) =>
+              (await import("../dev/image-runtime.ts")).imageRuntime(target, engine, p),
+          }),
+        );
+      }
+      const session = { stop: () => Promise.all(sessions.map((x) => x.stop())).then(() => {}) };
       await new Promise<void>((resolve) => {
         const shutdown = () => {
           process.off("SIGINT", shutdown);

@@ -9,13 +9,15 @@ import type {
 import { CacheStore, defaultCacheDir } from "../engine/cache-store.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
 import { previousOutput } from "./output-record.ts";
-import type { LambdaReport } from "./planned-zip.ts";
+import type { LambdaReport, ZipMemo } from "./planned-zip.ts";
 import { lambdaKey, lambdaOutDir, lambdaZipPath, layerKey, layerZipPath } from "./python-keys.ts";
 
 export interface BuildLambdasOptions {
   /** `--out DIR`: zips go to DIR/lambdas (default `.tug/out/lambdas`). */
   out?: string | undefined;
   cacheDir?: string | undefined;
+  /** State a resident process keeps between builds (tug dev): zips' head hashes. */
+  memo?: ZipMemo | undefined;
 }
 
 export interface LambdaPlan {
@@ -95,5 +97,5 @@ async function planPython(
   const reports = current.flatMap((c) => (c.current ? [c.current] : []));
   if (reports.length === current.length) return { write: async () => reports, discard: async () => {} };
   const { planPythonZips } = await import("./python-plans.ts");
-  return planPythonZips({ ...keys, store, cacheDir }, lambdas, layers);
+  return planPythonZips({ ...keys, store, cacheDir }, lambdas, layers, opts.memo);
 }

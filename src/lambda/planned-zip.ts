@@ -1,9 +1,10 @@
+import type { Hash } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { createZip } from "../zip/zip-writer.ts";
-import { type OutputRecord, stampOf } from "./output-record.ts";
+import { type FileStamp, type OutputRecord, sameStamp, stampOf } from "./output-record.ts";
 
 export { type PreviousOutput, previousOutput } from "./output-record.ts";
 
@@ -27,6 +28,14 @@ export interface LambdaReport {
   ms: number;
   /** Things worth a look that did not stop the build (e.g. an import nothing provides). */
   warnings?: string[];
+}
+
+/**
+ * What a resident process (tug dev) keeps between builds: the sha256 state at the start of each
+ * zip's own sources, so the next edit neither reads nor hashes the unchanged head again.
+ */
+export interface ZipMemo {
+  heads: Map<string, { bytes: number; hash: Hash; stamp: FileStamp | undefined }>;
 }
 
 /** A zip ready to write (every input checked and resolved), or one that is already current. */
@@ -63,6 +72,7 @@ export async function discardPlanned(planned: PlannedZip): Promise<void> {
 export async function writePlanned(
   planned: PlannedZip,
   store: CacheStore | undefined,
+  memo?: ZipMemo,
 ): Promise<LambdaReport> {
   if (planned.kind === "current") return planned.report;
   const { zipPath, entries, distributions, started } = planned;
@@ -73,11 +83,19 @@ export async function writePlanned(
   try {
     // First-party sources go last: after an edit to them, the wheels' part of the previous zip
     // is copied as one block and only the tail is written.
+    const kept = memo?.heads.get(zipPath);
+    const reuseHash =
+      planned.previous && kept && sameStamp(kept.stamp, await stampOf(planned.previous)) ? kept : undefined;
+    let boundary: { bytes: number; hash: Hash } | undefined;
     result = await createZip(entries, tmp, {
       lookahead: 32,
       group: (e) => ("data" in e ? 1 : 0),
       ...(planned.previous ? { reuse: planned.previous } : {}),
+      ...(reuseHash ? { reuseHash } : {}),
+      ...(memo ? { onGroupBoundary: (at: { bytes: number; hash: Hash }) => void (boundary = at) } : {}),
     });
+    memo?.heads.delete(zipPath);
+    if (memo && boundary) memo.heads.set(zipPath, { ...boundary, stamp: undefined });
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;
@@ -102,6 +120,8 @@ export async function writePlanned(
     ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
   };
   const [zipStamp, metaStamp] = await Promise.all([stampOf(zipPath), stampOf(metaPath)]);
+  const head = memo?.heads.get(zipPath);
+  if (head) head.stamp = zipStamp;
   if (store && zipStamp && metaStamp) {
     const record: OutputRecord = {
       ...planned.inputs,

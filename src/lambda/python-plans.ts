@@ -4,7 +4,7 @@ import { allSettledOrThrow } from "../engine/settle.ts";
 import type { LambdaPlan } from "./build-lambdas.ts";
 import { planPythonLayer } from "./build-layer.ts";
 import { planPythonLambda } from "./build-python.ts";
-import { discardPlanned, writePlanned } from "./planned-zip.ts";
+import { discardPlanned, writePlanned, type ZipMemo } from "./planned-zip.ts";
 import { simpleIndex } from "./python/index-client.ts";
 import type { PythonContext } from "./python-context.ts";
 
@@ -16,6 +16,7 @@ export async function planPythonZips(
   base: Omit<PythonContext, "index"> & { cacheDir: string },
   lambdas: PythonLambdaTarget[],
   layers: PythonLayerTarget[],
+  memo?: ZipMemo,
 ): Promise<LambdaPlan> {
   const { cacheDir, ...rest } = base;
   const ctx: PythonContext = {
@@ -33,5 +34,5 @@ export async function planPythonZips(
     await discard();
     throw failed.reason;
   }
-  return { write: () => allSettledOrThrow(planned.map((p) => writePlanned(p, ctx.store))), discard };
+  return { write: () => allSettledOrThrow(planned.map((p) => writePlanned(p, ctx.store, memo))), discard };
 }

@@ -1,5 +1,5 @@
 import { createHash, type Hash, randomBytes } from "node:crypto";
-import { createWriteStream } from "node:fs";
+import { constants, createWriteStream } from "node:fs";
 import { copyFile, open, rename, rm, truncate } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
@@ -57,12 +57,13 @@ export class ZipOutput {
    * not through JS) and continues at that offset: an edit to the last entries of a big zip then
    * writes only those. The head is read once more to carry the sha256 over it.
    */
-  static async resume(out: string, base: string, bytes: number): Promise<ZipOutput> {
+  static async resume(out: string, base: string, bytes: number, headHash?: Hash): Promise<ZipOutput> {
     const tmp = tmpPathFor(out);
     try {
       const [, hash] = await Promise.all([
-        copyFile(base, tmp).then(() => truncate(tmp, bytes)),
-        hashHead(base, bytes),
+        // A reflink where the file system has them (btrfs, XFS, APFS), else an in-kernel copy.
+        copyFile(base, tmp, constants.COPYFILE_FICLONE).then(() => truncate(tmp, bytes)),
+        headHash ?? hashHead(base, bytes),
       ]);
       const stream = createWriteStream(tmp, { flags: "r+", start: bytes, highWaterMark: HIGH_WATER });
       const output = new ZipOutput(stream, tmp, out, hash);
@@ -72,6 +73,11 @@ export class ZipOutput {
       await rm(tmp, { force: true });
       throw err;
     }
+  }
+
+  /** The sha256 of everything written so far, as a hash that can be continued (for `resume`). */
+  hashSoFar(): Hash {
+    return this.hash.copy();
   }
 
   async write(chunk: Uint8Array): Promise<void> {

@@ -1,3 +1,4 @@
+import type { Hash } from "node:crypto";
 import { tmpdir } from "node:os";
 import type { Writable } from "node:stream";
 import { TugError } from "../errors.ts";
@@ -28,6 +29,13 @@ export interface ZipOptions {
    * The result is byte-for-byte what a fresh write gives. Ignored for stream outputs and ZIP64.
    */
   reuse?: string;
+  /**
+   * The sha256 state of `reuse`'s first `bytes` bytes, when the caller kept it (a resident
+   * process that wrote that zip): if the reusable head is exactly that long, it is not read again.
+   */
+  reuseHash?: { bytes: number; hash: Hash };
+  /** Told where the first entry of a later group starts, with the sha256 state there. */
+  onGroupBoundary?(at: { bytes: number; hash: Hash }): void;
 }
 
 export interface ZipResult {
@@ -73,9 +81,10 @@ export async function createZip(
     tmpDir: options.tmpDir ?? tmpdir(),
   };
   const lookahead = Math.max(1, options.lookahead ?? 8);
+  const known = options.reuseHash?.bytes === head?.bytes ? options.reuseHash?.hash.copy() : undefined;
   const output =
     head && typeof out === "string"
-      ? await ZipOutput.resume(out, head.path, head.bytes)
+      ? await ZipOutput.resume(out, head.path, head.bytes, known)
       : ZipOutput.open(out);
   const first = head?.records.length ?? 0;
   const write = (chunk: Uint8Array) => output.write(chunk);
@@ -96,6 +105,9 @@ export async function createZip(
       const p = planned[first + i]!;
       const prepared = await pending[i]!;
       ahead(i + lookahead);
+      const before = first + i === 0 ? undefined : planned[first + i - 1];
+      if (before && before.group !== p.group)
+        options.onGroupBoundary?.({ bytes: output.offset, hash: output.hashSoFar() });
       const record: CentralRecord = {
         name: p.name,
         dir: p.dir,

@@ -105,3 +105,32 @@ test("a change in the middle keeps only the entries before it; a damaged or fore
   assert.equal(missing.reused, 0);
   assert.equal(missing.sha256, fresh.sha256);
 });
+
+test("a kept head hash (resident process) is continued instead of reading the head again", async (t) => {
+  const dir = await tempDir(t);
+  const out = join(dir, "fn.zip");
+  let boundary: { bytes: number; hash: import("node:crypto").Hash } | undefined;
+  await createZip(entries({ "h.py": "v1\n" }), out, {
+    ...sourcesLast,
+    onGroupBoundary: (at) => {
+      boundary = at;
+    },
+  });
+  assert.ok(boundary && boundary.bytes > 0);
+  const edited = entries({ "h.py": "v2\n" });
+  const fresh = await createZip(edited, join(dir, "fresh.zip"), sourcesLast);
+  const kept = await createZip(edited, out, { ...sourcesLast, reuse: out, reuseHash: boundary });
+  assert.equal(kept.reused, 4);
+  assert.equal(kept.sha256, fresh.sha256);
+  assert.equal(sha(await readFile(out)), fresh.sha256);
+
+  // Proof that it is used, not re-derived: a state for other bytes gives another digest.
+  const { createHash: hashOf } = await import("node:crypto");
+  const wrong = { bytes: boundary.bytes, hash: hashOf("sha256").update("not the head") };
+  const trusted = await createZip(edited, join(dir, "wrong.zip"), {
+    ...sourcesLast,
+    reuse: out,
+    reuseHash: wrong,
+  });
+  assert.notEqual(trusted.sha256, fresh.sha256);
+});

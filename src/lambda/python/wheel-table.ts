@@ -25,6 +25,9 @@ export interface WheelRow {
 // Bump when WheelRow, its encoding or how it is derived changes: old records then simply miss.
 const TABLE_VERSION = 2;
 
+// A wheel's table never changes for one sha256: a resident process (tug dev) keeps them.
+const inProcess = new Map<string, WheelRow[]>();
+
 /**
  * A wheel's file table, read once per wheel ever: the record is keyed by the wheel's sha256, so
  * the same bytes always give the same table. Reading it back skips parsing the central directory
@@ -36,13 +39,17 @@ export async function cachedWheelTable(
   sha256: string,
   wheelPath: string,
 ): Promise<WheelRow[]> {
+  const known = inProcess.get(sha256);
+  if (known) return known;
   const key = `${TABLE_VERSION}:${sha256}`;
   const hit = await store?.getRecord<string>("wheel-table", key);
-  const decoded = hit === undefined ? undefined : decodeRows(hit);
-  if (decoded) return decoded;
-  const rows = await readWheelTable(wheelPath);
-  const encoded = encodeRows(rows);
-  if (encoded !== undefined) await store?.putRecord("wheel-table", key, encoded);
+  let rows = hit === undefined ? undefined : decodeRows(hit);
+  if (!rows) {
+    rows = await readWheelTable(wheelPath);
+    const encoded = encodeRows(rows);
+    if (encoded !== undefined) await store?.putRecord("wheel-table", key, encoded);
+  }
+  inProcess.set(sha256, rows);
   return rows;
 }
 
