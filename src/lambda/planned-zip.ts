@@ -92,7 +92,13 @@ export async function writePlanned(
       group: (e) => ("data" in e ? 1 : 0),
       ...(planned.previous ? { reuse: planned.previous } : {}),
       ...(reuseHash ? { reuseHash } : {}),
-      ...(memo ? { onGroupBoundary: (at: { bytes: number; hash: Hash }) => void (boundary = at) } : {}),
+      ...(memo
+        ? {
+            onGroupBoundary: (at: { bytes: number; hash: Hash }) => {
+              boundary = at;
+            },
+          }
+        : {}),
     });
     memo?.heads.delete(zipPath);
     if (memo && boundary) memo.heads.set(zipPath, { ...boundary, stamp: undefined });
