@@ -136,7 +136,7 @@ test("file:// index: normalised names, PEP 658 metadata, METADATA from the wheel
 
 test("http index: PEP 691 JSON when offered, PEP 503 HTML otherwise, same files", async (t) => {
   const { index, dir } = await fixture(t);
-  const json = await serveFixtureIndex(t, index.root);
+  const json = await serveFixtureIndex(t, index.root, { ranges: false });
   const html = await serveFixtureIndex(t, index.root, { json: false });
   const a = simpleIndex({ urls: [json.simpleUrl], cacheDir: join(dir, "c1") });
   const b = simpleIndex({ urls: [html.simpleUrl], cacheDir: join(dir, "c2") });
@@ -152,6 +152,32 @@ test("http index: PEP 691 JSON when offered, PEP 503 HTML otherwise, same files"
   assert.equal(meta.name, "fastnum");
   assert.ok(json.log.some((l) => l.endsWith(".whl file")));
   assert.deepEqual(await a.projectFiles("missing"), []);
+});
+
+test("http index without PEP 658: METADATA comes out of the wheel by range requests, not a download", async (t) => {
+  const { index, dir } = await fixture(t);
+  const served = await serveFixtureIndex(t, index.root);
+  const client = simpleIndex({ urls: [served.simpleUrl], cacheDir: join(dir, "cache") });
+  const files = await client.projectFiles("fastnum");
+  const file = files.find((f) => f.filename === "fastnum-2.0-cp311-cp311-manylinux_2_28_x86_64.whl");
+  assert.ok(file && !file.metadataUrl);
+  const meta = parseMetadata(await client.metadata(file));
+  assert.equal(meta.name, "fastnum");
+  assert.equal(meta.version, "2.0");
+  const wheelGets = served.log.filter((l) => l.includes(file.filename));
+  assert.ok(wheelGets.length >= 2, wheelGets.join("\n"));
+  assert.ok(
+    wheelGets.every((l) => / range \d+-\d+$/.test(l)),
+    `only ranges of the wheel were read:\n${wheelGets.join("\n")}`,
+  );
+
+  // A server that ignores Range gets one plain download instead, and the answer is the same.
+  const plain = await serveFixtureIndex(t, index.root, { ranges: false });
+  const other = simpleIndex({ urls: [plain.simpleUrl], cacheDir: join(dir, "cache2") });
+  const same = (await other.projectFiles("fastnum")).find((f) => f.filename === file.filename);
+  assert.ok(same);
+  assert.deepEqual(parseMetadata(await other.metadata(same)), meta);
+  assert.ok(plain.log.some((l) => l.endsWith(`${file.filename} file`)));
 });
 
 test("extra index urls are merged", async (t) => {

@@ -11,6 +11,7 @@ import { TugError } from "../../errors.ts";
 import { ZipReader } from "../../zip/zip-reader.ts";
 import { type IndexFile, PEP691_JSON, parseHtmlPage, parseJsonPage } from "./index-page.ts";
 import { normalizeName } from "./name.ts";
+import { metadataByRange, type RangeFetch } from "./range-metadata.ts";
 
 export type { DistMetadata, IndexFile } from "./index-page.ts";
 export { parseMetadata } from "./index-page.ts";
@@ -53,15 +54,23 @@ function unreachable(url: string, why: string, cause?: unknown): TugError {
 }
 
 function httpRequest(url: string, accept: string | undefined, redirects = 0): Promise<Fetched | undefined> {
+  return httpGetWith(url, accept ? { accept } : {}, redirects);
+}
+
+function httpGetWith(
+  url: string,
+  headers: Record<string, string>,
+  redirects = 0,
+): Promise<(Fetched & { status: number; contentRange: string | undefined }) | undefined> {
   const get = url.startsWith("https:") ? httpsGet : httpGet;
   return new Promise((resolve, reject) => {
-    const req = get(url, { headers: accept ? { accept } : {} }, (res: IncomingMessage) => {
+    const req = get(url, { headers }, (res: IncomingMessage) => {
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location) {
         res.resume();
         if (redirects >= MAX_REDIRECTS) return reject(unreachable(url, "too many redirects"));
         const next = new URL(res.headers.location, url).href;
-        return resolve(httpRequest(next, accept, redirects + 1));
+        return resolve(httpGetWith(next, headers, redirects + 1));
       }
       if (status === 404 || status === 410) {
         res.resume();
@@ -71,10 +80,35 @@ function httpRequest(url: string, accept: string | undefined, redirects = 0): Pr
         res.resume();
         return reject(unreachable(url, `HTTP ${status}`));
       }
-      resolve({ contentType: res.headers["content-type"], body: res, url });
+      resolve({
+        contentType: res.headers["content-type"],
+        body: res,
+        url,
+        status,
+        contentRange: res.headers["content-range"],
+      });
     });
     req.on("error", (err) => reject(unreachable(url, err.message, err)));
   });
+}
+
+/**
+ * Range reads of an http(s) file, for metadataByRange: undefined as soon as the server answers
+ * a range request with the whole file (200) or without a total size.
+ */
+function rangeFetch(url: string, log: (what: string) => void): RangeFetch {
+  return async (range) => {
+    const spec = "suffix" in range ? `bytes=-${range.suffix}` : `bytes=${range.start}-${range.end}`;
+    log(`${url} (${spec})`);
+    const got = await httpGetWith(url, { range: spec });
+    if (!got) return undefined;
+    const total = Number(/\/(\d+)$/.exec(got.contentRange ?? "")?.[1]);
+    if (got.status !== 206 || !Number.isSafeInteger(total)) {
+      got.body.destroy();
+      return undefined;
+    }
+    return { bytes: await readAll(got.body), total };
+  };
 }
 
 /** GETs an http(s) or file URL; undefined when it does not exist. A file:// directory means its index.html. */
@@ -230,6 +264,13 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
         }
         text = data.toString("utf8");
       }
+    }
+    // Without PEP 658, an http index may still serve ranges: read METADATA out of the wheel's
+    // central directory instead of downloading a wheel the resolver may never choose.
+    const local = file.sha256 ? join(options.cacheDir, "wheels", "sha256", file.sha256) : undefined;
+    const have = wheels.has(file.sha256 ?? file.url) || (local !== undefined && (await exists(local)));
+    if (text === undefined && /^https?:/.test(file.url) && !have) {
+      text = await metadataByRange(rangeFetch(file.url, (u) => requests.push(u))).catch(() => undefined);
     }
     text ??= await metadataFromWheel(file);
     if (cached) {

@@ -154,7 +154,7 @@ export interface ServedIndex {
 export async function serveFixtureIndex(
   t: TestContext,
   root: string,
-  opts: { json?: boolean } = {},
+  opts: { json?: boolean; ranges?: boolean } = {},
 ): Promise<ServedIndex> {
   const log: string[] = [];
   const server = createServer((req, res) => {
@@ -168,8 +168,23 @@ export async function serveFixtureIndex(
         : [join(root, path, "index.html"), "text/html"]
       : [join(root, path), "application/octet-stream"];
     log.push(`GET ${path} ${type.includes("json") ? "json" : type.includes("html") ? "html" : "file"}`);
+    // Single ranges ("bytes=A-B", "bytes=-N"), as static file servers and CDNs answer them.
+    const range = opts.ranges === false ? null : /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? "");
     stat(file).then(
       (s) => {
+        if (range && !path.endsWith("/")) {
+          const [start, end] = range[1]
+            ? [Number(range[1]), range[2] ? Math.min(Number(range[2]), s.size - 1) : s.size - 1]
+            : [Math.max(0, s.size - Number(range[2])), s.size - 1];
+          log[log.length - 1] += ` range ${start}-${end}`;
+          res.writeHead(206, {
+            "content-type": type,
+            "content-length": end - start + 1,
+            "content-range": `bytes ${start}-${end}/${s.size}`,
+          });
+          createReadStream(file, { start, end }).pipe(res);
+          return;
+        }
         res.writeHead(200, { "content-type": type, "content-length": s.size });
         createReadStream(file).pipe(res);
       },

@@ -1,0 +1,89 @@
+import { inflateRawSync } from "node:zlib";
+import { crc32 } from "../../zip/crc32.ts";
+import { SIG_CENTRAL, SIG_EOCD, SIG_LOCAL } from "../../zip/zip-format.ts";
+
+/** Fetches bytes of a remote file by HTTP range: `undefined` when the server does not do ranges. */
+export type RangeFetch = (
+  range: { start: number; end: number } | { suffix: number },
+) => Promise<{ bytes: Buffer; total: number } | undefined>;
+
+// The end of a wheel: the central directory of even a big wheel fits in this, usually.
+const TAIL = 64 * 1024;
+// Room for the local header's name and extra field, which may differ from the central copy.
+const LOCAL_SLACK = 1024;
+
+/**
+ * A wheel's `*.dist-info/METADATA` read with two or three HTTP range requests (the tail holding
+ * the central directory, then that one entry), so resolving against an index without PEP 658
+ * metadata does not download whole wheels of versions it only looks at. Returns undefined when
+ * ranges are not served or the zip is one this reader does not handle (ZIP64, a long comment);
+ * the caller then downloads the wheel.
+ */
+export async function metadataByRange(fetch: RangeFetch): Promise<string | undefined> {
+  const tail = await fetch({ suffix: TAIL });
+  if (!tail) return undefined;
+  const { total } = tail;
+  const eocdAt = tail.bytes.lastIndexOf(eocdSignature());
+  if (eocdAt < 0 || eocdAt + 22 > tail.bytes.length) return undefined;
+  const count = tail.bytes.readUInt16LE(eocdAt + 10);
+  const cdSize = tail.bytes.readUInt32LE(eocdAt + 12);
+  const cdOffset = tail.bytes.readUInt32LE(eocdAt + 16);
+  if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) return undefined; // ZIP64
+  const tailStart = total - tail.bytes.length;
+  let cd: Buffer;
+  if (cdOffset >= tailStart) cd = tail.bytes.subarray(cdOffset - tailStart, cdOffset - tailStart + cdSize);
+  else {
+    const got = await fetch({ start: cdOffset, end: cdOffset + cdSize - 1 });
+    if (!got) return undefined;
+    cd = got.bytes;
+  }
+  const entry = findMetadata(cd);
+  if (!entry) return undefined;
+  const end =
+    Math.min(total, entry.localOffset + 30 + entry.nameLength + LOCAL_SLACK + entry.compressedSize) - 1;
+  const local = await fetch({ start: entry.localOffset, end });
+  if (!local || local.bytes.readUInt32LE(0) !== SIG_LOCAL) return undefined;
+  const dataAt = 30 + local.bytes.readUInt16LE(26) + local.bytes.readUInt16LE(28);
+  const raw = local.bytes.subarray(dataAt, dataAt + entry.compressedSize);
+  if (raw.length !== entry.compressedSize) return undefined;
+  const data = entry.method === 8 ? inflateRawSync(raw) : entry.method === 0 ? raw : undefined;
+  if (!data || data.length !== entry.uncompressedSize || crc32(data) >>> 0 !== entry.crc32) return undefined;
+  return data.toString("utf8");
+}
+
+function eocdSignature(): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(SIG_EOCD, 0);
+  return b;
+}
+
+interface CentralEntry {
+  method: number;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  nameLength: number;
+  localOffset: number;
+}
+
+/** The central directory record of the wheel's `NAME.dist-info/METADATA`, if there is one. */
+function findMetadata(cd: Buffer): CentralEntry | undefined {
+  for (let at = 0; at + 46 <= cd.length; ) {
+    if (cd.readUInt32LE(at) !== SIG_CENTRAL) return undefined;
+    const nameLength = cd.readUInt16LE(at + 28);
+    const skip = 46 + nameLength + cd.readUInt16LE(at + 30) + cd.readUInt16LE(at + 32);
+    const name = cd.toString("utf8", at + 46, at + 46 + nameLength);
+    if (/^[^/]+\.dist-info\/METADATA$/.test(name)) {
+      return {
+        method: cd.readUInt16LE(at + 10),
+        crc32: cd.readUInt32LE(at + 16),
+        compressedSize: cd.readUInt32LE(at + 20),
+        uncompressedSize: cd.readUInt32LE(at + 24),
+        nameLength,
+        localOffset: cd.readUInt32LE(at + 42),
+      };
+    }
+    at += skip;
+  }
+  return undefined;
+}
