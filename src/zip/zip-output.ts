@@ -1,8 +1,9 @@
 import { createHash, type Hash, randomBytes } from "node:crypto";
 import { constants, createWriteStream } from "node:fs";
-import { copyFile, open, rename, rm, truncate } from "node:fs/promises";
+import { copyFile, open, rename, rm, stat, truncate } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
+import { fileIdentity } from "./zip-reuse.ts";
 
 const HIGH_WATER = 4 << 20;
 
@@ -57,14 +58,25 @@ export class ZipOutput {
    * not through JS) and continues at that offset: an edit to the last entries of a big zip then
    * writes only those. The head is read once more to carry the sha256 over it.
    */
-  static async resume(out: string, base: string, bytes: number, headHash?: Hash): Promise<ZipOutput> {
+  static async resume(
+    out: string,
+    base: { path: string; bytes: number; identity: string },
+    headHash?: Hash,
+  ): Promise<ZipOutput | undefined> {
     const tmp = tmpPathFor(out);
+    const { bytes } = base;
     try {
       const [, hash] = await Promise.all([
         // A reflink where the file system has them (btrfs, XFS, APFS), else an in-kernel copy.
-        copyFile(base, tmp, constants.COPYFILE_FICLONE).then(() => truncate(tmp, bytes)),
-        headHash ?? hashHead(base, bytes),
+        copyFile(base.path, tmp, constants.COPYFILE_FICLONE).then(() => truncate(tmp, bytes)),
+        headHash ?? hashHead(base.path, bytes),
       ]);
+      // Copy and hash read the path; if another build replaced the file since it was checked,
+      // neither can be trusted: the caller writes the zip from scratch.
+      if (fileIdentity(await stat(base.path, { bigint: true })) !== base.identity) {
+        await rm(tmp, { force: true });
+        return undefined;
+      }
       const stream = createWriteStream(tmp, { flags: "r+", start: bytes, highWaterMark: HIGH_WATER });
       const output = new ZipOutput(stream, tmp, out, hash);
       output.offset = bytes;

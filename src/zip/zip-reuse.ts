@@ -1,3 +1,4 @@
+import type { BigIntStats } from "node:fs";
 import { open } from "node:fs/promises";
 import { isDirEntry, type ZipEntry } from "./entry.ts";
 import { type CentralRecord, centralHeader, localHeader, MAX16, MAX32, SIG_EOCD } from "./zip-format.ts";
@@ -10,6 +11,12 @@ export interface ReusableHead {
   records: CentralRecord[];
   /** Where the first entry that is not kept starts. */
   bytes: number;
+  /** The file the check read (inode, size, mtime): a copy of another one must not be trusted. */
+  identity: string;
+}
+
+export function fileIdentity(st: BigIntStats): string {
+  return `${st.ino}:${st.size}:${st.mtimeNs}`;
 }
 
 interface PlannedLike {
@@ -33,7 +40,8 @@ export async function reusableHead(
   const fh = await open(path, "r").catch(() => undefined);
   if (!fh) return undefined;
   try {
-    const size = (await fh.stat()).size;
+    const st = await fh.stat({ bigint: true });
+    const size = Number(st.size);
     if (size < 22) return undefined;
     const eocd = Buffer.alloc(22);
     await fh.read(eocd, 0, 22, size - 22);
@@ -80,7 +88,7 @@ export async function reusableHead(
       cdPos += expected.length;
       offset = end;
     }
-    return records.length === 0 ? undefined : { path, records, bytes: offset };
+    return records.length === 0 ? undefined : { path, records, bytes: offset, identity: fileIdentity(st) };
   } finally {
     await fh.close();
   }

@@ -82,11 +82,10 @@ export async function createZip(
   };
   const lookahead = Math.max(1, options.lookahead ?? 8);
   const known = options.reuseHash?.bytes === head?.bytes ? options.reuseHash?.hash.copy() : undefined;
-  const output =
-    head && typeof out === "string"
-      ? await ZipOutput.resume(out, head.path, head.bytes, known)
-      : ZipOutput.open(out);
-  const first = head?.records.length ?? 0;
+  const resumed = head && typeof out === "string" ? await ZipOutput.resume(out, head, known) : undefined;
+  const output = resumed ?? ZipOutput.open(out);
+  const kept = resumed ? head : undefined;
+  const first = kept?.records.length ?? 0;
   const write = (chunk: Uint8Array) => output.write(chunk);
   // Entries are compressed up to `lookahead` ahead (zlib runs on the threadpool) but written in order.
   const pending: Promise<Prepared>[] = [];
@@ -97,7 +96,7 @@ export async function createZip(
     prepared.catch(() => {}); // observed when its turn comes, or disposed on failure
     pending[i] = prepared;
   };
-  const records: CentralRecord[] = [...(head?.records ?? [])];
+  const records: CentralRecord[] = [...(kept?.records ?? [])];
   let unpackedBytes = records.reduce((n, r) => n + r.uncompressedSize, 0);
   try {
     for (let i = 0; i < lookahead; i++) ahead(i);

@@ -134,3 +134,28 @@ test("a kept head hash (resident process) is continued instead of reading the he
   });
   assert.notEqual(trusted.sha256, fresh.sha256);
 });
+
+test("a previous zip replaced after it was checked is not copied: the zip is written from scratch", async (t) => {
+  const { reusableHead } = await import("../../src/zip/zip-reuse.ts");
+  const { ZipOutput } = await import("../../src/zip/zip-output.ts");
+  const { rename } = await import("node:fs/promises");
+  const dir = await tempDir(t);
+  const out = join(dir, "fn.zip");
+  await createZip(entries({ "h.py": "v1\n" }), out, sourcesLast);
+  // In the writer's order: the wheel-like entries by name, then the sources.
+  const planned = entries({ "h.py": "v2\n" })
+    .map((entry) => ({
+      entry,
+      name: Buffer.from(entry.name),
+      dir: false,
+      mode: 0o644,
+      group: "data" in entry ? 1 : 0,
+    }))
+    .sort((a, b) => a.group - b.group || Buffer.compare(a.name, b.name));
+  const head = await reusableHead(out, planned);
+  assert.ok(head && head.records.length > 0);
+  // Another build renames a new zip into place between the check and the copy.
+  await createZip(entries({ "h.py": "other\n" }), join(dir, "other.zip"), sourcesLast);
+  await rename(join(dir, "other.zip"), out);
+  assert.equal(await ZipOutput.resume(join(dir, "next.zip"), head), undefined);
+});
