@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { relative, sep } from "node:path";
 import type { PythonLambdaTarget, PythonLayerTarget, PythonSettings } from "../config/types.ts";
-import { TugError } from "../errors.ts";
+import { isTugError, TugError } from "../errors.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { layerResolution } from "./build-layer.ts";
 import { checkLimits } from "./limits.ts";
@@ -50,15 +50,20 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   const handler = await readHandler(target, project.dir);
   checkHandlerFunction(target, project.dir, handler.toString("utf8"));
   const sources = new Map<string, Buffer>([[target.handlerFile, handler]]);
+  const read = async (f: string) => {
+    let data = sources.get(f);
+    if (!data) {
+      data = await readFile(f);
+      sources.set(f, data);
+    }
+    return data;
+  };
   const closure = await firstPartyClosure(target.handlerFile, project.dir, {
     minor: target.runtime.python[1],
     sourceRoots: settings.sourceRoots,
+    read,
   });
-  for (const f of closure.files) {
-    const data = sources.get(f) ?? (await readFile(f));
-    sources.set(f, data);
-    files[f] = sha256Hex(data);
-  }
+  for (const f of closure.files) files[f] = sha256Hex(await read(f));
 
   const topLevelOf = (dist: string) => settings.moduleMapping[dist] ?? guessTopLevel(dist);
   let source: RequirementsSource = {
@@ -76,6 +81,9 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   const pins = new Map([...source.pins, ...fromLayers.pins]);
   const resolveFor = (requirements: FileRequirement[]) =>
     lockedResolution({ requirements, source: { ...source, pins }, target: target.runtime, ctx });
+  // Requirements that could not be checked for a missing import (index down, …): the zip is
+  // written, with a warning, but not recorded, so the next build checks again.
+  const unsure: string[] = [];
   let requirements = requirementsFor(source.requirements, closure.thirdParty, (d) => topLevelOf(d));
   let resolution = await resolveFor(requirements);
   // Imports that neither the chosen wheels nor the layers provide may come from a requirement
@@ -84,7 +92,8 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   const missing = [...closure.thirdParty].filter((m) => !have.has(m));
   if (missing.length > 0) {
     const others = source.requirements.filter((r) => !requirements.includes(r));
-    const extra = await requirementsProviding(missing, others, target, ctx);
+    const { found: extra, failed } = await requirementsProviding(missing, others, target, ctx);
+    unsure.push(...failed);
     if (extra.length > 0) {
       requirements = [...requirements, ...extra];
       resolution = await resolveFor(requirements);
@@ -104,7 +113,10 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   });
   try {
     for (const m of fromLayers.provided) provided.add(m);
-    const warnings = unknownImports(closure, provided, settings, target, project.dir);
+    const warnings = [
+      ...unknownImports(closure, provided, settings, target, project.dir),
+      ...unsure.map((u) => `${target.name}: could not check whether ${u}; building again will retry`),
+    ];
     const firstParty: ZipEntry[] = closure.files.map((f) => ({
       name: relative(project.dir, f).split(sep).join("/"),
       data: sources.get(f) as Buffer,
@@ -127,6 +139,7 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
         ...(target.layers.length ? { layers: target.layers } : {}),
       },
       inputs: { files, probes: Object.fromEntries(closure.probes) },
+      recordable: unsure.length === 0,
       previous,
       wheels,
       warnings,
@@ -161,21 +174,33 @@ async function requirementsProviding(
   candidates: readonly FileRequirement[],
   target: PythonLambdaTarget,
   ctx: PythonContext,
-): Promise<FileRequirement[]> {
+): Promise<{ found: FileRequirement[]; failed: string[] }> {
   const found: FileRequirement[] = [];
+  const failed: string[] = [];
   for (const r of candidates) {
     const alone = await lockedResolution({
       requirements: [r],
       source: { pins: new Map(), hashes: new Map() },
       target: target.runtime,
       ctx,
-    }).catch(() => undefined);
+    }).catch((e: unknown) => {
+      // Not resolvable for this target is an answer ("not this one"); anything else is not.
+      if (
+        !(
+          isTugError(e) &&
+          /^(no (pinned )?wheel of|no version of|conflicting requirements|unknown distribution)/.test(e.what)
+        )
+      ) {
+        failed.push(`${r.text}: ${isTugError(e) ? e.what : String(e)}`);
+      }
+      return undefined;
+    });
     const own = alone?.distributions.find((d) => d.name === normalizeName(r.name));
     if (!alone || !own) continue;
     const provided = await providedBy({ target: alone.target, distributions: [own] }, ctx);
     if (missing.some((m) => provided.has(m))) found.push(r);
   }
-  return found;
+  return { found, failed };
 }
 
 /**

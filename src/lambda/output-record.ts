@@ -17,23 +17,37 @@ export interface OutputRecord {
   bytes: number;
   unpackedBytes: number;
   distributions: Array<{ name: string; version: string; wheel: string }>;
+  /** Shown again on every cached build, until the cause is fixed. */
+  warnings?: string[];
 }
 
 export interface FileStamp {
   size: number;
   mtimeNs: string;
+  /** Changes on any write, even one that puts the mtime back (touch -r, rsync -t). */
+  ctimeNs: string;
   ino: string;
 }
 
 export async function stampOf(path: string): Promise<FileStamp | undefined> {
   const st = await stat(path, { bigint: true }).catch(() => undefined);
   if (!st?.isFile()) return undefined;
-  return { size: Number(st.size), mtimeNs: String(st.mtimeNs), ino: String(st.ino) };
+  return {
+    size: Number(st.size),
+    mtimeNs: String(st.mtimeNs),
+    ctimeNs: String(st.ctimeNs),
+    ino: String(st.ino),
+  };
 }
 
 export function sameStamp(a: FileStamp | undefined, b: FileStamp | undefined): boolean {
   return (
-    a !== undefined && b !== undefined && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino
+    a !== undefined &&
+    b !== undefined &&
+    a.size === b.size &&
+    a.mtimeNs === b.mtimeNs &&
+    a.ctimeNs === b.ctimeNs &&
+    a.ino === b.ino
   );
 }
 
@@ -86,10 +100,20 @@ export async function previousOutput(
   const want = record?.outputs[zipPath];
   const previous = want && sameStamp(await stampOf(zipPath), want) ? zipPath : undefined;
   if (!record || !previous || !(await upToDate(record))) return { previous, current: undefined };
-  const { digest, bytes, unpackedBytes, distributions } = record;
+  const { digest, bytes, unpackedBytes, distributions, warnings } = record;
   const ms = Math.round(performance.now() - started);
   return {
     previous,
-    current: { ...report, path: zipPath, digest, bytes, unpackedBytes, distributions, cached: true, ms },
+    current: {
+      ...report,
+      path: zipPath,
+      digest,
+      bytes,
+      unpackedBytes,
+      distributions,
+      cached: true,
+      ms,
+      ...(warnings?.length ? { warnings } : {}),
+    },
   };
 }

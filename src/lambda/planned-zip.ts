@@ -1,4 +1,4 @@
-import type { Hash } from "node:crypto";
+import { type Hash, randomBytes } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
@@ -53,6 +53,8 @@ export type PlannedZip =
       /** What `NAME.zip.json` says besides the digest and distributions. */
       meta: Record<string, unknown>;
       inputs: Pick<OutputRecord, "files" | "probes">;
+      /** False when something could not be checked: the zip is written but not recorded as current. */
+      recordable?: boolean;
       /** The zip this build replaces, when it is still the one the last build wrote. */
       previous: string | undefined;
       wheels: WheelFile[];
@@ -78,8 +80,12 @@ export async function writePlanned(
   const { zipPath, entries, distributions, started } = planned;
   const metaPath = `${zipPath}.json`;
   await mkdir(dirname(zipPath), { recursive: true });
-  const tmp = `${zipPath}.${process.pid}.tmp`;
+  // Unique per writer: two builds of one project at once must not rename each other's files.
+  const tag = `${process.pid}.${randomBytes(4).toString("hex")}`;
+  const tmp = `${zipPath}.${tag}.tmp`;
+  const metaTmp = `${metaPath}.${tag}.tmp`;
   let result: Awaited<ReturnType<typeof createZip>>;
+  let digest: string;
   try {
     // First-party sources go last: after an edit to them, the wheels' part of the previous zip
     // is copied as one block and only the tail is written.
@@ -102,17 +108,17 @@ export async function writePlanned(
     });
     memo?.heads.delete(zipPath);
     if (memo && boundary) memo.heads.set(zipPath, { ...boundary, stamp: undefined });
+    digest = `sha256:${result.sha256}`;
+    const meta = { ...planned.meta, digest, distributions };
+    await writeFile(metaTmp, `${JSON.stringify(meta, null, 2)}\n`);
+    await rename(tmp, zipPath);
+    await rename(metaTmp, metaPath);
   } catch (e) {
-    await rm(tmp, { force: true });
+    await Promise.all([rm(tmp, { force: true }), rm(metaTmp, { force: true })]);
     throw e;
   } finally {
     await Promise.all(planned.wheels.map((w) => w.close()));
   }
-  const digest = `sha256:${result.sha256}`;
-  const meta = { ...planned.meta, digest, distributions };
-  await writeFile(`${metaPath}.tmp`, `${JSON.stringify(meta, null, 2)}\n`);
-  await rename(tmp, zipPath);
-  await rename(`${metaPath}.tmp`, metaPath);
   const report: LambdaReport = {
     target: planned.name,
     kind: planned.reportKind,
@@ -128,7 +134,7 @@ export async function writePlanned(
   const [zipStamp, metaStamp] = await Promise.all([stampOf(zipPath), stampOf(metaPath)]);
   const head = memo?.heads.get(zipPath);
   if (head) head.stamp = zipStamp;
-  if (store && zipStamp && metaStamp) {
+  if (store && zipStamp && metaStamp && planned.recordable !== false) {
     const record: OutputRecord = {
       ...planned.inputs,
       outputs: { [zipPath]: zipStamp, [metaPath]: metaStamp },
@@ -136,6 +142,7 @@ export async function writePlanned(
       bytes: report.bytes,
       unpackedBytes: report.unpackedBytes,
       distributions,
+      ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
     };
     await store.putRecord("lambda-out", planned.key, record);
   }

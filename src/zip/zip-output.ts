@@ -66,11 +66,16 @@ export class ZipOutput {
     const tmp = tmpPathFor(out);
     const { bytes } = base;
     try {
-      const [, hash] = await Promise.all([
+      // Both settle before a failure is reported: the copy must not still be writing `tmp`
+      // when the cleanup below removes it.
+      const [copied, hashed] = await Promise.allSettled([
         // A reflink where the file system has them (btrfs, XFS, APFS), else an in-kernel copy.
         copyFile(base.path, tmp, constants.COPYFILE_FICLONE).then(() => truncate(tmp, bytes)),
         headHash ?? hashHead(base.path, bytes),
       ]);
+      if (copied.status === "rejected") throw copied.reason;
+      if (hashed.status === "rejected") throw hashed.reason;
+      const hash = hashed.value;
       // Copy and hash read the path; if another build replaced the file since it was checked,
       // neither can be trusted: the caller writes the zip from scratch.
       if (fileIdentity(await stat(base.path, { bigint: true })) !== base.identity) {

@@ -16,7 +16,7 @@ export interface ReusableHead {
 }
 
 export function fileIdentity(st: BigIntStats): string {
-  return `${st.ino}:${st.size}:${st.mtimeNs}`;
+  return `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
 interface PlannedLike {

@@ -430,3 +430,54 @@ test("an import whose distribution has another name is found from the wheels; on
   assert.notEqual(strict.code, 0);
   assert.match(strict.stderr, /no requirement provides notinstalled/);
 });
+
+test("review fixes: a zip edited in place is rebuilt; warnings repeat on cached builds; an unreachable index is not recorded as an answer", async (t) => {
+  const p = await talkProject(t);
+  const first = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build", "echo"], {
+    cwd: p.dir,
+    env: p.env,
+  });
+  const zip = join(p.dir, ".tug", "out", "lambdas", "echo.zip");
+  // Change one byte and put the mtime back (touch -r, rsync -t): ctime still tells.
+  const { open: openFile, utimes } = await import("node:fs/promises");
+  const before = await stat(zip);
+  const fh = await openFile(zip, "r+");
+  await fh.write(Buffer.from([0xff]), 0, 1, 40);
+  await fh.close();
+  await utimes(zip, before.atime, before.mtime);
+  const again = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build", "echo"], {
+    cwd: p.dir,
+    env: p.env,
+  });
+  assert.equal(again.artifacts[0]?.cached, false);
+  assert.equal(again.artifacts[0]?.digest, first.artifacts[0]?.digest);
+
+  // An import nothing provides warns on the build that found it and on every cached one after.
+  await writeFile(join(p.dir, "lambdas", "echo.py"), `import nosuchthing\n${ECHO}`);
+  const warned = await runTug(["build", "echo"], { cwd: p.dir, env: p.env });
+  assert.match(warned.stderr, /lambdas\/echo\.py:1: import nosuchthing is not provided/);
+  const cached = await runTug(["build", "echo", "--json"], { cwd: p.dir, env: p.env });
+  assert.equal(JSON.parse(cached.stdout).artifacts[0].cached, true);
+  assert.match(cached.stderr, /import nosuchthing is not provided/);
+
+  // With the index unreachable, whether a requirement provides the import cannot be checked:
+  // the zip is written with a warning, and the next build checks again instead of trusting it.
+  const yaml = await readFile(join(p.dir, "tug.yaml"), "utf8");
+  await writeFile(
+    join(p.dir, "tug.yaml"),
+    yaml.replace(/index_url: .*/, "index_url: http://127.0.0.1:1/simple"),
+  );
+  await writeFile(
+    join(p.dir, "lambdas", "solo.py"),
+    "import zap\n\n\ndef handler(event, context):\n    return 1\n",
+  );
+  await writeFile(
+    join(p.dir, "tug.yaml"),
+    `${(await readFile(join(p.dir, "tug.yaml"), "utf8")).trimEnd()}\n  solo: { runtime: python3.12, handler: lambdas/solo.py:handler }\n`,
+  );
+  const down = await runTug(["build", "solo", "--json"], { cwd: p.dir, env: p.env });
+  assert.equal(down.code, 0, down.stderr);
+  assert.match(down.stderr, /could not check whether/);
+  const downAgain = await runTug(["build", "solo", "--json"], { cwd: p.dir, env: p.env });
+  assert.equal(JSON.parse(downAgain.stdout).artifacts[0].cached, false, "not recorded as current");
+});

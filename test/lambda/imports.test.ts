@@ -151,3 +151,18 @@ test("the standard library is per Python version", () => {
   assert.equal(isStdlib("msgspec"), false);
   assert.equal(isStdlib("typing_extensions"), false);
 });
+
+test("a directory without Python files does not shadow a third-party import (the wheel's files land beside it)", async (t) => {
+  const { mkdir: mk, writeFile: wf } = await import("node:fs/promises");
+  const { join: j } = await import("node:path");
+  const { tempDir: td } = await import("../support/tmp.ts");
+  const root = await td(t);
+  await mk(j(root, "msgspec"), { recursive: true });
+  await wf(j(root, "msgspec", "sample.json"), "{}");
+  await mk(j(root, "ours"), { recursive: true });
+  await wf(j(root, "ours", "tool.py"), "X = 1\n");
+  await wf(j(root, "h.py"), "import msgspec\nimport ours\nfrom ours import tool\n");
+  const got = await firstPartyClosure(j(root, "h.py"), root);
+  assert.deepEqual([...got.thirdParty], ["msgspec"]);
+  assert.deepEqual(got.files.map((f) => f.slice(root.length + 1)).sort(), ["h.py", "ours/tool.py"]);
+});

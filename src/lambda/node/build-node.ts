@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
@@ -201,27 +202,31 @@ async function writeNodeLambda(
 ): Promise<LambdaReport> {
   try {
     await mkdir(join(p.zipPath, ".."), { recursive: true });
-    const tmp = `${p.zipPath}.${process.pid}.tmp`;
+    // Unique per writer: two builds of one project at once must not rename each other's files.
+    const tag = `${process.pid}.${randomBytes(4).toString("hex")}`;
+    const tmp = `${p.zipPath}.${tag}.tmp`;
+    const metaTmp = `${p.zipPath}.json.${tag}.tmp`;
     let result: Awaited<ReturnType<typeof createZip>>;
+    let digest: string;
     try {
       result = await createZip(p.entries, tmp);
+      digest = `sha256:${result.sha256}`;
+      const { runtime, architecture, handler, distributions, environment } = p.meta;
+      const meta: NodeLambdaMetadata = {
+        runtime,
+        architecture,
+        handler,
+        digest,
+        distributions,
+        ...(environment ? { environment } : {}),
+      };
+      await writeFile(metaTmp, `${JSON.stringify(meta, null, 2)}\n`);
+      await rename(tmp, p.zipPath);
+      await rename(metaTmp, `${p.zipPath}.json`);
     } catch (e) {
-      await rm(tmp, { force: true });
+      await Promise.all([rm(tmp, { force: true }), rm(metaTmp, { force: true })]);
       throw e;
     }
-    const digest = `sha256:${result.sha256}`;
-    const { runtime, architecture, handler, distributions, environment } = p.meta;
-    const meta: NodeLambdaMetadata = {
-      runtime,
-      architecture,
-      handler,
-      digest,
-      distributions,
-      ...(environment ? { environment } : {}),
-    };
-    await writeFile(`${p.zipPath}.json.tmp`, `${JSON.stringify(meta, null, 2)}\n`);
-    await rename(tmp, p.zipPath);
-    await rename(`${p.zipPath}.json.tmp`, `${p.zipPath}.json`);
     const report = {
       digest,
       bytes: result.bytes,

@@ -111,7 +111,9 @@ export async function saveRecord(o: {
 }): Promise<void> {
   const stats = await Promise.all(o.watched.map((p) => stat(p, { bigint: true }).catch(() => undefined)));
   const racy = BigInt(Math.floor(o.since - RACY_MS)) * 1_000_000n;
-  if (stats.some((st) => st?.isFile() && st.mtimeNs >= racy)) return;
+  // A file or directory changed while bundling (a new x.ts next to the x.js esbuild picked):
+  // its stamp may already be the new one, so nothing is recorded and the next build bundles again.
+  if (stats.some((st) => st !== undefined && st.mtimeNs >= racy)) return;
   const stamps = Object.fromEntries(o.watched.map((p, i) => [p, formatStamp(stats[i])]));
   const outputs: Record<string, string> = {};
   for (const p of [o.zipPath, `${o.zipPath}.json`]) outputs[p] = await stampOf(p);

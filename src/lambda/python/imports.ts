@@ -3,7 +3,7 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import type { SyntaxNode } from "@lezer/common";
 import { parser } from "@lezer/python";
 import { TugError } from "../../errors.ts";
-import { type PathKind, pathKind } from "../path-kind.ts";
+import { type PathKind, PYTHON_FILES, pathKind } from "../path-kind.ts";
 import { STDLIB_ALWAYS, STDLIB_CHANGED } from "./stdlib-modules.ts";
 
 export interface PythonImport {
@@ -149,6 +149,12 @@ export interface ClosureOptions {
   minor?: number;
   /** Further directories first-party modules are found in, after `rootDir`. */
   sourceRoots?: string[];
+  /**
+   * Reads a source file; a caller that also zips the files passes a memoising reader, so the
+   * bytes parsed for imports are the very bytes packed and hashed (an edit racing the build
+   * then shows up as a changed input, never as a zip whose imports disagree with its sources).
+   */
+  read?: (path: string) => Promise<Buffer>;
 }
 
 export interface Closure {
@@ -196,7 +202,7 @@ export async function firstPartyClosure(
     const file = queue.shift() as string;
     let source: string;
     try {
-      source = await readFile(file, "utf8");
+      source = opts.read ? (await opts.read(file)).toString("utf8") : await readFile(file, "utf8");
     } catch (cause) {
       throw new TugError({ what: `cannot read Python source ${file}`, where: file, cause });
     }
@@ -261,7 +267,10 @@ async function resolveImport(
       if (await isFile(sub)) files.push(sub);
       else if (await isFile(subPkg)) files.push(subPkg);
     }
-    if (files.length || parts.length === 0 || (await isDir(dir))) return files;
+    if (files.length || parts.length === 0) return files;
+    // A directory with no Python in it (data, a checkout of docs) is not a namespace package
+    // of ours: Lambda's path puts the wheels in the same root, so the import is the wheel's.
+    if (imp.level > 0 || (await probe(join(dir, PYTHON_FILES))) === "file") return files;
   }
   return undefined;
 }

@@ -34,10 +34,11 @@ export async function lockedResolution(opts: LockedResolutionOptions): Promise<R
     v: RESOLVER_VERSION,
     target: [target.runtime, target.arch, formatGlibc(target.glibc)],
     indexUrls: ctx.indexUrls,
-    requirements,
+    // What is required, not where it is written: a comment line above it changes no resolution.
+    requirements: requirements.map((r) => [r.name, r.extras, r.specifier, r.markerText ?? ""]),
     pins: [...source.pins].sort(),
     hashes: [...source.hashes].sort(),
-    constraints: source.constraints ?? [],
+    constraints: (source.constraints ?? []).map((r) => [r.name, r.specifier, r.markerText ?? ""]),
   });
   const lock = await ctx.store?.getRecord<string>("python-lock", key);
   if (lock !== undefined) {
