@@ -85,7 +85,10 @@ export function buildCommand(program: Command): void {
     }
     for (const l of result.lambdas) {
       for (const w of l.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
-      const size = `${(l.bytes / 1024 / 1024).toFixed(1)} MB`;
+      const size =
+        l.bytes < 1024 * 1024
+          ? `${(l.bytes / 1024).toFixed(1)} kB`
+          : `${(l.bytes / 1024 / 1024).toFixed(1)} MB`;
       progress.line(
         `${l.target}  ${relative(process.cwd(), l.path)}  ${l.digest}  ${size}  ${l.cached ? "cached" : "built"}  ${fmtMs(l.ms)}`,
       );
