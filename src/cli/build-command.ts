@@ -90,7 +90,7 @@ export function buildCommand(program: Command): void {
           ? `${(l.bytes / 1024).toFixed(1)} kB`
           : `${(l.bytes / 1024 / 1024).toFixed(1)} MB`;
       progress.line(
-        `${l.target}  ${relative(process.cwd(), l.path)}  ${l.digest}  ${size}  ${l.cached ? "cached" : "built"}  ${fmtMs(l.ms)}`,
+        `${l.target}  ${relative(process.cwd(), l.path)}  ${l.digest}  ${size}  ${l.cached ? "cached" : l.reason ? `built (${l.reason})` : "built"}  ${fmtMs(l.ms)}`,
       );
     }
     if (flags.json) {

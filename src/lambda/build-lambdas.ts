@@ -82,6 +82,7 @@ async function planPython(
         layerZipPath(keys, l.name),
         { target: l.name, kind: "layer" },
         started,
+        project.dir,
       ),
     ),
     ...lambdas.map((l) =>
@@ -91,6 +92,7 @@ async function planPython(
         lambdaZipPath(keys, l.name),
         { target: l.name, kind: "lambda" },
         started,
+        project.dir,
       ),
     ),
   ]);

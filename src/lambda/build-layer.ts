@@ -25,12 +25,13 @@ export async function planPythonLayer(layer: PythonLayerTarget, ctx: PythonConte
   const started = performance.now();
   const zipPath = layerZipPath(ctx, layer.name);
   const key = layerKey(layer, ctx);
-  const { previous, current } = await previousOutput(
+  const { previous, current, reason } = await previousOutput(
     ctx.store,
     key,
     zipPath,
     { target: layer.name, kind: "layer" },
     started,
+    ctx.project.dir,
   );
   if (current) return { kind: "current", report: current };
 
@@ -58,6 +59,7 @@ export async function planPythonLayer(layer: PythonLayerTarget, ctx: PythonConte
         compatibleRuntimes: [layer.runtime.runtime],
       },
       inputs: { files: {}, probes: {} },
+      ...(reason ? { reason } : {}),
       previous,
       wheels,
       warnings: [],

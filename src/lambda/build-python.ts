@@ -37,12 +37,13 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   const layers = target.layers.map(
     (name) => ctx.project.layers?.find((l) => l.name === name) as PythonLayerTarget,
   );
-  const { previous, current } = await previousOutput(
+  const { previous, current, reason } = await previousOutput(
     ctx.store,
     lambdaKey(target, ctx),
     zipPath,
     { target: target.name, kind: "lambda" },
     started,
+    project.dir,
   );
   if (current) return { kind: "current", report: current };
 
@@ -140,6 +141,7 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
       },
       inputs: { files, probes: Object.fromEntries(closure.probes) },
       recordable: unsure.length === 0,
+      ...(reason ? { reason } : {}),
       previous,
       wheels,
       warnings,

@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
+import { basename, dirname, relative, sep } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
 import { canonicalJson } from "../engine/key.ts";
-import { type PathKind, pathKind } from "./path-kind.ts";
+import { type PathKind, PYTHON_FILES, pathKind } from "./path-kind.ts";
 import type { LambdaReport } from "./planned-zip.ts";
 
 /** What a built lambda zip depended on and what it produced, for the no-op fast path. */
@@ -61,23 +62,37 @@ export function outputKey(parts: Record<string, unknown>): string {
 }
 
 /**
- * Whether the outputs a record describes are still what the same inputs would build: every input
- * has the recorded content, every probe finds the same kind of thing, and the outputs are the
- * very files written then (size, mtime, inode), so nobody replaced or edited them since.
+ * Why the outputs a record describes are not what the same inputs would build now, or undefined
+ * when they are: every input has the recorded content, every probe finds the same kind of thing,
+ * and the outputs are the very files written then (size, mtime, ctime, inode). The first
+ * difference found is the answer, in words for "why was this rebuilt".
  */
-export async function upToDate(record: OutputRecord): Promise<boolean> {
+export async function staleReason(record: OutputRecord, root: string): Promise<string | undefined> {
+  const shown = (p: string) => relative(root, p).split(sep).join("/") || p;
   const checks = [
     ...Object.entries(record.files).map(async ([path, sha]) => {
       const data = await readFile(path).catch(() => undefined);
-      return data !== undefined && sha256Hex(data) === sha;
+      if (data === undefined) return `${shown(path)} was removed`;
+      return sha256Hex(data) === sha ? undefined : `${shown(path)} changed`;
     }),
-    ...Object.entries(record.probes).map(async ([path, kind]) => (await pathKind(path)) === kind),
-    ...Object.entries(record.outputs).map(async ([path, want]) => sameStamp(await stampOf(path), want)),
+    ...Object.entries(record.probes).map(async ([path, kind]) => {
+      const now = await pathKind(path);
+      if (now === kind) return undefined;
+      const what = basename(path) === PYTHON_FILES ? `Python files in ${shown(dirname(path))}` : shown(path);
+      return now === "none" ? `${what}: removed` : kind === "none" ? `${what}: new` : `${what}: now a ${now}`;
+    }),
+    ...Object.entries(record.outputs).map(async ([path, want]) =>
+      sameStamp(await stampOf(path), want)
+        ? undefined
+        : `${shown(path)} was changed or removed since it was built`,
+    ),
   ];
-  return (await Promise.all(checks)).every(Boolean);
+  return (await Promise.all(checks)).find((r) => r !== undefined);
 }
 
 export interface PreviousOutput {
+  /** Why it must be built, in words: "lambdas/plot.py changed". */
+  reason?: string;
   /** The zip path when it is still the file the last build wrote (so its head can be reused). */
   previous: string | undefined;
   /** The report to give when nothing changed at all. */
@@ -95,11 +110,14 @@ export async function previousOutput(
   zipPath: string,
   report: Pick<LambdaReport, "target" | "kind">,
   started: number,
+  root: string,
 ): Promise<PreviousOutput> {
   const record = await store?.getRecord<OutputRecord>("lambda-out", key);
   const want = record?.outputs[zipPath];
   const previous = want && sameStamp(await stampOf(zipPath), want) ? zipPath : undefined;
-  if (!record || !previous || !(await upToDate(record))) return { previous, current: undefined };
+  if (!record) return { previous, current: undefined, reason: "no earlier build with these settings" };
+  const reason = await staleReason(record, root);
+  if (reason || !previous) return { previous, current: undefined, reason: reason ?? "the zip was changed" };
   const { digest, bytes, unpackedBytes, distributions, warnings } = record;
   const ms = Math.round(performance.now() - started);
   return {

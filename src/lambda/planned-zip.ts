@@ -28,6 +28,8 @@ export interface LambdaReport {
   ms: number;
   /** Things worth a look that did not stop the build (e.g. an import nothing provides). */
   warnings?: string[];
+  /** Why it was built rather than current: "lambdas/plot.py changed", "no earlier build …". */
+  reason?: string;
 }
 
 /**
@@ -53,6 +55,8 @@ export type PlannedZip =
       /** What `NAME.zip.json` says besides the digest and distributions. */
       meta: Record<string, unknown>;
       inputs: Pick<OutputRecord, "files" | "probes">;
+      /** Why it is built rather than current ("lambdas/plot.py changed"). */
+      reason?: string;
       /** False when something could not be checked: the zip is written but not recorded as current. */
       recordable?: boolean;
       /** The zip this build replaces, when it is still the one the last build wrote. */
@@ -129,6 +133,7 @@ export async function writePlanned(
     distributions,
     cached: false,
     ms: Math.round(performance.now() - started),
+    ...(planned.reason ? { reason: planned.reason } : {}),
     ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
   };
   const [zipStamp, metaStamp] = await Promise.all([stampOf(zipPath), stampOf(metaPath)]);

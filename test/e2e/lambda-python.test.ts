@@ -83,6 +83,7 @@ interface LambdaArtifact {
   distributions: Array<{ name: string; version: string; wheel: string }>;
   cached: boolean;
   ms: number;
+  reason?: string;
 }
 
 async function zipNames(path: string): Promise<string[]> {
@@ -256,6 +257,7 @@ test("a rebuild with nothing changed makes no index request and writes nothing; 
   const byName = new Map(edited.artifacts.map((a) => [a.target, a]));
   assert.equal(byName.get("echo")?.cached, true);
   assert.equal(byName.get("plot")?.cached, false);
+  assert.equal(byName.get("plot")?.reason, "lambdas/plot.py changed", "why it was rebuilt");
   assert.notEqual(byName.get("plot")?.digest, first.artifacts[1]?.digest);
   const names = await zipNames(join(p.dir, ".tug", "out", "lambdas", "plot.zip"));
   assert.equal(names.at(-1), "lambdas/plot.py", "first-party sources come last");
@@ -277,6 +279,7 @@ test("a rebuild with nothing changed makes no index request and writes nothing; 
     env: p.env,
   });
   assert.equal(shadowed.artifacts[0]?.cached, false);
+  assert.equal(shadowed.artifacts[0]?.reason, "fakematplotlib.py: new");
   assert.ok(
     (await zipNames(join(p.dir, ".tug", "out", "lambdas", "plot.zip"))).includes("fakematplotlib.py"),
   );
