@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Digest } from "../oci/digest.ts";
 import { hexOf } from "../oci/digest.ts";
+import { isAlive } from "./dead-temps.ts";
 import { canonicalJson } from "./key.ts";
 import type { RemoteSync } from "./remote-sync.ts";
 
@@ -149,15 +150,6 @@ export class CacheStore {
     if (!(await this.remote.fetchBlob(digest, tmp))) return false;
     await this.ingestBlob(tmp, digest);
     return true;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== "ESRCH";
   }
 }
 

@@ -2,6 +2,7 @@ import { type Hash, randomBytes } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
+import { sweepDeadTemps } from "../engine/dead-temps.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { createZip } from "../zip/zip-writer.ts";
 import { type FileStamp, type OutputRecord, sameStamp, stampOf } from "./output-record.ts";
@@ -84,6 +85,7 @@ export async function writePlanned(
   const { zipPath, entries, distributions, started } = planned;
   const metaPath = `${zipPath}.json`;
   await mkdir(dirname(zipPath), { recursive: true });
+  await sweepDeadTemps(dirname(zipPath));
   // Unique per writer: two builds of one project at once must not rename each other's files.
   const tag = `${process.pid}.${randomBytes(4).toString("hex")}`;
   const tmp = `${zipPath}.${tag}.tmp`;

@@ -8,7 +8,7 @@ import { fileIdentity } from "./zip-reuse.ts";
 const HIGH_WATER = 4 << 20;
 
 function tmpPathFor(out: string): string {
-  return join(dirname(out), `.${basename(out)}.${randomBytes(6).toString("hex")}.tmp`);
+  return join(dirname(out), `.${basename(out)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
 }
 
 async function hashHead(path: string, bytes: number): Promise<Hash> {

@@ -5,6 +5,7 @@ import { join, relative, sep } from "node:path";
 import { esbuildVersion } from "../../builders/node.ts";
 import type { NodeLambdaTarget, Project } from "../../config/types.ts";
 import { defaultCacheDir } from "../../engine/cache-store.ts";
+import { sweepDeadTemps } from "../../engine/dead-temps.ts";
 import { allSettledOrThrow } from "../../engine/settle.ts";
 import { TugError } from "../../errors.ts";
 import type { ZipEntry } from "../../zip/entry.ts";
@@ -202,6 +203,7 @@ async function writeNodeLambda(
 ): Promise<LambdaReport> {
   try {
     await mkdir(join(p.zipPath, ".."), { recursive: true });
+    await sweepDeadTemps(join(p.zipPath, ".."));
     // Unique per writer: two builds of one project at once must not rename each other's files.
     const tag = `${process.pid}.${randomBytes(4).toString("hex")}`;
     const tmp = `${p.zipPath}.${tag}.tmp`;
