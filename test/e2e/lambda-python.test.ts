@@ -484,3 +484,67 @@ test("review fixes: a zip edited in place is rebuilt; warnings repeat on cached 
   const downAgain = await runTug(["build", "solo", "--json"], { cwd: p.dir, env: p.env });
   assert.equal(JSON.parse(downAgain.stdout).artifacts[0].cached, false, "not recorded as current");
 });
+
+test("kill -9 while a lambda zip is written, then rebuild: no temp left, same bytes as a clean build", async (t) => {
+  const root = await tempDir(t, "tug-lambda-kill-");
+  // A wheel with 48 MB that deflate cannot shrink: the zip write is still running at the kill.
+  const { randomBytes } = await import("node:crypto");
+  const index = await buildFixtureIndex(join(root, "index"), [
+    {
+      name: "bigdata",
+      version: "1.0",
+      tag: "py3-none-any",
+      files: Object.fromEntries([0, 1, 2].map((i) => [`bigdata/blob${i}.bin`, randomBytes(16 << 20)])),
+    },
+  ]);
+  const dir = join(root, "project");
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    join(dir, "tug.yaml"),
+    `python:\n  index_url: ${index.simpleUrl}\nlambdas:\n  fn: { runtime: python3.12, handler: fn.py:handler }\n`,
+  );
+  await writeFile(join(dir, "requirements.txt"), "bigdata\n");
+  await writeFile(join(dir, "fn.py"), "import bigdata\n\n\ndef handler(event, context):\n    return 1\n");
+  const env = { TUG_CACHE: join(root, "cache"), PIP_CONFIG_FILE: "/dev/null", TUG_INDEX_URL: "" };
+  const out = join(dir, ".tug", "out", "lambdas");
+  const killed = await runTug(["build"], {
+    cwd: dir,
+    env,
+    onSpawn: (child) => {
+      const poll = setInterval(async () => {
+        // Kill once a temp file of the zip holds a few MB.
+        const names = await readdir(out).catch(() => [] as string[]);
+        const sizes = await Promise.all(
+          names
+            .filter((n) => n.endsWith(".tmp"))
+            .map((n) =>
+              stat(join(out, n)).then(
+                (s) => s.size,
+                () => 0,
+              ),
+            ),
+        );
+        if (sizes.some((s) => s > 4 << 20) && child.exitCode === null) child.kill("SIGKILL");
+      }, 2);
+      child.once("exit", () => clearInterval(poll));
+    },
+  });
+  assert.equal(killed.signal, "SIGKILL", `the build finished before it could be killed:\n${killed.stderr}`);
+  assert.ok(
+    (await readdir(out)).some((n) => n.endsWith(".tmp")),
+    "the killed build left a temp file",
+  );
+
+  const rebuilt = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build"], { cwd: dir, env });
+  assert.equal(rebuilt.artifacts[0]?.cached, false);
+  assert.deepEqual(
+    (await readdir(out)).sort(),
+    ["fn.zip", "fn.zip.json"],
+    "the dead writer's temp files are gone",
+  );
+  const clean = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build", "--out", join(root, "clean")], {
+    cwd: dir,
+    env: { ...env, TUG_CACHE: join(root, "cache2") },
+  });
+  assert.equal(rebuilt.artifacts[0]?.digest, clean.artifacts[0]?.digest);
+});
