@@ -42,7 +42,7 @@ const PLOT_GLIBC_MINOR = 28;
  * and so is the project's .tug/out. An allowlist, so a record added later is dropped by default:
  * "cold" can only be colder than intended, never secretly warm. The dropped paths are printed.
  */
-const COLD_KEEP = ["python/wheels", "python/metadata", "ac/wheel-table", "ac/project", "ac/tool"];
+const COLD_KEEP = ["blobs", "python/metadata", "ac/wheel-table", "ac/project", "ac/tool"];
 
 const PLOT_MUST = ["matplotlib", "numpy", "contourpy", "pillow"];
 const ECHO_MUST = ["msgspec", "structlog"];

@@ -21,7 +21,11 @@ export async function planPythonZips(
   const { cacheDir, ...rest } = base;
   const ctx: PythonContext = {
     ...rest,
-    index: simpleIndex({ urls: base.indexUrls, cacheDir: join(cacheDir, "python") }),
+    index: simpleIndex({
+      urls: base.indexUrls,
+      cacheDir: join(cacheDir, "python"),
+      wheelDir: join(cacheDir, "blobs", "sha256"),
+    }),
   };
   const settled = await Promise.allSettled([
     ...layers.map((layer) => planPythonLayer(layer, ctx)),

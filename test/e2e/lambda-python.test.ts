@@ -548,3 +548,39 @@ test("kill -9 while a lambda zip is written, then rebuild: no temp left, same by
   });
   assert.equal(rebuilt.artifacts[0]?.digest, clean.artifacts[0]?.digest);
 });
+
+test("wheels are blobs of the cache: tug cache verify checks them, prune frees them, the next build fetches them again", async (t) => {
+  const p = await talkProject(t);
+  const first = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build", "echo"], {
+    cwd: p.dir,
+    env: p.env,
+  });
+  const cache = p.env.TUG_CACHE as string;
+  const { createHash } = await import("node:crypto");
+  const wheelFile = join(dirname(p.dir), "index", "files", first.artifacts[0]?.distributions[0]?.wheel ?? "");
+  const sha = createHash("sha256")
+    .update(await readFile(wheelFile))
+    .digest("hex");
+  assert.ok((await stat(join(cache, "blobs", "sha256", sha))).isFile(), "the wheel is a CAS blob");
+
+  const verified = await runTug(["cache", "verify"], { cwd: p.dir, env: p.env });
+  assert.equal(verified.code, 0, verified.stderr);
+  assert.match(verified.stdout, /checked [1-9]\d* blobs .*; 0 dropped/);
+
+  // Everything is "recently used" for 10 minutes; age the blobs so prune may take them.
+  const { utimes } = await import("node:fs/promises");
+  const old = new Date(Date.now() - 3600_000);
+  for (const name of await readdir(join(cache, "blobs", "sha256"))) {
+    await utimes(join(cache, "blobs", "sha256", name), old, old);
+  }
+  const pruned = await runTug(["cache", "prune", "--max-size", "1K"], { cwd: p.dir, env: p.env });
+  assert.equal(pruned.code, 0, pruned.stderr);
+  await assert.rejects(stat(join(cache, "blobs", "sha256", sha)));
+  await writeFile(join(p.dir, "lambdas", "echo.py"), `${ECHO}\n# again\n`);
+  const again = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build", "echo"], {
+    cwd: p.dir,
+    env: p.env,
+  });
+  assert.equal(again.artifacts[0]?.cached, false);
+  assert.ok((await stat(join(cache, "blobs", "sha256", sha))).isFile(), "fetched again from the index");
+});

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { get as httpGet, type IncomingMessage } from "node:http";
 import { get as httpsGet } from "node:https";
 import { dirname, join } from "node:path";
@@ -19,8 +19,13 @@ export { parseMetadata } from "./index-page.ts";
 export interface SimpleIndexOptions {
   /** index_url first, then extra_index_urls; http(s):// or file:// URLs of a `simple/` root. */
   urls: readonly string[];
-  /** Wheels land in `cacheDir/wheels/sha256/HEX`, METADATA in `cacheDir/metadata/sha256/HEX`. */
+  /** METADATA lands in `cacheDir/metadata/sha256/HEX`; wheels in `wheelDir` (default `cacheDir/wheels/sha256`). */
   cacheDir: string;
+  /**
+   * Where wheels are kept by sha256. tug passes its CAS (`$TUG_CACHE/blobs/sha256`): a wheel is
+   * then one more content-addressed blob that `tug cache stats/prune/verify` see.
+   */
+  wheelDir?: string;
 }
 
 export interface SimpleIndex {
@@ -180,6 +185,7 @@ async function exists(path: string): Promise<boolean> {
 
 /** A PEP 503 / PEP 691 client over one or more indexes, with a sha256-keyed download cache. */
 export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
+  const wheelDir = options.wheelDir ?? join(options.cacheDir, "wheels", "sha256");
   const requests: string[] = [];
   const pages = new Map<string, Promise<IndexFile[]>>();
   const wheels = new Map<string, Promise<string>>();
@@ -209,8 +215,13 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
   }
 
   async function fetchWheel(file: IndexFile): Promise<string> {
-    const dir = join(options.cacheDir, "wheels", "sha256");
-    if (file.sha256 && (await exists(join(dir, file.sha256)))) return join(dir, file.sha256);
+    const dir = wheelDir;
+    if (file.sha256 && (await exists(join(dir, file.sha256)))) {
+      // Used now: `tug cache prune` drops the least recently used blobs first.
+      const now = new Date();
+      utimes(join(dir, file.sha256), now, now).catch(() => {});
+      return join(dir, file.sha256);
+    }
     const got = await fetchLogged(file.url);
     if (!got) throw unreachable(file.url, "the index lists it but it is not there");
     if (file.sha256) {
@@ -267,7 +278,7 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
     }
     // Without PEP 658, an http index may still serve ranges: read METADATA out of the wheel's
     // central directory instead of downloading a wheel the resolver may never choose.
-    const local = file.sha256 ? join(options.cacheDir, "wheels", "sha256", file.sha256) : undefined;
+    const local = file.sha256 ? join(wheelDir, file.sha256) : undefined;
     const have = wheels.has(file.sha256 ?? file.url) || (local !== undefined && (await exists(local)));
     if (text === undefined && /^https?:/.test(file.url) && !have) {
       text = await metadataByRange(rangeFetch(file.url, (u) => requests.push(u))).catch(() => undefined);
