@@ -121,7 +121,12 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
     selected.lambdas.length + selected.layers.length === 0
       ? Promise.resolve([])
       : import("../lambda/build-lambdas.ts").then((m) =>
-          m.buildLambdas(project, selected.lambdas, opts, selected.layers),
+          m.buildLambdas(
+            project,
+            selected.lambdas,
+            { out: opts.out, cacheDir: opts.cacheDir, remote: opts.remoteCache },
+            selected.layers,
+          ),
         );
   if (targets.length === 0) {
     const lambdas = await lambdasBuilt;

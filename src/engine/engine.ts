@@ -44,22 +44,7 @@ export class Engine {
     const engine = new Engine(store, statCache, opts);
     if (opts.onEvent) engine.timings.on(opts.onEvent);
     if (opts.remote && opts.remote.mode !== "off") {
-      const warn = (message: string) => engine.timings.log("remote-cache", message);
-      try {
-        const { openRemoteCache } = await import("../remote/open.ts");
-        // TUG_REMOTE_CACHE_TIMEOUT_MS shortens every remote operation's limits (tests, flaky links).
-        const ms = Number(process.env.TUG_REMOTE_CACHE_TIMEOUT_MS) || undefined;
-        const timeouts = ms ? { connectMs: ms, idleMs: ms } : undefined;
-        store.remote = new RemoteSync(
-          await openRemoteCache(opts.remote.url, process.env, { timeouts }),
-          opts.remote.mode,
-          warn,
-        );
-      } catch (e) {
-        warn(
-          `cannot use remote cache ${opts.remote.url.replace(/\/\/[^/@]*@/, "//")}: ${e instanceof Error ? e.message : String(e)}; continuing with the local cache only`,
-        );
-      }
+      await attachRemote(store, opts.remote, (message) => engine.timings.log("remote-cache", message));
     }
     return engine;
   }
@@ -69,5 +54,32 @@ export class Engine {
     await this.statCache.save();
     await this.store.remote?.flush();
     await logBuild(this.store).catch(() => {});
+  }
+}
+
+/**
+ * Puts the shared cache behind `store` (read-through, write-back). Any failure to open it is
+ * one warning; the build goes on with the local cache only.
+ */
+export async function attachRemote(
+  store: CacheStore,
+  remote: { url: string; mode: RemoteMode },
+  warn: (message: string) => void,
+): Promise<void> {
+  if (remote.mode === "off") return;
+  try {
+    const { openRemoteCache } = await import("../remote/open.ts");
+    // TUG_REMOTE_CACHE_TIMEOUT_MS shortens every remote operation's limits (tests, flaky links).
+    const ms = Number(process.env.TUG_REMOTE_CACHE_TIMEOUT_MS) || undefined;
+    const timeouts = ms ? { connectMs: ms, idleMs: ms } : undefined;
+    store.remote = new RemoteSync(
+      await openRemoteCache(remote.url, process.env, { timeouts }),
+      remote.mode,
+      warn,
+    );
+  } catch (e) {
+    warn(
+      `cannot use remote cache ${remote.url.replace(/\/\/[^/@]*@/, "//")}: ${e instanceof Error ? e.message : String(e)}; continuing with the local cache only`,
+    );
   }
 }

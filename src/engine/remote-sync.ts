@@ -9,7 +9,9 @@ import { Limiter } from "./limiter.ts";
 export type RemoteMode = "read" | "readwrite" | "off";
 
 /** Record kinds that are portable between machines: their keys hold no paths, hosts or times. */
-export const SHARED_KINDS = new Set(["layer", "desc", "diff"]);
+// Portable records only: what they say holds on any machine (no paths, no stamps). Lambda output
+// records hold local stamps and stay local; locks and wheel tables travel.
+export const SHARED_KINDS = new Set(["layer", "desc", "diff", "python-lock", "wheel-table"]);
 
 export interface RemoteStats {
   recordHits: number;

@@ -7,6 +7,7 @@ import type {
   PythonLayerTarget,
 } from "../config/types.ts";
 import { CacheStore, defaultCacheDir } from "../engine/cache-store.ts";
+import type { RemoteMode } from "../engine/remote-sync.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
 import { previousOutput } from "./output-record.ts";
 import type { LambdaReport, ZipMemo } from "./planned-zip.ts";
@@ -18,6 +19,10 @@ export interface BuildLambdasOptions {
   cacheDir?: string | undefined;
   /** State a resident process keeps between builds (tug dev): zips' head hashes. */
   memo?: ZipMemo | undefined;
+  /** The shared cache: resolution locks, wheel tables and wheels travel through it. */
+  remote?: { url: string; mode: RemoteMode } | undefined;
+  /** Where remote-cache trouble is reported (default: stderr). */
+  warn?: (message: string) => void;
 }
 
 export interface LambdaPlan {
@@ -98,6 +103,26 @@ async function planPython(
   ]);
   const reports = current.flatMap((c) => (c.current ? [c.current] : []));
   if (reports.length === current.length) return { write: async () => reports, discard: async () => {} };
-  const { planPythonZips } = await import("./python-plans.ts");
-  return planPythonZips({ ...keys, store, cacheDir }, lambdas, layers, opts.memo);
+  const [{ planPythonZips }, { attachRemote }] = await Promise.all([
+    import("./python-plans.ts"),
+    import("../engine/engine.ts"),
+  ]);
+  // Only now, on a miss: a no-op build never talks to the shared cache.
+  if (opts.remote) {
+    const warn = opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
+    await attachRemote(store, opts.remote, warn);
+  }
+  const flush = async () => {
+    await store.remote?.flush();
+  };
+  try {
+    const plan = await planPythonZips({ ...keys, store, cacheDir }, lambdas, layers, opts.memo);
+    return {
+      write: () => plan.write().finally(flush),
+      discard: () => plan.discard().finally(flush),
+    };
+  } catch (e) {
+    await flush();
+    throw e;
+  }
 }

@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
@@ -25,6 +26,16 @@ export async function planPythonZips(
       urls: base.indexUrls,
       cacheDir: join(cacheDir, "python"),
       wheelDir: join(cacheDir, "blobs", "sha256"),
+      // With a shared cache, wheels travel through it like layer blobs (verified by sha256).
+      fromCache: async (sha) => (base.store?.remote ? base.store.ensureBlob(`sha256:${sha}`) : false),
+      onDownloaded: (sha, path) => {
+        const remote = base.store?.remote;
+        if (remote)
+          void stat(path).then(
+            (st) => remote.putBlob(`sha256:${sha}`, st.size, path),
+            () => {},
+          );
+      },
     }),
   };
   const settled = await Promise.allSettled([

@@ -26,6 +26,10 @@ export interface SimpleIndexOptions {
    * then one more content-addressed blob that `tug cache stats/prune/verify` see.
    */
   wheelDir?: string;
+  /** Asked before downloading a wheel: true when it was put into `wheelDir` (e.g. from a shared cache). */
+  fromCache?: (sha256: string) => Promise<boolean>;
+  /** Told about each wheel downloaded from an index (e.g. to share it). */
+  onDownloaded?: (sha256: string, path: string) => void;
 }
 
 export interface SimpleIndex {
@@ -222,17 +226,20 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
       utimes(join(dir, file.sha256), now, now).catch(() => {});
       return join(dir, file.sha256);
     }
+    if (file.sha256 && (await options.fromCache?.(file.sha256))) return join(dir, file.sha256);
     const got = await fetchLogged(file.url);
     if (!got) throw unreachable(file.url, "the index lists it but it is not there");
     if (file.sha256) {
       const dest = join(dir, file.sha256);
       await download(got.body, dest, `wheel ${file.filename}`, file.url, file.sha256);
+      options.onDownloaded?.(file.sha256, dest);
       return dest;
     }
     // No hash from the index: keep it under the hash of what arrived.
     const tmp = join(dir, `unverified-${randomBytes(6).toString("hex")}`);
     const sha = await download(got.body, tmp, `wheel ${file.filename}`, file.url);
     await rename(tmp, join(dir, sha));
+    options.onDownloaded?.(sha, join(dir, sha));
     return join(dir, sha);
   }
 
