@@ -90,6 +90,8 @@ export function invokeCommand(program: Command): void {
       event,
       ...(environment ? { env: environment } : {}),
       ...(layerZips.length ? { layers: layerZips } : {}),
+      // The runtime provides @aws-sdk/*; locally the project's own install stands in for it.
+      ...(target.language === "node" ? { nodeModules: join(project.dir, "node_modules") } : {}),
       ...(flags.timeout ? { timeoutMs: Number(flags.timeout) * 1000 } : {}),
     });
     for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);

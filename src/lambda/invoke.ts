@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createWriteStream } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
@@ -21,6 +21,12 @@ export interface InvokeOptions {
   timeoutMs?: number;
   /** Extra environment for the handler, over the host's and Lambda's variables. */
   env?: Record<string, string>;
+  /**
+   * Node: a node_modules directory standing in for the runtime's own modules (the project's, so
+   * the `@aws-sdk/*` left out of the bundle resolves). It is linked beside the task directory,
+   * where both `require` and `import` look after the zip's own node_modules.
+   */
+  nodeModules?: string;
   /** Layer zips, unpacked in order into /opt's stand-in (`python/` is then on the path, as on Lambda). */
   layers?: string[];
   /** Where the temporary task dir is made; default the OS temp dir. */
@@ -82,6 +88,7 @@ export async function invokeLambda(options: InvokeOptions): Promise<InvokeResult
   try {
     const task = join(root, "task");
     await unpack(options.zip, task);
+    if (options.nodeModules) await symlink(options.nodeModules, join(root, "node_modules"), "dir");
     const opt = join(root, "opt");
     for (const layer of options.layers ?? []) await unpack(layer, opt);
     const target = await locate(runtime, options.handler, task, options.zip);
@@ -107,9 +114,8 @@ export async function invokeLambda(options: InvokeOptions): Promise<InvokeResult
       AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "128",
       PYTHONDONTWRITEBYTECODE: "1",
-      ...(options.layers?.length
-        ? { PYTHONPATH: join(opt, "python"), NODE_PATH: join(opt, "nodejs", "node_modules") }
-        : {}),
+      ...(options.layers?.length ? { PYTHONPATH: join(opt, "python") } : {}),
+      NODE_PATH: join(opt, "nodejs", "node_modules"),
       ...options.env,
     };
     const pre = target.command === "python3" ? ["-u"] : [];

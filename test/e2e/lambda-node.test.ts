@@ -223,6 +223,10 @@ test("a TS handler is bundled per lambda with natives for its CPU, invokes, and 
   const invoked = await runTug(["invoke", "api", "--event", '{"name":"bob"}'], { cwd: p.dir, env: p.env });
   assert.equal(invoked.code, 0, invoked.stderr);
   assert.deepEqual(JSON.parse(invoked.stdout), { msg: "hi bob", n: 42, arch: process.arch });
+  // @aws-sdk is not in the zip (the runtime has it); invoke finds the project's install instead.
+  const sdk = await runTug(["invoke", "api", "--event", '{"s3":true}'], { cwd: p.dir, env: p.env });
+  assert.equal(sdk.code, 0, sdk.stderr);
+  assert.equal(JSON.parse(sdk.stdout), "function");
 
   // Nothing changed: reported cached, and neither file is rewritten.
   const before = await mtimes(api.path, other.path);
