@@ -22,6 +22,8 @@ export async function explainTarget(
   name: string,
   opts: { cacheDir?: string } = {},
 ): Promise<StepExplanation[]> {
+  const isLambda = [...(project.lambdas ?? []), ...(project.layers ?? [])].some((l) => l.name === name);
+  if (isLambda) return (await import("../lambda/explain-lambda.ts")).explainLambda(project, name, opts);
   const [target] = selectTargets(project, [name]);
   const engine = await Engine.open({ cacheDir: opts.cacheDir, scope: project.dir });
   try {

@@ -20,6 +20,8 @@ export interface OutputRecord {
   distributions: Array<{ name: string; version: string; wheel: string }>;
   /** Shown again on every cached build, until the cause is fixed. */
   warnings?: string[];
+  /** Why the build that wrote these outputs ran (for `tug explain`). */
+  builtBecause?: string;
 }
 
 export interface FileStamp {

@@ -150,6 +150,7 @@ export async function writePlanned(
       unpackedBytes: report.unpackedBytes,
       distributions,
       ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
+      ...(planned.reason ? { builtBecause: planned.reason } : {}),
     };
     await store.putRecord("lambda-out", planned.key, record);
   }

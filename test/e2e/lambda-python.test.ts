@@ -584,3 +584,22 @@ test("wheels are blobs of the cache: tug cache verify checks them, prune frees t
   assert.equal(again.artifacts[0]?.cached, false);
   assert.ok((await stat(join(cache, "blobs", "sha256", sha))).isFile(), "fetched again from the index");
 });
+
+test("tug explain says why a lambda would be rebuilt, and why it last was", async (t) => {
+  const p = await talkProject(t);
+  const never = await runTug(["explain", "plot"], { cwd: p.dir, env: p.env });
+  assert.equal(never.code, 0, never.stderr);
+  assert.match(never.stdout, /plot {2}zip: would be rebuilt\n {2}- no earlier build with these settings/);
+  await runTugJson(["build", "plot"], { cwd: p.dir, env: p.env });
+  const fresh = await runTug(["explain", "plot", "--json"], { cwd: p.dir, env: p.env });
+  assert.equal(JSON.parse(fresh.stdout).steps[0].status, "up-to-date");
+  await writeFile(join(p.dir, "lambdas", "plot.py"), `${PLOT}\n# edited\n`);
+  const stale = await runTug(["explain", "plot"], { cwd: p.dir, env: p.env });
+  assert.match(stale.stdout, /would be rebuilt\n {2}- lambdas\/plot\.py changed/);
+  await runTugJson(["build", "plot"], { cwd: p.dir, env: p.env });
+  const after = await runTug(["explain", "plot"], { cwd: p.dir, env: p.env });
+  assert.match(
+    after.stdout,
+    /up to date \(cache hit\)\n {2}last rebuilt because:\n {2}- lambdas\/plot\.py changed/,
+  );
+});
