@@ -9,6 +9,8 @@ export interface LambdaFlags {
   runtime?: string;
   architecture?: string;
   glibc?: string;
+  /** Overrides python.index_url (and TUG_INDEX_URL). */
+  indexUrl?: string;
 }
 
 /** The flags that give a FILE:FUNCTION argument its runtime (for `build` and `invoke`). */
@@ -22,6 +24,10 @@ export function addLambdaFlags(cmd: Command): Command {
     .option(
       "--glibc <version>",
       'for a FILE:FUNCTION argument: override the runtime\'s glibc ceiling, e.g. "2.28"',
+    )
+    .option(
+      "--index-url <url>",
+      "Python package index for lambdas (over python.index_url and TUG_INDEX_URL)",
     );
 }
 
@@ -89,5 +95,15 @@ export async function withHandlerLambdas(
   return {
     project: { ...project, lambdas, python: project.python ?? toPythonSettings(undefined, project.dir) },
     names,
+  };
+}
+
+/** `--index-url` over the project's python.index_url (lambdas and layers only read it). */
+export async function withIndexUrl(project: Project, indexUrl: string | undefined): Promise<Project> {
+  if (indexUrl === undefined || (!project.lambdas?.length && !project.layers?.length)) return project;
+  const { toPythonSettings } = await import("../config/lambda-target.ts");
+  return {
+    ...project,
+    python: { ...(project.python ?? toPythonSettings(undefined, project.dir)), indexUrl },
   };
 }

@@ -5,7 +5,7 @@ import { findProject } from "../config/find.ts";
 import { effectiveRepo } from "../config/repo.ts";
 import type { Project } from "../config/types.ts";
 import { defaultCacheDir } from "../engine/cache-store.ts";
-import { isHandlerArg, type LambdaFlags, withHandlerLambdas } from "./handler-args.ts";
+import { isHandlerArg, type LambdaFlags, withHandlerLambdas, withIndexUrl } from "./handler-args.ts";
 
 export interface ProjectArgs extends LambdaFlags {
   file?: string;
@@ -38,6 +38,7 @@ export async function projectFromArgs(
     project = added.project;
     targets = [...targets, ...added.names];
   }
+  project = await withIndexUrl(project, opts.indexUrl);
   return { project, targets, repo: effectiveRepo(project, opts.repo, process.env) };
 }
 

@@ -379,6 +379,25 @@ test("zero-config: tug build FILE:FUNCTION --runtime --architecture, and tug inv
   assert.equal(invoked.code, 0, invoked.stderr);
   assert.deepEqual(JSON.parse(invoked.stdout).echo, { z: 1 });
 
+  // --index-url wins over TUG_INDEX_URL (and python.index_url).
+  const viaFlag = await runTugJson<{ artifacts: LambdaArtifact[] }>(
+    [
+      "build",
+      "lambdas/plot.py:handler",
+      "--runtime",
+      "python3.11",
+      "--glibc",
+      "2.28",
+      "--index-url",
+      indexUrl,
+    ],
+    { cwd: p.dir, env: { ...env, TUG_INDEX_URL: "file:///nonexistent/simple" } },
+  );
+  assert.deepEqual(
+    viaFlag.artifacts[0]?.distributions.map((d) => d.name),
+    ["fakematplotlib", "fakenumpy"],
+  );
+
   const bad = await runTug(["build", "lambdas/echo.py:handler", "--runtime", "python2.7"], {
     cwd: p.dir,
     env,
