@@ -20,7 +20,7 @@ export interface StepExplanation {
 export async function explainTarget(
   project: Project,
   name: string,
-  opts: { cacheDir?: string } = {},
+  opts: { cacheDir?: string; out?: string } = {},
 ): Promise<StepExplanation[]> {
   const isLambda = [...(project.lambdas ?? []), ...(project.layers ?? [])].some((l) => l.name === name);
   if (isLambda) return (await import("../lambda/explain-lambda.ts")).explainLambda(project, name, opts);

@@ -9,9 +9,11 @@ import { Limiter } from "./limiter.ts";
 export type RemoteMode = "read" | "readwrite" | "off";
 
 /** Record kinds that are portable between machines: their keys hold no paths, hosts or times. */
-// Portable records only: what they say holds on any machine (no paths, no stamps). Lambda output
-// records hold local stamps and stay local; locks and wheel tables travel.
-export const SHARED_KINDS = new Set(["layer", "desc", "diff", "python-lock", "wheel-table"]);
+// Portable records only: what they say holds on any machine. Lambda output records hold local
+// stamps and stay local; wheel tables are rebuilt from the (verified) wheel in milliseconds and
+// stay local; resolution locks travel (each wheel they name is verified by sha256 when fetched),
+// except those for an index URL with credentials in it ("python-lock-local").
+export const SHARED_KINDS = new Set(["layer", "desc", "diff", "python-lock"]);
 
 export interface RemoteStats {
   recordHits: number;

@@ -81,7 +81,11 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   const fromLayers = await layerPins(target, layers, ctx);
   const pins = new Map([...source.pins, ...fromLayers.pins]);
   const resolveFor = (requirements: FileRequirement[]) =>
-    lockedResolution({ requirements, source: { ...source, pins }, target: target.runtime, ctx });
+    withWheels(
+      (fresh) =>
+        lockedResolution({ requirements, source: { ...source, pins }, target: target.runtime, ctx, fresh }),
+      ctx,
+    );
   // Requirements that could not be checked for a missing import (index down, …): the zip is
   // written, with a warning, but not recorded, so the next build checks again.
   const unsure: string[] = [];
@@ -153,6 +157,30 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   }
 }
 
+/**
+ * A resolution whose wheels are all at hand. A lock can outlive its wheels (the index dropped
+ * or rebuilt a file, a shared cache evicted it): then it is resolved afresh once, and replaced.
+ */
+async function withWheels(
+  resolve: (fresh: boolean) => Promise<Resolution & { fromLock?: boolean }>,
+  ctx: PythonContext,
+): Promise<Resolution> {
+  const fetchAll = (r: Resolution) =>
+    Promise.all(
+      r.distributions.map((d) => ctx.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 })),
+    );
+  const locked = await resolve(false);
+  try {
+    await fetchAll(locked);
+    return locked;
+  } catch (e) {
+    if (!locked.fromLock || !isTugError(e)) throw e;
+    const fresh = await resolve(true);
+    await fetchAll(fresh);
+    return fresh;
+  }
+}
+
 /** Top-level modules the resolution's wheels install (from their cached file tables). */
 async function providedBy(resolution: Resolution, ctx: PythonContext): Promise<Set<string>> {
   const out = new Set<string>();
@@ -199,7 +227,13 @@ async function requirementsProviding(
     });
     const own = alone?.distributions.find((d) => d.name === normalizeName(r.name));
     if (!alone || !own) continue;
-    const provided = await providedBy({ target: alone.target, distributions: [own] }, ctx);
+    const provided = await providedBy({ target: alone.target, distributions: [own] }, ctx).catch(
+      (e: unknown) => {
+        failed.push(`${r.text}: ${isTugError(e) ? e.what : String(e)}`);
+        return undefined;
+      },
+    );
+    if (!provided) continue;
     if (missing.some((m) => provided.has(m))) found.push(r);
   }
   return { found, failed };

@@ -22,9 +22,9 @@ export interface InvokeOptions {
   /** Extra environment for the handler, over the host's and Lambda's variables. */
   env?: Record<string, string>;
   /**
-   * Node: a node_modules directory standing in for the runtime's own modules (the project's, so
-   * the `@aws-sdk/*` left out of the bundle resolves). It is linked beside the task directory,
-   * where both `require` and `import` look after the zip's own node_modules.
+   * Node: the project's node_modules, whose `@aws-sdk` stands in for the runtime's (the bundle
+   * leaves it out). It is linked beside the task directory, where both `require` and `import`
+   * look after the zip's own node_modules.
    */
   nodeModules?: string;
   /** Layer zips, unpacked in order into /opt's stand-in (`python/` is then on the path, as on Lambda). */
@@ -88,7 +88,13 @@ export async function invokeLambda(options: InvokeOptions): Promise<InvokeResult
   try {
     const task = join(root, "task");
     await unpack(options.zip, task);
-    if (options.nodeModules) await symlink(options.nodeModules, join(root, "node_modules"), "dir");
+    if (options.nodeModules) {
+      // Only what the runtime itself provides (the AWS SDK): anything else must be in the zip,
+      // or a missing layer or dependency would pass here and fail on AWS.
+      await mkdir(join(root, "node_modules"), { recursive: true });
+      const type = process.platform === "win32" ? "junction" : "dir";
+      await symlink(join(options.nodeModules, "@aws-sdk"), join(root, "node_modules", "@aws-sdk"), type);
+    }
     const opt = join(root, "opt");
     for (const layer of options.layers ?? []) await unpack(layer, opt);
     const target = await locate(runtime, options.handler, task, options.zip);

@@ -1,6 +1,7 @@
-import { stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
+import { sweepDeadTemps } from "../engine/dead-temps.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
 import type { LambdaPlan } from "./build-lambdas.ts";
 import { planPythonLayer } from "./build-layer.ts";
@@ -20,15 +21,18 @@ export async function planPythonZips(
   memo?: ZipMemo,
 ): Promise<LambdaPlan> {
   const { cacheDir, ...rest } = base;
+  const wheelDir = join(cacheDir, "blobs", "sha256");
+  await adoptOldWheels(cacheDir, wheelDir);
+  await sweepDeadTemps(wheelDir);
   const ctx: PythonContext = {
     ...rest,
     index: simpleIndex({
       urls: base.indexUrls,
       cacheDir: join(cacheDir, "python"),
-      wheelDir: join(cacheDir, "blobs", "sha256"),
+      wheelDir,
       // With a shared cache, wheels travel through it like layer blobs (verified by sha256).
       fromCache: async (sha) => (base.store?.remote ? base.store.ensureBlob(`sha256:${sha}`) : false),
-      onDownloaded: (sha, path) => {
+      onWheel: (sha, path) => {
         const remote = base.store?.remote;
         if (remote)
           void stat(path).then(
@@ -50,4 +54,19 @@ export async function planPythonZips(
     throw failed.reason;
   }
   return { write: () => allSettledOrThrow(planned.map((p) => writePlanned(p, ctx.store, memo))), discard };
+}
+
+/**
+ * Wheels cached by an earlier tug under `python/wheels/sha256` become blobs of the CAS (same
+ * sha256 names), once, so upgrading does not download them all again.
+ */
+async function adoptOldWheels(cacheDir: string, wheelDir: string): Promise<void> {
+  const old = join(cacheDir, "python", "wheels", "sha256");
+  const names = await readdir(old).catch(() => undefined);
+  if (!names) return;
+  await mkdir(wheelDir, { recursive: true });
+  for (const name of names) {
+    if (/^[0-9a-f]{64}$/.test(name)) await rename(join(old, name), join(wheelDir, name)).catch(() => {});
+  }
+  await rm(join(cacheDir, "python", "wheels"), { recursive: true, force: true });
 }

@@ -622,3 +622,60 @@ test("tug explain says why a lambda would be rebuilt, and why it last was", asyn
     /up to date \(cache hit\)\n {2}last rebuilt because:\n {2}- lambdas\/plot\.py changed/,
   );
 });
+
+test("a lock whose wheel left the index (and the cache) is resolved again, once, and replaced", async (t) => {
+  const p = await talkProject(t);
+  const first = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build", "plot"], {
+    cwd: p.dir,
+    env: p.env,
+  });
+  assert.ok(first.artifacts[0]?.distributions.some((d) => d.name === "fakenumpy" && d.version === "2.0.0"));
+  // The index drops fakenumpy 2.0.0, and this machine's cache no longer has its wheel.
+  const indexRoot = join(dirname(p.dir), "index");
+  const gone = join(indexRoot, "files", "fakenumpy-2.0.0-py3-none-any.whl");
+  const { createHash } = await import("node:crypto");
+  const sha = createHash("sha256")
+    .update(await readFile(gone))
+    .digest("hex");
+  await buildFixtureIndex(indexRoot, [{ name: "fakenumpy", version: "1.26.4", tag: "py3-none-any" }]);
+  await rm(gone);
+  await rm(join(p.env.TUG_CACHE as string, "blobs", "sha256", sha));
+
+  await writeFile(join(p.dir, "lambdas", "plot.py"), `${PLOT}\n# edited\n`);
+  const again = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build", "plot"], {
+    cwd: p.dir,
+    env: p.env,
+  });
+  assert.deepEqual(
+    again.artifacts[0]?.distributions.map((d) => `${d.name}==${d.version}`),
+    ["fakematplotlib==3.9.2", "fakenumpy==1.26.4"],
+  );
+});
+
+test("a lock made from an index URL with credentials never goes to the shared cache", async (t) => {
+  const { lockedResolution } = await import("../../src/lambda/python/locked-resolution.ts");
+  const { simpleIndex } = await import("../../src/lambda/python/index-client.ts");
+  const { CacheStore } = await import("../../src/engine/cache-store.ts");
+  const { parseRuntime } = await import("../../src/lambda/python/runtime.ts");
+  const { parseRequirement } = await import("../../src/lambda/python/requirement.ts");
+  const root = await tempDir(t, "tug-lock-cred-");
+  const index = await buildFixtureIndex(join(root, "index"), [
+    { name: "fakea", version: "1.0", tag: "py3-none-any" },
+  ]);
+  const served = await serveFixtureIndex(t, index.root);
+  const withCredentials = served.simpleUrl.replace("http://", "http://ci:s3cret@");
+  const store = new CacheStore(join(root, "cache"));
+  const resolution = await lockedResolution({
+    requirements: [parseRequirement("fakea")],
+    source: { pins: new Map(), hashes: new Map() },
+    target: parseRuntime("python3.12", { arch: "x86_64" }),
+    ctx: {
+      indexUrls: [withCredentials],
+      index: simpleIndex({ urls: [withCredentials], cacheDir: join(root, "cache", "python") }),
+      store,
+    },
+  });
+  assert.equal(resolution.distributions[0]?.name, "fakea");
+  const kinds = await readdir(join(root, "cache", "ac"));
+  assert.deepEqual(kinds, ["python-lock-local"], "kept under a kind the remote cache never carries");
+});

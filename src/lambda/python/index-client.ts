@@ -28,8 +28,8 @@ export interface SimpleIndexOptions {
   wheelDir?: string;
   /** Asked before downloading a wheel: true when it was put into `wheelDir` (e.g. from a shared cache). */
   fromCache?: (sha256: string) => Promise<boolean>;
-  /** Told about each wheel downloaded from an index (e.g. to share it). */
-  onDownloaded?: (sha256: string, path: string) => void;
+  /** Told about each wheel used, downloaded or already cached (e.g. to share it). */
+  onWheel?: (sha256: string, path: string) => void;
 }
 
 export interface SimpleIndex {
@@ -224,6 +224,7 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
       // Used now: `tug cache prune` drops the least recently used blobs first.
       const now = new Date();
       utimes(join(dir, file.sha256), now, now).catch(() => {});
+      options.onWheel?.(file.sha256, join(dir, file.sha256));
       return join(dir, file.sha256);
     }
     if (file.sha256 && (await options.fromCache?.(file.sha256))) return join(dir, file.sha256);
@@ -232,14 +233,15 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
     if (file.sha256) {
       const dest = join(dir, file.sha256);
       await download(got.body, dest, `wheel ${file.filename}`, file.url, file.sha256);
-      options.onDownloaded?.(file.sha256, dest);
+      options.onWheel?.(file.sha256, dest);
       return dest;
     }
     // No hash from the index: keep it under the hash of what arrived.
-    const tmp = join(dir, `unverified-${randomBytes(6).toString("hex")}`);
+    // pid in the name: a killed download is swept by the next build (sweepDeadTemps).
+    const tmp = join(dir, `unverified.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
     const sha = await download(got.body, tmp, `wheel ${file.filename}`, file.url);
     await rename(tmp, join(dir, sha));
-    options.onDownloaded?.(sha, join(dir, sha));
+    options.onWheel?.(sha, join(dir, sha));
     return join(dir, sha);
   }
 

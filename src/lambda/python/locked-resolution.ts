@@ -27,7 +27,12 @@ const RESOLVER_VERSION = 1;
  * index request is made at all (the lock names each wheel's URL and sha256). New releases on the
  * index are picked up only when the requirements change, as with any lock file.
  */
-export async function lockedResolution(opts: LockedResolutionOptions): Promise<Resolution> {
+export async function lockedResolution(
+  opts: LockedResolutionOptions & {
+    /** Resolve from the index even when a lock exists, and replace it (a locked wheel is gone). */
+    fresh?: boolean;
+  },
+): Promise<Resolution & { fromLock?: boolean }> {
   const { requirements, source, target, ctx } = opts;
   if (requirements.length === 0) return { target, distributions: [] };
   const key = canonicalJson({
@@ -40,10 +45,12 @@ export async function lockedResolution(opts: LockedResolutionOptions): Promise<R
     hashes: [...source.hashes].sort(),
     constraints: (source.constraints ?? []).map((r) => [r.name, r.specifier, r.markerText ?? ""]),
   });
-  const lock = await ctx.store?.getRecord<string>("python-lock", key);
+  // A lock names wheel URLs: one for an index with credentials in its URL stays on this machine.
+  const kind = ctx.indexUrls.some(hasCredentials) ? "python-lock-local" : "python-lock";
+  const lock = opts.fresh ? undefined : await ctx.store?.getRecord<string>(kind, key);
   if (lock !== undefined) {
     try {
-      return fromLock(lock, target);
+      return { ...fromLock(lock, target), fromLock: true };
     } catch {
       // A lock this tug cannot read any more is resolved again and replaced.
     }
@@ -56,6 +63,15 @@ export async function lockedResolution(opts: LockedResolutionOptions): Promise<R
     hashes: source.hashes,
     constraints: source.constraints ?? [],
   });
-  await ctx.store?.putRecord("python-lock", key, toLock(resolution));
+  await ctx.store?.putRecord(kind, key, toLock(resolution));
   return resolution;
+}
+
+function hasCredentials(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.username !== "" || u.password !== "";
+  } catch {
+    return false;
+  }
 }
