@@ -1,8 +1,8 @@
-import { type Hash, randomBytes } from "node:crypto";
+import type { Hash } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
-import { sweepDeadTemps } from "../engine/dead-temps.ts";
+import { sweepDeadTemps, tempPathFor } from "../engine/dead-temps.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { createZip } from "../zip/zip-writer.ts";
 import { type FileStamp, type OutputRecord, sameStamp, stampOf } from "./output-record.ts";
@@ -87,9 +87,8 @@ export async function writePlanned(
   await mkdir(dirname(zipPath), { recursive: true });
   await sweepDeadTemps(dirname(zipPath));
   // Unique per writer: two builds of one project at once must not rename each other's files.
-  const tag = `${process.pid}.${randomBytes(4).toString("hex")}`;
-  const tmp = `${zipPath}.${tag}.tmp`;
-  const metaTmp = `${metaPath}.${tag}.tmp`;
+  const tmp = tempPathFor(zipPath);
+  const metaTmp = tempPathFor(metaPath);
   let result: Awaited<ReturnType<typeof createZip>>;
   let digest: string;
   try {

@@ -1,14 +1,15 @@
-import { createHash, type Hash, randomBytes } from "node:crypto";
+import { createHash, type Hash } from "node:crypto";
 import { constants, createWriteStream } from "node:fs";
 import { copyFile, open, rename, rm, stat, truncate } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
+import { tempPathFor } from "../engine/dead-temps.ts";
 import { fileIdentity } from "./zip-reuse.ts";
 
 const HIGH_WATER = 4 << 20;
 
 function tmpPathFor(out: string): string {
-  return join(dirname(out), `.${basename(out)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  return tempPathFor(join(dirname(out), `.${basename(out)}`));
 }
 
 async function hashHead(path: string, bytes: number): Promise<Hash> {

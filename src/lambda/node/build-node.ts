@@ -1,11 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { esbuildVersion } from "../../builders/node.ts";
 import type { NodeLambdaTarget, Project } from "../../config/types.ts";
 import { defaultCacheDir } from "../../engine/cache-store.ts";
-import { sweepDeadTemps } from "../../engine/dead-temps.ts";
+import { sweepDeadTemps, tempPathFor } from "../../engine/dead-temps.ts";
 import { allSettledOrThrow } from "../../engine/settle.ts";
 import { TugError } from "../../errors.ts";
 import type { ZipEntry } from "../../zip/entry.ts";
@@ -205,9 +204,8 @@ async function writeNodeLambda(
     await mkdir(join(p.zipPath, ".."), { recursive: true });
     await sweepDeadTemps(join(p.zipPath, ".."));
     // Unique per writer: two builds of one project at once must not rename each other's files.
-    const tag = `${process.pid}.${randomBytes(4).toString("hex")}`;
-    const tmp = `${p.zipPath}.${tag}.tmp`;
-    const metaTmp = `${p.zipPath}.json.${tag}.tmp`;
+    const tmp = tempPathFor(p.zipPath);
+    const metaTmp = tempPathFor(`${p.zipPath}.json`);
     let result: Awaited<ReturnType<typeof createZip>>;
     let digest: string;
     try {

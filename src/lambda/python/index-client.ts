@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { get as httpGet, type IncomingMessage } from "node:http";
@@ -6,6 +6,7 @@ import { get as httpsGet } from "node:https";
 import { dirname, join } from "node:path";
 import { type Readable, Transform } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { tempPathFor } from "../../engine/dead-temps.ts";
 import { pipeToFile } from "../../engine/file-write.ts";
 import { TugError } from "../../errors.ts";
 import { ZipReader } from "../../zip/zip-reader.ts";
@@ -161,7 +162,7 @@ async function download(
   want?: string,
 ): Promise<string> {
   await mkdir(dirname(dest), { recursive: true });
-  const tmp = `${dest}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const tmp = tempPathFor(dest);
   const hash = createHash("sha256");
   const tap = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -238,7 +239,7 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
     }
     // No hash from the index: keep it under the hash of what arrived.
     // pid in the name: a killed download is swept by the next build (sweepDeadTemps).
-    const tmp = join(dir, `unverified.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+    const tmp = tempPathFor(join(dir, "unverified"));
     const sha = await download(got.body, tmp, `wheel ${file.filename}`, file.url);
     await rename(tmp, join(dir, sha));
     options.onWheel?.(sha, join(dir, sha));
@@ -295,7 +296,7 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
     text ??= await metadataFromWheel(file);
     if (cached) {
       await mkdir(dirname(cached), { recursive: true });
-      const tmp = `${cached}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+      const tmp = tempPathFor(cached);
       await writeFile(tmp, text);
       await rename(tmp, cached);
     }
