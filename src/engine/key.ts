@@ -30,5 +30,10 @@ export interface ActionKeyParts {
 }
 
 export function actionKey(parts: ActionKeyParts): string {
-  return createHash("sha256").update(canonicalJson(parts)).digest("hex");
+  return hashJson(parts);
+}
+
+/** Hex sha256 of a value's canonical JSON: a key for records that are not layer actions. */
+export function hashJson(value: unknown): string {
+  return createHash("sha256").update(canonicalJson(value)).digest("hex");
 }

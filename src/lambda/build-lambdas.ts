@@ -79,28 +79,25 @@ async function planPython(
   };
   // The no-op fast path: when every zip is current, neither the parser, the resolver nor the
   // zip writer is even loaded.
-  const current = await Promise.all([
-    ...layers.map((l) =>
-      previousOutput(
-        store,
-        layerKey(l, keys),
-        layerZipPath(keys, l.name),
-        { target: l.name, kind: "layer" },
-        started,
-        project.dir,
-      ),
+  const zips = [
+    ...layers.map((l) => ({
+      name: l.name,
+      kind: "layer" as const,
+      key: layerKey(l, keys),
+      path: layerZipPath(keys, l.name),
+    })),
+    ...lambdas.map((l) => ({
+      name: l.name,
+      kind: "lambda" as const,
+      key: lambdaKey(l, keys),
+      path: lambdaZipPath(keys, l.name),
+    })),
+  ];
+  const current = await Promise.all(
+    zips.map((z) =>
+      previousOutput(store, z.key, z.path, { target: z.name, kind: z.kind }, started, project.dir),
     ),
-    ...lambdas.map((l) =>
-      previousOutput(
-        store,
-        lambdaKey(l, keys),
-        lambdaZipPath(keys, l.name),
-        { target: l.name, kind: "lambda" },
-        started,
-        project.dir,
-      ),
-    ),
-  ]);
+  );
   const reports = current.flatMap((c) => (c.current ? [c.current] : []));
   if (reports.length === current.length) return { write: async () => reports, discard: async () => {} };
   const [{ planPythonZips }, { attachRemote }] = await Promise.all([

@@ -2,19 +2,19 @@ import { readFile } from "node:fs/promises";
 import { relative, sep } from "node:path";
 import type { PythonLambdaTarget, PythonLayerTarget, PythonSettings } from "../config/types.ts";
 import { isTugError, TugError } from "../errors.ts";
+import { hexOf, sha256 } from "../oci/digest.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { layerResolution } from "./build-layer.ts";
 import { checkLimits } from "./limits.ts";
-import { sha256Hex } from "./output-record.ts";
 import { type PlannedZip, previousOutput } from "./planned-zip.ts";
 import { firstPartyClosure } from "./python/imports.ts";
 import { lockedResolution } from "./python/locked-resolution.ts";
 import { normalizeName } from "./python/name.ts";
 import type { FileRequirement } from "./python/requirements-file.ts";
 import { type RequirementsSource, readRequirementsSource } from "./python/requirements-source.ts";
-import { closeWheels, resolvedWheels } from "./python/resolved-wheels.ts";
+import { closeWheels, modulesOf, resolvedWheels } from "./python/resolved-wheels.ts";
 import { type Resolution, requirementsFor } from "./python/resolver.ts";
-import { guessTopLevel, topLevelFromPaths } from "./python/top-level.ts";
+import { guessTopLevel } from "./python/top-level.ts";
 import { mergeWheels } from "./python/wheel-layout.ts";
 import { cachedWheelTable } from "./python/wheel-table.ts";
 import type { PythonContext } from "./python-context.ts";
@@ -64,7 +64,7 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
     sourceRoots: settings.sourceRoots,
     read,
   });
-  for (const f of closure.files) files[f] = sha256Hex(await read(f));
+  for (const f of closure.files) files[f] = hexOf(sha256(await read(f)));
 
   const topLevelOf = (dist: string) => settings.moduleMapping[dist] ?? guessTopLevel(dist);
   let source: RequirementsSource = {
@@ -187,8 +187,7 @@ async function providedBy(resolution: Resolution, ctx: PythonContext): Promise<S
   for (const d of resolution.distributions) {
     const path = await ctx.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
     const rows = await cachedWheelTable(ctx.store, d.sha256, path);
-    for (const m of topLevelFromPaths(rows.map((r) => r.name))) out.add(m);
-    for (const m of ctx.settings.moduleMapping[d.name] ?? []) out.add(m.split(".")[0] as string);
+    for (const m of modulesOf(d.name, rows, ctx.settings.moduleMapping)) out.add(m);
   }
   return out;
 }
@@ -263,10 +262,8 @@ async function layerPins(
         });
       }
       pins.set(d.name, d.version);
-      const path = await ctx.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
-      const rows = await cachedWheelTable(ctx.store, d.sha256, path);
-      for (const m of topLevelFromPaths(rows.map((r) => r.name))) provided.add(m);
     }
+    for (const m of await providedBy(resolution, ctx)) provided.add(m);
   }
   return { pins, provided };
 }

@@ -1,8 +1,7 @@
-import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, relative, sep } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
-import { canonicalJson } from "../engine/key.ts";
+import { hexOf, sha256 } from "../oci/digest.ts";
 import { type PathKind, PYTHON_FILES, pathKind } from "./path-kind.ts";
 import type { LambdaReport } from "./planned-zip.ts";
 
@@ -54,15 +53,6 @@ export function sameStamp(a: FileStamp | undefined, b: FileStamp | undefined): b
   );
 }
 
-export function sha256Hex(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-
-/** The record key: everything about a lambda that is not a file's content. */
-export function outputKey(parts: Record<string, unknown>): string {
-  return createHash("sha256").update(canonicalJson(parts)).digest("hex");
-}
-
 /**
  * Why the outputs a record describes are not what the same inputs would build now, or undefined
  * when they are: every input has the recorded content, every probe finds the same kind of thing,
@@ -75,7 +65,7 @@ export async function staleReason(record: OutputRecord, root: string): Promise<s
     ...Object.entries(record.files).map(async ([path, sha]) => {
       const data = await readFile(path).catch(() => undefined);
       if (data === undefined) return `${shown(path)} was removed`;
-      return sha256Hex(data) === sha ? undefined : `${shown(path)} changed`;
+      return hexOf(sha256(data)) === sha ? undefined : `${shown(path)} changed`;
     }),
     ...Object.entries(record.probes).map(async ([path, kind]) => {
       const now = await pathKind(path);

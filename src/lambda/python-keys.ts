@@ -1,6 +1,6 @@
 import { dirname, join } from "node:path";
 import type { Project, PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
-import { outputKey } from "./output-record.ts";
+import { hashJson } from "../engine/key.ts";
 import { formatGlibc } from "./python/runtime.ts";
 import type { PythonContext } from "./python-context.ts";
 
@@ -39,7 +39,7 @@ export function layerIdentity(layer: PythonLayerTarget): Record<string, unknown>
 /** A lambda's output-record key: everything about it that is not a file's content. */
 export function lambdaKey(target: PythonLambdaTarget, ctx: KeyContext): string {
   const layers = target.layers.map((name) => ctx.project.layers?.find((l) => l.name === name));
-  return outputKey({
+  return hashJson({
     v: LAMBDA_FORMAT,
     zipPath: lambdaZipPath(ctx, target.name),
     runtime: target.runtime.runtime,
@@ -53,7 +53,7 @@ export function lambdaKey(target: PythonLambdaTarget, ctx: KeyContext): string {
 }
 
 export function layerKey(layer: PythonLayerTarget, ctx: KeyContext): string {
-  return outputKey({
+  return hashJson({
     v: LAYER_FORMAT,
     zipPath: layerZipPath(ctx, layer.name),
     layer: layerIdentity(layer),

@@ -37,6 +37,17 @@ export interface CentralRecord {
   offset: number;
 }
 
+/** The central record of an entry at `offset`, from what is known of its bytes. */
+export function centralRecord(
+  entry: { name: Buffer; dir: boolean; mode: number },
+  identity: { method: 0 | 8; crc32: number; compressedSize: number; uncompressedSize: number },
+  offset: number,
+): CentralRecord {
+  const { name, dir, mode } = entry;
+  const { method, compressedSize, uncompressedSize } = identity;
+  return { name, dir, mode, method, crc32: identity.crc32 >>> 0, compressedSize, uncompressedSize, offset };
+}
+
 /** Whether an entry's sizes need the ZIP64 extra field (a 32-bit field equal to MAX32 means "see extra"). */
 function sizes64(r: CentralRecord, force: boolean): boolean {
   return force || r.compressedSize >= MAX32 || r.uncompressedSize >= MAX32;

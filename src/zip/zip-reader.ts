@@ -57,12 +57,17 @@ export class ZipReader {
     return this.fh.close();
   }
 
-  /** The entry's bytes exactly as stored (deflated or not). */
-  async raw(entry: ZipReaderEntry): Promise<Readable> {
+  /** Where the entry's stored bytes start: after its local header, whose name and extra may differ from the central ones. */
+  async dataOffset(entry: ZipReaderEntry): Promise<number> {
     const head = await readAt(this.fh, entry.localHeaderOffset, 30);
     if (head.readUInt32LE(0) !== SIG_LOCAL) throw this.corrupt(`no local header for ${entry.name}`);
     if (head.readUInt16LE(6) & 1) throw this.corrupt(`${entry.name} is encrypted`);
-    const start = entry.localHeaderOffset + 30 + head.readUInt16LE(26) + head.readUInt16LE(28);
+    return entry.localHeaderOffset + 30 + head.readUInt16LE(26) + head.readUInt16LE(28);
+  }
+
+  /** The entry's bytes exactly as stored (deflated or not). */
+  async raw(entry: ZipReaderEntry): Promise<Readable> {
+    const start = await this.dataOffset(entry);
     return Readable.from(chunks(this.fh, start, entry.compressedSize, this.path));
   }
 

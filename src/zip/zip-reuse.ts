@@ -1,7 +1,15 @@
 import type { BigIntStats } from "node:fs";
 import { open } from "node:fs/promises";
 import { isDirEntry, type ZipEntry } from "./entry.ts";
-import { type CentralRecord, centralHeader, localHeader, MAX16, MAX32, SIG_EOCD } from "./zip-format.ts";
+import {
+  type CentralRecord,
+  centralHeader,
+  centralRecord,
+  localHeader,
+  MAX16,
+  MAX32,
+  SIG_EOCD,
+} from "./zip-format.ts";
 
 /** The leading entries of a previous zip that a new zip can keep byte for byte. */
 export interface ReusableHead {
@@ -66,16 +74,7 @@ export async function reusableHead(
           ? e
           : undefined;
       if (!identity) break;
-      const record: CentralRecord = {
-        name: p.name,
-        dir: p.dir,
-        mode: p.mode,
-        method: identity.method,
-        crc32: identity.crc32 >>> 0,
-        compressedSize: identity.compressedSize,
-        uncompressedSize: identity.uncompressedSize,
-        offset,
-      };
+      const record = centralRecord(p, identity, offset);
       const expected = centralHeader(record);
       if (
         cdPos + expected.length > cd.length ||

@@ -4,7 +4,7 @@ import type { Writable } from "node:stream";
 import { TugError } from "../errors.ts";
 import { invalidNameReason, isDirEntry, normalizeMode, type ZipEntry } from "./entry.ts";
 import { type Prepared, prepareEntry } from "./prepare-entry.ts";
-import { type CentralRecord, centralHeader, endRecords, localHeader } from "./zip-format.ts";
+import { type CentralRecord, centralHeader, centralRecord, endRecords, localHeader } from "./zip-format.ts";
 import { ZipOutput } from "./zip-output.ts";
 import { reusableHead } from "./zip-reuse.ts";
 
@@ -107,16 +107,7 @@ export async function createZip(
       const before = first + i === 0 ? undefined : planned[first + i - 1];
       if (before && before.group !== p.group)
         options.onGroupBoundary?.({ bytes: output.offset, hash: output.hashSoFar() });
-      const record: CentralRecord = {
-        name: p.name,
-        dir: p.dir,
-        mode: p.mode,
-        method: prepared.method,
-        crc32: prepared.crc32 >>> 0,
-        compressedSize: prepared.compressedSize,
-        uncompressedSize: prepared.uncompressedSize,
-        offset: output.offset,
-      };
+      const record = centralRecord(p, prepared, output.offset);
       try {
         await write(localHeader(record, force));
         await prepared.emit(write);

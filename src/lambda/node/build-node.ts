@@ -5,12 +5,13 @@ import { esbuildVersion } from "../../builders/node.ts";
 import type { NodeLambdaTarget, Project } from "../../config/types.ts";
 import { defaultCacheDir } from "../../engine/cache-store.ts";
 import { sweepDeadTemps, tempPathFor } from "../../engine/dead-temps.ts";
+import { hashJson } from "../../engine/key.ts";
 import { allSettledOrThrow } from "../../engine/settle.ts";
 import { TugError } from "../../errors.ts";
 import type { ZipEntry } from "../../zip/entry.ts";
 import { createZip } from "../../zip/zip-writer.ts";
 import { type LambdaDistribution, type LambdaReport, lambdaOutDir } from "../build-python.ts";
-import { freshRecord, hashKey, saveRecord, watchedPaths } from "./build-record.ts";
+import { freshRecord, saveRecord, watchedPaths } from "./build-record.ts";
 import { bundleLambda } from "./bundle.ts";
 import { detectNativePackages, installNatives, nativeSpecs } from "./native-packages.ts";
 
@@ -97,7 +98,7 @@ export async function planNodeLambdas(
 
 /** Everything about a lambda that is not in a file it reads: a change rebuilds it. */
 function configKey(target: NodeLambdaTarget, projectDir: string): string {
-  return hashKey({
+  return hashJson({
     layout: LAYOUT_VERSION,
     esbuild: esbuildVersion,
     runtime: target.runtime,

@@ -1,9 +1,8 @@
-import { createHash } from "node:crypto";
 import type { BigIntStats } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { writeFileAtomic } from "../../engine/cache-store.ts";
-import { canonicalJson } from "../../engine/key.ts";
+import { hashJson } from "../../engine/key.ts";
 import type { LambdaDistribution } from "../build-python.ts";
 
 /**
@@ -27,10 +26,6 @@ const RECORD_VERSION = 1;
 // A file modified this close to (or after) the bundle started may have changed after esbuild
 // read it, within the same timestamp tick: such a build is not recorded (the "racy git" problem).
 const RACY_MS = 50;
-
-export function hashKey(parts: unknown): string {
-  return createHash("sha256").update(canonicalJson(parts)).digest("hex");
-}
 
 /** `kind:size:mtime:ctime:inode`, or "" when nothing is there. */
 export async function stampOf(path: string): Promise<string> {
@@ -75,7 +70,7 @@ export function watchedPaths(inputs: string[], projectDir: string, extra: string
 }
 
 function recordPath(cacheDir: string, zipPath: string): string {
-  return join(cacheDir, "lambda-node", `${hashKey({ v: RECORD_VERSION, zipPath }).slice(0, 32)}.json`);
+  return join(cacheDir, "lambda-node", `${hashJson({ v: RECORD_VERSION, zipPath }).slice(0, 32)}.json`);
 }
 
 /** The record of `zipPath` when it still describes what `key` would build, else undefined. */

@@ -13,10 +13,10 @@ import {
 } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { findNativePackages } from "../../builders/node-externals.ts";
+import { hashJson } from "../../engine/key.ts";
 import { TugError } from "../../errors.ts";
 import type { ZipEntry } from "../../zip/entry.ts";
 import type { LambdaDistribution } from "../build-python.ts";
-import { hashKey } from "./build-record.ts";
 import { npmCpu } from "./runtime.ts";
 
 /** What npm is asked to install for one native package. */
@@ -134,7 +134,7 @@ export async function installNatives(o: {
 }): Promise<InstalledNatives> {
   const args = npmInstallArgs(o.specs, o.arch);
   const cacheable = o.specs.every((s) => EXACT_VERSION.test(s.spec));
-  const cached = cacheable ? join(o.cacheDir, "node-native", hashKey({ args })) : undefined;
+  const cached = cacheable ? join(o.cacheDir, "node-native", hashJson({ args })) : undefined;
   if (cached && (await isDir(join(cached, "node_modules")))) {
     return { ...(await listInstalled(join(cached, "node_modules"))), cleanup: async () => {} };
   }

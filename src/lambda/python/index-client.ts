@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { tempPathFor } from "../../engine/dead-temps.ts";
 import { pipeToFile } from "../../engine/file-write.ts";
 import { TugError } from "../../errors.ts";
+import { hexOf, sha256 } from "../../oci/digest.ts";
 import { ZipReader } from "../../zip/zip-reader.ts";
 import { type IndexFile, PEP691_JSON, parseHtmlPage, parseJsonPage } from "./index-page.ts";
 import { normalizeName } from "./name.ts";
@@ -139,10 +140,6 @@ async function readAll(body: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of body) parts.push(c as Buffer);
   return Buffer.concat(parts);
-}
-
-function sha256Hex(data: Uint8Array): string {
-  return createHash("sha256").update(data).digest("hex");
 }
 
 function hashMismatch(what: string, url: string, want: string, got: string): TugError {
@@ -279,7 +276,7 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
       const got = await fetchLogged(file.metadataUrl);
       if (got) {
         const data = await readAll(got.body);
-        const sha = sha256Hex(data);
+        const sha = hexOf(sha256(data));
         if (file.metadataSha256 && sha !== file.metadataSha256) {
           throw hashMismatch(`metadata of ${file.filename}`, file.metadataUrl, file.metadataSha256, sha);
         }

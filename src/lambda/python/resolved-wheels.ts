@@ -3,7 +3,7 @@ import type { SimpleIndex } from "./index-client.ts";
 import type { Resolution } from "./resolution.ts";
 import { topLevelFromPaths } from "./top-level.ts";
 import { layoutWheel, type StripOptions, type WheelEntries } from "./wheel-layout.ts";
-import { cachedWheelTable, WheelFile } from "./wheel-table.ts";
+import { cachedWheelTable, WheelFile, type WheelRow } from "./wheel-table.ts";
 
 export interface ResolvedWheels {
   /** Each wheel's zip entries (names under `prefix`), ready for mergeWheels. */
@@ -39,8 +39,7 @@ export async function resolvedWheels(
     resolution.distributions.map(async (d) => {
       const path = await opts.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
       const rows = await cachedWheelTable(opts.store, d.sha256, path);
-      for (const m of topLevelFromPaths(rows.map((r) => r.name))) provided.add(m);
-      for (const m of opts.moduleMapping?.[d.name] ?? []) provided.add(m.split(".")[0] as string);
+      for (const m of modulesOf(d.name, rows, opts.moduleMapping)) provided.add(m);
       const file = new WheelFile(path);
       wheels.push(file);
       const entries = layoutWheel(d.wheel, rows, (r) => file.raw(r), { strip: opts.strip });
@@ -49,6 +48,16 @@ export async function resolvedWheels(
     }),
   );
   return { lists, provided, wheels };
+}
+
+/** The top-level modules a wheel installs: from its files, plus python.module_mapping's word. */
+export function modulesOf(
+  distribution: string,
+  rows: readonly WheelRow[],
+  moduleMapping?: Readonly<Record<string, readonly string[]>>,
+): string[] {
+  const fromMapping = (moduleMapping?.[distribution] ?? []).map((m) => m.split(".")[0] as string);
+  return [...topLevelFromPaths(rows.map((r) => r.name)), ...fromMapping];
 }
 
 /** Closes what resolvedWheels opened. */

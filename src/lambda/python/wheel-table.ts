@@ -4,7 +4,6 @@ import { basename } from "node:path";
 import type { Readable } from "node:stream";
 import type { CacheStore } from "../../engine/cache-store.ts";
 import { TugError } from "../../errors.ts";
-import { SIG_LOCAL } from "../../zip/zip-format.ts";
 import { ZipReader } from "../../zip/zip-reader.ts";
 
 /**
@@ -102,10 +101,8 @@ export async function readWheelTable(wheelPath: string): Promise<WheelRow[]> {
     }
     throw err;
   }
-  const fh = await open(wheelPath, "r");
   try {
     const rows: WheelRow[] = [];
-    const head = Buffer.alloc(30);
     for (const e of reader.entries) {
       if (e.dir) continue;
       if (e.method !== 0 && e.method !== 8) {
@@ -115,17 +112,12 @@ export async function readWheelTable(wheelPath: string): Promise<WheelRow[]> {
           hint: "the wheel is malformed; use another version or rebuild it",
         });
       }
-      await fh.read(head, 0, 30, e.localHeaderOffset);
-      if (head.readUInt32LE(0) !== SIG_LOCAL) {
-        throw new TugError({ what: `unreadable wheel: no local header for ${e.name}`, where: wheelPath });
-      }
-      const dataOffset = e.localHeaderOffset + 30 + head.readUInt16LE(26) + head.readUInt16LE(28);
+      const dataOffset = await reader.dataOffset(e);
       const { name, mode, method, crc32, compressedSize, uncompressedSize } = e;
       rows.push({ name, mode, method, crc32, compressedSize, uncompressedSize, dataOffset });
     }
     return rows;
   } finally {
-    await fh.close();
     await reader.close();
   }
 }
