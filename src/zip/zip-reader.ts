@@ -164,7 +164,16 @@ async function readDirectory(fh: FileHandle, path: string): Promise<ZipReaderEnt
     }
   }
   if (cdOffset + cdSize > fileSize) throw corrupt("the central directory lies past the end of the file");
-  const cd = await readAt(fh, cdOffset, cdSize);
+  return parseCentralDirectory(await readAt(fh, cdOffset, cdSize), count, path);
+}
+
+/**
+ * The entries of a central directory already in memory (`count` of them, from the end record):
+ * names checked for zip-slip, ZIP64 extras applied, symbolic links refused. `path` names the
+ * zip in errors (a file, or a URL when the directory came by range requests).
+ */
+export function parseCentralDirectory(cd: Buffer, count: number, path: string): ZipReaderEntry[] {
+  const corrupt = (what: string) => new TugError({ what: `unreadable zip: ${what}`, where: path });
   const entries: ZipReaderEntry[] = [];
   let p = 0;
   for (let n = 0; n < count; n++) {

@@ -288,7 +288,10 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
     const local = file.sha256 ? join(wheelDir, file.sha256) : undefined;
     const have = wheels.has(file.sha256 ?? file.url) || (local !== undefined && (await exists(local)));
     if (text === undefined && /^https?:/.test(file.url) && !have) {
-      text = await metadataByRange(rangeFetch(file.url, (u) => requests.push(u))).catch(() => undefined);
+      text = await metadataByRange(
+        rangeFetch(file.url, (u) => requests.push(u)),
+        file.url,
+      ).catch(() => undefined);
     }
     text ??= await metadataFromWheel(file);
     if (cached) {

@@ -1,6 +1,7 @@
 import { inflateRawSync } from "node:zlib";
 import { crc32 } from "../../zip/crc32.ts";
-import { SIG_CENTRAL, SIG_EOCD, SIG_LOCAL } from "../../zip/zip-format.ts";
+import { SIG_EOCD, SIG_LOCAL } from "../../zip/zip-format.ts";
+import { parseCentralDirectory, type ZipReaderEntry } from "../../zip/zip-reader.ts";
 
 /** Fetches bytes of a remote file by HTTP range: `undefined` when the server does not do ranges. */
 export type RangeFetch = (
@@ -19,7 +20,7 @@ const LOCAL_SLACK = 1024;
  * ranges are not served or the zip is one this reader does not handle (ZIP64, a long comment);
  * the caller then downloads the wheel.
  */
-export async function metadataByRange(fetch: RangeFetch): Promise<string | undefined> {
+export async function metadataByRange(fetch: RangeFetch, url: string): Promise<string | undefined> {
   const tail = await fetch({ suffix: TAIL });
   if (!tail) return undefined;
   const { total } = tail;
@@ -37,11 +38,18 @@ export async function metadataByRange(fetch: RangeFetch): Promise<string | undef
     if (!got) return undefined;
     cd = got.bytes;
   }
-  const entry = findMetadata(cd);
+  let entries: ZipReaderEntry[];
+  try {
+    entries = parseCentralDirectory(cd, count, url);
+  } catch {
+    return undefined; // an odd wheel: the download path reports it properly
+  }
+  const entry = entries.find((e) => /^[^/]+\.dist-info\/METADATA$/.test(e.name));
   if (!entry) return undefined;
+  const start = entry.localHeaderOffset;
   const end =
-    Math.min(total, entry.localOffset + 30 + entry.nameLength + LOCAL_SLACK + entry.compressedSize) - 1;
-  const local = await fetch({ start: entry.localOffset, end });
+    Math.min(total, start + 30 + Buffer.byteLength(entry.name) + LOCAL_SLACK + entry.compressedSize) - 1;
+  const local = await fetch({ start, end });
   if (!local || local.bytes.readUInt32LE(0) !== SIG_LOCAL) return undefined;
   const dataAt = 30 + local.bytes.readUInt16LE(26) + local.bytes.readUInt16LE(28);
   const raw = local.bytes.subarray(dataAt, dataAt + entry.compressedSize);
@@ -55,35 +63,4 @@ function eocdSignature(): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(SIG_EOCD, 0);
   return b;
-}
-
-interface CentralEntry {
-  method: number;
-  crc32: number;
-  compressedSize: number;
-  uncompressedSize: number;
-  nameLength: number;
-  localOffset: number;
-}
-
-/** The central directory record of the wheel's `NAME.dist-info/METADATA`, if there is one. */
-function findMetadata(cd: Buffer): CentralEntry | undefined {
-  for (let at = 0; at + 46 <= cd.length; ) {
-    if (cd.readUInt32LE(at) !== SIG_CENTRAL) return undefined;
-    const nameLength = cd.readUInt16LE(at + 28);
-    const skip = 46 + nameLength + cd.readUInt16LE(at + 30) + cd.readUInt16LE(at + 32);
-    const name = cd.toString("utf8", at + 46, at + 46 + nameLength);
-    if (/^[^/]+\.dist-info\/METADATA$/.test(name)) {
-      return {
-        method: cd.readUInt16LE(at + 10),
-        crc32: cd.readUInt32LE(at + 16),
-        compressedSize: cd.readUInt32LE(at + 20),
-        uncompressedSize: cd.readUInt32LE(at + 24),
-        nameLength,
-        localOffset: cd.readUInt32LE(at + 42),
-      };
-    }
-    at += skip;
-  }
-  return undefined;
 }
