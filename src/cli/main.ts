@@ -1,5 +1,7 @@
 import { Command, Option } from "commander";
 import { isTugError } from "../errors.ts";
+import { parseHttpTimeoutSeconds, setHttpTimeoutSeconds } from "../util/http-timeout.ts";
+import { redactText } from "../util/redact.ts";
 import { buildCommand } from "./build-command.ts";
 import { cacheCommand } from "./cache-command.ts";
 import { devCommand } from "./dev-command.ts";
@@ -12,6 +14,15 @@ const program = new Command("tug")
   .description("From a changed line of code to running code: daemonless OCI images.")
   .version("0.1.0")
   .addOption(new Option("--debug", "print stack traces of errors"))
+  .addOption(
+    new Option(
+      "--http-timeout <seconds>",
+      "give up on a silent index, registry or cache after this long (default 60)",
+    )
+      .env("TUG_HTTP_TIMEOUT")
+      .argParser((v) => parseHttpTimeoutSeconds(v, "--http-timeout")),
+  )
+  .hook("preAction", (cmd) => setHttpTimeoutSeconds(cmd.opts<{ httpTimeout?: number }>().httpTimeout))
   .showHelpAfterError();
 
 buildCommand(program);
@@ -26,10 +37,12 @@ try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (isTugError(e)) {
-    process.stderr.write(`${e.format()}\n`);
+    process.stderr.write(`${redactText(e.format())}\n`);
     if (program.opts().debug && e.stack) process.stderr.write(`${e.stack}\n`);
   } else {
-    process.stderr.write(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(
+      `internal error: ${redactText(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`,
+    );
   }
   process.exitCode = 1;
 }
