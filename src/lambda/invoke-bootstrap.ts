@@ -6,15 +6,37 @@
  *   {"ok": false, "kind": "raised" | "import" | "no-module" | "no-function" | "not-json",
  *    "type"?, "message"?, "trace"?, "names"?, "version"}
  * Arguments: task dir, module (python: dotted; node: file path), function path (dots for
- * nesting), event file, result file, timeout ms, function name.
+ * nesting), event file, result file, timeout ms, function name; python also the layers' dir (/opt)
+ * and the runtime dir (/var/runtime).
  */
 
 export const PYTHON_BOOTSTRAP = `
 import importlib, json, os, sys, time, traceback, uuid
 
-task, module_name, func_path, event_path, result_path, timeout_ms, fn_name = sys.argv[1:8]
-# sys.path[0] is this script's directory; Lambda puts /var/task there instead.
-sys.path[0] = task
+task, module_name, func_path, event_path, result_path, timeout_ms, fn_name, opt, runtime_dir = sys.argv[1:10]
+# Run with -I -S: no site-packages, no user site, no PYTHON* variables, so a module missing from
+# the zip fails here as on Lambda. The path is Lambda's: the task, the layers, the runtime (whose
+# AWS SDK stands in for Lambda's), then the standard library.
+minor = "python%d.%d" % sys.version_info[:2]
+sys.path[0:0] = [task, os.path.join(opt, "python", "lib", minor, "site-packages"), os.path.join(opt, "python"), runtime_dir]
+
+
+def link_runtime_sdk():
+    # Lambda's Python runtimes ship boto3 in /var/runtime; the host's copy (if any) plays that part.
+    # Only the SDK and its dependencies are linked, never the rest of the host's site-packages.
+    import site
+    names = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six.py")
+    dirs = [d for d in site.getsitepackages() + [site.getusersitepackages()] if os.path.isdir(d)]
+    for name in names:
+        for d in dirs:
+            src = os.path.join(d, name)
+            if os.path.exists(src):
+                os.symlink(src, os.path.join(runtime_dir, name))
+                break
+
+
+os.makedirs(runtime_dir, exist_ok=True)
+link_runtime_sdk()
 deadline = time.monotonic() + int(timeout_ms) / 1000.0
 version = "%d.%d.%d" % tuple(sys.version_info[:3])
 

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -111,20 +111,18 @@ export async function invokeLambda(options: InvokeOptions): Promise<InvokeResult
       String(timeoutMs),
       fnName,
     ];
-    const env: Record<string, string | undefined> = {
-      ...process.env,
-      LAMBDA_TASK_ROOT: task,
-      _HANDLER: options.handler,
-      AWS_EXECUTION_ENV: `AWS_Lambda_${options.runtime}`,
-      AWS_LAMBDA_FUNCTION_NAME: fnName,
-      AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
-      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "128",
-      PYTHONDONTWRITEBYTECODE: "1",
-      ...(options.layers?.length ? { PYTHONPATH: join(opt, "python") } : {}),
-      NODE_PATH: join(opt, "nodejs", "node_modules"),
-      ...options.env,
-    };
-    const pre = target.command === "python3" ? ["-u"] : [];
+    if (runtime.lang === "python") args.push(opt, join(root, "runtime"));
+    const env = lambdaEnvironment({
+      runtime: options.runtime,
+      handler: options.handler,
+      fnName,
+      task,
+      opt,
+      root,
+    });
+    Object.assign(env, options.env);
+    // -I -S: the zip, the layers and the standard library only, as on Lambda (see the bootstrap).
+    const pre = runtime.lang === "python" ? ["-u", "-I", "-S"] : [];
     const started = performance.now();
     const run = await runGroup({
       command: target.command,
@@ -143,7 +141,7 @@ export async function invokeLambda(options: InvokeOptions): Promise<InvokeResult
       });
     }
     const outcome = await readOutcome(resultPath);
-    const warnings = versionWarnings(runtime, outcome?.version);
+    const warnings = versionWarnings(runtime, outcome?.version, target.command);
     if (outcome === undefined) {
       const how = run.signal ? `was killed by ${run.signal}` : `exited with code ${String(run.code)}`;
       throw new TugError({
@@ -200,7 +198,8 @@ async function locate(runtime: Runtime, handler: string, task: string, zip: stri
   if (runtime.lang === "python") {
     const module = base.replaceAll("/", ".");
     const file = `${module.replaceAll(".", "/")}.py`;
-    return { command: "python3", script: "bootstrap.py", bootstrap: PYTHON_BOOTSTRAP, module, func, file };
+    const command = pythonFor(runtime.minor);
+    return { command, script: "bootstrap.py", bootstrap: PYTHON_BOOTSTRAP, module, func, file };
   }
   const tried = [".js", ".mjs", ".cjs"].map((ext) => `${base}${ext}`);
   const file = (await Promise.all(tried.map((f) => isFile(join(task, f))))).findIndex(Boolean);
@@ -224,6 +223,66 @@ const isFile = (path: string) =>
     () => false,
   );
 
+const pythons = new Map<number, string>();
+
+/**
+ * The runtime's own interpreter (python3.12 for python3.12) when it really runs here — a pyenv
+ * shim may exist for a version that is not installed — else python3 (the result warns).
+ */
+function pythonFor(minor: number): string {
+  let command = pythons.get(minor);
+  if (command === undefined) {
+    const exact = `python3.${minor}`;
+    const probe = spawnSync(exact, ["-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], {
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    command = probe.status === 0 && probe.stdout.trim() === `3.${minor}` ? exact : "python3";
+    pythons.set(minor, command);
+  }
+  return command;
+}
+
+/** Host variables a handler may legitimately use locally: where programs are, and AWS credentials/region. */
+const HOST_VARIABLES = /^(PATH|HOME|TMPDIR|AWS_[A-Z0-9_]+)$/;
+
+/**
+ * Lambda's environment, not the host's: a handler that works only because of a variable set in
+ * the developer's shell would fail on AWS. Only PATH, HOME, TMPDIR and AWS_* pass through.
+ */
+function lambdaEnvironment(o: {
+  runtime: string;
+  handler: string;
+  fnName: string;
+  task: string;
+  opt: string;
+  root: string;
+}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(process.env)) if (HOST_VARIABLES.test(k)) env[k] = v;
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
+  return {
+    ...env,
+    LANG: "en_US.UTF-8",
+    TZ: ":UTC",
+    LAMBDA_TASK_ROOT: o.task,
+    LAMBDA_RUNTIME_DIR: join(o.root, "runtime"),
+    _HANDLER: o.handler,
+    AWS_EXECUTION_ENV: `AWS_Lambda_${o.runtime}`,
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_LAMBDA_FUNCTION_NAME: o.fnName,
+    AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "128",
+    AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand",
+    AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${o.fnName}`,
+    AWS_LAMBDA_LOG_STREAM_NAME: "tug-invoke",
+    LD_LIBRARY_PATH: [join(o.task, "lib"), join(o.opt, "lib")].join(":"),
+    PYTHONDONTWRITEBYTECODE: "1",
+    NODE_PATH: join(o.opt, "nodejs", "node_modules"),
+  };
+}
+
 function functionName(handler: string): string {
   return basename(handler).split(".")[0] || "function";
 }
@@ -233,11 +292,13 @@ async function readOutcome(path: string): Promise<Outcome | undefined> {
   return text === undefined ? undefined : (JSON.parse(text) as Outcome);
 }
 
-function versionWarnings(runtime: Runtime, version: string | undefined): string[] {
+function versionWarnings(runtime: Runtime, version: string | undefined, command: string): string[] {
   if (version === undefined) return [];
   const [major, minor] = version.split(".").map(Number);
   if (runtime.lang === "python" && (major !== 3 || minor !== runtime.minor)) {
-    return [`python3 here is ${version}, the runtime is python3.${runtime.minor}: behaviour may differ`];
+    return [
+      `python3.${runtime.minor} is not on PATH; ran ${command} (${version}) instead: behaviour may differ`,
+    ];
   }
   if (runtime.lang === "node" && major !== runtime.major) {
     return [`node here is ${version}, the runtime is nodejs${runtime.major}.x: behaviour may differ`];
