@@ -5,7 +5,7 @@ import { type Digest, hexOf } from "../oci/digest.ts";
 import { limiter } from "../oci/registry/limit.ts";
 import type { HttpResponse } from "../oci/registry/transport.ts";
 import { resolveAwsCredentials } from "./aws-credentials.ts";
-import { DEFAULT_REMOTE_TIMEOUTS, type RemoteTimeouts } from "./remote-cache.ts";
+import { type RemoteTimeouts, readRecordBody, remoteTimeouts } from "./remote-cache.ts";
 import { type AwsCredentials, canonicalQuery, EMPTY_PAYLOAD_HASH, signV4, uriEncode } from "./sigv4.ts";
 import { type CacheRequest, CacheTransport, type CountingRemoteCache } from "./transport.ts";
 
@@ -90,7 +90,7 @@ export async function s3RemoteCache(
   const at = s3Addressing(bucket, region, endpoint);
   const http = new CacheTransport(
     endpoint ? `${name} at ${at.origin}` : name,
-    opts.timeouts ?? DEFAULT_REMOTE_TIMEOUTS,
+    opts.timeouts ?? remoteTimeouts(),
     HEAD_CONCURRENCY,
   );
   const keyPrefix = prefix ? `${prefix}/` : "";
@@ -255,9 +255,7 @@ export async function s3RemoteCache(
     async getRecord(key) {
       const body = await get(acKey(key));
       if (!body) return undefined;
-      const chunks: Buffer[] = [];
-      for await (const c of body) chunks.push(c as Buffer);
-      return Buffer.concat(chunks);
+      return readRecordBody(body, { server: name, key });
     },
     putRecord: (key, body) =>
       put(acKey(key), createHash("sha256").update(body).digest("hex"), body.length, body),
