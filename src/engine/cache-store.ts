@@ -100,7 +100,11 @@ export class CacheStore {
    * whether the value has the shape the caller needs (every digest valid, …): a local record
    * that fails it is a miss like a corrupt one, a remote one is ignored with one warning.
    */
-  async getRecord<T>(kind: string, key: string, check?: (value: unknown) => value is T): Promise<T | undefined> {
+  async getRecord<T>(
+    kind: string,
+    key: string,
+    check?: (value: unknown) => value is T,
+  ): Promise<T | undefined> {
     const path = this.recordPath(kind, key);
     let text = await fs.readFile(path, "utf8").catch(() => undefined);
     let fromRemote = false;

@@ -17,9 +17,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 const PREFIX = "tug-hmac-sha256 ";
 const LINE = new RegExp(`^${PREFIX}([0-9a-f]{64})\\n`);
 
-export type OpenedRecord =
-  | { ok: true; envelope: string }
-  | { ok: false; why: "unsigned" | "bad signature" };
+export type OpenedRecord = { ok: true; envelope: string } | { ok: false; why: "unsigned" | "bad signature" };
 
 function mac(secret: string, remoteKey: string, envelope: string): Buffer {
   return createHmac("sha256", secret).update(`tug-record-sig-v1\0${remoteKey}\0`).update(envelope).digest();

@@ -10,7 +10,10 @@ import { MediaType } from "../oci/types.ts";
 import {
   MAX_RECORD_BYTES,
   OversizedRecordError,
-  type RemoteCache, type RemoteTimeouts, remoteTimeouts } from "./remote-cache.ts";
+  type RemoteCache,
+  type RemoteTimeouts,
+  remoteTimeouts,
+} from "./remote-cache.ts";
 
 /*
  * The cache inside the user's own registry (BuildKit's `type=registry` idea): CAS blobs are
