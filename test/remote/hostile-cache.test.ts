@@ -8,6 +8,7 @@ import { promises as fs } from "node:fs";
 import { join, relative } from "node:path";
 import { test } from "node:test";
 import { canonicalJson } from "../../src/engine/key.ts";
+import { buildFixtureIndex, serveFixtureIndex } from "../lambda/support/fixture-index.ts";
 import { type CliResult, runTug } from "../support/cli.ts";
 import {
   forgedEnvelope,
@@ -130,8 +131,8 @@ async function fill(root: string, remote: string, env: NodeJS.ProcessEnv = {}) {
 function forge(kind: string, edit: (value: Record<string, unknown>) => Record<string, unknown>) {
   return (_key: string, stored: Buffer | undefined): Buffer | undefined => {
     const env = stored && readEnvelope(stored);
-    if (!env || env.kind !== kind) return undefined;
-    return forgedEnvelope(kind, edit(env.value), canonicalJson);
+    if (!env || env.kind !== kind || typeof env.value !== "object" || env.value === null) return undefined;
+    return forgedEnvelope(kind, edit(env.value as Record<string, unknown>), canonicalJson);
   };
 }
 
@@ -302,7 +303,7 @@ test("signed records (TUG_REMOTE_CACHE_KEY): a round trip hits with no builder r
     const env = readEnvelope(await fs.readFile(f));
     if (!env) continue;
     const sig = (await fs.readFile(f, "utf8")).split("\n")[0];
-    const edited = { ...env.value, mediaType: "application/vnd.oci.image.layer.v1.tar" };
+    const edited = { ...(env.value as object), mediaType: "application/vnd.oci.image.layer.v1.tar" };
     await fs.writeFile(f, `${sig}\n${forgedEnvelope(env.kind, edited, canonicalJson).toString()}`);
   }
   const d = await build(await checkout(root, "clone-d", counter), join(root, "cache-d"), dav.url, signed);
@@ -330,4 +331,72 @@ test("signed records (TUG_REMOTE_CACHE_KEY): a round trip hits with no builder r
   for (const r of [b, c, d, e]) assert.ok(!r.stdout.includes(key) && !r.stderr.includes(key));
   assert.deepEqual(await filesContaining(root, [root], key), []);
   assert.deepEqual(await filesContaining(dav.root, [dav.root], key), []);
+});
+
+test("a shared lock naming a local file as a wheel is ignored: the file is never read as a wheel nor uploaded", async (t) => {
+  const root = await tempDir(t, "tug-hostile-lock-");
+  const index = await buildFixtureIndex(join(root, "index"), [
+    { name: "fakea", version: "1.0", tag: "py3-none-any" },
+  ]);
+  const served = await serveFixtureIndex(t, index.root);
+  const hostile = await startHostileCache(t);
+  const project = async (name: string) => {
+    const dir = join(root, name);
+    await fs.mkdir(join(dir, "fns"), { recursive: true });
+    await fs.writeFile(
+      join(dir, "tug.yaml"),
+      `python:\n  index_url: ${served.simpleUrl}\nlambdas:\n  fn: { runtime: python3.12, handler: fns/fn.py:handler }\n`,
+    );
+    await fs.writeFile(join(dir, "requirements.txt"), "fakea\n");
+    await fs.writeFile(
+      join(dir, "fns", "fn.py"),
+      "import fakea\n\n\ndef handler(event, context):\n    return 1\n",
+    );
+    return dir;
+  };
+  const env = (cache: string) => ({
+    TUG_CACHE: cache,
+    TUG_REMOTE_CACHE: hostile.url,
+    PIP_CONFIG_FILE: "/dev/null",
+    TUG_INDEX_URL: undefined,
+    TUG_REMOTE_CACHE_KEY: undefined,
+  });
+  const a = await runTug(["build", "--json"], {
+    cwd: await project("clone-a"),
+    env: env(join(root, "cache-a")),
+  });
+  assert.equal(a.code, 0, a.stderr);
+  const reference = (JSON.parse(a.stdout) as Report).artifacts[0]?.digest;
+
+  // A private file of the user's, and locks that name it (by its true sha256) as every wheel.
+  const secret = join(root, "id_rsa");
+  await fs.writeFile(secret, SECRET_CONTENT);
+  const secretSha = createHash("sha256").update(SECRET_CONTENT).digest("hex");
+  hostile.behaviour.record = (_key, stored) => {
+    const env = stored && readEnvelope(stored);
+    if (env?.kind !== "python-lock" || typeof env.value !== "string") return undefined;
+    const lock = JSON.parse(env.value) as { distributions: Array<Record<string, unknown>> };
+    for (const d of lock.distributions) Object.assign(d, { url: `file://${secret}`, sha256: secretSha });
+    return forgedEnvelope("python-lock", `${JSON.stringify(lock, null, 2)}\n`, canonicalJson);
+  };
+  served.log.length = 0;
+  const b = await runTug(["build", "--json"], {
+    cwd: await project("clone-b"),
+    env: env(join(root, "cache-b")),
+  });
+  assert.equal(b.code, 0, b.stderr);
+  assert.equal(
+    (JSON.parse(b.stdout) as Report).artifacts[0]?.digest,
+    reference,
+    "the same zip, resolved locally",
+  );
+  assert.equal(remoteWarnings(b).length, 1, b.stderr);
+  assert.ok(served.log.length > 0, "clone B asked the index itself");
+  for (const body of hostile.blobs.values())
+    assert.ok(!body.includes(SECRET_CONTENT), "the file was never uploaded");
+  assert.deepEqual(
+    await filesContaining(root, [join(root, "cache-b"), join(root, "clone-b", ".tug")], SECRET_CONTENT),
+    [],
+    "the file was never taken into the cache or a zip",
+  );
 });

@@ -97,12 +97,12 @@ export function forgedEnvelope(kind: string, value: unknown, canonicalJson: (v: 
 }
 
 /** The envelope's kind and value when `body` is one of tug's records (signed or not). */
-export function readEnvelope(body: Buffer): { kind: string; value: Record<string, unknown> } | undefined {
+export function readEnvelope(body: Buffer): { kind: string; value: unknown } | undefined {
   const text = body.toString("utf8").replace(/^tug-hmac-sha256 [0-9a-f]{64}\n/, "");
   try {
     const env = JSON.parse(text) as { kind?: unknown; value?: unknown };
-    if (typeof env.kind !== "string" || typeof env.value !== "object" || env.value === null) return undefined;
-    return { kind: env.kind, value: env.value as Record<string, unknown> };
+    if (typeof env.kind !== "string" || env.value === undefined) return undefined;
+    return { kind: env.kind, value: env.value };
   } catch {
     return undefined;
   }
