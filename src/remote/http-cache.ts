@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import { TugError } from "../errors.ts";
-import { type Digest, hexOf } from "../oci/digest.ts";
+import { type Digest, hexOf, isDigest } from "../oci/digest.ts";
 import { limiter } from "../oci/registry/limit.ts";
 import { type RemoteTimeouts, readRecordBody, remoteTimeouts } from "./remote-cache.ts";
 import { type CacheRequest, CacheTransport, type CountingRemoteCache } from "./transport.ts";
@@ -56,7 +56,11 @@ export function httpRemoteCache(url: string, opts: HttpRemoteCacheOptions = {}):
   const http = new CacheTransport(base, opts.timeouts ?? remoteTimeouts(), HEAD_CONCURRENCY);
   const headers = (extra: Record<string, string> = {}): Record<string, string> =>
     authorization ? { authorization, ...extra } : extra;
-  const casUrl = (d: Digest) => `${base}/cas/${hexOf(d)}`;
+  const casUrl = (d: Digest) => {
+    if (!isDigest(d))
+      throw new Error(`internal: blob digest must be sha256:<64 hex>, got ${String(d).slice(0, 80)}`);
+    return `${base}/cas/${hexOf(d)}`;
+  };
   const acUrl = (key: string) => {
     if (!/^[a-f0-9]{64}$/.test(key)) throw new Error(`action key must be 64 hex chars, got ${key}`);
     return `${base}/ac/${key}`;

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { TugError } from "../errors.ts";
-import { type Digest, hexOf } from "../oci/digest.ts";
+import { type Digest, hexOf, isDigest } from "../oci/digest.ts";
 import { limiter } from "../oci/registry/limit.ts";
 import type { HttpResponse } from "../oci/registry/transport.ts";
 import { resolveAwsCredentials } from "./aws-credentials.ts";
@@ -94,7 +94,11 @@ export async function s3RemoteCache(
     HEAD_CONCURRENCY,
   );
   const keyPrefix = prefix ? `${prefix}/` : "";
-  const casKey = (d: Digest) => `${keyPrefix}cas/${hexOf(d)}`;
+  const casKey = (d: Digest) => {
+    if (!isDigest(d))
+      throw new Error(`internal: blob digest must be sha256:<64 hex>, got ${String(d).slice(0, 80)}`);
+    return `${keyPrefix}cas/${hexOf(d)}`;
+  };
   const acKey = (key: string) => {
     if (!/^[a-f0-9]{64}$/.test(key)) throw new Error(`action key must be 64 hex chars, got ${key}`);
     return `${keyPrefix}ac/${key}`;
