@@ -2,8 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { constants, promises as fs } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
-import type { Digest } from "../oci/digest.ts";
-import { hexOf } from "../oci/digest.ts";
+import { type Digest, hexOf, isDigest } from "../oci/digest.ts";
 import { isAlive } from "./dead-temps.ts";
 import { canonicalJson } from "./key.ts";
 import type { RemoteSync } from "./remote-sync.ts";
@@ -41,7 +40,9 @@ export class CacheStore {
     this.root = root;
   }
 
+  /** The blob's file; a digest that is not `sha256:` + 64 hex never names a path (a bug upstream). */
   blobPath(digest: Digest): string {
+    if (!isDigest(digest)) throw new Error(`internal: not a sha256 digest: ${String(digest).slice(0, 80)}`);
     return join(this.root, "blobs", "sha256", hexOf(digest));
   }
 
@@ -94,8 +95,16 @@ export class CacheStore {
     return join(this.root, "ac", kind, h.slice(0, 2), `${h}.json`);
   }
 
-  /** Reads a record; a corrupt or foreign one is deleted and reported as a miss. */
-  async getRecord<T>(kind: string, key: string): Promise<T | undefined> {
+  /**
+   * Reads a record; a corrupt or foreign one is deleted and reported as a miss. `check` says
+   * whether the value has the shape the caller needs (every digest valid, …): a local record
+   * that fails it is a miss like a corrupt one, a remote one is ignored with one warning.
+   */
+  async getRecord<T>(
+    kind: string,
+    key: string,
+    check?: (value: unknown) => value is T,
+  ): Promise<T | undefined> {
     const path = this.recordPath(kind, key);
     let text = await fs.readFile(path, "utf8").catch(() => undefined);
     let fromRemote = false;
@@ -107,14 +116,15 @@ export class CacheStore {
       this.stats.misses++;
       return undefined;
     }
-    const value = parseEnvelope<T>(kind, text);
-    if (value !== undefined) {
+    const value = parseEnvelope<unknown>(kind, text);
+    if (value !== undefined && (!check || check(value))) {
       this.stats.hits++;
       if (fromRemote) await writeFileAtomic(path, text);
-      return value;
+      return value as T;
     }
     // A corrupt local record is deleted; a foreign or corrupt remote one is simply not used.
     if (!fromRemote) await fs.rm(path, { force: true });
+    else this.remote?.ignoreRecord("invalid", `a ${kind} record does not parse or names an invalid digest`);
     this.stats.dropped++;
     this.stats.misses++;
     return undefined;
@@ -143,11 +153,13 @@ export class CacheStore {
    * Makes a blob local: true when it already is, or when the remote cache had it (downloaded
    * and verified). Used where a record names a blob, before the blob is trusted to exist.
    */
-  async ensureBlob(digest: Digest): Promise<boolean> {
+  async ensureBlob(digest: Digest, size?: number): Promise<boolean> {
     if (await this.hasBlob(digest)) return true;
     if (!this.remote) return false;
+    // Downloaded into the cache's tmp/ and renamed only once verified: a killed run leaves a
+    // temp file (swept later), never a wrong or partial blob under its digest.
     const tmp = await this.tempPath("fetch");
-    if (!(await this.remote.fetchBlob(digest, tmp))) return false;
+    if (!(await this.remote.fetchBlob(digest, tmp, size))) return false;
     await this.ingestBlob(tmp, digest);
     return true;
   }

@@ -1,7 +1,7 @@
 import { promises as fs } from "node:fs";
 import { type BuildLayerResult, buildLayer, recompress } from "../oci/build-layer.ts";
 import { type Compression, compressionKey } from "../oci/compress.ts";
-import type { Digest } from "../oci/digest.ts";
+import { type Digest, isDigest } from "../oci/digest.ts";
 import { fileLayer } from "../oci/layer.ts";
 import { type LayerEntry, sourceDateEpoch } from "../oci/tar.ts";
 import type { Layer } from "../oci/types.ts";
@@ -39,6 +39,37 @@ interface DescriptorRecord {
   size: number;
   mediaType: string;
 }
+
+// Records come back from disk and from the shared cache: each digest must be `sha256:` + 64 hex
+// before it names a blob file or a URL, each size a byte count (rule 1 of issue 9).
+const MEDIA_TYPE_RE = /^[A-Za-z0-9][\w.+-]{0,126}\/[A-Za-z0-9][\w.+-]{0,126}$/;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isLayerRecord(v: unknown): v is LayerRecord {
+  return isObject(v) && typeof v.diffId === "string" && isDigest(v.diffId);
+}
+
+function isDescriptorRecord(v: unknown): v is DescriptorRecord {
+  return (
+    isObject(v) &&
+    typeof v.digest === "string" &&
+    isDigest(v.digest) &&
+    typeof v.size === "number" &&
+    Number.isSafeInteger(v.size) &&
+    v.size >= 0 &&
+    typeof v.mediaType === "string" &&
+    MEDIA_TYPE_RE.test(v.mediaType)
+  );
+}
+
+function isDiffRecord(v: unknown): v is DescriptorRecord & { diffId: Digest } {
+  return isDescriptorRecord(v) && isLayerRecord(v);
+}
+
+export const layerRecordChecks = { isLayerRecord, isDescriptorRecord, isDiffRecord };
 
 export function recipeKey(r: LayerRecipe): string {
   const trees = Object.fromEntries(Object.entries(r.trees).map(([k, files]) => [k, subtreeDigest(files)]));
@@ -78,17 +109,17 @@ export async function cachedLayer(
 }
 
 async function lookup(engine: Engine, key: string, compression: Compression): Promise<Layer | undefined> {
-  const rec = await engine.store.getRecord<LayerRecord>("layer", key);
+  const rec = await engine.store.getRecord("layer", key, isLayerRecord);
   if (!rec) return undefined;
   const descKey = `${rec.diffId}|${compressionKey(compression)}`;
-  const desc = await engine.store.getRecord<DescriptorRecord>("desc", descKey);
-  if (desc && (await engine.store.ensureBlob(desc.digest))) {
+  const desc = await engine.store.getRecord("desc", descKey, isDescriptorRecord);
+  if (desc && (await engine.store.ensureBlob(desc.digest, desc.size))) {
     engine.store.touchBlob(desc.digest);
     return layerFromStore(engine, rec.diffId, desc);
   }
   // The diffID is known but not in this compression: recompress from any blob we hold.
-  const other = await engine.store.getRecord<DescriptorRecord & { diffId: Digest }>("diff", rec.diffId);
-  if (!other || !(await engine.store.ensureBlob(other.digest))) return undefined;
+  const other = await engine.store.getRecord("diff", rec.diffId, isDiffRecord);
+  if (!other || !(await engine.store.ensureBlob(other.digest, other.size))) return undefined;
   return engine.cpu.run(async () => {
     const plain = await fileLayer({
       path: engine.store.blobPath(other.digest),

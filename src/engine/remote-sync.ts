@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { createReadStream, promises as fs } from "node:fs";
 import { Transform } from "node:stream";
-import type { Digest } from "../oci/digest.ts";
-import type { RemoteCache } from "../remote/remote-cache.ts";
+import { type Digest, isDigest } from "../oci/digest.ts";
+import { OversizedRecordError, type RemoteCache, remoteTimeouts } from "../remote/remote-cache.ts";
 import { pipeToFile } from "./file-write.ts";
 import { Limiter } from "./limiter.ts";
+import { openRecord, sealRecord } from "./record-signature.ts";
 
 export type RemoteMode = "read" | "readwrite" | "off";
 
@@ -18,21 +19,36 @@ export const SHARED_KINDS = new Set(["layer", "desc", "diff", "python-lock"]);
 export interface RemoteStats {
   recordHits: number;
   recordMisses: number;
+  /** Records the server had but that were not used: unsigned, badly signed, oversized, invalid. */
+  recordsIgnored: number;
   blobsFetched: number;
   recordsPut: number;
   blobsPut: number;
 }
 
+export interface RemoteSyncOptions {
+  /** TUG_REMOTE_CACHE_KEY: records written are signed, records read must verify. Never printed. */
+  signingKey?: string;
+  /** Deadline of one record read or write; blobs are bounded by the transport's idle limit. */
+  deadlineMs?: number;
+}
+
+/** Why records the server had were not used; each reason is warned about once per build. */
+type IgnoredRecordReason = "signature" | "oversized" | "invalid";
+
 /**
  * Read-through and write-back between the local store and a shared cache server. Every remote
  * failure (down, slow, 5xx, a body that does not match its digest) degrades to local-only with
- * one warning; nothing read is trusted before it verifies. Uploads run in the background on
- * their own small pool and are awaited, up to a deadline, when the build ends.
+ * one warning; nothing read is trusted before it verifies. A record that is oversized, does not
+ * validate, or (with a signing key) is unsigned or badly signed is a miss, with one warning per
+ * reason per build; the remote stays in use. Uploads run in the background on their own small
+ * pool and are awaited, up to a deadline, when the build ends.
  */
 export class RemoteSync {
   readonly stats: RemoteStats = {
     recordHits: 0,
     recordMisses: 0,
+    recordsIgnored: 0,
     blobsFetched: 0,
     recordsPut: 0,
     blobsPut: 0,
@@ -41,12 +57,22 @@ export class RemoteSync {
   private readonly uploads = new Limiter(4);
   private readonly pending = new Set<Promise<void>>();
   private readonly queuedBlobs = new Set<Digest>();
+  private readonly warned = new Set<IgnoredRecordReason>();
+  private readonly signingKey: string | undefined;
+  private readonly deadlineMs: number;
 
   constructor(
     private readonly remote: RemoteCache,
     private readonly mode: Exclude<RemoteMode, "off">,
     private readonly warn: (message: string) => void,
-  ) {}
+    opts: RemoteSyncOptions = {
+      signingKey: process.env.TUG_REMOTE_CACHE_KEY || undefined,
+      deadlineMs: remoteTimeouts().deadlineMs,
+    },
+  ) {
+    this.signingKey = opts.signingKey;
+    this.deadlineMs = opts.deadlineMs ?? 60_000;
+  }
 
   get name(): string {
     return this.remote.name;
@@ -57,30 +83,77 @@ export class RemoteSync {
     return createHash("sha256").update(`tug-record-v1|${kind}|${key}`).digest("hex");
   }
 
+  /**
+   * The record envelope the server holds for (kind, key), signature checked and stripped; the
+   * caller still parses and validates it (and calls `ignoreRecord` when it does not).
+   */
   async getRecord(kind: string, key: string): Promise<string | undefined> {
     if (this.disabled || !SHARED_KINDS.has(kind)) return undefined;
+    const remoteKey = RemoteSync.recordKey(kind, key);
     const body = await this.guard(`read a ${kind} record`, () =>
-      this.remote.getRecord(RemoteSync.recordKey(kind, key)),
+      this.withDeadline(`GET record ${remoteKey}`, async () => {
+        try {
+          return await this.remote.getRecord(remoteKey);
+        } catch (e) {
+          if (!(e instanceof OversizedRecordError)) throw e;
+          this.ignoreRecord("oversized", `a ${kind} record is larger than any record tug writes`);
+          return undefined;
+        }
+      }),
     );
-    if (body) this.stats.recordHits++;
-    else this.stats.recordMisses++;
-    return body?.toString("utf8");
+    if (!body) {
+      this.stats.recordMisses++;
+      return undefined;
+    }
+    const opened = openRecord(body.toString("utf8"), remoteKey, this.signingKey);
+    if (!opened.ok) {
+      this.ignoreRecord(
+        "signature",
+        `records that are unsigned or badly signed are ignored because TUG_REMOTE_CACHE_KEY is set (first: a ${kind} record, ${opened.why})`,
+      );
+      this.stats.recordMisses++;
+      return undefined;
+    }
+    this.stats.recordHits++;
+    return opened.envelope;
   }
 
-  /** Downloads a blob into `dest`, verifying its digest; false when unavailable or wrong. */
-  async fetchBlob(digest: Digest, dest: string): Promise<boolean> {
+  /** A record the server had but that is not used; warned about once per reason per build. */
+  ignoreRecord(reason: IgnoredRecordReason, detail: string): void {
+    this.stats.recordsIgnored++;
+    if (this.warned.has(reason)) return;
+    this.warned.add(reason);
+    this.warn(`remote cache ${this.name}: ${detail}; building those steps locally`);
+  }
+
+  /**
+   * Downloads a blob into `dest` (a temp path the caller renames into place), verifying its
+   * digest and, when known, its size as it streams; false when unavailable or wrong.
+   */
+  async fetchBlob(digest: Digest, dest: string, size?: number): Promise<boolean> {
     if (this.disabled) return false;
+    if (!isDigest(digest)) throw new Error(`internal: not a sha256 digest: ${String(digest).slice(0, 80)}`);
     const ok = await this.guard(`download ${digest}`, async () => {
       const stream = await this.remote.getBlob(digest);
       if (!stream) return false;
       const hash = createHash("sha256");
+      let bytes = 0;
       const tap = new Transform({
         transform(chunk: Buffer, _enc, cb) {
+          bytes += chunk.length;
+          // Cut off at once: a server sending more than the record said never fills the disk.
+          if (size !== undefined && bytes > size) {
+            cb(new Error(`it served more than the ${size} bytes of ${digest}`));
+            return;
+          }
           hash.update(chunk);
           cb(null, chunk);
         },
       });
       await pipeToFile(stream, [tap], dest);
+      if (size !== undefined && bytes !== size) {
+        throw new Error(`it served ${bytes} bytes for ${digest}, not ${size}`);
+      }
       if (`sha256:${hash.digest("hex")}` !== digest) {
         throw new Error(`it served bytes that do not match ${digest}`);
       }
@@ -93,8 +166,10 @@ export class RemoteSync {
 
   putRecord(kind: string, key: string, envelope: string): void {
     if (this.mode !== "readwrite" || this.disabled || !SHARED_KINDS.has(kind)) return;
+    const remoteKey = RemoteSync.recordKey(kind, key);
+    const body = Buffer.from(sealRecord(envelope, remoteKey, this.signingKey));
     this.background(`upload a ${kind} record`, async () => {
-      await this.remote.putRecord(RemoteSync.recordKey(kind, key), Buffer.from(envelope));
+      await this.withDeadline(`PUT record ${remoteKey}`, () => this.remote.putRecord(remoteKey, body));
       this.stats.recordsPut++;
     });
   }
@@ -136,6 +211,22 @@ export class RemoteSync {
       .run(() => (this.disabled ? Promise.resolve() : this.guard(what, task).then(() => undefined)))
       .finally(() => this.pending.delete(p));
     this.pending.add(p);
+  }
+
+  /** A small request that must finish within the deadline, however slowly the server trickles. */
+  private async withDeadline<T>(what: string, op: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${what} took longer than ${this.deadlineMs} ms (--http-timeout)`)),
+        this.deadlineMs,
+      );
+    });
+    try {
+      return await Promise.race([op(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Runs a remote operation; the first failure disables the remote for this process, once. */

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
 import { sweepDeadTemps } from "../engine/dead-temps.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
+import { isSha256Hex } from "../util/sha256-hex.ts";
 import type { LambdaPlan } from "./build-lambdas.ts";
 import { planPythonLayer } from "./build-layer.ts";
 import { planPythonLambda } from "./build-python.ts";
@@ -30,11 +31,13 @@ export async function planPythonZips(
       urls: base.indexUrls,
       cacheDir: join(cacheDir, "python"),
       wheelDir,
-      // With a shared cache, wheels travel through it like layer blobs (verified by sha256).
-      fromCache: async (sha) => (base.store?.remote ? base.store.ensureBlob(`sha256:${sha}`) : false),
+      // With a shared cache, wheels travel through it like layer blobs (verified by sha256). A
+      // hash that is not 64 hex never names a blob or a URL: the wheel is simply not shared.
+      fromCache: async (sha) =>
+        base.store?.remote && isSha256Hex(sha) ? base.store.ensureBlob(`sha256:${sha}`) : false,
       onWheel: (sha, path) => {
         const remote = base.store?.remote;
-        if (remote)
+        if (remote && isSha256Hex(sha))
           void stat(path).then(
             (st) => remote.putBlob(`sha256:${sha}`, st.size, path),
             () => {},

@@ -1,8 +1,8 @@
 import type { Readable } from "node:stream";
 import { TugError } from "../errors.ts";
-import { type Digest, hexOf } from "../oci/digest.ts";
+import { type Digest, hexOf, isDigest } from "../oci/digest.ts";
 import { limiter } from "../oci/registry/limit.ts";
-import { DEFAULT_REMOTE_TIMEOUTS, type RemoteTimeouts } from "./remote-cache.ts";
+import { type RemoteTimeouts, readRecordBody, remoteTimeouts } from "./remote-cache.ts";
 import { type CacheRequest, CacheTransport, type CountingRemoteCache } from "./transport.ts";
 
 export interface HttpRemoteCacheOptions {
@@ -53,10 +53,14 @@ function redact(url: string): string {
  */
 export function httpRemoteCache(url: string, opts: HttpRemoteCacheOptions = {}): CountingRemoteCache {
   const { base, authorization } = parseCacheUrl(url, opts.token);
-  const http = new CacheTransport(base, opts.timeouts ?? DEFAULT_REMOTE_TIMEOUTS, HEAD_CONCURRENCY);
+  const http = new CacheTransport(base, opts.timeouts ?? remoteTimeouts(), HEAD_CONCURRENCY);
   const headers = (extra: Record<string, string> = {}): Record<string, string> =>
     authorization ? { authorization, ...extra } : extra;
-  const casUrl = (d: Digest) => `${base}/cas/${hexOf(d)}`;
+  const casUrl = (d: Digest) => {
+    if (!isDigest(d))
+      throw new Error(`internal: blob digest must be sha256:<64 hex>, got ${String(d).slice(0, 80)}`);
+    return `${base}/cas/${hexOf(d)}`;
+  };
   const acUrl = (key: string) => {
     if (!/^[a-f0-9]{64}$/.test(key)) throw new Error(`action key must be 64 hex chars, got ${key}`);
     return `${base}/ac/${key}`;
@@ -71,14 +75,14 @@ export function httpRemoteCache(url: string, opts: HttpRemoteCacheOptions = {}):
     throw await http.readError(req, res);
   };
 
-  const get = async (target: string): Promise<Readable | undefined> => {
+  const get = async (target: string): Promise<{ body: Readable; length?: string } | undefined> => {
     const req: CacheRequest = { method: "GET", url: target, headers: headers() };
     const res = await http.send(req);
     if (res.statusCode === 404) {
       await res.body.dump();
       return undefined;
     }
-    if (res.statusCode === 200) return res.body;
+    if (res.statusCode === 200) return { body: res.body, length: res.headers["content-length"] };
     throw await http.readError(req, res);
   };
 
@@ -105,17 +109,15 @@ export function httpRemoteCache(url: string, opts: HttpRemoteCacheOptions = {}):
       const found = await Promise.all(unique.map((d) => limit(() => head(casUrl(d)))));
       return new Set(unique.filter((_, i) => found[i]));
     },
-    getBlob: (digest) => get(casUrl(digest)),
+    getBlob: async (digest) => (await get(casUrl(digest)))?.body,
     async putBlob(digest, size, open) {
       if (await head(casUrl(digest))) return;
       await put(casUrl(digest), size, await open());
     },
     async getRecord(key) {
-      const body = await get(acUrl(key));
-      if (!body) return undefined;
-      const chunks: Buffer[] = [];
-      for await (const c of body) chunks.push(c as Buffer);
-      return Buffer.concat(chunks);
+      const got = await get(acUrl(key));
+      if (!got) return undefined;
+      return readRecordBody(got.body, { server: base, key, contentLength: got.length });
     },
     putRecord: (key, body) => put(acUrl(key), body.length, body),
     requestCounts: () => http.requestCounts(),

@@ -7,7 +7,13 @@ import { RegistryError } from "../oci/registry/errors.ts";
 import { limiter } from "../oci/registry/limit.ts";
 import { uploadBlob } from "../oci/registry/upload.ts";
 import { MediaType } from "../oci/types.ts";
-import { DEFAULT_REMOTE_TIMEOUTS, type RemoteCache, type RemoteTimeouts } from "./remote-cache.ts";
+import {
+  MAX_RECORD_BYTES,
+  OversizedRecordError,
+  type RemoteCache,
+  type RemoteTimeouts,
+  remoteTimeouts,
+} from "./remote-cache.ts";
 
 /*
  * The cache inside the user's own registry (BuildKit's `type=registry` idea): CAS blobs are
@@ -28,8 +34,6 @@ export const EMPTY_DIGEST: Digest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb
 
 /** HEADs in flight at once in `hasBlobs`. */
 const HEAD_CONCURRENCY = 8;
-/** Records are small; a larger layer under an `ac-` tag is foreign, not something to download. */
-const MAX_RECORD_BYTES = 4 * 1024 * 1024;
 const KEY_RE = /^[a-f0-9]{64}$/;
 const LABEL = "[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?";
 const HOST_RE = new RegExp(`^(?:${LABEL}(?:\\.${LABEL})*|\\[[a-fA-F0-9:.]+\\])(?::[0-9]+)?$`);
@@ -121,8 +125,7 @@ function recordLayer(raw: Buffer): { digest: Digest; size: number } | undefined 
     typeof layer.digest !== "string" ||
     !isDigest(layer.digest) ||
     !Number.isSafeInteger(layer.size) ||
-    layer.size < 0 ||
-    layer.size > MAX_RECORD_BYTES
+    layer.size < 0
   ) {
     return undefined;
   }
@@ -218,6 +221,8 @@ class OciRemoteCache implements RemoteCache {
     // Something else tagged `ac-…` in this repository is foreign: a miss, never trusted.
     const layer = recordLayer(raw);
     if (!layer) return undefined;
+    // Checked before the download: a record layer is never buffered past the bound.
+    if (layer.size > MAX_RECORD_BYTES) throw new OversizedRecordError(this.name, key, layer.size);
     try {
       return await readAll(await this.client.blob(this.repo, layer.digest, layer.size));
     } catch (e) {
@@ -260,7 +265,7 @@ class OciRemoteCache implements RemoteCache {
 export function ociRemoteCache(url: string, opts: OciRemoteCacheOptions = {}): RemoteCache {
   const repo = parseOciCacheUrl(url);
   if (opts.client) return new OciRemoteCache(repo, opts.client, false);
-  const t = opts.timeouts ?? DEFAULT_REMOTE_TIMEOUTS;
+  const t = opts.timeouts ?? remoteTimeouts();
   const client = new RegistryClient({
     insecureRegistries: opts.insecureRegistries ?? [],
     timeouts: { connectMs: t.connectMs, headersMs: t.idleMs, bodyIdleMs: t.idleMs, uploadIdleMs: t.idleMs },

@@ -13,6 +13,8 @@ export interface OpenRemoteCacheOptions {
  *   http(s)://[user:pass@]host[:port][/prefix]  Bazel HTTP cache; TUG_REMOTE_CACHE_TOKEN → bearer
  *   s3://bucket[/prefix]                        S3 API; AWS_* variables, ~/.aws/credentials
  *   oci://registry/repo                         OCI registry; docker's credentials
+ * Every backend's limits come from --http-timeout / TUG_HTTP_TIMEOUT unless `timeouts` is given.
+ * Records are signed and checked by RemoteSync (TUG_REMOTE_CACHE_KEY), above any backend.
  */
 export async function openRemoteCache(
   url: string,

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import { TugError } from "../errors.ts";
-import { type Digest, hexOf } from "../oci/digest.ts";
+import { type Digest, hexOf, isDigest } from "../oci/digest.ts";
 import { limiter } from "../oci/registry/limit.ts";
 import type { HttpResponse } from "../oci/registry/transport.ts";
 import { resolveAwsCredentials } from "./aws-credentials.ts";
-import { DEFAULT_REMOTE_TIMEOUTS, type RemoteTimeouts } from "./remote-cache.ts";
+import { type RemoteTimeouts, readRecordBody, remoteTimeouts } from "./remote-cache.ts";
 import { type AwsCredentials, canonicalQuery, EMPTY_PAYLOAD_HASH, signV4, uriEncode } from "./sigv4.ts";
 import { type CacheRequest, CacheTransport, type CountingRemoteCache } from "./transport.ts";
 
@@ -90,11 +90,15 @@ export async function s3RemoteCache(
   const at = s3Addressing(bucket, region, endpoint);
   const http = new CacheTransport(
     endpoint ? `${name} at ${at.origin}` : name,
-    opts.timeouts ?? DEFAULT_REMOTE_TIMEOUTS,
+    opts.timeouts ?? remoteTimeouts(),
     HEAD_CONCURRENCY,
   );
   const keyPrefix = prefix ? `${prefix}/` : "";
-  const casKey = (d: Digest) => `${keyPrefix}cas/${hexOf(d)}`;
+  const casKey = (d: Digest) => {
+    if (!isDigest(d))
+      throw new Error(`internal: blob digest must be sha256:<64 hex>, got ${String(d).slice(0, 80)}`);
+    return `${keyPrefix}cas/${hexOf(d)}`;
+  };
   const acKey = (key: string) => {
     if (!/^[a-f0-9]{64}$/.test(key)) throw new Error(`action key must be 64 hex chars, got ${key}`);
     return `${keyPrefix}ac/${key}`;
@@ -255,9 +259,7 @@ export async function s3RemoteCache(
     async getRecord(key) {
       const body = await get(acKey(key));
       if (!body) return undefined;
-      const chunks: Buffer[] = [];
-      for await (const c of body) chunks.push(c as Buffer);
-      return Buffer.concat(chunks);
+      return readRecordBody(body, { server: name, key });
     },
     putRecord: (key, body) =>
       put(acKey(key), createHash("sha256").update(body).digest("hex"), body.length, body),

@@ -5,6 +5,7 @@ import type { Requirement } from "./requirement.ts";
 import type { RequirementsSource } from "./requirements-source.ts";
 import { fromLock, type Resolution, resolve, toLock } from "./resolver.ts";
 import { formatGlibc, type PythonTarget } from "./runtime.ts";
+import { isSafeLockText } from "./shared-lock-check.ts";
 
 export interface LockedResolutionOptions {
   /** The function's own requirements (already narrowed to what it imports). */
@@ -45,9 +46,13 @@ export async function lockedResolution(
     hashes: [...source.hashes].sort(),
     constraints: (source.constraints ?? []).map((r) => [r.name, r.specifier, r.markerText ?? ""]),
   });
-  // A lock names wheel URLs: one for an index with credentials in its URL stays on this machine.
-  const kind = ctx.indexUrls.some(hasCredentials) ? "python-lock-local" : "python-lock";
-  const lock = opts.fresh ? undefined : await ctx.store?.getRecord<string>(kind, key);
+  // A lock names wheel URLs: one for an index with credentials in its URL, or for a file: index
+  // (paths on this machine), stays on this machine; only http(s) locks are shared.
+  const shared = !ctx.indexUrls.some((u) => hasCredentials(u) || !isHttp(u));
+  const kind = shared ? "python-lock" : "python-lock-local";
+  const lock = opts.fresh
+    ? undefined
+    : await ctx.store?.getRecord(kind, key, (v): v is string => isSafeLockText(v, shared));
   if (lock !== undefined) {
     try {
       return { ...fromLock(lock, target), fromLock: true };
@@ -65,6 +70,10 @@ export async function lockedResolution(
   });
   await ctx.store?.putRecord(kind, key, toLock(resolution));
   return resolution;
+}
+
+function isHttp(url: string): boolean {
+  return /^https?:\/\//i.test(url);
 }
 
 function hasCredentials(url: string): boolean {
