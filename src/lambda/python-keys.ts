@@ -1,6 +1,7 @@
 import { dirname, join } from "node:path";
 import type { Project, PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
 import { hashJson } from "../engine/key.ts";
+import { indexUrlsForKeys } from "./python/index-urls.ts";
 import { formatGlibc } from "./python/runtime.ts";
 import type { PythonContext } from "./python-context.ts";
 
@@ -47,7 +48,7 @@ export function lambdaKey(target: PythonLambdaTarget, ctx: KeyContext): string {
     glibc: formatGlibc(target.runtime.glibc),
     handler: [target.handlerFile, target.handlerFunction],
     layers: layers.map((l) => (l ? layerIdentity(l) : null)),
-    indexUrls: ctx.indexUrls,
+    indexUrls: indexUrlsForKeys(ctx.indexUrls),
     settings: ctx.settings,
   });
 }
@@ -57,7 +58,7 @@ export function layerKey(layer: PythonLayerTarget, ctx: KeyContext): string {
     v: LAYER_FORMAT,
     zipPath: layerZipPath(ctx, layer.name),
     layer: layerIdentity(layer),
-    indexUrls: ctx.indexUrls,
+    indexUrls: indexUrlsForKeys(ctx.indexUrls),
     strip: ctx.settings.strip,
   });
 }

@@ -1,6 +1,7 @@
 import type { CacheStore } from "../../engine/cache-store.ts";
 import { canonicalJson } from "../../engine/key.ts";
 import type { SimpleIndex } from "./index-client.ts";
+import { indexUrlsForKeys } from "./index-urls.ts";
 import type { Requirement } from "./requirement.ts";
 import type { RequirementsSource } from "./requirements-source.ts";
 import { fromLock, type Resolution, resolve, toLock } from "./resolver.ts";
@@ -38,7 +39,7 @@ export async function lockedResolution(
   const key = canonicalJson({
     v: RESOLVER_VERSION,
     target: [target.runtime, target.arch, formatGlibc(target.glibc)],
-    indexUrls: ctx.indexUrls,
+    indexUrls: indexUrlsForKeys(ctx.indexUrls),
     // What is required, not where it is written: a comment line above it changes no resolution.
     requirements: requirements.map((r) => [r.name, r.extras, r.specifier, r.markerText ?? ""]),
     pins: [...source.pins].sort(),
@@ -50,9 +51,11 @@ export async function lockedResolution(
   const lock = opts.fresh ? undefined : await ctx.store?.getRecord<string>(kind, key);
   if (lock !== undefined) {
     try {
-      return { ...fromLock(lock, target), fromLock: true };
+      const locked = fromLock(lock, target);
+      if (fitsIndexes(locked, ctx.indexUrls)) return { ...locked, fromLock: true };
     } catch {
-      // A lock this tug cannot read any more is resolved again and replaced.
+      // A lock this tug cannot read any more (or a broken or hostile one from a shared cache:
+      // a digest that is no sha256) is resolved again and replaced.
     }
   }
   const resolution = await resolve({
@@ -65,6 +68,12 @@ export async function lockedResolution(
   });
   await ctx.store?.putRecord(kind, key, toLock(resolution));
   return resolution;
+}
+
+/** A lock may name file: wheels only when a file: index is in use (a shared lock must not read local files). */
+function fitsIndexes(resolution: Resolution, indexUrls: readonly string[]): boolean {
+  const fileIndex = indexUrls.some((u) => u.startsWith("file:"));
+  return resolution.distributions.every((d) => fileIndex || !d.url.startsWith("file:"));
 }
 
 function hasCredentials(url: string): boolean {
