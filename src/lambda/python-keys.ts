@@ -37,6 +37,13 @@ export function layerIdentity(layer: PythonLayerTarget): Record<string, unknown>
   };
 }
 
+/** The settings as a key holds them: index URLs without a login (see indexUrlsForKeys). */
+function settingsForKey(settings: KeyContext["settings"]): KeyContext["settings"] {
+  const out = { ...settings, extraIndexUrls: indexUrlsForKeys(settings.extraIndexUrls) };
+  if (settings.indexUrl !== undefined) out.indexUrl = indexUrlsForKeys([settings.indexUrl])[0] ?? "";
+  return out;
+}
+
 /** A lambda's output-record key: everything about it that is not a file's content. */
 export function lambdaKey(target: PythonLambdaTarget, ctx: KeyContext): string {
   const layers = target.layers.map((name) => ctx.project.layers?.find((l) => l.name === name));
@@ -49,7 +56,7 @@ export function lambdaKey(target: PythonLambdaTarget, ctx: KeyContext): string {
     handler: [target.handlerFile, target.handlerFunction],
     layers: layers.map((l) => (l ? layerIdentity(l) : null)),
     indexUrls: indexUrlsForKeys(ctx.indexUrls),
-    settings: ctx.settings,
+    settings: settingsForKey(ctx.settings),
   });
 }
 
