@@ -39,3 +39,8 @@ function nonEmpty(value: string | undefined): string | undefined {
 export function indexUrlsForKeys(urls: readonly string[]): string[] {
   return urls.map(withoutUserinfo);
 }
+
+/** Whether any of the URLs carries a login (`user:password@`): such a value must not be recorded. */
+export function hasIndexLogin(urls: readonly (string | undefined)[]): boolean {
+  return urls.some((u) => u !== undefined && withoutUserinfo(u) !== u);
+}
