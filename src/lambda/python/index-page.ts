@@ -86,7 +86,8 @@ function linkRefusal(pageUrl: string, link: string): string | undefined {
   const to = new URL(link).protocol;
   if (to === "http:" || to === "https:") return undefined;
   if (to === "file:" && page === "file:") return undefined;
-  return `a ${page.slice(0, -1)} index may not link a ${to.slice(0, -1)}: URL`;
+  const allowed = page === "file:" ? "http(s) and file:" : "http(s)";
+  return `its link is a ${to} URL; ${page === "file:" ? "a file:" : "an http(s)"} index may link only ${allowed} files`;
 }
 
 function fileWith(
