@@ -148,13 +148,14 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
     url: string,
     how: { what: string; accept?: string; deadline: boolean; crossOrigin: boolean },
   ): Promise<Fetched | undefined> {
-    requests.push(url);
     if (url.startsWith("http:") || url.startsWith("https:")) {
+      requests.push(url);
       return indexGet({ url, ...how, authorization: (u) => auth.authorization(u) });
     }
     if (!url.startsWith("file:") || !fileIndexes) {
       throw fetchError(how.what, url, "only http and https URLs are fetched for an http index");
     }
+    requests.push(url);
     let path = fileURLToPath(url);
     if (url.endsWith("/")) path = join(path, "index.html");
     try {

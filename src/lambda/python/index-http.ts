@@ -42,10 +42,13 @@ const MAX_REDIRECTS = 5;
 
 export function fetchError(what: string, url: string, why: string, cause?: unknown): TugError {
   const host = safeHost(url);
+  const slow = /^(no answer|not finished)/.test(why);
   return new TugError({
     what: `cannot fetch ${what} from ${host}: ${why}`,
     where: redactUrl(url),
-    hint: "check index_url / extra_index_urls, the network, or --http-timeout / TUG_HTTP_TIMEOUT",
+    hint: slow
+      ? "the index is not answering; check it and the network, or allow longer with --http-timeout / TUG_HTTP_TIMEOUT"
+      : "check index_url / extra_index_urls and the network",
     cause,
   });
 }
@@ -132,9 +135,11 @@ function getOnce(req: IndexGet, url: URL, started: number, sameOrigin: boolean):
     let request: ClientRequest;
     let response: IncomingMessage | undefined;
     // After the headers, a timeout ends the body with the error (for-await rethrows it).
+    // A body already read to its end has nothing left to abort.
     const abort = (err: TugError) => {
-      if (response) response.destroy(err);
-      else request.destroy(err);
+      if (response) {
+        if (!response.complete && !response.destroyed) response.destroy(err);
+      } else if (!request.destroyed) request.destroy(err);
     };
     const timedOut = (phase: string, ms = limits.idleMs) =>
       fetchError(req.what, url.href, `no answer (${phase}) within ${Math.round(ms / 1000)} s`);
