@@ -120,10 +120,12 @@ test("pages: a hash that is no sha256 or a link of a forbidden scheme makes the 
   for (const f of files) if (f.unusable) assert.equal(f.sha256, undefined);
 
   const html = `<a href="/f/b.whl#sha256=%2e%2e%2fx">b-1-py3-none-any.whl</a>
-    <a href="/f/c.whl" data-core-metadata="sha256=../m">c-1-py3-none-any.whl</a>`;
+    <a href="/f/c.whl" data-core-metadata="sha256=../m">c-1-py3-none-any.whl</a>
+    <a href="/f/e.whl" data-dist-info-metadata="sha256=/abs">e-1-py3-none-any.whl</a>`;
   const fromHtml = parseHtmlPage(html, "https://idx.example/simple/b/");
   assert.match(fromHtml[0]?.unusable ?? "", /its sha256 "\.\.\/x" is not/);
   assert.match(fromHtml[1]?.unusable ?? "", /metadata's sha256 "\.\.\/m"/);
+  assert.match(fromHtml[2]?.unusable ?? "", /metadata's sha256 "\/abs"/);
   // A file: index may link its own files.
   const local = parseHtmlPage(
     `<a href="../../f/d.whl#sha256=${HEX}">d-1-py3-none-any.whl</a>`,
