@@ -1,9 +1,12 @@
 // Issue #9, rules 6 and 8 for the Python index client: an index that stalls, trickles or never
 // stops talking ends with one error naming the host and what was fetched.
 import assert from "node:assert/strict";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
+import { simpleIndex } from "../../src/lambda/python/index-client.ts";
 import { resolve } from "../../src/lambda/python/resolver.ts";
+import { parseSha256Hex } from "../../src/util/sha256-hex.ts";
 import { sendBytes, sendJson, startHostileIndex } from "../support/hostile-index-server.ts";
 import {
   assertAbsent,
@@ -47,7 +50,11 @@ test("a page trickled one byte at a time hits the deadline; a wheel that stalls 
   const slow = await rejection(client.projectFiles("goodpkg"));
   assert.match(slow.what, /the index page of goodpkg .*not finished within 1 s/);
   const stalled = await rejection(
-    client.wheelPath({ filename: WHEEL, url: `${index.origin}/files/${WHEEL}`, sha256: s.wheelSha as never }),
+    client.wheelPath({
+      filename: WHEEL,
+      url: `${index.origin}/files/${WHEEL}`,
+      sha256: parseSha256Hex(s.wheelSha, "test"),
+    }),
   );
   assert.match(
     stalled.what,
@@ -111,4 +118,41 @@ test("a range answer larger than what was asked is cut off; METADATA then comes 
     index.seen.some((r) => r.path === `/files/${WHEEL}` && !r.range),
     "the wheel itself was downloaded",
   );
+});
+
+test("an endless wheel stops at the size cap: one error, no partial file left in the cache", async (t) => {
+  const s = await setup(t);
+  const chunk = Buffer.alloc(256 * 1024, 0x50);
+  const index = await startHostileIndex(t, (req, res, path) => {
+    if (path === "/files/announced.whl") {
+      res.writeHead(200, { "content-length": 64 * 1024 * 1024 });
+      return void res.write(chunk);
+    }
+    res.writeHead(200, { "content-type": "application/octet-stream" });
+    let open = true;
+    req.socket.on("close", () => {
+      open = false;
+    });
+    const pump = () => {
+      while (open && res.write(chunk)) {}
+      if (open) res.once("drain", pump);
+    };
+    pump();
+  });
+  const client = simpleIndex({
+    urls: [`${index.origin}/simple/`],
+    cacheDir: join(s.cacheDir, "python"),
+    wheelDir: s.wheelDir,
+    env: {},
+    maxWheelBytes: 4 * 1024 * 1024,
+  });
+  for (const [url, sha256] of [
+    [`${index.origin}/files/${WHEEL}`, undefined],
+    [`${index.origin}/files/${WHEEL}`, parseSha256Hex(s.wheelSha, "test")],
+    [`${index.origin}/files/announced.whl`, undefined],
+  ] as const) {
+    const err = await rejection(client.wheelPath({ filename: WHEEL, url, ...(sha256 ? { sha256 } : {}) }));
+    assert.match(err.what, /^wheel goodpkg-1\.0-py3-none-any\.whl is larger than 4 MiB$/);
+  }
+  assert.deepEqual(await readdir(s.wheelDir).catch(() => []), [], "no temp or partial wheel remains");
 });

@@ -1,11 +1,9 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, stat, utimes, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { type Readable, Transform } from "node:stream";
+import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { tempPathFor } from "../../engine/dead-temps.ts";
-import { pipeToFile } from "../../engine/file-write.ts";
 import { hashJson } from "../../engine/key.ts";
 import { TugError } from "../../errors.ts";
 import { hexOf, sha256 } from "../../oci/digest.ts";
@@ -13,6 +11,7 @@ import { redactUrl } from "../../util/redact.ts";
 import { ownSha256Hex, type Sha256Hex } from "../../util/sha256-hex.ts";
 import { ZipReader } from "../../zip/zip-reader.ts";
 import { indexAuth, withoutUserinfo } from "./index-auth.ts";
+import { download, hashMismatch } from "./index-download.ts";
 import { fetchError, indexGet, readLimited } from "./index-http.ts";
 import { type IndexFile, PEP691_JSON, parseHtmlPage, parseJsonPage } from "./index-page.ts";
 import { checkMetadataIdentity } from "./metadata-identity.ts";
@@ -42,6 +41,8 @@ export interface SimpleIndexOptions {
   onWheel?: (sha256: Sha256Hex, path: string) => void;
   /** Where NETRC and HOME are read (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Largest wheel downloaded (default MAX_WHEEL_BYTES). */
+  maxWheelBytes?: number;
 }
 
 export interface SimpleIndex {
@@ -60,6 +61,12 @@ const ACCEPT = `${PEP691_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/
 // PyPI's largest project pages (botocore, boto3: thousands of files) are a few MiB as JSON or
 // HTML; 32 MiB leaves room for any real index and stops an endless page long before memory does.
 const MAX_PAGE_BYTES = 32 * 1024 * 1024;
+/**
+ * A Lambda zip or layer holds at most 250 MB unpacked, so a wheel over 1 GiB can never be used;
+ * the cap stops an index streaming an endless "wheel" onto the disk (it would fail its sha256
+ * only at the end, or have none).
+ */
+export const MAX_WHEEL_BYTES = 1024 * 1024 * 1024;
 
 interface Fetched {
   /** Undefined for file:// (the type is guessed from the file name). */
@@ -75,46 +82,6 @@ function unusableError(file: IndexFile): TugError {
     where: file.index ? `the index ${redactUrl(file.index)}` : redactUrl(file.url),
     hint: "the index is broken or hostile; fix it, pin another version, or stop using that index",
   });
-}
-
-function hashMismatch(what: string, url: string, want: string, got: string): TugError {
-  return new TugError({
-    what: `${what} does not match the index's sha256 (expected ${want}, got ${got})`,
-    where: redactUrl(url),
-    hint: "the index or a proxy serves different bytes than it lists; fix or rebuild the index",
-  });
-}
-
-/** Writes a stream into `dest` atomically and returns its sha256; `dest` appears only when `want` matches. */
-async function download(
-  body: Readable,
-  dest: string,
-  label: string,
-  url: string,
-  want?: Sha256Hex,
-): Promise<Sha256Hex> {
-  await mkdir(dirname(dest), { recursive: true });
-  const tmp = tempPathFor(dest);
-  const hash = createHash("sha256");
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
-  try {
-    try {
-      await pipeToFile(body, [tap], tmp);
-    } catch (err) {
-      throw err instanceof TugError ? err : fetchError(label, url, (err as Error).message, err);
-    }
-    const got = ownSha256Hex(hash.digest("hex"));
-    if (want && got !== want) throw hashMismatch(label, url, want, got);
-    await rename(tmp, dest);
-    return got;
-  } finally {
-    await rm(tmp, { force: true });
-  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -135,6 +102,7 @@ async function writeAtomically(path: string, text: string): Promise<void> {
 export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
   const wheelDir = options.wheelDir ?? join(options.cacheDir, "wheels", "sha256");
   const auth = indexAuth(options.urls, options.env);
+  const maxWheel = options.maxWheelBytes ?? MAX_WHEEL_BYTES;
   const roots = options.urls.map(withoutUserinfo);
   // A file: link is honoured only when a file: index is configured (index-page.ts refuses it
   // from http pages; this also covers URLs that come back from a lock).
@@ -253,14 +221,29 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
     if (!got) throw fetchError(what, file.url, "the index lists it but it is not there");
     if (file.sha256) {
       const dest = join(dir, file.sha256);
-      await download(got.body, dest, what, file.url, file.sha256);
+      await download({
+        body: got.body,
+        dest,
+        what,
+        url: file.url,
+        want: file.sha256,
+        max: maxWheel,
+        announced: got.contentLength,
+      });
       options.onWheel?.(file.sha256, dest);
       return dest;
     }
     // No hash from the index: keep it under the hash of what arrived (the lock records that hash).
     // pid in the name: a killed download is swept by the next build (sweepDeadTemps).
     const tmp = tempPathFor(join(dir, "unverified"));
-    const sha = await download(got.body, tmp, what, file.url);
+    const sha = await download({
+      body: got.body,
+      dest: tmp,
+      what,
+      url: file.url,
+      max: maxWheel,
+      announced: got.contentLength,
+    });
     await rename(tmp, join(dir, sha));
     options.onWheel?.(sha, join(dir, sha));
     return join(dir, sha);
