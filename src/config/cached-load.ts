@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { CacheStore } from "../engine/cache-store.ts";
+import { hasIndexLogin } from "../lambda/python/index-urls.ts";
 import { sha256 } from "../oci/digest.ts";
 import type { Project } from "./types.ts";
 
@@ -27,6 +28,9 @@ export async function cachedProject(file: string, cacheDir: string): Promise<Pro
   const hit = await store.getRecord<Project>("project", key);
   if (hit) return hit;
   const project = await load();
+  // A password written into python.index_url stays in tug.yaml: the cache never holds a copy.
+  const python = project.python;
+  if (python && hasIndexLogin([python.indexUrl, ...python.extraIndexUrls])) return project;
   await store.putRecord("project", key, project);
   return project;
 }

@@ -1,6 +1,7 @@
 import { extname, resolve } from "node:path";
 import { TugError } from "../errors.ts";
 import { parseNodeRuntime } from "../lambda/node/runtime.ts";
+import { chooseIndexUrls } from "../lambda/python/index-urls.ts";
 import { normalizeName } from "../lambda/python/name.ts";
 import { parseRuntime } from "../lambda/python/runtime.ts";
 import type { RawLambdaTarget, RawLayer, TugFile } from "./schema.ts";
@@ -148,7 +149,12 @@ export function toPythonSettings(raw: TugFile["python"], dir: string): PythonSet
   };
 }
 
-/** tug.yaml's index_url, else TUG_INDEX_URL, else PyPI; then the extra indexes. */
+/** --index-url / tug.yaml's index_url, else TUG_INDEX_URL, PIP_INDEX_URL, UV_INDEX_URL, PyPI; then the extras (index-urls.ts). */
 export function indexUrls(settings: PythonSettings, env: NodeJS.ProcessEnv = process.env): string[] {
-  return [settings.indexUrl ?? env.TUG_INDEX_URL ?? PYPI_SIMPLE, ...settings.extraIndexUrls];
+  return chooseIndexUrls({
+    indexUrl: settings.indexUrl,
+    extraIndexUrls: settings.extraIndexUrls,
+    env,
+    defaultUrl: PYPI_SIMPLE,
+  });
 }

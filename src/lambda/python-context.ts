@@ -6,7 +6,10 @@ import type { SimpleIndex } from "./python/index-client.ts";
 export interface PythonContext {
   project: Project;
   settings: PythonSettings;
-  /** index_url then extra_index_urls, as used (they are part of the cache keys). */
+  /**
+   * index_url then extra_index_urls, as used (index-urls.ts has the precedence). Keys hold them
+   * without `user:password@` (indexUrlsForKeys); only the index client sees a login.
+   */
   indexUrls: readonly string[];
   index: Pick<SimpleIndex, "projectFiles" | "metadata" | "wheelPath">;
   /** Records (locks, wheel tables, outputs); without one nothing is cached. */

@@ -1,6 +1,7 @@
 import { dirname, join } from "node:path";
 import type { Project, PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
 import { hashJson } from "../engine/key.ts";
+import { indexUrlsForKeys } from "./python/index-urls.ts";
 import { formatGlibc } from "./python/runtime.ts";
 import type { PythonContext } from "./python-context.ts";
 
@@ -36,6 +37,13 @@ export function layerIdentity(layer: PythonLayerTarget): Record<string, unknown>
   };
 }
 
+/** The settings as a key holds them: index URLs without a login (see indexUrlsForKeys). */
+function settingsForKey(settings: KeyContext["settings"]): KeyContext["settings"] {
+  const out = { ...settings, extraIndexUrls: indexUrlsForKeys(settings.extraIndexUrls) };
+  if (settings.indexUrl !== undefined) out.indexUrl = indexUrlsForKeys([settings.indexUrl])[0] ?? "";
+  return out;
+}
+
 /** A lambda's output-record key: everything about it that is not a file's content. */
 export function lambdaKey(target: PythonLambdaTarget, ctx: KeyContext): string {
   const layers = target.layers.map((name) => ctx.project.layers?.find((l) => l.name === name));
@@ -47,8 +55,8 @@ export function lambdaKey(target: PythonLambdaTarget, ctx: KeyContext): string {
     glibc: formatGlibc(target.runtime.glibc),
     handler: [target.handlerFile, target.handlerFunction],
     layers: layers.map((l) => (l ? layerIdentity(l) : null)),
-    indexUrls: ctx.indexUrls,
-    settings: ctx.settings,
+    indexUrls: indexUrlsForKeys(ctx.indexUrls),
+    settings: settingsForKey(ctx.settings),
   });
 }
 
@@ -57,7 +65,7 @@ export function layerKey(layer: PythonLayerTarget, ctx: KeyContext): string {
     v: LAYER_FORMAT,
     zipPath: layerZipPath(ctx, layer.name),
     layer: layerIdentity(layer),
-    indexUrls: ctx.indexUrls,
+    indexUrls: indexUrlsForKeys(ctx.indexUrls),
     strip: ctx.settings.strip,
   });
 }

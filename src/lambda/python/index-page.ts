@@ -1,4 +1,5 @@
 import { TugError } from "../../errors.ts";
+import { isSha256Hex, type Sha256Hex } from "../../util/sha256-hex.ts";
 
 /** One file a package index lists for a project (PEP 503 / PEP 691). */
 export interface IndexFile {
@@ -6,7 +7,7 @@ export interface IndexFile {
   /** Absolute URL, fragment removed. */
   url: string;
   /** Hex sha256 from the index (`#sha256=` fragment or PEP 691 `hashes`), when offered. */
-  sha256?: string;
+  sha256?: Sha256Hex;
   /** PEP 345 specifier from `data-requires-python` / `requires-python`. */
   requiresPython?: string;
   /** PEP 592: the file is yanked; the reason when one was given, else "". */
@@ -14,7 +15,15 @@ export interface IndexFile {
   /** PEP 658/714: where the file's METADATA alone can be fetched. */
   metadataUrl?: string;
   /** Hex sha256 of that METADATA file, when the index gave one. */
-  metadataSha256?: string;
+  metadataSha256?: Sha256Hex;
+  /**
+   * Why the file must not be used: a hash that is not a sha256 digest, or a link an index of
+   * this kind may not make (a `file:` URL on an http page). The file stays listed so that choosing
+   * it fails with this reason instead of a puzzling "no wheel"; nothing of it is fetched.
+   */
+  unusable?: string;
+  /** The index (without credentials) whose page listed it; set by the client, part of metadata keys. */
+  index?: string;
 }
 
 export const PEP691_JSON = "application/vnd.pypi.simple.v1+json";
@@ -42,11 +51,56 @@ function attributes(text: string): Map<string, string> {
   return out;
 }
 
+/** A hash from a page: a checked Sha256Hex, or the reason the file is unusable. */
+type PageHash = { sha256: Sha256Hex } | { bad: string };
+
+function pageHash(value: unknown): PageHash {
+  const hex = typeof value === "string" ? value.toLowerCase() : value;
+  if (isSha256Hex(hex)) return { sha256: hex };
+  const shown = typeof value === "string" ? JSON.stringify(value.slice(0, 80)) : typeof value;
+  return { bad: `its sha256 ${shown} is not a sha256 digest` };
+}
+
 /** Splits a `#sha256=HEX` fragment (other hash names are ignored: the cache is keyed by sha256). */
-function splitHash(url: URL): { url: string; sha256?: string } {
-  const m = /^#sha256=([0-9a-f]{64})$/i.exec(url.hash);
+function splitHash(url: URL): { url: string; hash?: PageHash } {
+  const m = /^#sha256=(.*)$/is.exec(url.hash);
   url.hash = "";
-  return m?.[1] ? { url: url.href, sha256: m[1].toLowerCase() } : { url: url.href };
+  return m ? { url: url.href, hash: pageHash(decodeFragment(m[1] ?? "")) } : { url: url.href };
+}
+
+function decodeFragment(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/**
+ * PEP 503 leaves the link's scheme to the index; tug does not: an http(s) page may link only
+ * http(s) files (a `file:` link would make tug read a local file as a wheel), and a `file:` index
+ * may link its own files or http(s) ones.
+ */
+function linkRefusal(pageUrl: string, link: string): string | undefined {
+  const page = new URL(pageUrl).protocol;
+  const to = new URL(link).protocol;
+  if (to === "http:" || to === "https:") return undefined;
+  if (to === "file:" && page === "file:") return undefined;
+  const allowed = page === "file:" ? "http(s) and file:" : "http(s)";
+  return `its link is a ${to} URL; ${page === "file:" ? "a file:" : "an http(s)"} index may link only ${allowed} files`;
+}
+
+function fileWith(
+  base: { filename: string; url: string },
+  hash: PageHash | undefined,
+  pageUrl: string,
+): IndexFile {
+  const file: IndexFile = { ...base };
+  const refused = linkRefusal(pageUrl, base.url);
+  if (refused) file.unusable = refused;
+  else if (hash && "bad" in hash) file.unusable = hash.bad;
+  else if (hash) file.sha256 = hash.sha256;
+  return file;
 }
 
 function filenameOf(url: string): string {
@@ -55,23 +109,24 @@ function filenameOf(url: string): string {
 }
 
 /** `true`, `"sha256=HEX"` or a PEP 691 hashes object → the metadata's hash, or false if not offered. */
-function metadataOffer(value: unknown): { sha256?: string } | false {
+function metadataOffer(value: unknown): { hash?: PageHash } | false {
   if (value === true || value === "true") return {};
   if (typeof value === "string") {
-    const m = /(?:^|,)\s*sha256=([0-9a-f]{64})/i.exec(value);
-    return m?.[1] ? { sha256: m[1].toLowerCase() } : value === "false" || value === "" ? false : {};
+    const m = /(?:^|,)\s*sha256=([^,]*)/i.exec(value);
+    return m ? { hash: pageHash(m[1]?.trim()) } : value === "false" || value === "" ? false : {};
   }
   if (value && typeof value === "object") {
-    const sha = (value as Record<string, unknown>).sha256;
-    return typeof sha === "string" ? { sha256: sha.toLowerCase() } : {};
+    const o = value as Record<string, unknown>;
+    return "sha256" in o ? { hash: pageHash(o.sha256) } : {};
   }
   return false;
 }
 
-function withMetadata(file: IndexFile, offer: { sha256?: string } | false): IndexFile {
+function withMetadata(file: IndexFile, offer: { hash?: PageHash } | false): IndexFile {
   if (!offer) return file;
   const out: IndexFile = { ...file, metadataUrl: `${file.url}.metadata` };
-  if (offer.sha256) out.metadataSha256 = offer.sha256;
+  if (offer.hash && "bad" in offer.hash) out.unusable ??= `its metadata's ${offer.hash.bad.slice(4)}`;
+  else if (offer.hash) out.metadataSha256 = offer.hash.sha256;
   return out;
 }
 
@@ -85,10 +140,9 @@ export function parseHtmlPage(html: string, pageUrl: string): IndexFile[] {
     const attrs = attributes(m[1] ?? "");
     const href = attrs.get("href");
     if (!href) continue;
-    const { url, sha256 } = splitHash(new URL(href, baseUrl));
+    const { url, hash } = splitHash(new URL(href, baseUrl));
     const text = unescapeHtml((m[2] ?? "").replace(/<[^>]*>/g, "")).trim();
-    let file: IndexFile = { filename: text || filenameOf(url), url };
-    if (sha256) file.sha256 = sha256;
+    let file = fileWith({ filename: text || filenameOf(url), url }, hash, pageUrl);
     const requiresPython = attrs.get("data-requires-python");
     if (requiresPython) file.requiresPython = requiresPython;
     const yanked = attrs.get("data-yanked");
@@ -118,11 +172,11 @@ export function parseJsonPage(text: string, pageUrl: string): IndexFile[] {
     if (!entry || typeof entry !== "object") throw malformed(pageUrl, "a file entry is not an object");
     const e = entry as Record<string, unknown>;
     if (typeof e.url !== "string") throw malformed(pageUrl, 'a file entry has no "url"');
-    const { url, sha256: fragmentHash } = splitHash(new URL(e.url, pageUrl));
-    let file: IndexFile = { filename: typeof e.filename === "string" ? e.filename : filenameOf(url), url };
-    const hashes = e.hashes as Record<string, unknown> | undefined;
-    const sha256 = typeof hashes?.sha256 === "string" ? hashes.sha256.toLowerCase() : fragmentHash;
-    if (sha256) file.sha256 = sha256;
+    const { url, hash: fragmentHash } = splitHash(new URL(e.url, pageUrl));
+    const hashes = e.hashes && typeof e.hashes === "object" ? (e.hashes as Record<string, unknown>) : {};
+    const hash = "sha256" in hashes ? pageHash(hashes.sha256) : fragmentHash;
+    const filename = typeof e.filename === "string" ? e.filename : filenameOf(url);
+    let file = fileWith({ filename, url }, hash, pageUrl);
     if (typeof e["requires-python"] === "string" && e["requires-python"]) {
       file.requiresPython = e["requires-python"];
     }

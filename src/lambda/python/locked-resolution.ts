@@ -1,6 +1,7 @@
 import type { CacheStore } from "../../engine/cache-store.ts";
 import { canonicalJson } from "../../engine/key.ts";
 import type { SimpleIndex } from "./index-client.ts";
+import { indexUrlsForKeys } from "./index-urls.ts";
 import type { Requirement } from "./requirement.ts";
 import type { RequirementsSource } from "./requirements-source.ts";
 import { fromLock, type Resolution, resolve, toLock } from "./resolver.ts";
@@ -39,7 +40,7 @@ export async function lockedResolution(
   const key = canonicalJson({
     v: RESOLVER_VERSION,
     target: [target.runtime, target.arch, formatGlibc(target.glibc)],
-    indexUrls: ctx.indexUrls,
+    indexUrls: indexUrlsForKeys(ctx.indexUrls),
     // What is required, not where it is written: a comment line above it changes no resolution.
     requirements: requirements.map((r) => [r.name, r.extras, r.specifier, r.markerText ?? ""]),
     pins: [...source.pins].sort(),
@@ -55,9 +56,11 @@ export async function lockedResolution(
     : await ctx.store?.getRecord(kind, key, (v): v is string => isSafeLockText(v, shared));
   if (lock !== undefined) {
     try {
-      return { ...fromLock(lock, target), fromLock: true };
+      const locked = fromLock(lock, target);
+      if (fitsIndexes(locked, ctx.indexUrls)) return { ...locked, fromLock: true };
     } catch {
-      // A lock this tug cannot read any more is resolved again and replaced.
+      // A lock this tug cannot read any more (or a broken or hostile one from a shared cache:
+      // a digest that is no sha256) is resolved again and replaced.
     }
   }
   const resolution = await resolve({
@@ -74,6 +77,12 @@ export async function lockedResolution(
 
 function isHttp(url: string): boolean {
   return /^https?:\/\//i.test(url);
+}
+
+/** A lock may name file: wheels only when a file: index is in use (a shared lock must not read local files). */
+function fitsIndexes(resolution: Resolution, indexUrls: readonly string[]): boolean {
+  const fileIndex = indexUrls.some((u) => u.startsWith("file:"));
+  return resolution.distributions.every((d) => fileIndex || !d.url.startsWith("file:"));
 }
 
 function hasCredentials(url: string): boolean {

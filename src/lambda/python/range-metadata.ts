@@ -8,6 +8,9 @@ export type RangeFetch = (
   range: { start: number; end: number } | { suffix: number },
 ) => Promise<{ bytes: Buffer; total: number } | undefined>;
 
+/** No real METADATA comes near this; a bigger one (declared or inflated) is refused. */
+export const MAX_METADATA_BYTES = 16 * 1024 * 1024;
+
 // The end of a wheel: the central directory of even a big wheel fits in this, usually.
 const TAIL = 64 * 1024;
 // Room for the local header's name and extra field, which may differ from the central copy.
@@ -30,6 +33,8 @@ export async function metadataByRange(fetch: RangeFetch, url: string): Promise<s
   const cdSize = tail.bytes.readUInt32LE(eocdAt + 12);
   const cdOffset = tail.bytes.readUInt32LE(eocdAt + 16);
   if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) return undefined; // ZIP64
+  // Sizes come from the server: a central directory or entry bigger than any real one is not fetched.
+  if (cdSize > MAX_METADATA_BYTES) return undefined;
   const tailStart = total - tail.bytes.length;
   let cd: Buffer;
   if (cdOffset >= tailStart) cd = tail.bytes.subarray(cdOffset - tailStart, cdOffset - tailStart + cdSize);
@@ -46,6 +51,8 @@ export async function metadataByRange(fetch: RangeFetch, url: string): Promise<s
   }
   const entry = entries.find((e) => /^[^/]+\.dist-info\/METADATA$/.test(e.name));
   if (!entry) return undefined;
+  if (entry.compressedSize > MAX_METADATA_BYTES || entry.uncompressedSize > MAX_METADATA_BYTES)
+    return undefined;
   const start = entry.localHeaderOffset;
   const end =
     Math.min(total, start + 30 + Buffer.byteLength(entry.name) + LOCAL_SLACK + entry.compressedSize) - 1;
@@ -54,7 +61,13 @@ export async function metadataByRange(fetch: RangeFetch, url: string): Promise<s
   const dataAt = 30 + local.bytes.readUInt16LE(26) + local.bytes.readUInt16LE(28);
   const raw = local.bytes.subarray(dataAt, dataAt + entry.compressedSize);
   if (raw.length !== entry.compressedSize) return undefined;
-  const data = entry.method === 8 ? inflateRawSync(raw) : entry.method === 0 ? raw : undefined;
+  let data: Buffer | undefined;
+  try {
+    const inflate = () => inflateRawSync(raw, { maxOutputLength: entry.uncompressedSize + 1 });
+    data = entry.method === 8 ? inflate() : entry.method === 0 ? raw : undefined;
+  } catch {
+    return undefined; // not deflate, or more than it declares: the download path reports it
+  }
   if (!data || data.length !== entry.uncompressedSize || crc32(data) >>> 0 !== entry.crc32) return undefined;
   return data.toString("utf8");
 }

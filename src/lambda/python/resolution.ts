@@ -1,4 +1,5 @@
 import { TugError } from "../../errors.ts";
+import { isSha256Hex, type Sha256Hex } from "../../util/sha256-hex.ts";
 import { formatGlibc, type PythonTarget } from "./runtime.ts";
 
 /** One distribution a function installs: the wheel chosen for its target. */
@@ -8,7 +9,9 @@ export interface ResolvedDistribution {
   version: string;
   /** The wheel's filename. */
   wheel: string;
-  sha256: string;
+  /** Names the wheel in the cache: checked, from the index, the downloaded bytes or a lock. */
+  sha256: Sha256Hex;
+  /** Without credentials: a lock travels through the shared cache. */
   url: string;
   /** Who asked for it: requirement locations ("requirements.txt:3") or distribution names. Sorted. */
   requiredBy: string[];
@@ -63,6 +66,19 @@ function record(v: unknown, what: string, where?: string): Record<string, unknow
   return v as Record<string, unknown>;
 }
 
+/** A lock's wheel URL: http(s) or file, never with a login in it. */
+function lockedUrl(text: string, where?: string): string {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw malformed("a wheel URL is not a URL", where);
+  }
+  if (!["http:", "https:", "file:"].includes(u.protocol)) throw malformed(`a ${u.protocol} wheel URL`, where);
+  if (u.username !== "" || u.password !== "") throw malformed("a wheel URL carries credentials", where);
+  return text;
+}
+
 /**
  * Reads a lock written by `toLock` for `target`, with no index request: the wheels' URLs and
  * hashes are in it, so a repeat build goes straight to the sha256 cache. A lock made for another
@@ -94,13 +110,14 @@ export function fromLock(json: string, target: PythonTarget, where?: string): Re
       throw malformed('"requiredBy" must be an array of strings', where);
     }
     const sha256 = str(d, "sha256", where);
-    if (!/^[0-9a-f]{64}$/.test(sha256)) throw malformed(`"${sha256}" is not a sha256`, where);
+    if (!isSha256Hex(sha256))
+      throw malformed(`${JSON.stringify(sha256.slice(0, 80))} is not a sha256`, where);
     return {
       name: str(d, "name", where),
       version: str(d, "version", where),
       wheel: str(d, "wheel", where),
       sha256,
-      url: str(d, "url", where),
+      url: lockedUrl(str(d, "url", where), where),
       requiredBy: [...requiredBy],
     };
   });

@@ -1,8 +1,13 @@
-import { basename } from "node:path";
 import { clean, satisfies, validRange } from "@renovatebot/pep440";
 import { TugError } from "../../errors.ts";
 import { type Candidate, candidates, type NoCompatibleWheel, noCompatibleWheelError } from "./candidates.ts";
-import { type DistMetadata, type IndexFile, parseMetadata, type SimpleIndex } from "./index-client.ts";
+import {
+  type DistMetadata,
+  type IndexFile,
+  parseMetadata,
+  type SimpleIndex,
+  wheelSha256,
+} from "./index-client.ts";
 import { evaluateMarker, type MarkerEnvironment, markerEnvironment } from "./markers.ts";
 import { normalizeName } from "./name.ts";
 import { parseRequirement, type Requirement } from "./requirement.ts";
@@ -285,7 +290,7 @@ export async function resolve(options: ResolveOptions): Promise<Resolution> {
         });
       }
       if (hexes && expected && candidate.file.sha256 === undefined) {
-        const sha = basename(await index.wheelPath(candidate.file));
+        const sha = wheelSha256(await index.wheelPath(candidate.file));
         if (!hexes.has(sha)) {
           fail({ kind: "error", error: hashMismatch(candidate, sha, expected, by) });
           continue;
@@ -316,7 +321,7 @@ export async function resolve(options: ResolveOptions): Promise<Resolution> {
     const { candidate } = chosen;
     const cons = solved.constraints.get(name) ?? [];
     // Hash pins were checked while choosing: only pinned wheels were candidates.
-    const sha256 = candidate.file.sha256 ?? basename(await index.wheelPath(candidate.file));
+    const sha256 = candidate.file.sha256 ?? wheelSha256(await index.wheelPath(candidate.file));
     distributions.push({
       name,
       version: candidate.version,

@@ -1,0 +1,70 @@
+import { createHash } from "node:crypto";
+import { mkdir, rename, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import { type Readable, Transform } from "node:stream";
+import { tempPathFor } from "../../engine/dead-temps.ts";
+import { pipeToFile } from "../../engine/file-write.ts";
+import { TugError } from "../../errors.ts";
+import { redactUrl } from "../../util/redact.ts";
+import { ownSha256Hex, type Sha256Hex } from "../../util/sha256-hex.ts";
+import { fetchError } from "./index-http.ts";
+
+export function hashMismatch(what: string, url: string, want: string, got: string): TugError {
+  return new TugError({
+    what: `${what} does not match the index's sha256 (expected ${want}, got ${got})`,
+    where: redactUrl(url),
+    hint: "the index or a proxy serves different bytes than it lists; fix or rebuild the index",
+  });
+}
+
+export interface Download {
+  body: Readable;
+  dest: string;
+  /** "wheel x.whl", for messages. */
+  what: string;
+  url: string;
+  /** The index's sha256: `dest` appears only when the bytes match it. */
+  want?: Sha256Hex | undefined;
+  max: number;
+  /** Content-Length, when the server gave one. */
+  announced?: number | undefined;
+}
+
+/** Writes a stream into `dest` atomically and returns its sha256; `dest` appears only when `want` matches. */
+export async function download(d: Download): Promise<Sha256Hex> {
+  const tooBig = () =>
+    new TugError({
+      what: `${d.what} is larger than ${Math.round(d.max / 1024 / 1024)} MiB`,
+      where: redactUrl(d.url),
+      hint: "a Lambda holds 250 MB unpacked, so no wheel this big can be used; the index is broken or hostile",
+    });
+  if (d.announced !== undefined && d.announced > d.max) {
+    d.body.destroy();
+    throw tooBig();
+  }
+  await mkdir(dirname(d.dest), { recursive: true });
+  const tmp = tempPathFor(d.dest);
+  const hash = createHash("sha256");
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      if (size > d.max) return done(tooBig());
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  try {
+    try {
+      await pipeToFile(d.body, [tap], tmp);
+    } catch (err) {
+      throw err instanceof TugError ? err : fetchError(d.what, d.url, (err as Error).message, err);
+    }
+    const got = ownSha256Hex(hash.digest("hex"));
+    if (d.want && got !== d.want) throw hashMismatch(d.what, d.url, d.want, got);
+    await rename(tmp, d.dest);
+    return got;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
