@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { CacheStore } from "../engine/cache-store.ts";
 import { sha256 } from "../oci/digest.ts";
 import { readBoundedFile } from "../util/bounded-file.ts";
+import { writingTo } from "../util/io-error.ts";
 import type { Project } from "./types.ts";
 import { YAML_LIMITS } from "./yaml-bounds.ts";
 
@@ -29,6 +30,8 @@ export async function cachedProject(file: string, cacheDir: string): Promise<Pro
   const hit = await store.getRecord<Project>("project", key);
   if (hit) return hit;
   const project = await load();
-  await store.putRecord("project", key, project);
+  await writingTo({ path: cacheDir, writing: "the parsed project into tug's cache" }, () =>
+    store.putRecord("project", key, project),
+  );
   return project;
 }

@@ -2,12 +2,18 @@
 // under the output and the cache (rule 9). Every case runs the real CLI and asserts one clear
 // error, a non-zero exit, and that nothing half-written is left behind.
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { type CliResult, runTug } from "../support/cli.ts";
-import { assertOneHostileFsError, listTree } from "../support/hostile-fs.ts";
-import { tempDir } from "../support/tmp.ts";
+import {
+  assertOneHostileFsError,
+  fillUp,
+  listTree,
+  mountSmallTmpfs,
+  tempDirWithMounts,
+} from "../support/hostile-fs.ts";
 
 interface Project {
   dir: string;
@@ -15,7 +21,7 @@ interface Project {
 }
 
 async function projectWith(t: TestContext, yaml: string | Buffer): Promise<Project> {
-  const dir = await tempDir(t, "tug-hostile-fs-");
+  const dir = await tempDirWithMounts(t, "tug-hostile-fs-");
   await writeFile(join(dir, "tug.yaml"), yaml);
   await writeFile(join(dir, "hello.txt"), "hello\n");
   return { dir, cache: join(dir, "cache") };
@@ -84,4 +90,98 @@ test("deeply nested tug.yaml (block sequences): refused, not a stack overflow", 
     assertOneHostileFsError(t, r, /nests more than 64 levels deep/, { where: /tug\.yaml:\d+:/ });
     await assertNothingBuilt(p);
   }
+});
+
+// A Python lambda with no requirements (no index is contacted) whose own module is `bytes` of
+// random base64: the zip cannot compress it, so its size is about `bytes`.
+async function lambdaProject(t: TestContext): Promise<Project> {
+  const p = await projectWith(
+    t,
+    "lambdas:\n  api: { runtime: python3.12, architecture: x86_64, handler: lambdas/api.py:handler }\n",
+  );
+  await mkdir(join(p.dir, "lambdas"));
+  await writeFile(
+    join(p.dir, "lambdas", "api.py"),
+    "import data\n\n\ndef handler(event, context):\n    return len(data.DATA)\n",
+  );
+  await writeFile(join(p.dir, "requirements.txt"), "");
+  await setLambdaData(p, 10_000);
+  return p;
+}
+
+function setLambdaData(p: Project, bytes: number): Promise<void> {
+  return writeFile(join(p.dir, "data.py"), `DATA = "${randomBytes(bytes).toString("base64")}"\n`);
+}
+
+function buildLambda(p: Project): Promise<CliResult> {
+  // An empty TUG_INDEX_URL and PIP_CONFIG_FILE keep the machine's index settings out.
+  return runTug(["build"], {
+    cwd: p.dir,
+    env: { TUG_CACHE: p.cache, TUG_REPO: "", TUG_INDEX_URL: "", PIP_CONFIG_FILE: "/dev/null" },
+  });
+}
+
+function assertBuilt(r: CliResult): void {
+  assert.equal(r.code, 0, `exit ${r.code}\nstderr:\n${r.stderr}`);
+}
+
+async function assertCacheVerifies(p: Project): Promise<void> {
+  const r = await runTug(["cache", "verify"], { cwd: p.dir, env: { TUG_CACHE: p.cache } });
+  assert.equal(r.code, 0, `tug cache verify exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+}
+
+test("lambda zip on a full output disk: one ENOSPC error, the previous zip intact, no temp left", async (t) => {
+  const p = await lambdaProject(t);
+  const out = join(p.dir, ".tug", "out");
+  if (!(await mountSmallTmpfs(t, out, "2m"))) return;
+  assertBuilt(await buildLambda(p));
+  const files = await listTree(out);
+  assert.deepEqual(files, ["lambdas/api.zip", "lambdas/api.zip.json"]);
+  const before = await Promise.all(files.map((f) => readFile(join(out, f))));
+
+  await setLambdaData(p, 3_000_000);
+  const r = await buildLambda(p);
+  assertOneHostileFsError(
+    t,
+    r,
+    /no space left on device while writing the zip \S*\.tug\/out\/lambdas\/api\.zip \(ENOSPC\)/,
+    {
+      where: /\.tug\/out\/lambdas\/api\.zip/,
+    },
+  );
+  assert.deepEqual(await listTree(out), files, "a temp or partial file was left in the output");
+  const after = await Promise.all(files.map((f) => readFile(join(out, f))));
+  assert.deepEqual(after, before, "the previous good zip was changed");
+  await assertCacheVerifies(p);
+
+  // With room again, the same build succeeds.
+  await setLambdaData(p, 20_000);
+  assertBuilt(await buildLambda(p));
+  assert.deepEqual(await listTree(out), files);
+});
+
+test("cache on a full disk: one ENOSPC error naming the cache; after freeing space it builds and verifies", async (t) => {
+  const p = await lambdaProject(t);
+  if (!(await mountSmallTmpfs(t, p.cache, "2m"))) return;
+  const filler = await fillUp(p.cache);
+  const r = await buildLambda(p);
+  assertOneHostileFsError(
+    t,
+    r,
+    /no space left on device while writing .* into tug's cache \S*cache \(ENOSPC\)/,
+    {
+      where: /cache/,
+    },
+  );
+  assert.deepEqual(await listTree(join(p.dir, ".tug", "out")), [], "an output appeared after a failed build");
+  assert.deepEqual(
+    (await listTree(p.cache)).filter((f) => f !== "filler"),
+    [],
+    "a temp or partial record was left in the cache",
+  );
+
+  await rm(filler);
+  assertBuilt(await buildLambda(p));
+  await assertCacheVerifies(p);
+  assertBuilt(await buildLambda(p));
 });
