@@ -1,9 +1,9 @@
 import type { Hash } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
 import { sweepDeadTemps, tempPathFor } from "../engine/dead-temps.ts";
-import { writingTo } from "../util/io-error.ts";
+import { makeDirectory, writingTo } from "../util/io-error.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { createZip } from "../zip/zip-writer.ts";
 import { type FileStamp, type OutputRecord, sameStamp, stampOf } from "./output-record.ts";
@@ -85,9 +85,7 @@ export async function writePlanned(
   if (planned.kind === "current") return planned.report;
   const { zipPath, entries, distributions, started } = planned;
   const metaPath = `${zipPath}.json`;
-  await writingTo({ path: dirname(zipPath), writing: "the output directory" }, () =>
-    mkdir(dirname(zipPath), { recursive: true }),
-  );
+  await makeDirectory(dirname(zipPath), "the output directory");
   await sweepDeadTemps(dirname(zipPath));
   // Unique per writer: two builds of one project at once must not rename each other's files.
   const tmp = tempPathFor(zipPath);

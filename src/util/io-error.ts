@@ -1,3 +1,5 @@
+import { mkdir, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { TugError } from "../errors.ts";
 
 /** What each file-system failure means, in words, and what the user can do about it. */
@@ -83,5 +85,31 @@ export async function writingTo<T>(
     return await write();
   } catch (e) {
     throw ioError(e, o);
+  }
+}
+
+/**
+ * `mkdir -p` whose failure says why: Node's recursive mkdir reports a read-only or unwritable
+ * parent as ENOENT, so on ENOENT the first missing directory is made alone to learn the real code.
+ */
+export async function makeDirectory(dir: string, writing: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    if (codeOf(e) !== "ENOENT") throw ioError(e, { path: dir, writing });
+    let missing = dir;
+    while (
+      dirname(missing) !== missing &&
+      !(await stat(dirname(missing)).then(
+        () => true,
+        () => false,
+      ))
+    )
+      missing = dirname(missing);
+    const real: unknown = await mkdir(missing).then(
+      () => e,
+      (e2: unknown) => e2,
+    );
+    throw ioError(real, { path: dir, writing });
   }
 }

@@ -185,3 +185,16 @@ test("cache on a full disk: one ENOSPC error naming the cache; after freeing spa
   await assertCacheVerifies(p);
   assertBuilt(await buildLambda(p));
 });
+
+test("lambda output on a read-only file system: one EROFS error naming the directory", async (t) => {
+  const p = await lambdaProject(t);
+  const out = join(p.dir, ".tug", "out");
+  if (!(await mountSmallTmpfs(t, out, "2m", { readOnly: true }))) return;
+  const r = await buildLambda(p);
+  assertOneHostileFsError(
+    t,
+    r,
+    /read-only file system while writing the output directory \S*\.tug\/out\/lambdas \(EROFS\)/,
+  );
+  await assertCacheVerifies(p);
+});

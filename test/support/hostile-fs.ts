@@ -38,13 +38,18 @@ export async function listTree(dir: string): Promise<string[]> {
  * Mounts a tmpfs of `size` (e.g. "2m") on `dir` for the test `t`, unmounted in t.after. Needs
  * root (CI runs as root); otherwise the test is skipped with the reason and false is returned.
  */
-export async function mountSmallTmpfs(t: TestContext, dir: string, size: string): Promise<boolean> {
+export async function mountSmallTmpfs(
+  t: TestContext,
+  dir: string,
+  size: string,
+  opts: { readOnly?: boolean } = {},
+): Promise<boolean> {
   if (process.getuid?.() !== 0) {
     t.skip("mounting a tmpfs needs root (CI runs as root); the full-disk case was not tried here");
     return false;
   }
   await mkdir(dir, { recursive: true });
-  await run("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir]);
+  await run("mount", ["-t", "tmpfs", "-o", `size=${size}${opts.readOnly ? ",ro" : ""}`, "tmpfs", dir]);
   t.after(() => unmount(dir));
   return true;
 }
