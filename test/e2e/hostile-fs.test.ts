@@ -3,7 +3,7 @@
 // error, a non-zero exit, and that nothing half-written is left behind.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { type CliResult, runTug } from "../support/cli.ts";
@@ -63,6 +63,18 @@ test("a 50 MB tug.yaml: refused by size without reading it", async (t) => {
   const p = await projectWith(t, Buffer.concat([Buffer.from(IMAGE), filler]));
   const r = await build(p);
   assertOneHostileFsError(t, r, /tug\.yaml is too big \(50 MiB, more than the 1 MiB tug reads\)/, {
+    where: /tug\.yaml/,
+  });
+  await assertNothingBuilt(p);
+});
+
+test("tug.yaml linked to an endless device: the read is bounded", async (t) => {
+  const p = await projectWith(t, "");
+  await rm(join(p.dir, "tug.yaml"));
+  await symlink("/dev/zero", join(p.dir, "tug.yaml"));
+  // Named with --file: found by itself, a tug.yaml that is not a regular file is not a project.
+  const r = await build(p, ["--file", "tug.yaml"]);
+  assertOneHostileFsError(t, r, /tug\.yaml is too big \(more than the 1 MiB tug reads\)/, {
     where: /tug\.yaml/,
   });
   await assertNothingBuilt(p);
