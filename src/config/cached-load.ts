@@ -1,9 +1,11 @@
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { CacheStore } from "../engine/cache-store.ts";
 import { hasIndexLogin } from "../lambda/python/index-urls.ts";
 import { sha256 } from "../oci/digest.ts";
+import { readBoundedFile } from "../util/bounded-file.ts";
+import { writingTo } from "../util/io-error.ts";
 import type { Project } from "./types.ts";
+import { YAML_LIMITS } from "./yaml-bounds.ts";
 
 /** Bump when Project's shape or the loading rules change: older records then miss. */
 const PROJECT_FORMAT = 3;
@@ -21,7 +23,8 @@ const BUILD_ID = typeof __TUG_BUILD__ === "string" ? __TUG_BUILD__ : "source";
 export async function cachedProject(file: string, cacheDir: string): Promise<Project> {
   const abs = resolve(file);
   const load = async () => (await import("./load.ts")).loadProject(abs);
-  const text = await readFile(abs).catch(() => undefined);
+  // Bounded like loadProject's read: a 50 MB tug.yaml is refused, not read and hashed first.
+  const text = await readBoundedFile(abs, YAML_LIMITS.bytes, "tug.yaml").catch(() => undefined);
   if (!text) return load(); // loadProject reports the problem
   const store = new CacheStore(cacheDir);
   const key = [PROJECT_FORMAT, BUILD_ID, abs, sha256(text), process.cwd(), process.arch].join("|");
@@ -31,6 +34,8 @@ export async function cachedProject(file: string, cacheDir: string): Promise<Pro
   // A password written into python.index_url stays in tug.yaml: the cache never holds a copy.
   const python = project.python;
   if (python && hasIndexLogin([python.indexUrl, ...python.extraIndexUrls])) return project;
-  await store.putRecord("project", key, project);
+  await writingTo({ path: cacheDir, writing: "the parsed project into tug's cache" }, () =>
+    store.putRecord("project", key, project),
+  );
   return project;
 }

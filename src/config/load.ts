@@ -1,7 +1,8 @@
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { type Document, LineCounter, parseDocument } from "yaml";
-import { TugError } from "../errors.ts";
+import { isTugError, TugError } from "../errors.ts";
+import { readBoundedFile } from "../util/bounded-file.ts";
 import { type Diagnostic, diagnosticsError, issueDiagnostics } from "./diagnostics.ts";
 import { displayPath, isDirectory, isFile } from "./find.ts";
 import { checkLayerUse, toLambdaTarget, toLayerTarget, toPythonSettings } from "./lambda-target.ts";
@@ -9,11 +10,20 @@ import { formatPath, locate, position } from "./locate.ts";
 import { EXTENSION_PREFIX, TugFileSchema } from "./schema.ts";
 import { toImageTarget } from "./targets.ts";
 import type { ImageTarget, Project } from "./types.ts";
+import {
+  boundedToJS,
+  depthProblem,
+  documentDepthProblem,
+  isDepthOverflow,
+  scanYamlBounds,
+  YAML_LIMITS,
+} from "./yaml-bounds.ts";
 
 export { displayPath, findProject, PROJECT_FILES } from "./find.ts";
 
 function yamlDiagnostics(doc: Document): Diagnostic[] {
   return doc.errors.map((e) => {
+    if (isDepthOverflow(e.message)) return depthProblem(e.pos[0]);
     // yaml appends " at line L, column C:" and a source excerpt; the location goes in `where`.
     const message = (e.message.split("\n")[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, "");
     return {
@@ -69,8 +79,9 @@ export async function loadProject(file: string): Promise<Project> {
   const dir = dirname(abs);
   let text: string;
   try {
-    text = await readFile(abs, "utf8");
+    text = (await readBoundedFile(abs, YAML_LIMITS.bytes, "tug.yaml", { shownPath: shown })).toString("utf8");
   } catch (cause) {
+    if (isTugError(cause)) throw cause;
     throw new TugError({
       what: `cannot read ${shown}`,
       where: shown,
@@ -80,10 +91,22 @@ export async function loadProject(file: string): Promise<Project> {
   }
 
   const lineCounter = new LineCounter();
+  // Bounds first, on tokens alone: a hostile file costs a scan, never a tree or an expansion.
+  const tooMuch = scanYamlBounds(text);
+  if (tooMuch) {
+    lineCounter.addNewLine(0);
+    for (let at = text.indexOf("\n"); at >= 0 && at < tooMuch.offset; at = text.indexOf("\n", at + 1))
+      lineCounter.addNewLine(at + 1);
+    throw diagnosticsError([tooMuch], shown, lineCounter);
+  }
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, merge: true });
   if (doc.errors.length > 0) throw diagnosticsError(yamlDiagnostics(doc), shown, lineCounter);
+  const tooDeep = documentDepthProblem(doc);
+  if (tooDeep) throw diagnosticsError([tooDeep], shown, lineCounter);
 
-  const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
+  const js = boundedToJS(doc);
+  if ("problem" in js) throw diagnosticsError([js.problem], shown, lineCounter);
+  const raw: unknown = js.value;
   if (raw === null || raw === undefined) {
     throw new TugError({
       what: `${shown} is empty`,

@@ -2,20 +2,23 @@ import { createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import type { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { ioError } from "../util/io-error.ts";
 
 /**
  * Pipes `source` (through `through`) into a new file at `path`. On failure the file is removed
  * only after its stream has closed: removing it earlier races the stream's own asynchronous
  * open, which would then create the file again after the removal (a stray temp file).
  * A file that was never opened by us (e.g. `wx` finding it already there) is left alone.
+ * A full disk or failing device becomes one error naming the file and `writing` (what it is).
  */
 export async function pipeToFile(
   source: Readable,
   through: Transform[],
   path: string,
-  opts: { flags?: string; mode?: number; highWaterMark?: number } = {},
+  opts: { flags?: string; mode?: number; highWaterMark?: number; writing?: string } = {},
 ): Promise<void> {
-  const out = createWriteStream(path, opts);
+  const { writing = "a file", ...streamOpts } = opts;
+  const out = createWriteStream(path, streamOpts);
   let opened = false;
   out.once("open", () => {
     opened = true;
@@ -25,6 +28,6 @@ export async function pipeToFile(
   } catch (e) {
     if (!out.closed) await new Promise<void>((r) => out.once("close", () => r()));
     if (opened) await rm(path, { force: true });
-    throw e;
+    throw ioError(e, { path, writing });
   }
 }

@@ -1,8 +1,9 @@
 import type { Hash } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
 import { sweepDeadTemps, tempPathFor } from "../engine/dead-temps.ts";
+import { makeDirectory, writingTo } from "../util/io-error.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { createZip } from "../zip/zip-writer.ts";
 import { type FileStamp, type OutputRecord, sameStamp, stampOf } from "./output-record.ts";
@@ -84,7 +85,7 @@ export async function writePlanned(
   if (planned.kind === "current") return planned.report;
   const { zipPath, entries, distributions, started } = planned;
   const metaPath = `${zipPath}.json`;
-  await mkdir(dirname(zipPath), { recursive: true });
+  await makeDirectory(dirname(zipPath), "the output directory");
   await sweepDeadTemps(dirname(zipPath));
   // Unique per writer: two builds of one project at once must not rename each other's files.
   const tmp = tempPathFor(zipPath);
@@ -115,11 +116,14 @@ export async function writePlanned(
     if (memo && boundary) memo.heads.set(zipPath, { ...boundary, stamp: undefined });
     digest = `sha256:${result.sha256}`;
     const meta = { ...planned.meta, digest, distributions };
-    await writeFile(metaTmp, `${JSON.stringify(meta, null, 2)}\n`);
-    await rename(tmp, zipPath);
-    await rename(metaTmp, metaPath);
+    await writingTo({ path: metaPath, writing: "the lambda zip's description" }, async () => {
+      await writeFile(metaTmp, `${JSON.stringify(meta, null, 2)}\n`);
+      await rename(tmp, zipPath);
+      await rename(metaTmp, metaPath);
+    });
   } catch (e) {
     await Promise.all([rm(tmp, { force: true }), rm(metaTmp, { force: true })]);
+    // ZipOutput names the zip on a failed write; a failed read (a source, a wheel) stays as it is.
     throw e;
   } finally {
     await Promise.all(planned.wheels.map((w) => w.close()));
@@ -151,7 +155,9 @@ export async function writePlanned(
       ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
       ...(planned.reason ? { builtBecause: planned.reason } : {}),
     };
-    await store.putRecord("lambda-out", planned.key, record);
+    await writingTo({ path: store.root, writing: "the lambda's build record in tug's cache" }, () =>
+      store.putRecord("lambda-out", planned.key, record),
+    );
   }
   return report;
 }

@@ -4,6 +4,7 @@ import { copyFile, open, rename, rm, stat, truncate } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { tempPathFor } from "../engine/dead-temps.ts";
+import { ioError } from "../util/io-error.ts";
 import { fileIdentity } from "./zip-reuse.ts";
 
 const HIGH_WATER = 4 << 20;
@@ -44,8 +45,14 @@ export class ZipOutput {
     private readonly hash: Hash = createHash("sha256"),
   ) {
     stream.on("error", (err: Error) => {
-      this.failure ??= err;
+      this.failure ??= this.described(err);
     });
+  }
+
+  /** A full disk or a failing device, said once with the zip's path; other errors unchanged. */
+  private described(err: unknown): Error {
+    const e = this.target ? ioError(err, { path: this.target, writing: "the zip" }) : err;
+    return e instanceof Error ? e : new Error(String(e));
   }
 
   static open(out: Writable | string): ZipOutput {
@@ -89,7 +96,7 @@ export class ZipOutput {
       return output;
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err;
+      throw ioError(err, { path: out, writing: "the zip" });
     }
   }
 
@@ -109,7 +116,7 @@ export class ZipOutput {
     return new Promise((resolve, reject) => {
       const done = (err?: Error) => {
         this.stream.off("drain", onDrain).off("error", done).off("close", onClose);
-        if (err) reject(err);
+        if (err) reject(this.described(err));
         else resolve();
       };
       const onDrain = () => done();
@@ -121,13 +128,19 @@ export class ZipOutput {
   /** Ends the stream (renaming a file into place) and returns the sha256 of everything written. */
   async finish(): Promise<string> {
     await new Promise<void>((resolve, reject) => {
-      this.stream.once("error", reject);
+      this.stream.once("error", (err) => reject(this.described(err)));
       // A file is renamed only once its descriptor is closed; a caller's stream ends at "finish".
       if (this.tmp) this.stream.once("close", resolve).end();
       else this.stream.end(resolve);
     });
     if (this.failure) throw this.failure;
-    if (this.tmp && this.target) await rename(this.tmp, this.target);
+    if (this.tmp && this.target) {
+      try {
+        await rename(this.tmp, this.target);
+      } catch (err) {
+        throw this.described(err);
+      }
+    }
     return this.hash.digest("hex");
   }
 
