@@ -7,7 +7,7 @@ import { type Digest, hexOf } from "../oci/digest.ts";
 import { emptyImage } from "../oci/image.ts";
 import { adoptLayout, readLayout, writeLayout } from "../oci/layout.ts";
 import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
-import { type Platform, platformString } from "../oci/types.ts";
+import { type Image, type Platform, platformString } from "../oci/types.ts";
 import { selectPlatform } from "./platform-select.ts";
 import type { RegistryAccess } from "./registry-sink.ts";
 import type { BaseResolver, ResolvedBase } from "./target-image.ts";
@@ -58,6 +58,7 @@ async function resolveOne(
       });
     const artifact = await readLayout(base.path, base.tag);
     const image = await selectPlatform(artifact, platform, `oci-layout:${base.path}:${base.tag}`);
+    await checkedBase(image, `oci-layout:${base.path}:${base.tag}`, target.where);
     return { image, digest: await artifact.digest() };
   }
   let ref: Reference;
@@ -99,6 +100,8 @@ async function resolveOne(
     });
   const artifact = await registry.fetch({ ...ref, digest }, target.where);
   const image = await selectPlatform(artifact, platform, base.ref);
+  // Checked before it enters the cache: a base whose config disagrees with its manifest is refused here.
+  await checkedBase(image, base.ref, target.where);
   const tag = `base-${hexOf(await image.digest())}`;
   await withKeyLock(engine.store.root, "cache-index", async () => {
     await adoptLayout(engine.store.root);
@@ -108,4 +111,20 @@ async function resolveOne(
   const cachedImage = await readLayout(engine.store.root, tag);
   if (!("layers" in cachedImage)) throw new Error("cached base is not an image");
   return { image: cachedImage, name, digest };
+}
+
+/** Reads the base's config (rootfs checked against its layers) and names the base in any error. */
+async function checkedBase(image: Image, name: string, where: string): Promise<void> {
+  try {
+    await image.config();
+  } catch (e) {
+    if (e instanceof TugError)
+      throw new TugError({
+        what: `base ${name}: ${e.what}`,
+        where: `${where} (${e.where ?? name})`,
+        hint: e.hint,
+        cause: e,
+      });
+    throw e;
+  }
 }

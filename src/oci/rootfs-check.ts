@@ -26,12 +26,3 @@ export function checkRootfs(config: unknown, layerCount: number, where: string):
   }
   return rootfs.diff_ids.map((d, i) => parseDigest(d, `${where}: rootfs.diff_ids[${i}]`));
 }
-
-/** A layer whose uncompressed bytes hash to something else than the config's diff_id. */
-export function diffIdMismatch(index: number, expected: Digest, actual: Digest, where: string): TugError {
-  return new TugError({
-    what: `layer ${index + 1} does not match its diff_id: the config says ${expected}, its bytes are ${actual}`,
-    where,
-    hint: "the base image is inconsistent, so containerd could not unpack it; use another base or re-push it",
-  });
-}
