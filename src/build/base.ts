@@ -7,6 +7,7 @@ import { type Digest, hexOf } from "../oci/digest.ts";
 import { emptyImage } from "../oci/image.ts";
 import { adoptLayout, readLayout, writeLayout } from "../oci/layout.ts";
 import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
+import { refuseCredentialsInReference } from "../oci/registry/reference-credentials.ts";
 import { type Image, type Platform, platformString } from "../oci/types.ts";
 import { selectPlatform } from "./platform-select.ts";
 import type { RegistryAccess } from "./registry-sink.ts";
@@ -62,6 +63,7 @@ async function resolveOne(
     return { image, digest: await artifact.digest() };
   }
   let ref: Reference;
+  refuseCredentialsInReference(base.ref, target.where);
   try {
     ref = parseReference(base.ref);
   } catch (e) {

@@ -7,6 +7,7 @@ import { Transform } from "node:stream";
 import { pipeToFile } from "../engine/file-write.ts";
 import { TugError } from "../errors.ts";
 import { type Digest, digestFile, hexOf } from "./digest.ts";
+import { CorruptBlobError } from "./layer.ts";
 import { checkLayoutFile, errCode, isFileBacked, LAYOUT_FILE, REF_NAME, readIndexJson } from "./layout.ts";
 import { BlobStamps } from "./layout-stamps.ts";
 import {
@@ -151,11 +152,8 @@ class BlobWriter {
       // The copy is checked, not the source's name: a damaged cache blob never becomes a layout blob.
       const got = await digestFile(tmp);
       if (got.digest !== desc.digest || got.size !== desc.size) {
-        throw new TugError({
-          what: `layer file ${path} does not match its digest ${desc.digest} (got ${got.digest}, ${got.size} bytes)`,
-          where: `writing layout ${this.dir}`,
-          hint: "the cached blob is damaged; clear tug's cache and build again",
-        });
+        // The build drops a corrupt cache blob and rebuilds it (build.ts catches this error).
+        throw new CorruptBlobError({ digest: desc.digest, path, detail: `its bytes are ${got.digest}` });
       }
       await rename(tmp, this.final(desc.digest));
     } catch (e) {
