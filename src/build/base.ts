@@ -3,7 +3,7 @@ import type { ImageTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import { withKeyLock } from "../engine/key-lock.ts";
 import { TugError } from "../errors.ts";
-import { type Digest, hexOf } from "../oci/digest.ts";
+import { hexOf, isDigest } from "../oci/digest.ts";
 import { emptyImage } from "../oci/image.ts";
 import { adoptLayout, readLayout, writeLayout } from "../oci/layout.ts";
 import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
@@ -76,7 +76,9 @@ async function resolveOne(
   if (!digest) {
     const tagKey = formatReference(ref);
     if (opts.offline) {
-      digest = await engine.store.getRecord<Digest>("base-tag", tagKey);
+      // A record names a URL path and a cache key next: one that is not a digest is a miss.
+      const recorded = await engine.store.getRecord<unknown>("base-tag", tagKey);
+      digest = typeof recorded === "string" && isDigest(recorded) ? recorded : undefined;
       if (!digest)
         throw new TugError({
           what: `base ${base.ref} is not in the cache, and --offline forbids fetching it`,
