@@ -243,7 +243,7 @@ export class RegistryClient {
     repo: Repo,
     reference: string,
   ): Promise<{ digest: Digest | undefined; mediaType: string; size: number } | undefined> {
-    const operation = `check manifest ${repo.repository}:${reference}`;
+    const operation = `check manifest ${named(repo, reference)}`;
     return this.retrying(operation, async () => {
       const res = await this.send({
         repo,
@@ -269,7 +269,7 @@ export class RegistryClient {
 
   /** Fetches a manifest; by digest it is verified, by tag its digest is computed from the bytes. */
   manifest(repo: Repo, reference: string): Promise<FetchedManifest> {
-    const operation = `fetch manifest ${repo.repository}:${reference}`;
+    const operation = `fetch manifest ${named(repo, reference)}`;
     return this.retrying(operation, async () => {
       const res = await this.send({
         repo,
@@ -284,7 +284,7 @@ export class RegistryClient {
       try {
         raw = await res.body.bytes({
           maxBytes: MAX_MANIFEST_BYTES,
-          what: `manifest ${repo.repository}:${reference}`,
+          what: `manifest ${named(repo, reference)}`,
           where,
         });
       } catch (e) {
@@ -313,7 +313,7 @@ export class RegistryClient {
   /** Stores a manifest under a tag or its digest and returns the digest of the bytes sent. */
   async putManifest(repo: Repo, reference: string, raw: Buffer, mediaType: string): Promise<Digest> {
     const digest = sha256(raw);
-    const operation = `push manifest ${repo.repository}:${reference}`;
+    const operation = `push manifest ${named(repo, reference)}`;
     await this.retrying(operation, async () => {
       const res = await this.send({
         repo,
@@ -361,4 +361,9 @@ function withOperation(e: unknown, operation: string): unknown {
     code: e.code,
     cause: e,
   });
+}
+
+/** `app:1` for a tag, `app@sha256:…` for a digest, as users write references. */
+function named(repo: Repo, reference: string): string {
+  return `${repo.repository}${reference.includes(":") ? "@" : ":"}${reference}`;
 }

@@ -303,6 +303,49 @@ test("a silent registry fails within --http-timeout, naming host and operation",
   );
 });
 
+test("a manifest trickled a byte at a time ends at the --http-timeout deadline", async (t) => {
+  const reg = await startHostileRegistry(t, {
+    handle: (req, res) => {
+      if (!/\/manifests\//.test(req.url ?? "") || req.method === "HEAD") return false;
+      res.writeHead(200, { "content-type": "application/vnd.oci.image.manifest.v1+json" });
+      // Never idle long enough for the idle timeout; only the whole-response deadline ends it.
+      const timer = setInterval(() => res.write(" "), 200);
+      res.on("close", () => clearInterval(timer));
+      return true;
+    },
+  });
+  const f = await fixture(t, `${reg.host}/base:1`);
+  const r = await tug(f, ["--http-timeout", "2"]);
+  assertOneError(
+    t,
+    r,
+    /registry 127\.0\.0\.1:\d+ timed out \(TUG_DEADLINE\) during fetch manifest base@sha256:[0-9a-f]{64}/,
+  );
+});
+
+test("a silent token server fails within --http-timeout, naming the registry and operation", async (t) => {
+  const tokens = await startHostileServer(t, {}, () => {
+    // Never answers.
+  });
+  const reg = await startHostileRegistry(t, {
+    handle: (req, res) => {
+      if (req.headers.authorization) return false;
+      res
+        .writeHead(401, { "www-authenticate": `Bearer realm="${tokens.url}/token",service="hostile"` })
+        .end();
+      return true;
+    },
+  });
+  const f = await fixture(t, `${reg.host}/base:1`);
+  const r = await tug(f, ["--http-timeout", "2"]);
+  assertOneError(
+    t,
+    r,
+    /registry 127\.0\.0\.1:\d+ timed out \(TUG_HEADERS_TIMEOUT\) during check manifest base:1/,
+  );
+  assert.match(r.stderr, /where: .*\/token/);
+});
+
 test("an https registry whose token realm is plain http: refused, naming the realm, no credentials sent", async (t) => {
   const tls = await selfSignedCert(t, "127.0.0.2");
   const tokens = await startHostileServer(t, { address: "127.0.0.2" }, (_req, res) => {
