@@ -109,7 +109,16 @@ async function resolveOne(
   const tag = `base-${hexOf(await image.digest())}`;
   await withKeyLock(engine.store.root, "cache-index", async () => {
     await adoptLayout(engine.store.root);
-    await writeLayout(engine.store.root, image, { tags: [tag] });
+    await writeLayout(engine.store.root, image, { tags: [tag], verifyDiffIds: true }).catch((e: unknown) => {
+      if (e instanceof TugError)
+        throw new TugError({
+          what: `base ${base.ref}: ${e.what}`,
+          where: target.where,
+          hint: e.hint,
+          cause: e,
+        });
+      throw e;
+    });
   });
   await engine.store.putRecord("base", childKey, tag);
   const cachedImage = await readLayout(engine.store.root, tag);

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeToFile } from "../engine/file-write.ts";
 import { TugError } from "../errors.ts";
+import { diffIdCheck } from "./diff-id-check.ts";
 import { type Digest, digestFile, hexOf } from "./digest.ts";
 import { CorruptBlobError } from "./layer.ts";
 import { checkLayoutFile, errCode, isFileBacked, LAYOUT_FILE, REF_NAME, readIndexJson } from "./layout.ts";
@@ -23,6 +24,11 @@ import {
 export interface WriteLayoutOptions {
   /** ref.name annotations for the artifact in index.json; entries with the same names are replaced. */
   tags: string[];
+  /**
+   * Check each streamed gzip layer's uncompressed bytes against the config's diff_id (bases
+   * entering the cache from a registry: tug reads them once, and refuses one containerd could not unpack).
+   */
+  verifyDiffIds?: boolean;
 }
 
 export interface WriteLayoutResult {
@@ -57,6 +63,7 @@ class BlobWriter {
   constructor(
     readonly dir: string,
     private readonly stamps: BlobStamps,
+    private readonly verifyDiffIds = false,
   ) {
     this.blobDir = join(dir, "blobs", "sha256");
   }
@@ -118,7 +125,10 @@ class BlobWriter {
           cb(null, chunk);
         },
       });
-      await pipeToFile(source, [counter], tmp, { flags: "wx" });
+      const diffIds = this.verifyDiffIds
+        ? diffIdCheck(desc.mediaType, () => layer.diffId(), `layer ${desc.digest}`)
+        : undefined;
+      await pipeToFile(source, diffIds ? [counter, diffIds] : [counter], tmp, { flags: "wx" });
       const got: Digest = `sha256:${hash.digest("hex")}`;
       if (got !== desc.digest || size !== desc.size) {
         throw new TugError({
@@ -226,7 +236,7 @@ export async function writeLayout(
 ): Promise<WriteLayoutResult> {
   await ensureLayout(dir);
   const stamps = await BlobStamps.load(dir);
-  const writer = new BlobWriter(dir, stamps);
+  const writer = new BlobWriter(dir, stamps, options.verifyDiffIds);
   if (isIndex(artifact)) {
     for (const { image } of await artifact.images()) await writer.putImage(image);
     await writer.putBytes(await artifact.digest(), await artifact.rawManifest());

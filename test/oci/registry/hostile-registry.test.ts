@@ -200,6 +200,29 @@ test("a base whose rootfs.diff_ids count disagrees with its layers is refused", 
   assert.equal(await stat(join(f.dir, ".tug", "out")).catch(() => undefined), undefined);
 });
 
+test("a base layer whose bytes disagree with its diff_id is refused as it enters the cache", async (t) => {
+  const wrong = `sha256:${"1".repeat(64)}`;
+  const image = await honestImage({
+    config: (c) => {
+      (c.rootfs as { diff_ids: string[] }).diff_ids[0] = wrong;
+    },
+  });
+  const reg = await startHostileRegistry(t, { image });
+  const f = await fixture(t, `${reg.host}/base:1`);
+  const r = await tug(f);
+  assertOneError(
+    t,
+    r,
+    new RegExp(
+      `does not match its diff_id: the config says ${wrong}, its uncompressed bytes are ${image.diffId}`,
+    ),
+  );
+  await assert.rejects(stat(join(f.cache, "blobs", "sha256", image.layerDigest.slice(7))), {
+    code: "ENOENT",
+  });
+  assert.equal(await stat(join(f.dir, ".tug", "out")).catch(() => undefined), undefined);
+});
+
 test("a base whose rootfs.type is not layers is refused", async (t) => {
   const image = await honestImage({
     config: (c) => Object.assign(c, { rootfs: { type: "squash", diff_ids: [] } }),
