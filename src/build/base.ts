@@ -3,11 +3,12 @@ import type { ImageTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import { withKeyLock } from "../engine/key-lock.ts";
 import { TugError } from "../errors.ts";
-import { type Digest, hexOf } from "../oci/digest.ts";
+import { hexOf, isDigest } from "../oci/digest.ts";
 import { emptyImage } from "../oci/image.ts";
 import { adoptLayout, readLayout, writeLayout } from "../oci/layout.ts";
 import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
-import { type Platform, platformString } from "../oci/types.ts";
+import { refuseCredentialsInReference } from "../oci/registry/reference-credentials.ts";
+import { type Image, type Platform, platformString } from "../oci/types.ts";
 import { selectPlatform } from "./platform-select.ts";
 import type { RegistryAccess } from "./registry-sink.ts";
 import type { BaseResolver, ResolvedBase } from "./target-image.ts";
@@ -58,9 +59,11 @@ async function resolveOne(
       });
     const artifact = await readLayout(base.path, base.tag);
     const image = await selectPlatform(artifact, platform, `oci-layout:${base.path}:${base.tag}`);
+    await checkedBase(image, `oci-layout:${base.path}:${base.tag}`, target.where);
     return { image, digest: await artifact.digest() };
   }
   let ref: Reference;
+  refuseCredentialsInReference(base.ref, target.where);
   try {
     ref = parseReference(base.ref);
   } catch (e) {
@@ -73,7 +76,9 @@ async function resolveOne(
   if (!digest) {
     const tagKey = formatReference(ref);
     if (opts.offline) {
-      digest = await engine.store.getRecord<Digest>("base-tag", tagKey);
+      // A record names a URL path and a cache key next: one that is not a digest is a miss.
+      const recorded = await engine.store.getRecord<unknown>("base-tag", tagKey);
+      digest = typeof recorded === "string" && isDigest(recorded) ? recorded : undefined;
       if (!digest)
         throw new TugError({
           what: `base ${base.ref} is not in the cache, and --offline forbids fetching it`,
@@ -99,13 +104,40 @@ async function resolveOne(
     });
   const artifact = await registry.fetch({ ...ref, digest }, target.where);
   const image = await selectPlatform(artifact, platform, base.ref);
+  // Checked before it enters the cache: a base whose config disagrees with its manifest is refused here.
+  await checkedBase(image, base.ref, target.where);
   const tag = `base-${hexOf(await image.digest())}`;
   await withKeyLock(engine.store.root, "cache-index", async () => {
     await adoptLayout(engine.store.root);
-    await writeLayout(engine.store.root, image, { tags: [tag] });
+    await writeLayout(engine.store.root, image, { tags: [tag], verifyDiffIds: true }).catch((e: unknown) => {
+      if (e instanceof TugError)
+        throw new TugError({
+          what: `base ${base.ref}: ${e.what}`,
+          where: target.where,
+          hint: e.hint,
+          cause: e,
+        });
+      throw e;
+    });
   });
   await engine.store.putRecord("base", childKey, tag);
   const cachedImage = await readLayout(engine.store.root, tag);
   if (!("layers" in cachedImage)) throw new Error("cached base is not an image");
   return { image: cachedImage, name, digest };
+}
+
+/** Reads the base's config (rootfs checked against its layers) and names the base in any error. */
+async function checkedBase(image: Image, name: string, where: string): Promise<void> {
+  try {
+    await image.config();
+  } catch (e) {
+    if (e instanceof TugError)
+      throw new TugError({
+        what: `base ${name}: ${e.what}`,
+        where: `${where} (${e.where ?? name})`,
+        hint: e.hint,
+        cause: e,
+      });
+    throw e;
+  }
 }

@@ -2,6 +2,7 @@ import type { Project } from "../config/types.ts";
 import { TugError } from "../errors.ts";
 import { readLayout } from "../oci/layout.ts";
 import { formatReference, parseReference } from "../oci/reference.ts";
+import { refuseCredentialsInReference } from "../oci/registry/reference-credentials.ts";
 import { isIndex } from "../oci/types.ts";
 import type { ArtifactReport } from "./build.ts";
 import { registryAccess } from "./registry-sink.ts";
@@ -35,6 +36,7 @@ export async function publishFromLayout(opts: PublishOptions): Promise<ArtifactR
             });
           throw e;
         });
+        refuseCredentialsInReference(`${opts.repo}/${name}`, "--repo");
         const target = parseReference(`${opts.repo}/${name}`);
         const tags = opts.project?.targets.find((t) => t.name === name)?.tags ?? ["latest"];
         let pushedBytes = 0;

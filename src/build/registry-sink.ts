@@ -4,6 +4,7 @@ import type { Digest } from "../oci/digest.ts";
 import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
 import type { RegistryClient } from "../oci/registry/client.ts";
 import type { PushOptions, PushResult } from "../oci/registry/push.ts";
+import { refuseCredentialsInReference } from "../oci/registry/reference-credentials.ts";
 import type { Artifact } from "../oci/types.ts";
 import type { Sink } from "./sinks.ts";
 
@@ -76,6 +77,7 @@ export function registrySink(access: RegistryAccess, engine: Engine, opts: Regis
   return {
     async publish(artifact, name, tags) {
       const digest = await artifact.digest();
+      refuseCredentialsInReference(`${opts.repo}/${name}`, "--repo");
       const target = parseReference(`${opts.repo}/${name}`);
       const repoRef = { registry: target.registry, repository: target.repository };
       let pushedBytes = 0;

@@ -5,6 +5,7 @@ import { Limiter } from "../engine/limiter.ts";
 import type { Digest } from "../oci/digest.ts";
 import { sha256 } from "../oci/digest.ts";
 import { REF_NAME, writeLayout } from "../oci/layout.ts";
+import { layoutBlobsIntact } from "../oci/layout-stamps.ts";
 import { writeDockerTarball } from "../oci/tarball.ts";
 import { type Artifact, type Image, isIndex, type Platform } from "../oci/types.ts";
 
@@ -34,7 +35,10 @@ export function layoutSink(dir: string, lockRoot: string): Sink {
     async publish(artifact, name) {
       const digest = await artifact.digest();
       before ??= layoutTags(dir);
-      if ((await before).get(name) === digest) return { ref: `oci:${dir}:${name}`, digest, pushedBytes: 0 };
+      // …and whose blobs still carry the stamps tug recorded (one stat each): a blob edited in
+      // place since is hashed and replaced by writeLayout.
+      if ((await before).get(name) === digest && (await layoutBlobsIntact(dir, artifact)))
+        return { ref: `oci:${dir}:${name}`, digest, pushedBytes: 0 };
       return serial.run(() =>
         withKeyLock(lockRoot, `layout-${sha256(dir).slice(7, 23)}`, async () => {
           const res = await writeLayout(dir, artifact, { tags: [name] });

@@ -1,4 +1,5 @@
 import { type Digest, sha256 } from "./digest.ts";
+import { checkRootfs } from "./rootfs-check.ts";
 import {
   type Descriptor,
   type Image,
@@ -148,6 +149,9 @@ function derive(image: Image, change: (parts: ImageParts) => Promise<ImageParts>
  */
 export function appendLayers(image: Image, layers: Layer[], historyComment?: string): Image {
   return derive(image, async (p) => {
+    // An image whose config disagrees with its layers cannot be unpacked; appending to it
+    // would only hide that until a node pulls it.
+    checkRootfs(p.config, p.layers.length, "the base image");
     const diffIds: Digest[] = await Promise.all(layers.map((l) => l.diffId()));
     const config: ImageConfig = {
       ...p.config,

@@ -1,13 +1,16 @@
 // Writing OCI image layouts: blobs by atomic rename, index.json replaced last.
 import { createHash, randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { copyFile, link, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeToFile } from "../engine/file-write.ts";
 import { TugError } from "../errors.ts";
-import { type Digest, hexOf } from "./digest.ts";
+import { diffIdCheck } from "./diff-id-check.ts";
+import { type Digest, digestFile, hexOf } from "./digest.ts";
+import { CorruptBlobError } from "./layer.ts";
 import { checkLayoutFile, errCode, isFileBacked, LAYOUT_FILE, REF_NAME, readIndexJson } from "./layout.ts";
+import { BlobStamps } from "./layout-stamps.ts";
 import {
   type Artifact,
   type Descriptor,
@@ -21,6 +24,11 @@ import {
 export interface WriteLayoutOptions {
   /** ref.name annotations for the artifact in index.json; entries with the same names are replaced. */
   tags: string[];
+  /**
+   * Check each streamed gzip layer's uncompressed bytes against the config's diff_id (bases
+   * entering the cache from a registry: tug reads them once, and refuses one containerd could not unpack).
+   */
+  verifyDiffIds?: boolean;
 }
 
 export interface WriteLayoutResult {
@@ -43,7 +51,8 @@ async function mapLimited<T>(items: T[], limit: number, f: (item: T) => Promise<
 /**
  * Puts blobs under blobs/sha256 atomically: bytes go to a temp file in the same directory and are
  * renamed into place once their digest checks out, so a killed run never leaves a partial blob
- * under a final name. A blob already present with the right size is trusted and skipped.
+ * under a final name. A blob already present is trusted when its stamp (size, mtime, ctime,
+ * inode as tug last saw it) matches, else hashed, and replaced when its bytes are wrong.
  */
 class BlobWriter {
   writtenBytes = 0;
@@ -51,7 +60,11 @@ class BlobWriter {
   private readonly inFlight = new Map<Digest, Promise<void>>();
   private readonly blobDir: string;
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    private readonly stamps: BlobStamps,
+    private readonly verifyDiffIds = false,
+  ) {
     this.blobDir = join(dir, "blobs", "sha256");
   }
 
@@ -63,22 +76,15 @@ class BlobWriter {
     return join(this.blobDir, `.tmp-${hexOf(d).slice(0, 16)}-${randomBytes(6).toString("hex")}`);
   }
 
-  private async present(d: Digest, size: number): Promise<boolean> {
-    try {
-      return (await stat(this.final(d))).size === size;
-    } catch (e) {
-      if (errCode(e) === "ENOENT") return false;
-      throw e;
-    }
-  }
-
-  /** Runs `write` once per digest, unless the blob is already in the layout. */
+  /** Runs `write` once per digest, unless the blob is already in the layout with the right bytes. */
   private once(d: Digest, size: number, write: () => Promise<void>): Promise<void> {
     let p = this.inFlight.get(d);
     if (!p) {
       p = (async () => {
-        if (await this.present(d, size)) return;
+        // "wrong" (tampered, truncated, a leftover) is replaced by the rename below.
+        if ((await this.stamps.check(d, size)) === "intact") return;
         await write();
+        await this.stamps.record(d);
         this.writtenBytes += size;
         this.writtenBlobs++;
       })();
@@ -119,7 +125,10 @@ class BlobWriter {
           cb(null, chunk);
         },
       });
-      await pipeToFile(source, [counter], tmp, { flags: "wx" });
+      const diffIds = this.verifyDiffIds
+        ? diffIdCheck(desc.mediaType, () => layer.diffId(), `layer ${desc.digest}`)
+        : undefined;
+      await pipeToFile(source, diffIds ? [counter, diffIds] : [counter], tmp, { flags: "wx" });
       const got: Digest = `sha256:${hash.digest("hex")}`;
       if (got !== desc.digest || size !== desc.size) {
         throw new TugError({
@@ -135,7 +144,10 @@ class BlobWriter {
     }
   }
 
-  /** Fast path for a layer already in a file: hardlink, or copy (reflink where the filesystem can). */
+  /**
+   * Fast path for a layer already in a file: a copy (a reflink where the filesystem can), never
+   * a hardlink, so the layout and the cache never share an inode that either side could corrupt.
+   */
   private async placeFile(path: string, desc: Descriptor): Promise<void> {
     const size = (await stat(path)).size;
     if (size !== desc.size) {
@@ -144,22 +156,16 @@ class BlobWriter {
         hint: "the cached blob is damaged; clear tug's cache and build again",
       });
     }
-    const final = this.final(desc.digest);
-    try {
-      await link(path, final);
-      return;
-    } catch (e) {
-      const code = errCode(e);
-      if (code === "EEXIST") {
-        // A wrong-sized leftover (present() said no); replace it through a temp file below.
-      } else if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK" && code !== "ENOTSUP") {
-        throw e;
-      }
-    }
     const tmp = this.temp(desc.digest);
     try {
       await copyFile(path, tmp, constants.COPYFILE_FICLONE);
-      await rename(tmp, final);
+      // The copy is checked, not the source's name: a damaged cache blob never becomes a layout blob.
+      const got = await digestFile(tmp);
+      if (got.digest !== desc.digest || got.size !== desc.size) {
+        // The build drops a corrupt cache blob and rebuilds it (build.ts catches this error).
+        throw new CorruptBlobError({ digest: desc.digest, path, detail: `its bytes are ${got.digest}` });
+      }
+      await rename(tmp, this.final(desc.digest));
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;
@@ -229,7 +235,8 @@ export async function writeLayout(
   options: WriteLayoutOptions,
 ): Promise<WriteLayoutResult> {
   await ensureLayout(dir);
-  const writer = new BlobWriter(dir);
+  const stamps = await BlobStamps.load(dir);
+  const writer = new BlobWriter(dir, stamps, options.verifyDiffIds);
   if (isIndex(artifact)) {
     for (const { image } of await artifact.images()) await writer.putImage(image);
     await writer.putBytes(await artifact.digest(), await artifact.rawManifest());
@@ -243,6 +250,7 @@ export async function writeLayout(
     digest,
     size: (await artifact.rawManifest()).length,
   };
+  await stamps.save();
   let index = emptyIndex();
   try {
     await stat(join(dir, "index.json"));

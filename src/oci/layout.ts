@@ -4,7 +4,10 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type Readable, pipeline as streamPipeline, Transform } from "node:stream";
 import { TugError } from "../errors.ts";
-import { type Digest, hexOf, isDigest, sha256 } from "./digest.ts";
+import { parseDescriptor } from "./checked-digest.ts";
+import { type Digest, hexOf, sha256 } from "./digest.ts";
+import { checkRootfs } from "./rootfs-check.ts";
+import { checkDeclaredSize, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from "./size-limits.ts";
 import {
   type Artifact,
   type Descriptor,
@@ -79,17 +82,15 @@ class LayoutBlobs {
     });
   }
 
+  /** Digest and size checked before the digest names a file under blobs/sha256. */
   private check(desc: Descriptor): void {
-    if (!isDigest(desc.digest)) {
-      throw new TugError({
-        what: `layout ${this.dir} refers to a blob by an unsupported digest ${desc.digest}`,
-        hint: "tug reads sha256 layouts only",
-      });
-    }
+    parseDescriptor(desc, `layout ${this.dir}`);
   }
 
-  async read(desc: Descriptor): Promise<Buffer> {
+  /** Reads a JSON blob whole, refusing one larger than `limit` before reading it. */
+  async read(desc: Descriptor, limit = MAX_MANIFEST_BYTES): Promise<Buffer> {
     this.check(desc);
+    checkDeclaredSize(`blob ${desc.digest} in layout ${this.dir}`, desc.size, limit, this.path(desc.digest));
     let data: Buffer;
     try {
       data = await readFile(this.path(desc.digest));
@@ -152,23 +153,35 @@ function layoutLayer(blobs: LayoutBlobs, desc: Descriptor, diffId: () => Promise
   };
 }
 
+/** Every descriptor of a manifest read from a layout, checked before its digest names a file. */
+function checkedManifest(m: Manifest, where: string): Manifest {
+  if (!m || typeof m !== "object" || !Array.isArray(m.layers)) {
+    throw new TugError({
+      what: `${where} is not an image manifest: it has no layers`,
+      hint: "the layout is corrupt",
+    });
+  }
+  return {
+    ...m,
+    config: parseDescriptor(m.config, `${where}: config`),
+    layers: m.layers.map((d, i) => parseDescriptor(d, `${where}: layers[${i}]`)),
+  };
+}
+
 function layoutImage(blobs: LayoutBlobs, desc: Descriptor): Image {
   const rawManifest = memo(() => blobs.read(desc));
-  const manifest = memo(async () => blobs.parse<Manifest>(desc, await rawManifest()));
-  const rawConfig = memo(async () => blobs.read((await manifest()).config));
-  const config = memo(async () => blobs.parse<ImageConfig>((await manifest()).config, await rawConfig()));
+  const where = `image ${desc.digest} in layout ${blobs.dir}`;
+  const manifest = memo(async () => checkedManifest(blobs.parse<Manifest>(desc, await rawManifest()), where));
+  const rawConfig = memo(async () => blobs.read((await manifest()).config, MAX_CONFIG_BYTES));
+  const config = memo(async () => {
+    const m = await manifest();
+    const c = blobs.parse<ImageConfig>(m.config, await rawConfig());
+    checkRootfs(c, m.layers.length, `${where}: config`);
+    return c;
+  });
   const layers = memo(async () =>
     (await manifest()).layers.map((d, i) =>
-      layoutLayer(blobs, d, async () => {
-        const id = (await config()).rootfs?.diff_ids?.[i];
-        if (!id) {
-          throw new TugError({
-            what: `image ${desc.digest} in layout ${blobs.dir} has no diff_id for layer ${i}`,
-            hint: "its config and manifest disagree on the number of layers",
-          });
-        }
-        return id;
-      }),
+      layoutLayer(blobs, d, async () => (await config()).rootfs.diff_ids[i]!),
     ),
   );
   return {
@@ -184,7 +197,17 @@ function layoutImage(blobs: LayoutBlobs, desc: Descriptor): Image {
 
 function layoutIndex(blobs: LayoutBlobs, desc: Descriptor): ImageIndex {
   const rawManifest = memo(() => blobs.read(desc));
-  const manifest = memo(async () => blobs.parse<IndexManifest>(desc, await rawManifest()));
+  const manifest = memo(async (): Promise<IndexManifest> => {
+    const m = blobs.parse<IndexManifest>(desc, await rawManifest());
+    if (!Array.isArray(m?.manifests)) {
+      throw new TugError({
+        what: `index ${desc.digest} in layout ${blobs.dir} has no manifests`,
+        hint: "the layout is corrupt",
+      });
+    }
+    const where = `index ${desc.digest} in layout ${blobs.dir}`;
+    return { ...m, manifests: m.manifests.map((d, i) => parseDescriptor(d, `${where}: manifests[${i}]`)) };
+  });
   return {
     rawManifest,
     manifest,
@@ -206,21 +229,30 @@ function layoutIndex(blobs: LayoutBlobs, desc: Descriptor): ImageIndex {
 export async function readIndexJson(dir: string): Promise<IndexManifest> {
   let text: string;
   try {
+    const size = (await stat(join(dir, "index.json"))).size;
+    checkDeclaredSize(`index.json of layout ${dir}`, size, MAX_MANIFEST_BYTES, join(dir, "index.json"));
     text = await readFile(join(dir, "index.json"), "utf8");
   } catch (e) {
+    if (e instanceof TugError) throw e;
     throw new TugError({
       what: `${dir} is not an OCI image layout: it has no index.json`,
       hint: "write one with `tug build --layout DIR` or `skopeo copy ... oci:DIR:TAG`",
       cause: e,
     });
   }
+  let index: IndexManifest;
   try {
-    const index = JSON.parse(text) as IndexManifest;
+    index = JSON.parse(text) as IndexManifest;
     if (!Array.isArray(index.manifests)) throw new Error("index.json has no manifests array");
-    return index;
   } catch (e) {
     throw new TugError({ what: `index.json of layout ${dir} is not a valid OCI index`, cause: e });
   }
+  // Its digests name files under blobs/: a hostile layout must not reach outside it.
+  const where = `${join(dir, "index.json")}`;
+  return {
+    ...index,
+    manifests: index.manifests.map((d, i) => parseDescriptor(d, `${where}: manifests[${i}]`)),
+  };
 }
 
 export async function checkLayoutFile(dir: string): Promise<void> {

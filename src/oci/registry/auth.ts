@@ -1,5 +1,8 @@
+import { TugError } from "../../errors.ts";
+import { redactUrl } from "../../util/redact.ts";
+import { MAX_TOKEN_BYTES } from "../size-limits.ts";
 import type { CredentialSource, Credentials } from "./docker-config.ts";
-import { RegistryError } from "./errors.ts";
+import { networkError, RegistryError } from "./errors.ts";
 import type { Transport } from "./transport.ts";
 import { type Challenge, parseWwwAuthenticate } from "./www-authenticate.ts";
 
@@ -166,18 +169,63 @@ export class Authenticator {
     return (await pending).header;
   }
 
+  /**
+   * Where a token may be asked for (go-containerregistry's rule, and docker's): the realm is an
+   * http(s) URL; an https registry's realm must be https, or a hostile or misconfigured registry
+   * could collect the user's credentials in the clear; and credentials go over plain HTTP only
+   * to a host that is loopback or listed with --insecure-registry.
+   */
+  private checkedRealm(registry: string, realm: string | undefined, creds: Credentials | undefined): URL {
+    if (!realm) {
+      throw new RegistryError({ what: `registry ${registry} sent a Bearer challenge without a realm` });
+    }
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      url = new URL("invalid:");
+    }
+    const shown = redactUrl(realm);
+    if (url.protocol !== "https:" && url.protocol !== "http:") {
+      throw new RegistryError({
+        what: `registry ${registry} named a token realm that is not an http(s) URL: ${JSON.stringify(shown.slice(0, 200))}`,
+        hint: "the registry is misconfigured or hostile",
+      });
+    }
+    if (url.username || url.password) {
+      throw new RegistryError({
+        what: `registry ${registry} named a token realm with credentials in it: ${shown}`,
+        hint: "the registry is misconfigured or hostile",
+      });
+    }
+    if (url.protocol === "http:") {
+      const registryIsHttps = this.transport.baseUrl(registry).startsWith("https:");
+      if (registryIsHttps) {
+        throw new RegistryError({
+          what: `refused token realm ${shown}: registry ${registry} is https, its token realm must be https too`,
+          hint: "credentials and tokens would travel in the clear; fix the registry's auth configuration",
+        });
+      }
+      const hasSecret =
+        creds !== undefined && (creds.identityToken !== undefined || creds.password !== undefined);
+      if (hasSecret && !this.transport.allowsPlainHttp(url.host)) {
+        throw new RegistryError({
+          what: `refused token realm ${shown}: credentials for ${registry} are not sent over plain http to ${url.host}`,
+          hint: `if ${url.host} is trusted on this network, allow it with --insecure-registry ${url.host}`,
+        });
+      }
+    }
+    return url;
+  }
+
   private async fetchToken(
     registry: string,
     challenge: Challenge,
     scopes: string[],
     creds: Credentials | undefined,
   ): Promise<CachedToken> {
-    const realm = challenge.params.realm;
-    if (!realm) {
-      throw new RegistryError({ what: `registry ${registry} sent a Bearer challenge without a realm` });
-    }
+    const url = this.checkedRealm(registry, challenge.params.realm, creds);
     const service = challenge.params.service;
-    const url = new URL(realm);
     const headers: Record<string, string> = {};
     let method = "GET";
     let body: Buffer | undefined;
@@ -221,11 +269,30 @@ export class Authenticator {
         status: res.statusCode,
       });
     }
-    const json = (await res.body.json()) as { token?: string; access_token?: string; expires_in?: number };
-    const token = json.token ?? json.access_token;
-    if (!token) throw new RegistryError({ what: `the token service of ${registry} returned no token` });
+    const where = `${url.origin}${url.pathname}`;
+    let json: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    try {
+      json = (await res.body.json({
+        maxBytes: MAX_TOKEN_BYTES,
+        what: `the token response of ${registry}`,
+        where,
+      })) as typeof json;
+    } catch (e) {
+      if (!(e instanceof SyntaxError))
+        throw e instanceof TugError ? e : networkError(e, { registry, method, url: where });
+      throw new RegistryError({
+        what: `the token service of ${registry} sent something that is not JSON`,
+        where,
+      });
+    }
+    const token = json?.token ?? json?.access_token;
+    // A token goes into a header: anything but printable ASCII is refused, not sent.
+    if (typeof token !== "string" || !/^[\x21-\x7e]+$/.test(token)) {
+      throw new RegistryError({ what: `the token service of ${registry} returned no usable token`, where });
+    }
     // Spec: a missing expires_in means 60 seconds.
-    const ttlMs = (json.expires_in ?? 60) * 1000;
+    const expiresIn = typeof json.expires_in === "number" && json.expires_in > 0 ? json.expires_in : 60;
+    const ttlMs = expiresIn * 1000;
     return {
       header: `Bearer ${token}`,
       atoms: atoms(scopes),

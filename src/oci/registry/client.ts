@@ -1,7 +1,11 @@
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Digest, isDigest, sha256 } from "../digest.ts";
+import { TugError } from "../../errors.ts";
+import { httpTimeouts } from "../../util/http-timeout.ts";
+import { parseDigest } from "../checked-digest.ts";
+import { type Digest, sha256 } from "../digest.ts";
 import type { Reference } from "../reference.ts";
+import { MAX_MANIFEST_BYTES } from "../size-limits.ts";
 import { MediaType } from "../types.ts";
 import { Authenticator, repositoryScope } from "./auth.ts";
 import { type CredentialSource, dockerConfigCredentials } from "./docker-config.ts";
@@ -66,7 +70,8 @@ export class RegistryClient {
   constructor(opts: RegistryClientOptions = {}) {
     this.transport = new Transport(opts);
     this.auth = new Authenticator(this.transport, opts.credentials ?? dockerConfigCredentials());
-    this.retryPolicy = { ...DEFAULT_RETRY, ...opts.retry };
+    // Retries of one operation end with the HTTP deadline unless the caller says otherwise.
+    this.retryPolicy = { ...DEFAULT_RETRY, budgetMs: httpTimeouts().deadlineMs, ...opts.retry };
     this.monolithicMaxBytes = opts.monolithicMaxBytes ?? 8 * 1024 * 1024;
     this.onRetry = opts.onRetry;
   }
@@ -83,9 +88,22 @@ export class RegistryClient {
     return this.transport.close();
   }
 
-  /** Runs `fn` with the client's backoff policy; `fn` must redo all its I/O each time. */
-  retrying<T>(operation: string, fn: (attempt: number) => Promise<T>): Promise<T> {
-    return withRetry(fn, this.retryPolicy, (n) => this.onRetry?.({ ...n, operation }));
+  /**
+   * Runs `fn` with the client's backoff policy; `fn` must redo all its I/O each time. A network
+   * failure that ends the operation names it ("… timed out (…) during fetch manifest app:1").
+   * `budgetMs` widens the time budget for operations whose attempts are long (blob uploads).
+   */
+  async retrying<T>(
+    operation: string,
+    fn: (attempt: number) => Promise<T>,
+    opts: { budgetMs?: number } = {},
+  ): Promise<T> {
+    const policy = opts.budgetMs === undefined ? this.retryPolicy : { ...this.retryPolicy, ...opts };
+    try {
+      return await withRetry(fn, policy, (n) => this.onRetry?.({ ...n, operation }));
+    } catch (e) {
+      throw withOperation(e, operation);
+    }
   }
 
   /** Fetches auth up front so parallel blob requests share one token instead of racing for it. */
@@ -225,7 +243,7 @@ export class RegistryClient {
     repo: Repo,
     reference: string,
   ): Promise<{ digest: Digest | undefined; mediaType: string; size: number } | undefined> {
-    const operation = `check manifest ${repo.repository}:${reference}`;
+    const operation = `check manifest ${named(repo, reference)}`;
     return this.retrying(operation, async () => {
       const res = await this.send({
         repo,
@@ -237,9 +255,12 @@ export class RegistryClient {
       });
       await res.body.dump();
       if (res.statusCode === 404) return undefined;
-      const digest = String(res.headers["docker-content-digest"] ?? "");
+      const where = `${repo.registry}/${repo.repository}: Docker-Content-Digest of ${reference}`;
+      const header = res.headers["docker-content-digest"];
+      // The header names blobs and URL paths later: a malformed one is refused, not ignored.
+      const digest = header !== undefined ? parseDigest(header, where) : digestOrUndefined(reference);
       return {
-        digest: isDigest(digest) ? digest : isDigest(reference) ? reference : undefined,
+        digest,
         mediaType: String(res.headers["content-type"] ?? ""),
         size: Number(res.headers["content-length"] ?? 0),
       };
@@ -248,7 +269,7 @@ export class RegistryClient {
 
   /** Fetches a manifest; by digest it is verified, by tag its digest is computed from the bytes. */
   manifest(repo: Repo, reference: string): Promise<FetchedManifest> {
-    const operation = `fetch manifest ${repo.repository}:${reference}`;
+    const operation = `fetch manifest ${named(repo, reference)}`;
     return this.retrying(operation, async () => {
       const res = await this.send({
         repo,
@@ -258,26 +279,32 @@ export class RegistryClient {
         headers: { accept: MANIFEST_ACCEPT },
         expect: [200],
       });
+      const where = `${repo.registry}/${repo.repository}`;
       let raw: Buffer;
       try {
-        raw = Buffer.from(await res.body.arrayBuffer());
+        raw = await res.body.bytes({
+          maxBytes: MAX_MANIFEST_BYTES,
+          what: `manifest ${named(repo, reference)}`,
+          where,
+        });
       } catch (e) {
+        if (e instanceof TugError) throw e;
         throw networkError(e, {
           registry: repo.registry,
           method: "GET",
           url: this.url(repo, `manifests/${reference}`),
         });
       }
-      const where = `${repo.registry}/${repo.repository}`;
-      if (isDigest(reference)) verifyBuffer(raw, reference, `manifest ${reference}`, where);
+      const pinned = digestOrUndefined(reference);
+      if (pinned) verifyBuffer(raw, pinned, `manifest ${reference}`, where);
       const header =
         String(res.headers["content-type"] ?? "")
           .split(";")[0]
           ?.trim() ?? "";
       let mediaType = header;
       if (!mediaType || mediaType === "application/json") {
-        mediaType =
-          (JSON.parse(raw.toString("utf8")) as { mediaType?: string }).mediaType ?? MediaType.ociManifest;
+        mediaType = parseManifestJson<{ mediaType?: unknown }>(raw, where).mediaType as string;
+        if (typeof mediaType !== "string") mediaType = MediaType.ociManifest;
       }
       return { raw, mediaType, digest: sha256(raw) };
     });
@@ -286,7 +313,7 @@ export class RegistryClient {
   /** Stores a manifest under a tag or its digest and returns the digest of the bytes sent. */
   async putManifest(repo: Repo, reference: string, raw: Buffer, mediaType: string): Promise<Digest> {
     const digest = sha256(raw);
-    const operation = `push manifest ${repo.repository}:${reference}`;
+    const operation = `push manifest ${named(repo, reference)}`;
     await this.retrying(operation, async () => {
       const res = await this.send({
         repo,
@@ -302,4 +329,41 @@ export class RegistryClient {
     });
     return digest;
   }
+}
+
+/** A reference that is a digest (`sha256:…`), checked; a tag gives undefined. */
+function digestOrUndefined(reference: string): Digest | undefined {
+  return reference.includes(":") ? parseDigest(reference, `manifest reference ${reference}`) : undefined;
+}
+
+/** Manifest bytes as JSON, or one clear error (never a bare SyntaxError). */
+export function parseManifestJson<T>(raw: Buffer, where: string): T {
+  try {
+    return JSON.parse(raw.toString("utf8")) as T;
+  } catch (e) {
+    throw new RegistryError({
+      what: "the registry sent a manifest that is not valid JSON",
+      where,
+      hint: "the registry (or a proxy) is broken or hostile",
+      cause: e,
+    });
+  }
+}
+
+function withOperation(e: unknown, operation: string): unknown {
+  if (!(e instanceof RegistryError) || e.code === undefined || e.what.includes(operation)) return e;
+  return new RegistryError({
+    what: `${e.what} during ${operation}`,
+    where: e.where,
+    hint: e.hint,
+    retryable: e.retryable,
+    status: e.status,
+    code: e.code,
+    cause: e,
+  });
+}
+
+/** `app:1` for a tag, `app@sha256:…` for a digest, as users write references. */
+function named(repo: Repo, reference: string): string {
+  return `${repo.repository}${reference.includes(":") ? "@" : ":"}${reference}`;
 }

@@ -36,6 +36,7 @@ const RETRYABLE_CODES = new Set([
   "TUG_CONNECT_TIMEOUT",
   "TUG_HEADERS_TIMEOUT",
   "TUG_BODY_TIMEOUT",
+  "TUG_DEADLINE",
 ]);
 
 function errorCode(e: unknown): string | undefined {
@@ -84,12 +85,13 @@ export function networkError(
     });
   }
   const retryable = RETRYABLE_CODES.has(code);
-  const why = code.includes("TIMEOUT") || code === "TUG_STALLED" ? "timed out" : "failed";
+  const why =
+    code.includes("TIMEOUT") || code === "TUG_STALLED" || code === "TUG_DEADLINE" ? "timed out" : "failed";
   return new RegistryError({
     what: `request to registry ${opts.registry} ${why} (${code})`,
     where,
     hint: retryable
-      ? "the connection broke or stalled; try again, or raise the registry timeouts"
+      ? "the connection broke or stalled; try again, or raise --http-timeout (TUG_HTTP_TIMEOUT)"
       : undefined,
     retryable,
     code,

@@ -1,8 +1,10 @@
 import type { Readable } from "node:stream";
 import { TugError } from "../../errors.ts";
+import { parseDescriptor } from "../checked-digest.ts";
 import type { Digest } from "../digest.ts";
-import { isDigest } from "../digest.ts";
 import { formatReference, manifestReference, type Reference } from "../reference.ts";
+import { checkRootfs } from "../rootfs-check.ts";
+import { checkDeclaredSize, MAX_CONFIG_BYTES } from "../size-limits.ts";
 import {
   type Artifact,
   type Descriptor,
@@ -14,7 +16,7 @@ import {
   type Manifest,
   MediaType,
 } from "../types.ts";
-import type { FetchedManifest, RegistryClient, Repo } from "./client.ts";
+import { type FetchedManifest, parseManifestJson, type RegistryClient, type Repo } from "./client.ts";
 
 const IMAGE_TYPES = new Set<string>([MediaType.ociManifest, MediaType.dockerManifest]);
 const INDEX_TYPES = new Set<string>([MediaType.ociIndex, MediaType.dockerManifestList]);
@@ -65,17 +67,29 @@ function remoteLayer(
 }
 
 function remoteImage(client: RegistryClient, repo: Repo, fetched: FetchedManifest): Image {
-  const manifest = JSON.parse(fetched.raw.toString("utf8")) as Manifest;
   const where = `${repo.registry}/${repo.repository}@${fetched.digest}`;
-  if (!manifest.config?.digest || !Array.isArray(manifest.layers)) {
+  const parsed = parseManifestJson<Manifest>(fetched.raw, where);
+  if (!parsed?.config || !Array.isArray(parsed.layers)) {
     throw new TugError({ what: "the image manifest has no config or layers", where });
   }
   // Digests become file names in caches and layouts: anything but sha256:HEX is refused here.
-  for (const d of [manifest.config, ...manifest.layers]) checkDescriptor(d, where);
+  const manifest: Manifest = {
+    ...parsed,
+    config: parseDescriptor(parsed.config, `${where}: config`),
+    layers: parsed.layers.map((d, i) => parseDescriptor(d, `${where}: layers[${i}]`)),
+  };
+  // The descriptor's size bounds the stream (verifyingStream refuses a byte more), so an
+  // endless config ends at the size this check allows.
+  checkDeclaredSize("the image config", manifest.config.size, MAX_CONFIG_BYTES, where);
   const rawConfig = once(async () =>
     readAll(await client.blob(repo, manifest.config.digest, manifest.config.size)),
   );
-  const config = once(async () => JSON.parse((await rawConfig()).toString("utf8")) as ImageConfig);
+  const config = once(async () => {
+    const c = parseManifestJson<ImageConfig>(await rawConfig(), `${where}: config ${manifest.config.digest}`);
+    // diff_ids name layers tug reads and records: checked against the manifest before any use.
+    checkRootfs(c, manifest.layers.length, `${where}: config ${manifest.config.digest}`);
+    return c;
+  });
   const layers = manifest.layers.map((d, i) => remoteLayer(client, repo, d, i, config));
   return {
     rawManifest: async () => fetched.raw,
@@ -89,9 +103,15 @@ function remoteImage(client: RegistryClient, repo: Repo, fetched: FetchedManifes
 }
 
 function remoteIndex(client: RegistryClient, repo: Repo, fetched: FetchedManifest): ImageIndex {
-  const index = JSON.parse(fetched.raw.toString("utf8")) as IndexManifest;
-  for (const d of index.manifests ?? [])
-    checkDescriptor(d, `${repo.registry}/${repo.repository}@${fetched.digest}`);
+  const where = `${repo.registry}/${repo.repository}@${fetched.digest}`;
+  const parsed = parseManifestJson<IndexManifest>(fetched.raw, where);
+  if (!Array.isArray(parsed?.manifests)) {
+    throw new TugError({ what: "the image index has no manifests", where });
+  }
+  const index: IndexManifest = {
+    ...parsed,
+    manifests: parsed.manifests.map((d, i) => parseDescriptor(d, `${where}: manifests[${i}]`)),
+  };
   const images = once(async () => {
     // Nested indexes and non-image entries (e.g. attestations) are not images of this index.
     const wanted = index.manifests.filter((d) => IMAGE_TYPES.has(d.mediaType));
@@ -144,14 +164,4 @@ export async function resolveDigest(client: RegistryClient, ref: Reference): Pro
     });
   }
   return head.digest ?? (await client.manifest(repo, manifestReference(ref))).digest;
-}
-
-function checkDescriptor(d: { digest?: unknown }, where: string): void {
-  if (typeof d.digest !== "string" || !isDigest(d.digest)) {
-    throw new TugError({
-      what: `the manifest names a blob by an unsupported digest ${JSON.stringify(d.digest)}`,
-      where,
-      hint: "tug reads sha256 digests only; re-push the image with a current tool",
-    });
-  }
 }

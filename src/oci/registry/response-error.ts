@@ -1,3 +1,4 @@
+import { MAX_ERROR_BODY_BYTES } from "../size-limits.ts";
 import type { Operation } from "./client.ts";
 import { RegistryError } from "./errors.ts";
 import type { HttpResponse } from "./transport.ts";
@@ -8,9 +9,13 @@ interface ErrorBody {
 
 async function readErrorBody(res: HttpResponse): Promise<{ code?: string; message?: string }> {
   try {
-    const text = await res.body.text();
-    const first = (JSON.parse(text.slice(0, 64 * 1024)) as ErrorBody).errors?.[0];
-    return { code: first?.code, message: first?.message };
+    // Bounded: a hostile registry's endless error body must not be read to its end.
+    const text = await res.body.text({ maxBytes: MAX_ERROR_BODY_BYTES, what: "error body", where: "" });
+    const first = (JSON.parse(text) as ErrorBody).errors?.[0];
+    return {
+      code: typeof first?.code === "string" ? first.code.slice(0, 100) : undefined,
+      message: typeof first?.message === "string" ? first.message.slice(0, 300) : undefined,
+    };
   } catch {
     return {};
   }

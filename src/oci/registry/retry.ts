@@ -8,9 +8,20 @@ export interface RetryPolicy {
   maxMs: number;
   /** Source of jitter in [0, 1); injectable so tests are deterministic. */
   random: () => number;
+  /**
+   * Total time for all attempts of one operation: no retry starts after it. The client sets it
+   * to the HTTP deadline, so a silent registry fails once, within --http-timeout, not six times.
+   */
+  budgetMs?: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { retries: 5, baseMs: 250, maxMs: 8000, random: Math.random };
+export const DEFAULT_RETRY: RetryPolicy = {
+  retries: 5,
+  baseMs: 250,
+  maxMs: 8000,
+  random: Math.random,
+  budgetMs: Number.POSITIVE_INFINITY,
+};
 
 export interface RetryNotice {
   attempt: number;
@@ -40,6 +51,7 @@ export async function withRetry<T>(
   policy: RetryPolicy,
   onRetry?: (n: RetryNotice) => void,
 ): Promise<T> {
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn(attempt);
@@ -49,6 +61,7 @@ export async function withRetry<T>(
       // Honour Retry-After from 429/503, but never wait longer than the policy allows.
       if (e.retryAfter !== undefined)
         delayMs = Math.max(delayMs, Math.min(e.retryAfter * 1000, policy.maxMs));
+      if (Date.now() - started + delayMs >= (policy.budgetMs ?? Number.POSITIVE_INFINITY)) throw e;
       onRetry?.({ attempt: attempt + 1, delayMs, error: e });
       await sleep(delayMs);
     }

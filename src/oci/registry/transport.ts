@@ -7,7 +7,9 @@ import {
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { type Readable, Transform } from "node:stream";
 import { TugError } from "../../errors.ts";
+import { httpTimeouts } from "../../util/http-timeout.ts";
 import { registryHost } from "../reference.ts";
+import { tooLarge } from "../size-limits.ts";
 import { networkError, RegistryError } from "./errors.ts";
 
 export interface Timeouts {
@@ -18,14 +20,21 @@ export interface Timeouts {
   /** Longest time an upload body may go without the socket taking more bytes. */
   uploadIdleMs: number;
   connectMs: number;
+  /** Whole-exchange limit for responses read whole (manifests, tokens, errors), headers included. */
+  deadlineMs: number;
 }
 
-export const DEFAULT_TIMEOUTS: Timeouts = {
-  headersMs: 120_000,
-  bodyIdleMs: 60_000,
-  uploadIdleMs: 60_000,
-  connectMs: 15_000,
-};
+/** From --http-timeout / TUG_HTTP_TIMEOUT (60 s by default), so a silent registry never hangs a build. */
+export function defaultTimeouts(): Timeouts {
+  const t = httpTimeouts();
+  return {
+    headersMs: t.headersMs,
+    bodyIdleMs: t.idleMs,
+    uploadIdleMs: t.idleMs,
+    connectMs: t.connectMs,
+    deadlineMs: t.deadlineMs,
+  };
+}
 
 export interface TransportOptions {
   /** Hosts (`host` or `host:port`) spoken to over plain HTTP. */
@@ -62,10 +71,31 @@ export type RequestCounts = Record<string, number> & { total: number };
 export interface ResponseBody extends Readable {
   /** Reads and discards the rest, so the connection can be reused. */
   dump(): Promise<void>;
-  text(): Promise<string>;
-  json(): Promise<unknown>;
-  arrayBuffer(): Promise<ArrayBuffer>;
+  /**
+   * The whole body, refused when it is larger than `limit` (by Content-Length before reading,
+   * and by counting, for a length that lies or is absent) or takes longer than the deadline.
+   */
+  bytes(limit: BodyLimit): Promise<Buffer>;
+  text(limit?: BodyLimit): Promise<string>;
+  json(limit?: BodyLimit): Promise<unknown>;
+  arrayBuffer(limit?: BodyLimit): Promise<ArrayBuffer>;
 }
+
+/** How much of a body may be read whole, and what to call it when it is too much. */
+export interface BodyLimit {
+  maxBytes: number;
+  /** "manifest app:latest": the subject of the too-large error. */
+  what: string;
+  where: string;
+}
+
+const DUMP_MAX_BYTES = 64 * 1024;
+
+const DEFAULT_BODY_LIMIT: BodyLimit = {
+  maxBytes: 4 * 1024 * 1024,
+  what: "a registry response",
+  where: "registry",
+};
 
 export interface HttpResponse {
   statusCode: number;
@@ -87,7 +117,7 @@ export class Transport {
   private counts: RequestCounts = { total: 0 };
 
   constructor(opts: TransportOptions = {}) {
-    this.timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+    this.timeouts = { ...defaultTimeouts(), ...opts.timeouts };
     this.insecure = opts.insecureRegistries ?? [];
     this.userAgent = opts.userAgent ?? "tug";
     const agentOpts = { keepAlive: true, keepAliveMsecs: 30_000, maxSockets: opts.connections ?? 16 };
@@ -97,6 +127,11 @@ export class Transport {
 
   baseUrl(registry: string): string {
     return `${isPlainHttp(registry, this.insecure) ? "http" : "https"}://${registryHost(registry)}`;
+  }
+
+  /** Whether credentials may travel to `host` (`host` or `host:port`) over plain HTTP. */
+  allowsPlainHttp(host: string): boolean {
+    return isPlainHttp(host, this.insecure);
   }
 
   requestCounts(): RequestCounts {
@@ -129,6 +164,7 @@ export class Transport {
     const headers: Record<string, string> = { "user-agent": this.userAgent, ...req.headers };
     if (Buffer.isBuffer(body)) headers["content-length"] = String(body.length);
     else if (!body && req.method !== "GET" && req.method !== "HEAD") headers["content-length"] ??= "0";
+    const started = Date.now();
     return new Promise((resolve, reject) => {
       let settled = false;
       const fail = (e: Error) => {
@@ -170,7 +206,11 @@ export class Transport {
         resolve({
           statusCode: res.statusCode ?? 0,
           headers: res.headers,
-          body: responseBody(res, this.timeouts.bodyIdleMs),
+          body: responseBody(
+            res,
+            this.timeouts.bodyIdleMs,
+            this.timeouts.deadlineMs - (Date.now() - started),
+          ),
         });
       });
       if (Buffer.isBuffer(body)) outgoing.end(body);
@@ -191,8 +231,12 @@ function timeoutError(code: string, what: string): Error {
   return Object.assign(new Error(`timed out waiting for ${what}`), { code });
 }
 
-/** Adds the consume-whole helpers, and fails the body when its socket goes quiet for `idleMs`. */
-function responseBody(res: IncomingMessage, idleMs: number): ResponseBody {
+/**
+ * Adds the consume-whole helpers, and fails the body when its socket goes quiet for `idleMs`.
+ * Whole reads also end at the exchange's deadline: a registry trickling a byte a second must
+ * not hold a manifest fetch for hours.
+ */
+function responseBody(res: IncomingMessage, idleMs: number, remainingMs: number): ResponseBody {
   // A socket timeout, not a 'data' listener: that would switch the body into flowing mode
   // and lose whatever arrives before the caller starts reading.
   const socket = res.socket;
@@ -204,24 +248,53 @@ function responseBody(res: IncomingMessage, idleMs: number): ResponseBody {
   };
   res.once("end", release);
   res.once("close", release);
-  const collect = async (): Promise<Buffer> => {
-    const chunks: Buffer[] = [];
-    for await (const c of res) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
+  const collect = async (limit: BodyLimit): Promise<Buffer> => {
+    const declared = Number(res.headers["content-length"]);
+    if (Number.isFinite(declared) && declared > limit.maxBytes) {
+      res.destroy();
+      throw tooLarge(limit.what, limit.maxBytes, limit.where, declared);
+    }
+    const deadline = setTimeout(
+      () => res.destroy(timeoutError("TUG_DEADLINE", "the whole response")),
+      Math.max(remainingMs, 1),
+    );
+    try {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const c of res) {
+        size += (c as Buffer).length;
+        if (size > limit.maxBytes) {
+          res.destroy();
+          throw tooLarge(limit.what, limit.maxBytes, limit.where);
+        }
+        chunks.push(c as Buffer);
+      }
+      return Buffer.concat(chunks);
+    } finally {
+      clearTimeout(deadline);
+    }
   };
   return Object.assign(res, {
     dump: async () => {
       if (res.readableEnded || res.destroyed) return;
+      // A short body is drained so the connection can be reused; an endless one is cut off.
+      let drained = 0;
+      res.on("data", (c: Buffer) => {
+        drained += c.length;
+        if (drained > DUMP_MAX_BYTES) res.destroy();
+      });
       res.resume();
       await new Promise<void>((r) => {
         res.once("end", r);
         res.once("close", r);
       });
     },
-    text: async () => (await collect()).toString("utf8"),
-    json: async (): Promise<unknown> => JSON.parse((await collect()).toString("utf8")),
-    arrayBuffer: async () => {
-      const b = await collect();
+    bytes: collect,
+    text: async (limit = DEFAULT_BODY_LIMIT) => (await collect(limit)).toString("utf8"),
+    json: async (limit = DEFAULT_BODY_LIMIT): Promise<unknown> =>
+      JSON.parse((await collect(limit)).toString("utf8")),
+    arrayBuffer: async (limit = DEFAULT_BODY_LIMIT) => {
+      const b = await collect(limit);
       return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
     },
   });

@@ -105,44 +105,50 @@ export async function uploadBlob(
 ): Promise<void> {
   const operation = `upload blob ${blob.digest}`;
   const octets = { "content-type": "application/octet-stream", "content-length": String(blob.size) };
-  await client.retrying(operation, async (attempt) => {
-    let location = attempt === 0 ? opts.location : undefined;
-    if (attempt > 0 && (await client.headBlob(repo, blob.digest)) !== undefined) return;
-    location ??= await startUpload(client, repo, operation);
-    if (blob.size <= client.monolithicMaxBytes) {
-      const res = await client.send({
+  await client.retrying(
+    operation,
+    async (attempt) => {
+      let location = attempt === 0 ? opts.location : undefined;
+      if (attempt > 0 && (await client.headBlob(repo, blob.digest)) !== undefined) return;
+      location ??= await startUpload(client, repo, operation);
+      if (blob.size <= client.monolithicMaxBytes) {
+        const res = await client.send({
+          repo,
+          method: "PUT",
+          path: withDigest(location, blob.digest),
+          operation,
+          push: true,
+          headers: octets,
+          body: blob.open,
+          expect: [201, 204],
+        });
+        await res.body.dump();
+        return;
+      }
+      const patched = await client.send({
         repo,
-        method: "PUT",
-        path: withDigest(location, blob.digest),
+        method: "PATCH",
+        path: location,
         operation,
         push: true,
         headers: octets,
         body: blob.open,
+        expect: [202, 204],
+      });
+      await patched.body.dump();
+      const closing = await client.send({
+        repo,
+        method: "PUT",
+        path: withDigest(locationOf(client, repo, patched, operation), blob.digest),
+        operation,
+        push: true,
+        headers: { "content-length": "0" },
         expect: [201, 204],
       });
-      await res.body.dump();
-      return;
-    }
-    const patched = await client.send({
-      repo,
-      method: "PATCH",
-      path: location,
-      operation,
-      push: true,
-      headers: octets,
-      body: blob.open,
-      expect: [202, 204],
-    });
-    await patched.body.dump();
-    const closing = await client.send({
-      repo,
-      method: "PUT",
-      path: withDigest(locationOf(client, repo, patched, operation), blob.digest),
-      operation,
-      push: true,
-      headers: { "content-length": "0" },
-      expect: [201, 204],
-    });
-    await closing.body.dump();
-  });
+      await closing.body.dump();
+    },
+    // Each attempt is bounded by idle timeouts; a large upload may outlast the HTTP deadline
+    // and still deserve its retries, so only their count bounds them.
+    { budgetMs: Number.POSITIVE_INFINITY },
+  );
 }
