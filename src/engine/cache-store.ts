@@ -3,7 +3,8 @@ import { constants, promises as fs } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { type Digest, hexOf, isDigest } from "../oci/digest.ts";
-import { isAlive } from "./dead-temps.ts";
+import { ioError } from "../util/io-error.ts";
+import { isAlive, tempPathFor } from "./dead-temps.ts";
 import { canonicalJson } from "./key.ts";
 import type { RemoteSync } from "./remote-sync.ts";
 
@@ -183,12 +184,12 @@ function checkOf(kind: string, value: unknown): string {
 /** Write to a sibling temp file, then rename: readers see the old file or the new one. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await fs.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const tmp = tempPathFor(path);
   try {
     await fs.writeFile(tmp, data);
     await fs.rename(tmp, path);
   } catch (e) {
     await fs.rm(tmp, { force: true });
-    throw e;
+    throw ioError(e, { path, writing: "a record into tug's cache" });
   }
 }

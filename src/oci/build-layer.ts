@@ -3,6 +3,7 @@ import { createWriteStream } from "node:fs";
 import { rm } from "node:fs/promises";
 import { type Readable, Transform, type TransformCallback, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { ioError } from "../util/io-error.ts";
 import { type Compression, compressor, layerMediaType } from "./compress.ts";
 import type { Digest } from "./digest.ts";
 import { type LayerEntry, type TarOptions, tarStream } from "./tar.ts";
@@ -94,7 +95,7 @@ async function toFile(tar: Readable, compression: Compression, outFile: string):
     // the file after the removal.
     if (!out.closed) await new Promise<void>((r) => out.once("close", () => r()));
     await rm(outFile, { force: true });
-    throw e;
+    throw ioError(e, { path: outFile, writing: "a layer into tug's cache" });
   }
 }
 

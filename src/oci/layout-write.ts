@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeToFile } from "../engine/file-write.ts";
 import { TugError } from "../errors.ts";
+import { writingTo } from "../util/io-error.ts";
 import { diffIdCheck } from "./diff-id-check.ts";
 import { type Digest, digestFile, hexOf } from "./digest.ts";
 import { CorruptBlobError } from "./layer.ts";
@@ -83,7 +84,7 @@ class BlobWriter {
       p = (async () => {
         // "wrong" (tampered, truncated, a leftover) is replaced by the rename below.
         if ((await this.stamps.check(d, size)) === "intact") return;
-        await write();
+        await writingTo({ path: this.final(d), writing: "an image layout blob" }, write);
         await this.stamps.record(d);
         this.writtenBytes += size;
         this.writtenBlobs++;
@@ -234,7 +235,7 @@ export async function writeLayout(
   artifact: Artifact,
   options: WriteLayoutOptions,
 ): Promise<WriteLayoutResult> {
-  await ensureLayout(dir);
+  await writingTo({ path: dir, writing: "the image layout" }, () => ensureLayout(dir));
   const stamps = await BlobStamps.load(dir);
   const writer = new BlobWriter(dir, stamps, options.verifyDiffIds);
   if (isIndex(artifact)) {
@@ -267,8 +268,10 @@ export async function writeLayout(
   const next: IndexManifest = { ...index, manifests: [...kept, ...added] };
   const tmp = join(dir, `.index.json.tmp-${randomBytes(6).toString("hex")}`);
   try {
-    await writeFile(tmp, JSON.stringify(next));
-    await rename(tmp, join(dir, "index.json"));
+    await writingTo({ path: join(dir, "index.json"), writing: "the image layout's index" }, async () => {
+      await writeFile(tmp, JSON.stringify(next));
+      await rename(tmp, join(dir, "index.json"));
+    });
   } catch (e) {
     await rm(tmp, { force: true });
     throw e;

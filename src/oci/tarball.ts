@@ -1,9 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
+import { tempPathFor } from "../engine/dead-temps.ts";
+import { ioError } from "../util/io-error.ts";
 import type { Digest } from "./digest.ts";
 import { hexOf } from "./digest.ts";
 import { REF_NAME } from "./layout.ts";
@@ -84,11 +85,16 @@ export async function writeDockerTarball(file: string, entries: TarballEntry[]):
     }
   }
 
-  const tmp = join(dirname(file), `.${basename(file)}.tmp-${randomBytes(6).toString("hex")}`);
+  // pid + host in the name: sweepDeadTemps reclaims it if this process is killed mid-write.
+  const tmp = tempPathFor(join(dirname(file), `.${basename(file)}`));
   const pack = tar.pack();
   const written = pipeline(pack, createWriteStream(tmp, { flags: "wx" }));
+  // A failed write (ENOSPC) ends `written` and destroys `pack`: every wait below ends with it.
+  const writeFailed = new Promise<never>((_, reject) => written.catch(reject));
+  writeFailed.catch(() => undefined); // handled by whichever wait is pending; never unhandled
   const add = (name: string, data: Buffer) =>
     new Promise<void>((resolve, reject) => {
+      writeFailed.catch(reject);
       pack.entry({ ...FIXED, name, mode: 0o644 }, data, (err) => (err ? reject(err) : resolve()));
     });
   try {
@@ -109,7 +115,10 @@ export async function writeDockerTarball(file: string, entries: TarballEntry[]):
       // Its entry is a streamx Writable, so pipe() it rather than hand it to node's pipeline().
       await new Promise<void>((resolve, reject) => {
         source.once("error", reject);
-        source.pipe(pack.entry(header, (err) => (err ? reject(err) : resolve())));
+        writeFailed.catch(reject);
+        const entry = pack.entry(header, (err) => (err ? reject(err) : resolve()));
+        entry.once("error", reject);
+        source.pipe(entry);
       });
     }
     pack.finalize();
@@ -119,6 +128,6 @@ export async function writeDockerTarball(file: string, entries: TarballEntry[]):
     pack.destroy();
     await written.catch(() => undefined);
     await rm(tmp, { force: true });
-    throw e;
+    throw ioError(e, { path: file, writing: "the docker tarball" });
   }
 }

@@ -211,3 +211,65 @@ test("lambda output on a read-only file system: one EROFS error naming the direc
   );
   await assertCacheVerifies(p);
 });
+test("image on a full output disk: one ENOSPC error, no temp left, the previous image intact", async (t) => {
+  const p = await projectWith(t, "images:\n  app:\n    builder: files\n    context: ctx\n    dest: /srv\n");
+  await mkdir(join(p.dir, "ctx"));
+  await writeFile(join(p.dir, "ctx", "data.bin"), randomBytes(10_000));
+  const out = join(p.dir, ".tug", "out");
+  if (!(await mountSmallTmpfs(t, out, "2m"))) return;
+  const first = await build(p);
+  assert.equal(first.code, 0, first.stderr);
+  const files = await listTree(out);
+  const tarball = await readFile(join(out, "app.tar"));
+
+  await writeFile(join(p.dir, "ctx", "data.bin"), randomBytes(3_000_000));
+  const r = await build(p);
+  assertOneHostileFsError(
+    t,
+    r,
+    /no space left on device while writing (the docker tarball|an image layout blob) \S*\.tug\/out\/\S+ \(ENOSPC\)/,
+  );
+  const left = await listTree(out);
+  assert.deepEqual(
+    left.filter((f) => /tmp/.test(f)),
+    [],
+    "a temp file was left in the output",
+  );
+  // app.tar.digest only says which image app.tar holds; sinks.ts drops it before rewriting.
+  const outputs = files.filter((f) => !f.endsWith(".digest"));
+  assert.deepEqual(
+    outputs.filter((f) => !left.includes(f)),
+    [],
+    "a previous output file is gone",
+  );
+  assert.deepEqual(await readFile(join(out, "app.tar")), tarball, "the previous tarball was changed");
+  await assertCacheVerifies(p);
+
+  await writeFile(join(p.dir, "ctx", "data.bin"), randomBytes(20_000));
+  const again = await build(p);
+  assert.equal(again.code, 0, again.stderr);
+});
+
+test("image layer bigger than the cache's disk: one ENOSPC error; the cache stays valid and builds again", async (t) => {
+  const p = await projectWith(t, "images:\n  app:\n    builder: files\n    context: ctx\n    dest: /srv\n");
+  await mkdir(join(p.dir, "ctx"));
+  await writeFile(join(p.dir, "ctx", "data.bin"), randomBytes(3_000_000));
+  if (!(await mountSmallTmpfs(t, p.cache, "2m"))) return;
+  const r = await build(p);
+  assertOneHostileFsError(
+    t,
+    r,
+    /no space left on device while writing a layer into tug's cache \S+ \(ENOSPC\)/,
+  );
+  assert.deepEqual(
+    (await listTree(p.cache)).filter((f) => /tmp/.test(f)),
+    [],
+    "a temp file was left in the cache",
+  );
+  await assertCacheVerifies(p);
+
+  await writeFile(join(p.dir, "ctx", "data.bin"), randomBytes(20_000));
+  const again = await build(p);
+  assert.equal(again.code, 0, again.stderr);
+  await assertCacheVerifies(p);
+});
