@@ -174,8 +174,8 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
           // A cache blob that fails its digest is dropped; the retry rebuilds it.
           if (!isCorruptBlob(e)) throw e;
           await engine.store.dropBlob(e.digest);
-          // The layout sink hard-links cache blobs without reading them, so the output layout
-          // may hold the same bad inode; its presence check would then skip it on the retry.
+          // The layout sink copies cache blobs and verifies the copy; a leftover output blob is
+          // removed so the retry writes it again.
           const out = outDir(project, opts);
           if (out) await rm(join(out, "oci", "blobs", "sha256", hexOf(e.digest)), { force: true });
           engine.timings.log(target.name, `dropped corrupt cache blob ${e.digest}; rebuilding`);

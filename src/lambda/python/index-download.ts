@@ -56,7 +56,7 @@ export async function download(d: Download): Promise<Sha256Hex> {
   });
   try {
     try {
-      await pipeToFile(d.body, [tap], tmp);
+      await pipeToFile(d.body, [tap], tmp, { writing: "a download into tug's cache" });
     } catch (err) {
       throw err instanceof TugError ? err : fetchError(d.what, d.url, (err as Error).message, err);
     }
