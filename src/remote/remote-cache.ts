@@ -40,10 +40,18 @@ export interface RemoteTimeouts {
   deadlineMs?: number;
 }
 
-/** The limits from `--http-timeout` / TUG_HTTP_TIMEOUT (60 s by default). */
+/**
+ * A cache is an optimisation: a slow one must cost a build seconds, not the minute an index or
+ * registry may take. Its limits are 3 s to connect, 10 s of silence and 20 s per record, or
+ * `--http-timeout` / TUG_HTTP_TIMEOUT when that is shorter.
+ */
 export function remoteTimeouts(): RemoteTimeouts {
   const t = httpTimeouts();
-  return { connectMs: t.connectMs, idleMs: t.idleMs, deadlineMs: t.deadlineMs };
+  return {
+    connectMs: Math.min(3_000, t.connectMs),
+    idleMs: Math.min(10_000, t.idleMs),
+    deadlineMs: Math.min(20_000, t.deadlineMs),
+  };
 }
 
 /**
