@@ -76,7 +76,7 @@ export interface WatchedDir {
 export interface GoInputs {
   /** Hashed into the key. */
   files: string[];
-  /** Stamped: an edit (imports, build constraints) or a new name may change `files`. */
+  /** Stamped: an edit to one (imports, build constraints) may change `files`. */
   watchFiles: string[];
   watchDirs: WatchedDir[];
 }
@@ -135,7 +135,9 @@ export function goInputsOf(packages: GoPackage[], moduleFiles: string[]): GoInpu
       for (const name of p[field] ?? []) {
         const abs = join(p.Dir, name);
         files.add(abs);
-        watchFiles.add(abs);
+        // Sources carry imports and build constraints; an embedded file's bytes decide nothing
+        // about the list (its directory's names do).
+        if (field !== "EmbedFiles") watchFiles.add(abs);
       }
     }
     for (const field of CONSTRAINT_FIELDS)
