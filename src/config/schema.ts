@@ -214,7 +214,16 @@ export const GoImage = z.strictObject({
     )
     .optional()
     .describe(FIELD_HELP.buildTags),
-  build_env: z.record(checkedString(goVariableProblem), StringValue).optional().describe(FIELD_HELP.buildEnv),
+  build_env: StringMap.check((ctx) => {
+    for (const name of Object.keys(ctx.value)) {
+      const p = goVariableProblem(name);
+      if (p === undefined) continue;
+      const { what, hint } = typeof p === "string" ? { what: p, hint: undefined } : p;
+      ctx.issues.push({ code: "custom", message: what, input: ctx.value, path: [name], params: { hint } });
+    }
+  })
+    .optional()
+    .describe(FIELD_HELP.buildEnv),
   name: z
     .string()
     .regex(/^[A-Za-z0-9._-]+$/, { error: "a binary name is letters, digits, '.', '_' and '-'" })
