@@ -200,7 +200,9 @@ async function checkRoots(inputs: GoInputs, req: GoSourcesRequest): Promise<void
   throw new TugError({
     what: `${req.target.name} reads ${outside}, outside the project and its git repository`,
     where: req.target.where,
-    hint: "keep replaced modules and go.work members inside the project (the tug.yaml directory) or its git repository",
+    hint: outside.endsWith(".work")
+      ? "a go.work above the project applies to it: move it inside, or set build_env: {GOWORK: off}"
+      : "keep replaced modules and go.work members inside the project (the tug.yaml directory) or its git repository",
   });
 }
 
