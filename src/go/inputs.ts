@@ -58,7 +58,9 @@ export async function goSources(req: GoSourcesRequest): Promise<SourceFile[]> {
     memo = await listInputs(req, stats);
     if (!recentlyModified(memo, stats, started)) await writeFileAtomic(memoFile, JSON.stringify(memo));
   }
-  return Promise.all(memo.files.map((abs) => sourceFile(req, abs, stats.get(abs))));
+  const files = await Promise.all(memo.files.map((abs) => sourceFile(req, abs, stats.get(abs))));
+  // Ordered by the key's own (context-relative) paths, never by where the project sits on disk.
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 function memoPath(req: GoSourcesRequest): string {

@@ -75,17 +75,14 @@ async function setup(t: TestContext) {
 
 const paths = (files: Array<{ path: string }>) => files.map((f) => f.path).sort();
 
-test("replace: the key holds the main module's and the replaced sibling's Go files, embeds and go.mod, nothing else", async (t) => {
+test("replace: the key holds the main module's and the replaced sibling's Go files, embeds, go.mod and go.sum, nothing else", async (t) => {
   const { repo, sources } = await setup(t);
-  await writeTree(repo, { "svc/debug.log": "noise", "svc/node_modules/x.js": "1" });
+  await writeTree(repo, { "svc/debug.log": "noise", "svc/node_modules/x.js": "1", "svc/go.sum": "" });
   const files = await sources(goTarget(join(repo, "svc")));
-  assert.deepEqual(paths(files), [
-    "../shared/go.mod",
-    "../shared/greet.go",
-    "../shared/msg.txt",
-    "go.mod",
-    "main.go",
-  ]);
+  assert.deepEqual(
+    files.map((f) => f.path),
+    ["../shared/go.mod", "../shared/greet.go", "../shared/msg.txt", "go.mod", "go.sum", "main.go"],
+  );
   assert.ok(files.every((f) => f.digest?.startsWith("sha256:")));
 });
 
