@@ -35,7 +35,7 @@ export const FIELD_HELP = {
   main: "Go package to build, relative to context (default .)",
   ldflags: "flags passed to go build -ldflags",
   goFlags:
-    "extra go build flags, also given to go list, e.g. [-mod=vendor, -gcflags=all=-l]; not -o, -ldflags, -tags or the cgo-only -race/-msan/-asan",
+    "extra go build flags, each -flag=value, also given to go list, e.g. [-mod=vendor, -gcflags=all=-l]; not -o, -ldflags, -tags or the cgo-only -race/-msan/-asan",
   buildTags: "Go build tags, passed as -tags=a,b",
   buildEnv:
     "environment of go build and go list, e.g. {GOEXPERIMENT: loopvar, GOAMD64: v3}; GOOS, GOARCH, GOARM and CGO_ENABLED come from platforms",

@@ -25,7 +25,8 @@ function flagName(arg: string): string {
 /** The first flag of `flags` that tug refuses, with the reason; undefined when all are allowed. */
 export function refusedFlag(flags: string[]): { flag: string; hint: string } | undefined {
   for (const arg of flags) {
-    if (!arg.startsWith("-")) return { flag: arg, hint: "flags: holds go build flags, each starting with -" };
+    if (!arg.startsWith("-"))
+      return { flag: arg, hint: "write each flag with its value as one item: -gcflags=all=-l" };
     const rule = FLAG_RULES.find((r) => r.flag === flagName(arg));
     if (rule) return { flag: arg, hint: rule.hint };
   }

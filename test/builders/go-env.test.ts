@@ -59,5 +59,5 @@ test("flags: tug's own and cgo-only flags are refused with a hint, others pass",
   assert.match(refusedFlag(["--tags=netgo"])?.hint ?? "", /build_tags:/);
   assert.match(refusedFlag(["-race"])?.hint ?? "", /cgo/);
   assert.match(refusedFlag(["-asan"])?.hint ?? "", /cgo/);
-  assert.match(refusedFlag(["vendor"])?.hint ?? "", /starting with -/);
+  assert.match(refusedFlag(["-gcflags", "all=-l"])?.hint ?? "", /-gcflags=all=-l/);
 });
