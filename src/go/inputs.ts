@@ -12,7 +12,7 @@ import {
   type GoInputs,
   goInputsOf,
   isSourceName,
-  LIST_FIELDS,
+  listJsonFlag,
   moduleFileCandidates,
   outsideRoots,
   parseGoList,
@@ -159,7 +159,7 @@ async function listInputs(
       hint: "run `go mod init NAME` in the context, or point `context:` at a module or workspace directory",
     });
   }
-  const args = ["list", "-deps", `-json=${LIST_FIELDS.join(",")}`, ...target.flags];
+  const args = ["list", "-deps", listJsonFlag(req.go.version), ...target.flags];
   if (target.buildTags.length > 0) args.push(`-tags=${target.buildTags.join(",")}`);
   const packages = parseGoList(
     await run(req.go.path, [...args, target.main], target.context, env).catch(

@@ -64,6 +64,15 @@ export const LIST_FIELDS = [
 ];
 
 /**
+ * `go list`'s JSON flag for a `go version` line: Go 1.19 added field selection, which also skips
+ * computing staleness (build IDs of every dependency); older releases print every field.
+ */
+export function listJsonFlag(goVersion: string): string {
+  const m = /\bgo1\.(\d+)/.exec(goVersion);
+  return m && Number(m[1]) < 19 ? "-json" : `-json=${LIST_FIELDS.join(",")}`;
+}
+
+/**
  * A directory whose listing decides the file list: "source" when only the names of Go and
  * assembler sources matter, "all" when any new name may be read (embed patterns).
  */

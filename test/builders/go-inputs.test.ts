@@ -8,7 +8,7 @@ import { Engine } from "../../src/engine/engine.ts";
 import { TugError } from "../../src/errors.ts";
 import { goBuildEnv } from "../../src/go/env.ts";
 import { goSources } from "../../src/go/inputs.ts";
-import { goInputsOf, parseGoList } from "../../src/go/packages.ts";
+import { goInputsOf, listJsonFlag, parseGoList } from "../../src/go/packages.ts";
 import { makeMonorepo, OFFLINE_GO_ENV, writeTree } from "../support/go-monorepo.ts";
 import { tempDir } from "../support/tmp.ts";
 import { runTool } from "../support/tools.ts";
@@ -226,4 +226,10 @@ test("mtime-only changes to a watched file still hash through the stat cache", a
     after.map((f) => [f.path, f.digest]),
     before.map((f) => [f.path, f.digest]),
   );
+});
+
+test("go list asks for only the fields tug reads from Go 1.19 on", () => {
+  assert.match(listJsonFlag("go version go1.19.8 linux/amd64"), /^-json=Dir,ImportPath,/);
+  assert.match(listJsonFlag("go version go1.22.2 darwin/arm64"), /^-json=/);
+  assert.equal(listJsonFlag("go version go1.18.10 linux/amd64"), "-json");
 });
