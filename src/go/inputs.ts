@@ -145,6 +145,11 @@ async function listInputs(
   const failed = (what: string) => (e: unknown) => {
     throw new TugError({ what, where: target.where, hint: e instanceof Error ? e.message : String(e) });
   };
+  const args = ["list", "-deps", listJsonFlag(req.go.version), ...target.flags];
+  if (target.buildTags.length > 0) args.push(`-tags=${target.buildTags.join(",")}`);
+  // Both at once: on a miss the two spawns are the cost of finding what to key.
+  const listing = run(req.go.path, [...args, target.main], target.context, env);
+  listing.catch(() => {}); // awaited below, after the clearer "no go.mod" check
   const modes = JSON.parse(
     await run(req.go.path, ["env", "-json", "GOMOD", "GOWORK"], target.context, env).catch(
       failed(`go env failed in ${target.context}`),
@@ -159,13 +164,7 @@ async function listInputs(
       hint: "run `go mod init NAME` in the context, or point `context:` at a module or workspace directory",
     });
   }
-  const args = ["list", "-deps", listJsonFlag(req.go.version), ...target.flags];
-  if (target.buildTags.length > 0) args.push(`-tags=${target.buildTags.join(",")}`);
-  const packages = parseGoList(
-    await run(req.go.path, [...args, target.main], target.context, env).catch(
-      failed(`go list failed for ${target.name}`),
-    ),
-  );
+  const packages = parseGoList(await listing.catch(failed(`go list failed for ${target.name}`)));
   const candidates = moduleFileCandidates(packages, gowork);
   const present = await Promise.all(candidates.map(lstat));
   const inputs = goInputsOf(
