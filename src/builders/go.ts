@@ -2,17 +2,20 @@ import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import type { GoTarget } from "../config/types.ts";
-import { scanTree } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
+import { goarmOf, goBuildEnv, goTuning, refusedFlag } from "../go/env.ts";
+import { gitRootOf, goSources } from "../go/inputs.ts";
 import type { Platform } from "../oci/types.ts";
 import type { Builder } from "./builder.ts";
 import { toolIdentity } from "./tool-identity.ts";
 
 /**
  * `go`: a static binary (CGO_ENABLED=0, -trimpath, -s -w, no VCS stamp) at /app/NAME.
- * The key is the source tree + go version + platform + flags, never Go's build ID, which
- * differs between CI runs (ko#1497). GOCACHE persists under the tug cache so a miss
- * still compiles incrementally.
+ * The key is the files `go list -deps` says the compiler reads from local modules (main,
+ * replaced, workspace; go.mod/go.sum/go.work; vendor/) + go version + platform + flags, tags and
+ * build_env, never Go's build ID, which differs between CI runs (ko#1497). Other files of the
+ * context are not inputs. GOCACHE persists under the tug cache so a miss still compiles
+ * incrementally.
  */
 export const goBuilder: Builder = {
   async plan({ engine, target, platform }) {
@@ -23,14 +26,28 @@ export const goBuilder: Builder = {
       ["version"],
       "install Go (Debian: apt-get install golang-go) or put it on PATH",
     );
-    const tree = await scanTree(target.context, { statCache: engine.statCache, where: target.where });
-    if (!tree.files.some((f) => f.path === "go.mod")) {
+    const env = goBuildEnv({
+      platform,
+      buildEnv: target.buildEnv,
+      gocache: join(engine.store.root, "go-build"),
+      where: target.where,
+    });
+    const flagProblem = refusedFlag(target.flags);
+    if (flagProblem) {
       throw new TugError({
-        what: `no go.mod in ${target.context}`,
+        what: `flags: ${flagProblem.flag} is not allowed`,
         where: target.where,
-        hint: "run `go mod init NAME` in the context, or point `context:` at the module root",
+        hint: flagProblem.hint,
       });
     }
+    const gitRoot = await gitRootOf(engine.scope);
+    const sources = await goSources({
+      engine,
+      target,
+      go,
+      env,
+      roots: gitRoot ? [engine.scope, gitRoot] : [engine.scope],
+    });
     const binary = target.binary;
     const ldflags = ldflagsOf(target);
     const goarm = goarmOf(platform);
@@ -41,18 +58,22 @@ export const goBuilder: Builder = {
           target: target.name,
           step: `go build ${platform.os}/${platform.architecture}`,
           kind: "go-binary",
-          version: 1,
+          version: 2,
           params: {
             go: goRelease(go.version),
-            ...goTuning(),
+            ...goTuning(env),
+            goflags: env.GOFLAGS ?? "",
             os: platform.os,
             arch: platform.architecture,
             main: target.main,
             ldflags,
             binary,
             goarm: goarm ?? "",
+            flags: target.flags,
+            tags: target.buildTags,
+            ...Object.fromEntries(Object.entries(target.buildEnv).map(([k, v]) => [`env.${k}`, v])),
           },
-          trees: { context: tree.files },
+          trees: { context: sources },
           produce: async () => {
             const outDir = await engine.store.tempPath("go");
             await fs.mkdir(outDir, { recursive: true });
@@ -79,24 +100,21 @@ function ldflagsOf(target: GoTarget): string {
   return ["-s", "-w", ...target.ldflags].join(" ");
 }
 
-export function goarmOf(platform: Platform): string | undefined {
-  return platform.architecture === "arm" && platform.variant ? platform.variant.replace(/^v/, "") : undefined;
+/** `go build` flags before `-o`: tug's (static, trimmed, stripped), then the target's flags and tags. */
+export function goBuildArgs(target: GoTarget): string[] {
+  const args = ["-trimpath", `-ldflags=${ldflagsOf(target)}`, ...target.flags];
+  if (target.buildTags.length > 0) args.push(`-tags=${target.buildTags.join(",")}`);
+  return args;
 }
 
-/** The environment of a static, reproducible cross-build for `platform` (GOCACHE when given). */
+export { goarmOf } from "../go/env.ts";
+
+/**
+ * The environment for tug's own Go programs (the dev supervisor): a static cross-build that
+ * ignores the user's GOFLAGS, which are meant for their modules (-mod=vendor would break it).
+ */
 export function goEnv(platform: Platform, gocache?: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CGO_ENABLED: "0",
-    GOOS: platform.os,
-    GOARCH: platform.architecture,
-    GOFLAGS: "-buildvcs=false",
-    GOTOOLCHAIN: "local",
-  };
-  const goarm = goarmOf(platform);
-  if (goarm) env.GOARM = goarm;
-  if (gocache) env.GOCACHE = gocache;
-  return env;
+  return goBuildEnv({ platform, gocache, base: { ...process.env, GOFLAGS: undefined } });
 }
 
 /**
@@ -112,11 +130,16 @@ export function goBuild(o: {
   cacheRoot: string;
 }): Promise<void> {
   const { target, platform } = o;
-  const env = goEnv(platform, join(o.cacheRoot, "go-build"));
+  const env = goBuildEnv({
+    platform,
+    buildEnv: target.buildEnv,
+    gocache: join(o.cacheRoot, "go-build"),
+    where: target.where,
+  });
   return new Promise<void>((resolve, reject) => {
     execFile(
       o.go,
-      ["build", "-trimpath", `-ldflags=${ldflagsOf(target)}`, "-o", o.out, target.main],
+      ["build", ...goBuildArgs(target), "-o", o.out, target.main],
       { cwd: target.context, env, maxBuffer: 16 << 20 },
       (err, _stdout, stderr) =>
         err
@@ -138,14 +161,4 @@ export function goBuild(o: {
  */
 export function goRelease(versionOutput: string): string {
   return /\bgo\d+(?:\.\d+)*\S*/.exec(versionOutput.replace(/^go version /, ""))?.[0] ?? versionOutput;
-}
-
-/** Environment settings that change what `go build` emits; they are part of the key when set. */
-export function goTuning(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of ["GOAMD64", "GOARM64", "GO386", "GOMIPS", "GOPPC64", "GOEXPERIMENT", "GOFIPS140"]) {
-    const v = env[k];
-    if (v) out[k] = v;
-  }
-  return out;
 }

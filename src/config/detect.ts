@@ -83,7 +83,16 @@ export async function detectProject(dir: string): Promise<Project> {
 
   let target: ImageTarget;
   if (await exists(join(abs, "go.mod"), "file")) {
-    target = { ...common("found go.mod"), builder: "go", main: ".", ldflags: [], binary: name };
+    target = {
+      ...common("found go.mod"),
+      builder: "go",
+      main: ".",
+      ldflags: [],
+      binary: name,
+      flags: [],
+      buildTags: [],
+      buildEnv: {},
+    };
   } else if (await exists(join(abs, "package.json"), "file")) {
     const entry = await nodeEntry(abs);
     target = { ...common("found package.json"), builder: "node", entry, external: [], node: "20" };

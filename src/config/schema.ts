@@ -1,5 +1,6 @@
 import { isAbsolute } from "node:path";
 import { z } from "zod";
+import { PLATFORM_VARIABLES, refusedFlag } from "../go/env.ts";
 import { baseProblem } from "./base.ts";
 import { IMAGE_NAME } from "./names.ts";
 import { platformProblem } from "./platform.ts";
@@ -33,6 +34,11 @@ export const FIELD_HELP = {
   tags: "tags to push (default [latest])",
   main: "Go package to build, relative to context (default .)",
   ldflags: "flags passed to go build -ldflags",
+  goFlags:
+    "extra go build flags, each -flag=value, also given to go list, e.g. [-mod=vendor, -gcflags=all=-l]; not -o, -ldflags, -tags or the cgo-only -race/-msan/-asan",
+  buildTags: "Go build tags, passed as -tags=a,b",
+  buildEnv:
+    "environment of go build and go list, e.g. {GOEXPERIMENT: loopvar, GOAMD64: v3}; GOOS, GOARCH, GOARM and CGO_ENABLED come from platforms",
   name: "name of the built binary (default: the image name)",
   entry: "entry point bundled by esbuild, relative to context, e.g. src/server.ts",
   external: "packages left out of the bundle and installed from the lockfile instead",
@@ -111,6 +117,20 @@ const relativePath = (key: string) =>
       : undefined,
   );
 
+const goFlagProblem = (flag: string): Problem => {
+  const refused = refusedFlag([flag]);
+  return refused && { what: `flags: ${refused.flag} is not allowed`, hint: refused.hint };
+};
+const goVariableProblem = (name: string): Problem =>
+  (PLATFORM_VARIABLES as readonly string[]).includes(name)
+    ? {
+        what: `build_env may not set ${name}`,
+        hint: "tug sets it from platforms: (CGO stays off: images are static)",
+      }
+    : /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
+      ? undefined
+      : `${name} is not an environment variable name`;
+
 const StringValue = z.union([z.string(), z.number(), z.boolean()], {
   error: "expected a string (numbers and booleans are converted)",
 });
@@ -185,6 +205,25 @@ export const GoImage = z.strictObject({
   ...common,
   main: z.string().default(".").describe(FIELD_HELP.main),
   ldflags: z.union([z.string(), Args]).optional().describe(FIELD_HELP.ldflags),
+  flags: z.array(checkedString(goFlagProblem)).optional().describe(FIELD_HELP.goFlags),
+  build_tags: z
+    .array(
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_.!-]+$/, { error: "a build tag is letters, digits, '_', '.', '-' or '!'" }),
+    )
+    .optional()
+    .describe(FIELD_HELP.buildTags),
+  build_env: StringMap.check((ctx) => {
+    for (const name of Object.keys(ctx.value)) {
+      const p = goVariableProblem(name);
+      if (p === undefined) continue;
+      const { what, hint } = typeof p === "string" ? { what: p, hint: undefined } : p;
+      ctx.issues.push({ code: "custom", message: what, input: ctx.value, path: [name], params: { hint } });
+    }
+  })
+    .optional()
+    .describe(FIELD_HELP.buildEnv),
   name: z
     .string()
     .regex(/^[A-Za-z0-9._-]+$/, { error: "a binary name is letters, digits, '.', '_' and '-'" })

@@ -69,6 +69,9 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
         ldflags:
           raw.ldflags === undefined ? [] : typeof raw.ldflags === "string" ? [raw.ldflags] : raw.ldflags,
         binary: raw.name ?? name,
+        flags: raw.flags ?? [],
+        buildTags: raw.build_tags ?? [],
+        buildEnv: strings(raw.build_env),
       };
     case "node":
       return {

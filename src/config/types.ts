@@ -62,6 +62,12 @@ export interface GoTarget extends TargetCommon {
   ldflags: string[];
   /** Binary name (tug.yaml `name:`), default the target name. */
   binary: string;
+  /** Extra `go build` flags (also given to `go list`), e.g. ["-mod=vendor", "-gcflags=all=-N"]. */
+  flags: string[];
+  /** Build tags (tug.yaml `build_tags:`), passed as one `-tags=a,b`. */
+  buildTags: string[];
+  /** Build environment (tug.yaml `build_env:`), e.g. GOEXPERIMENT; never GOOS/GOARCH/GOARM/CGO_ENABLED. */
+  buildEnv: Record<string, string>;
 }
 
 export interface NodeTarget extends TargetCommon {
