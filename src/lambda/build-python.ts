@@ -186,7 +186,7 @@ async function providedBy(resolution: Resolution, ctx: PythonContext): Promise<S
   const out = new Set<string>();
   for (const d of resolution.distributions) {
     const path = await ctx.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
-    const rows = await cachedWheelTable(ctx.store, d.sha256, path);
+    const rows = await cachedWheelTable(ctx.store, d.sha256, path, d.wheel);
     for (const m of modulesOf(d.name, rows, ctx.settings.moduleMapping)) out.add(m);
   }
   return out;
