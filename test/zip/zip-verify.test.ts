@@ -21,7 +21,7 @@ import { runTool } from "../support/tools.ts";
 
 const FILES = {
   "pkg/__init__.py": "VERSION = '1.0'\n",
-  "pkg/data.py": "TABLE = [\n" + "    'row',\n".repeat(2000) + "]\n",
+  "pkg/data.py": `TABLE = [\n${"    'row',\n".repeat(2000)}]\n`,
   "pkg/blob.bin": "stored bytes\n".repeat(10),
   "pkg/last.py": "LAST = True\n",
 };
