@@ -141,7 +141,8 @@ export async function readWheelTable(wheelPath: string, wheel = basename(wheelPa
 const READ_WHOLE = 1 << 20;
 
 /**
- * Reads one wheel's entries through a single descriptor, opened on first use: a zip of five
+ * Reads one wheel's entries through a single descriptor, opened on first use, at exactly the
+ * ranges verified when its table was made (`dataOffset`, `compressedSize`): a zip of five
  * thousand entries from eleven wheels opens eleven files, not five thousand. Reads are
  * positional, so the zip writer may have several in flight (its look-ahead) on one descriptor.
  */
