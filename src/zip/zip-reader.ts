@@ -85,12 +85,17 @@ export class ZipReader {
 
   /** The entry's local header, with ZIP64 sizes applied; throws when there is none at its offset. */
   async localHeader(entry: ZipReaderEntry): Promise<LocalHeader> {
-    const head = await readAt(this.fh, entry.localHeaderOffset, 30);
+    // One read in the usual case: the local name is as long as the central one, extras are short.
+    const guess = 30 + Buffer.byteLength(entry.name) + 64;
+    const head = await readAt(this.fh, entry.localHeaderOffset, guess);
     if (head.length < 30 || head.readUInt32LE(0) !== SIG_LOCAL)
       throw this.corrupt(`no local header for ${entry.name}`);
     const nameLen = head.readUInt16LE(26);
     const extraLen = head.readUInt16LE(28);
-    const tail = await readAt(this.fh, entry.localHeaderOffset + 30, nameLen + extraLen);
+    const tail =
+      30 + nameLen + extraLen <= head.length
+        ? head.subarray(30, 30 + nameLen + extraLen)
+        : await readAt(this.fh, entry.localHeaderOffset + 30, nameLen + extraLen);
     if (tail.length < nameLen + extraLen)
       throw this.corrupt(`the local header of ${entry.name} is cut short`);
     let compressedSize = head.readUInt32LE(18);
