@@ -201,3 +201,26 @@ test("a large honest entry, stored or deflated, streams through and passes", asy
   await writeFile(path, zip);
   assert.match((await verdict(path)) ?? "", /entry pkg\/noise\.bin has CRC-32/);
 });
+
+test("a ZIP64 zip (sizes in the extra fields of both headers) passes, as does Python's reading of it", async (t) => {
+  const { createZip } = await import("../../src/zip/zip-writer.ts");
+  const path = join(await tempDir(t), "z64.zip");
+  const data = Buffer.from("zip64 ".repeat(5000));
+  await createZip(
+    [
+      { name: "pkg/a.py", data },
+      { name: "pkg/b.txt", data: Buffer.from("b\n") },
+    ],
+    path,
+    { zip64: "always" },
+  );
+  const zip = await readFile(path);
+  // pkg/a.py's local header is the first thing in the file (its central offset is in ZIP64 too).
+  assert.equal(zip.readUInt32LE(18), 0xffffffff, "the local header defers to its ZIP64 extra");
+  assert.equal(await verdict(path), undefined);
+  await runTool("python3", [
+    "-c",
+    "import sys, zipfile; assert zipfile.ZipFile(sys.argv[1]).testzip() is None",
+    path,
+  ]);
+});
