@@ -12,6 +12,7 @@ import {
   cachedWheelTable,
   decodeRows,
   encodeRows,
+  wheelTable,
   wheelVerifications,
 } from "../../src/lambda/python/wheel-table.ts";
 import { pythonZip } from "../support/hostile-wheels.ts";
@@ -115,7 +116,14 @@ test("a wheel is verified once; its table record is the cached verdict", async (
   const store = new CacheStore(join(dir, "cache"));
   const sha = "b".repeat(64);
   const before = wheelVerifications.count;
-  const rows = await cachedWheelTable(store, sha, wheel, "evil-1.0-py3-none-any.whl");
+  const table = await wheelTable({
+    store,
+    sha256: sha,
+    wheelPath: wheel,
+    wheel: "evil-1.0-py3-none-any.whl",
+  });
+  await table.verified;
+  const rows = table.rows;
   assert.equal(wheelVerifications.count, before + 1);
   assert.deepEqual(
     rows.map((r) => r.name),
