@@ -36,7 +36,7 @@ export async function planPythonLayer(layer: PythonLayerTarget, ctx: PythonConte
   if (current) return { kind: "current", report: current };
 
   const resolution = await layerResolution(layer, ctx);
-  const { lists, wheels, verified } = await resolvedWheels(resolution, {
+  const { lists, wheels } = await resolvedWheels(resolution, {
     index: ctx.index,
     store: ctx.store,
     strip: ctx.settings.strip,
@@ -62,7 +62,6 @@ export async function planPythonLayer(layer: PythonLayerTarget, ctx: PythonConte
       ...(reason ? { reason } : {}),
       previous,
       wheels,
-      verified,
       warnings: [],
       started,
     };

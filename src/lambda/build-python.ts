@@ -118,7 +118,7 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
     distributions: resolution.distributions.filter((d) => !fromLayers.pins.has(d.name)),
   };
 
-  const { lists, provided, wheels, verified } = await resolvedWheels(own, {
+  const { lists, provided, wheels } = await resolvedWheels(own, {
     index: ctx.index,
     store: ctx.store,
     strip: settings.strip,
@@ -156,7 +156,6 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
       ...(reason ? { reason } : {}),
       previous,
       wheels,
-      verified,
       warnings,
       started,
     };

@@ -53,12 +53,6 @@ export async function planPythonZips(
     await discard();
     throw failed.reason;
   }
-  // One wheel that lies about an entry stops every zip of the build: each rename waits for all.
-  const verdicts = Promise.all(planned.map((p) => (p.kind === "write" ? p.verified : undefined))).then(
-    () => {},
-  );
-  verdicts.catch(() => {});
-  for (const p of planned) if (p.kind === "write") p.verified = verdicts;
   return { write: () => allSettledOrThrow(planned.map((p) => writePlanned(p, ctx.store, memo))), discard };
 }
 

@@ -42,24 +42,6 @@ export async function verifyZipEntries(
   reader: ZipReader,
   opts: ZipVerifyOptions = {},
 ): Promise<Map<ZipReaderEntry, number>> {
-  const layout = await checkZipLayout(reader, opts);
-  await layout.checkContents();
-  return layout.offsets;
-}
-
-export interface ZipLayout {
-  /** Each entry's data offset: its verified bytes are `[offset, offset + compressedSize)`. */
-  offsets: Map<ZipReaderEntry, number>;
-  /** Inflates every entry once and holds it to its CRC and sizes; rejects with the first lie. */
-  checkContents(): Promise<void>;
-}
-
-/**
- * The cheap half of verifyZipEntries (headers, extents, overlaps: a few reads per entry), with
- * the expensive half (inflating everything) handed back to run when the caller chooses, e.g.
- * while it writes a zip it will not rename into place before the verdict.
- */
-export async function checkZipLayout(reader: ZipReader, opts: ZipVerifyOptions = {}): Promise<ZipLayout> {
   const label = opts.label ?? reader.path;
   const fail = (entry: ZipReaderEntry | undefined, why: string) =>
     new TugError({
@@ -101,13 +83,12 @@ export async function checkZipLayout(reader: ZipReader, opts: ZipVerifyOptions =
     }
     if (here.end > reader.centralDirectoryOffset) throw fail(here.entry, "runs into the central directory");
   }
+  await eachLimited(extents, IN_FLIGHT, ({ entry, dataOffset }) =>
+    named(entry, () => checkContent(reader, entry, dataOffset)),
+  );
   const offsets = new Map<ZipReaderEntry, number>();
   for (const { entry, dataOffset } of extents) offsets.set(entry, dataOffset);
-  const checkContents = () =>
-    eachLimited(extents, IN_FLIGHT, ({ entry, dataOffset }) =>
-      named(entry, () => checkContent(reader, entry, dataOffset)),
-    );
-  return { offsets, checkContents };
+  return offsets;
 }
 
 /** The local header must say what the central record says (APPNOTE 4.4): one entry, one truth. */

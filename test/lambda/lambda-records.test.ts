@@ -12,7 +12,6 @@ import {
   cachedWheelTable,
   decodeRows,
   encodeRows,
-  wheelTable,
   wheelVerifications,
 } from "../../src/lambda/python/wheel-table.ts";
 import { pythonZip } from "../support/hostile-wheels.ts";
@@ -116,14 +115,7 @@ test("a wheel is verified once; its table record is the cached verdict", async (
   const store = new CacheStore(join(dir, "cache"));
   const sha = "b".repeat(64);
   const before = wheelVerifications.count;
-  const table = await wheelTable({
-    store,
-    sha256: sha,
-    wheelPath: wheel,
-    wheel: "evil-1.0-py3-none-any.whl",
-  });
-  await table.verified;
-  const rows = table.rows;
+  const rows = await cachedWheelTable(store, sha, wheel, "evil-1.0-py3-none-any.whl");
   assert.equal(wheelVerifications.count, before + 1);
   assert.deepEqual(
     rows.map((r) => r.name),

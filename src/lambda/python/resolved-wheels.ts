@@ -3,7 +3,7 @@ import type { SimpleIndex } from "./index-client.ts";
 import type { Resolution } from "./resolution.ts";
 import { topLevelFromPaths } from "./top-level.ts";
 import { layoutWheel, type StripOptions, type WheelEntries } from "./wheel-layout.ts";
-import { WheelFile, type WheelRow, wheelTable } from "./wheel-table.ts";
+import { cachedWheelTable, WheelFile, type WheelRow } from "./wheel-table.ts";
 
 export interface ResolvedWheels {
   /** Each wheel's zip entries (names under `prefix`), ready for mergeWheels. */
@@ -12,8 +12,6 @@ export interface ResolvedWheels {
   provided: Set<string>;
   /** Open wheel files; the caller closes them once the zip is written (or dropped). */
   wheels: WheelFile[];
-  /** Every wheel's verdict on its entries: a zip of them is renamed into place only after it. */
-  verified: Promise<void>;
 }
 
 export interface ResolvedWheelsOptions {
@@ -35,20 +33,12 @@ export async function resolvedWheels(
   opts: ResolvedWheelsOptions,
 ): Promise<ResolvedWheels> {
   const wheels: WheelFile[] = [];
-  const verdicts: Promise<void>[] = [];
   const provided = new Set<string>();
   const prefix = opts.prefix ?? "";
   const lists = await Promise.all(
     resolution.distributions.map(async (d) => {
       const path = await opts.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
-      const table = await wheelTable({
-        store: opts.store,
-        sha256: d.sha256,
-        wheelPath: path,
-        wheel: d.wheel,
-      });
-      verdicts.push(table.verified);
-      const rows = table.rows;
+      const rows = await cachedWheelTable(opts.store, d.sha256, path, d.wheel);
       for (const m of modulesOf(d.name, rows, opts.moduleMapping)) provided.add(m);
       const file = new WheelFile(path);
       wheels.push(file);
@@ -57,9 +47,7 @@ export async function resolvedWheels(
       return { wheel: d.wheel, entries };
     }),
   );
-  const verified = Promise.all(verdicts).then(() => {});
-  verified.catch(() => {}); // observed by the writer; a plan dropped before writing ignores it
-  return { lists, provided, wheels, verified };
+  return { lists, provided, wheels };
 }
 
 /** The top-level modules a wheel installs: from its files, plus python.module_mapping's word. */

@@ -5,7 +5,7 @@ import type { Readable } from "node:stream";
 import type { CacheStore } from "../../engine/cache-store.ts";
 import { TugError } from "../../errors.ts";
 import { ZipReader } from "../../zip/zip-reader.ts";
-import { checkZipLayout, type ZipLayout } from "../../zip/zip-verify.ts";
+import { verifyZipEntries } from "../../zip/zip-verify.ts";
 
 /**
  * One file of a wheel, with where its compressed bytes start: enough to copy the entry into
@@ -29,76 +29,36 @@ const TABLE_VERSION = 3;
 /** How many wheels this process has verified: lets tests prove a cached verdict is reused. */
 export const wheelVerifications = { count: 0 };
 
-/** A wheel's rows, and the verdict on its entries' contents (settled once they are all inflated). */
-export interface WheelTable {
-  rows: WheelRow[];
-  /**
-   * Resolves once every entry inflated to its declared CRC and sizes (at once for a table read
-   * back from its record); rejects with the first lie. Nothing built from the rows may be
-   * published before it resolves: the zip writer holds its rename until then.
-   */
-  verified: Promise<void>;
-}
-
 // A wheel's table never changes for one sha256: a resident process (tug dev) keeps them.
-const inProcess = new Map<string, Promise<WheelTable>>();
+const inProcess = new Map<string, WheelRow[]>();
 
-/** `wheelTable`'s rows, for callers that only read names (the verdict still gates any zip). */
+/**
+ * A wheel's file table, read and verified once per wheel ever: the record is keyed by the wheel's
+ * sha256, so the same bytes always give the same table, and it exists only for a wheel whose
+ * entries were all verified (CRC, sizes, headers, no overlaps): the record is the cached verdict.
+ * Reading it back skips the wheel entirely (thousands of entries for numpy or matplotlib), so
+ * warm builds never read a wheel to trust it. It is stored as one tab-separated string: the
+ * record checksum then costs one hash, not a walk over every row. Wheel tables never come from
+ * a shared cache (see SHARED_KINDS): every verdict was reached by this machine.
+ */
 export async function cachedWheelTable(
   store: CacheStore | undefined,
   sha256: string,
   wheelPath: string,
   wheel = basename(wheelPath),
 ): Promise<WheelRow[]> {
-  return (await wheelTable({ store, sha256, wheelPath, wheel })).rows;
-}
-
-/**
- * A wheel's file table, read and verified once per wheel ever: the record is keyed by the wheel's
- * sha256, so the same bytes always give the same table, and it is written only for a wheel whose
- * entries were all verified (CRC, sizes, headers, no overlaps): the record is the cached verdict.
- * Reading it back skips the wheel entirely (thousands of entries for numpy or matplotlib), so
- * warm builds never read a wheel to trust it. It is stored as one tab-separated string: the
- * record checksum then costs one hash, not a walk over every row. Wheel tables never come from
- * a shared cache (see SHARED_KINDS): every verdict was reached by this machine.
- * On a miss the rows come after the cheap checks (headers, overlaps); inflating every entry
- * goes on in the background (`verified`), so it overlaps planning and writing the zip.
- */
-export function wheelTable(o: {
-  store: CacheStore | undefined;
-  sha256: string;
-  wheelPath: string;
-  wheel?: string;
-}): Promise<WheelTable> {
-  let table = inProcess.get(o.sha256);
-  if (!table) {
-    table = loadWheelTable(o);
-    inProcess.set(o.sha256, table);
-    // A wheel that failed is checked again by the next build in this process (it fails again).
-    const forget = () => inProcess.delete(o.sha256);
-    table.then((t) => t.verified.catch(forget), forget);
+  const known = inProcess.get(sha256);
+  if (known) return known;
+  const key = `${TABLE_VERSION}:${sha256}`;
+  const hit = await store?.getRecord<string>("wheel-table", key);
+  let rows = hit === undefined ? undefined : decodeRows(hit);
+  if (!rows) {
+    rows = await readWheelTable(wheelPath, wheel);
+    const encoded = encodeRows(rows);
+    if (encoded !== undefined) await store?.putRecord("wheel-table", key, encoded);
   }
-  return table;
-}
-
-async function loadWheelTable(o: {
-  store: CacheStore | undefined;
-  sha256: string;
-  wheelPath: string;
-  wheel?: string;
-}): Promise<WheelTable> {
-  const key = `${TABLE_VERSION}:${o.sha256}`;
-  const hit = await o.store?.getRecord<string>("wheel-table", key);
-  const rows = hit === undefined ? undefined : decodeRows(hit);
-  if (rows) return { rows, verified: Promise.resolve() };
-  const opened = await openWheelTable(o.wheelPath, o.wheel ?? basename(o.wheelPath));
-  const verified = opened.verified.then(async () => {
-    const encoded = encodeRows(opened.rows);
-    if (encoded !== undefined) await o.store?.putRecord("wheel-table", key, encoded);
-  });
-  // Observed by whoever writes a zip of these rows; never an unhandled rejection meanwhile.
-  verified.catch(() => {});
-  return { rows: opened.rows, verified };
+  inProcess.set(sha256, rows);
+  return rows;
 }
 
 /** Rows as lines of tab-separated fields; undefined when a name would not survive that. */
@@ -139,18 +99,11 @@ export function decodeRows(text: string): WheelRow[] | undefined {
 
 /**
  * Reads a wheel's file table from its central directory and local headers, after checking every
- * entry against its real bytes (zip-verify.ts). The rows' offsets and sizes are the very ranges
- * that were verified, so copying them compressed into a zip copies checked bytes.
+ * entry against its real bytes (verifyZipEntries). The rows' offsets and sizes are the very
+ * ranges that were verified, so copying them compressed into a zip copies checked bytes.
  * `wheel` (its file name) is what errors call it; the path is a cache blob named by sha256.
  */
 export async function readWheelTable(wheelPath: string, wheel = basename(wheelPath)): Promise<WheelRow[]> {
-  const table = await openWheelTable(wheelPath, wheel);
-  await table.verified;
-  return table.rows;
-}
-
-/** The rows once headers and extents are checked, and the contents' verdict still to come. */
-async function openWheelTable(wheelPath: string, wheel: string): Promise<WheelTable> {
   let reader: ZipReader;
   try {
     reader = await ZipReader.open(wheelPath);
@@ -165,33 +118,23 @@ async function openWheelTable(wheelPath: string, wheel: string): Promise<WheelTa
     }
     throw err;
   }
-  let layout: ZipLayout;
   try {
-    layout = await checkZipLayout(reader, { label: `wheel ${wheel}`, where: wheelPath });
-  } catch (err) {
-    await reader.close();
-    throw err;
-  }
-  const rows: WheelRow[] = [];
-  for (const e of reader.entries) {
-    if (e.dir) continue;
-    const { name, mode, method, crc32, compressedSize, uncompressedSize } = e;
-    // checkZipLayout refused any other method and gave every entry its data offset.
-    const dataOffset = layout.offsets.get(e);
-    if ((method !== 0 && method !== 8) || dataOffset === undefined) {
-      await reader.close();
-      throw new Error(`internal: ${name} was not checked`);
+    const offsets = await verifyZipEntries(reader, { label: `wheel ${wheel}`, where: wheelPath });
+    wheelVerifications.count++;
+    const rows: WheelRow[] = [];
+    for (const e of reader.entries) {
+      if (e.dir) continue;
+      const { name, mode, method, crc32, compressedSize, uncompressedSize } = e;
+      // verifyZipEntries refused any other method and gave every entry its data offset.
+      if (method !== 0 && method !== 8) throw new Error(`internal: unverified method ${method}`);
+      const dataOffset = offsets.get(e);
+      if (dataOffset === undefined) throw new Error(`internal: ${name} was not verified`);
+      rows.push({ name, mode, method, crc32, compressedSize, uncompressedSize, dataOffset });
     }
-    rows.push({ name, mode, method, crc32, compressedSize, uncompressedSize, dataOffset });
+    return rows;
+  } finally {
+    await reader.close();
   }
-  const verified = layout
-    .checkContents()
-    .then(() => {
-      wheelVerifications.count++;
-    })
-    .finally(() => reader.close());
-  verified.catch(() => {});
-  return { rows, verified };
 }
 
 // Entries up to this size are read with one positional read; larger ones stream on their own.
