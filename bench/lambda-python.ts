@@ -17,6 +17,7 @@ import {
   existsSync,
   mkdirSync,
   readdirSync,
+  readFileSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -26,6 +27,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
+import { readWheelTable } from "../src/lambda/python/wheel-table.ts";
 import { fmtMs, loadNote, printTable, progress, type Spread, spread, timed } from "./support/measure.ts";
 import { manylinuxPlatforms, mirrorProblem, pipConfigIndexUrls } from "./support/pip-mirror.ts";
 import { benchDir } from "./support/work-dir.ts";
@@ -43,6 +45,12 @@ const PLOT_GLIBC_MINOR = 28;
  * "cold" can only be colder than intended, never secretly warm. The dropped paths are printed.
  */
 const COLD_KEEP = ["blobs", "python/metadata", "ac/wheel-table", "ac/project", "ac/tool"];
+/**
+ * Row 7's cache: as cold, less the wheel tables, which are the cached verdicts of entry
+ * verification (issue 9, rule 4): every wheel is read, inflated and checked once more.
+ */
+const COLD_UNVERIFIED_KEEP = COLD_KEEP.filter((k) => k !== "ac/wheel-table");
+const BLOB_OPEN = /blobs\/sha256\/[0-9a-f]{64}"/;
 
 const PLOT_MUST = ["matplotlib", "numpy", "contourpy", "pillow"];
 const ECHO_MUST = ["msgspec", "structlog"];
@@ -293,6 +301,7 @@ async function main(): Promise<void> {
     // ---- tug ----------------------------------------------------------------------------
     const warmCache = join(work, "tug-cache-warm");
     const coldTemplate = join(work, "tug-cache-cold-template");
+    const unverifiedTemplate = join(work, "tug-cache-unverified-template");
     const runCache = join(work, "tug-cache-run");
     const tugBuild = (targets: string[], cache: string): TugRun => {
       const r = timed(process.execPath, [TUG, "build", ...targets, "-f", yamlPath, "--json"], {
@@ -306,10 +315,10 @@ async function main(): Promise<void> {
         lambdas: new Map(doc.artifacts.filter((a) => a.kind === "lambda").map((a) => [a.target, a])),
       };
     };
-    const coldCache = () => {
+    const coldCache = (template = coldTemplate) => {
       rmSync(runCache, { recursive: true, force: true });
       rmSync(outDir, { recursive: true, force: true });
-      cpSync(coldTemplate, runCache, { recursive: true });
+      cpSync(template, runCache, { recursive: true });
       return runCache;
     };
 
@@ -335,6 +344,10 @@ async function main(): Promise<void> {
       if (existsSync(join(warmCache, k)))
         cpSync(join(warmCache, k), join(coldTemplate, k), { recursive: true });
     }
+    for (const k of COLD_UNVERIFIED_KEEP) {
+      if (existsSync(join(warmCache, k)))
+        cpSync(join(warmCache, k), join(unverifiedTemplate, k), { recursive: true });
+    }
     const dropped = droppedPaths(warmCache, COLD_KEEP);
 
     // Same resolution on both sides? (pip installs the union of both lambdas' closures.)
@@ -351,9 +364,12 @@ async function main(): Promise<void> {
     const pipZipT: number[] = [];
     const cold: TugRun[] = [];
     const both: TugRun[] = [];
-    // Rows 1, 2 and 5 interleaved, so that load from other work on the machine hits all alike.
+    const unverified: TugRun[] = [];
+    // Rows 1, 2, 5 and 7 interleaved, so that load from other work on the machine hits all alike.
     for (let i = 0; i < runs; i++) {
-      progress(`run ${i + 1}/${runs}: pip + zip, tug plot cold, tug echo + plot cold`);
+      progress(
+        `run ${i + 1}/${runs}: pip + zip, tug plot cold, tug echo + plot cold, tug plot cold unverified`,
+      );
       const p = pipRun();
       pipT.push(p.total);
       pipInstallT.push(p.install);
@@ -361,11 +377,17 @@ async function main(): Promise<void> {
       const c = tugBuild(["plot"], coldCache());
       if (c.lambdas.get("plot")?.cached !== false) throw new Error("cold plot build reported cached");
       cold.push(c);
+      // Before row 5: its outputs are the ones checked below.
+      const u = tugBuild(["plot"], coldCache(unverifiedTemplate));
+      if (u.lambdas.get("plot")?.cached !== false)
+        throw new Error("cold unverified plot build reported cached");
+      unverified.push(u);
       const b = tugBuild(["echo", "plot"], coldCache());
       if ([...b.lambdas.values()].some((l) => l.cached))
         throw new Error("cold echo + plot build reported cached");
       both.push(b);
     }
+    const verifyAlone = await timeVerification(join(warmCache, "blobs", "sha256"), runs);
     const pipBytes = statSync(pipZip).size;
     const lastBoth = both[both.length - 1]!;
     const echo = verifyLambda(lastBoth.lambdas.get("echo"), "echo", ECHO_MUST, ["matplotlib", "numpy"], {
@@ -398,6 +420,18 @@ async function main(): Promise<void> {
       noops.push(r);
     }
     const noopCached = noops.filter((r) => r.lambdas.get("plot")?.cached).length;
+    // Do warm rebuilds read a wheel? One edit and one no-op under strace, counting opens of blobs.
+    writeFileSync(plotPath, plotPy(61, "# traced edit\n"));
+    const wheelOpens = {
+      edit: tracedBlobOpens(TUG, ["build", "plot", "-f", yamlPath, "--json"], work, {
+        ...baseEnv,
+        TUG_CACHE: warmCache,
+      }),
+      noop: tracedBlobOpens(TUG, ["build", "plot", "-f", yamlPath, "--json"], work, {
+        ...baseEnv,
+        TUG_CACHE: warmCache,
+      }),
+    };
 
     // Row 6: the same edits with `tug dev` resident (one process; the zip is rebuilt on change).
     progress("tug dev: plot after editing plot.py, resident (warm cache)");
@@ -430,6 +464,8 @@ async function main(): Promise<void> {
     const editS = wall(edits);
     const noopS = wall(noops);
     const bothS = wall(both);
+    const unverifiedS = wall(unverified);
+    const verifyShare = (unverifiedS.median - coldS.median) / unverifiedS.median;
     const echoRatio = pipBytes / echo.bytes;
     const verdict = (ok: boolean) => (ok ? "met" : "MISSED");
     const row = (
@@ -499,6 +535,15 @@ async function main(): Promise<void> {
         "≤ 150 ms",
         verdict(s(devEdits.map((d) => d.wall)).median <= 150),
       ),
+      row(
+        "7. tug build plot, cold, wheel tables absent (every wheel's entries verified)",
+        unverifiedS,
+        fmtMs(inProc(unverified).median),
+        String(lastPlot(unverified).bytes),
+        ratio(pip.median, unverifiedS.median),
+        "verification ≤ 15% of it",
+        `${(verifyShare * 100).toFixed(0)}% ${verdict(verifyShare <= 0.15)}`,
+      ),
     ];
     console.log("");
     printTable(table);
@@ -521,6 +566,15 @@ async function main(): Promise<void> {
         `(dropped from the warm cache: ${dropped.join(", ") || "nothing"}) and no .tug/out.`,
     );
     console.log(
+      `entry verification: row 7 − row 2 = ${fmtMs(unverifiedS.median - coldS.median)} of ${fmtMs(unverifiedS.median)} ` +
+        `(${(verifyShare * 100).toFixed(1)}%); verifying all ${verifyAlone.wheels} cached wheels alone ` +
+        `(${mb(verifyAlone.bytes)}, ${verifyAlone.entries} entries, in parallel as a build does): ` +
+        `median ${fmtMs(verifyAlone.ms.median)} (min ${fmtMs(verifyAlone.ms.min)}, max ${fmtMs(verifyAlone.ms.max)})`,
+    );
+    console.log(
+      `wheel blobs opened (strace): edit rebuild ${wheelOpens.edit}, no-op rebuild ${wheelOpens.noop}`,
+    );
+    console.log(
       `row 5 per run, build()/echo/plot ms: ${lastPerLambda.join(", ")} (parallel when build() < echo + plot)`,
     );
     console.log(
@@ -539,6 +593,57 @@ async function main(): Promise<void> {
   } finally {
     if (!values.keep) rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * Reads and verifies every wheel blob in `blobs` (as a cold table does: open, check every entry's
+ * headers, CRC and sizes), all at once as a build does, `runs` times; wall ms per round.
+ */
+async function timeVerification(
+  blobs: string,
+  runs: number,
+): Promise<{ wheels: number; bytes: number; entries: number; ms: Spread }> {
+  const wheels = readdirSync(blobs)
+    .filter((n) => /^[0-9a-f]{64}$/.test(n))
+    .map((n) => join(blobs, n))
+    .filter((p) => isZip(p));
+  const bytes = wheels.reduce((n, p) => n + statSync(p).size, 0);
+  let entries = 0;
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    const tables = await Promise.all(wheels.map((p) => readWheelTable(p)));
+    ms.push(performance.now() - t);
+    entries = tables.reduce((n, rows) => n + rows.length, 0);
+  }
+  return { wheels: wheels.length, bytes, entries, ms: spread(ms) };
+}
+
+function isZip(path: string): boolean {
+  const r = spawnSync("unzip", ["-qql", path], { stdio: "ignore" });
+  return r.status === 0;
+}
+
+/** Runs `tug ARGS` under strace and counts how many times a blob of the cache was opened. */
+function tracedBlobOpens(tug: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): string {
+  if (spawnSync("strace", ["-V"]).error) return "not measured (no strace)";
+  const log = join(cwd, "strace.log");
+  const r = spawnSync(
+    "strace",
+    ["-f", "-qq", "-e", "trace=open,openat", "-o", log, process.execPath, tug, ...args],
+    {
+      cwd,
+      env,
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+    },
+  );
+  if (r.status !== 0) throw new Error(`strace tug ${args.join(" ")}: ${r.stderr}`);
+  const opens = readFileSync(log, "utf8")
+    .split("\n")
+    .filter((l) => BLOB_OPEN.test(l)).length;
+  rmSync(log, { force: true });
+  return String(opens);
 }
 
 /**

@@ -19,6 +19,7 @@ import { mergeWheels } from "./python/wheel-layout.ts";
 import { cachedWheelTable } from "./python/wheel-table.ts";
 import type { PythonContext } from "./python-context.ts";
 import { lambdaKey, lambdaZipPath } from "./python-keys.ts";
+import { sourceGuard } from "./source-links.ts";
 
 export type { LambdaDistribution, LambdaReport } from "./planned-zip.ts";
 export { lambdaOutDir } from "./python-keys.ts";
@@ -48,12 +49,19 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   if (current) return { kind: "current", report: current };
 
   const files: Record<string, string> = {};
-  const handler = await readHandler(target, project.dir);
+  // Every first-party file is checked before it is read: no link may lead out of the project.
+  const guard = sourceGuard({
+    projectDir: project.dir,
+    sourceRoots: settings.sourceRoots,
+    where: target.where,
+  });
+  const handler = await readHandler(target, project.dir, guard);
   checkHandlerFunction(target, project.dir, handler.toString("utf8"));
   const sources = new Map<string, Buffer>([[target.handlerFile, handler]]);
   const read = async (f: string) => {
     let data = sources.get(f);
     if (!data) {
+      await guard(f);
       data = await readFile(f);
       sources.set(f, data);
     }
@@ -186,7 +194,7 @@ async function providedBy(resolution: Resolution, ctx: PythonContext): Promise<S
   const out = new Set<string>();
   for (const d of resolution.distributions) {
     const path = await ctx.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
-    const rows = await cachedWheelTable(ctx.store, d.sha256, path);
+    const rows = await cachedWheelTable(ctx.store, d.sha256, path, d.wheel);
     for (const m of modulesOf(d.name, rows, ctx.settings.moduleMapping)) out.add(m);
   }
   return out;
@@ -268,8 +276,13 @@ async function layerPins(
   return { pins, provided };
 }
 
-async function readHandler(target: PythonLambdaTarget, dir: string): Promise<Buffer> {
+async function readHandler(
+  target: PythonLambdaTarget,
+  dir: string,
+  guard: (file: string) => Promise<void>,
+): Promise<Buffer> {
   const file = target.handlerFile;
+  await guard(file);
   try {
     return await readFile(file);
   } catch {

@@ -3,7 +3,7 @@ import { indexUrls } from "../config/lambda-target.ts";
 import type { Project } from "../config/types.ts";
 import { CacheStore, defaultCacheDir } from "../engine/cache-store.ts";
 import { TugError } from "../errors.ts";
-import { type OutputRecord, previousOutput } from "./output-record.ts";
+import { previousOutput, readOutputRecord } from "./output-record.ts";
 import { lambdaKey, lambdaOutDir, lambdaZipPath, layerKey, layerZipPath } from "./python-keys.ts";
 
 /**
@@ -34,7 +34,7 @@ export async function explainLambda(
   const [key, zipPath, kind] = lambda
     ? [lambdaKey(lambda, keys), lambdaZipPath(keys, name), "lambda" as const]
     : [layerKey(layer!, keys), layerZipPath(keys, name), "layer" as const];
-  const record = await store.getRecord<OutputRecord>("lambda-out", key);
+  const record = await readOutputRecord(store, key);
   const { current, reason } = await previousOutput(
     store,
     key,

@@ -37,7 +37,9 @@ const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
 /**
  * Refuses a zip over Lambda's limits before a byte is written, listing the biggest contributors
  * (wheels and first-party sources) so the fix is obvious: strip, a layer, or an image instead.
- * Sizes come from the entries' records (pre-compressed), so this costs no I/O.
+ * Sizes come from the entries' records (pre-compressed), so this costs no I/O; a wheel's records
+ * are trusted because its table exists only once every entry inflated to exactly its declared
+ * size (wheel-table.ts, zip-verify.ts): a wheel cannot lie its way under the 250 MB check.
  */
 export function checkLimits(target: { name: string; where: string }, parts: readonly Contributor[]): void {
   const each = parts.map((p) => ({ wheel: p.wheel, ...sizes(p.entries) }));

@@ -2,8 +2,10 @@ import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, relative, sep } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
 import { hexOf, sha256 } from "../oci/digest.ts";
+import { isSha256Hex } from "../util/sha256-hex.ts";
 import { type PathKind, PYTHON_FILES, pathKind } from "./path-kind.ts";
 import type { LambdaReport } from "./planned-zip.ts";
+import { arrayOf, isCount, isDistribution, isString, isZipDigest, mapOf, shape } from "./record-shape.ts";
 
 /** What a built lambda zip depended on and what it produced, for the no-op fast path. */
 export interface OutputRecord {
@@ -40,6 +42,32 @@ export async function stampOf(path: string): Promise<FileStamp | undefined> {
     ctimeNs: String(st.ctimeNs),
     ino: String(st.ino),
   };
+}
+
+const isStamp = shape({ size: isCount, mtimeNs: isString, ctimeNs: isString, ino: isString });
+const isPathKind = (v: unknown) => v === "file" || v === "dir" || v === "none";
+
+/** Whether a value read back from the cache is a whole OutputRecord (every input digest checked). */
+export const isOutputRecord = shape(
+  {
+    files: mapOf(isSha256Hex),
+    probes: mapOf(isPathKind),
+    outputs: mapOf(isStamp),
+    digest: isZipDigest,
+    bytes: isCount,
+    unpackedBytes: isCount,
+    distributions: arrayOf(isDistribution),
+  },
+  { warnings: arrayOf(isString), builtBecause: isString },
+) as (v: unknown) => v is OutputRecord;
+
+/** The record of `key`, or undefined when there is none or it is corrupt (then it is a miss). */
+export async function readOutputRecord(
+  store: CacheStore | undefined,
+  key: string,
+): Promise<OutputRecord | undefined> {
+  const record = await store?.getRecord<unknown>("lambda-out", key);
+  return isOutputRecord(record) ? record : undefined;
 }
 
 export function sameStamp(a: FileStamp | undefined, b: FileStamp | undefined): boolean {
@@ -104,7 +132,7 @@ export async function previousOutput(
   started: number,
   root: string,
 ): Promise<PreviousOutput> {
-  const record = await store?.getRecord<OutputRecord>("lambda-out", key);
+  const record = await readOutputRecord(store, key);
   const want = record?.outputs[zipPath];
   const previous = want && sameStamp(await stampOf(zipPath), want) ? zipPath : undefined;
   if (!record) return { previous, current: undefined, reason: "no earlier build with these settings" };

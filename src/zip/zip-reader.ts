@@ -27,7 +27,22 @@ export interface ZipReaderEntry extends Omit<EntryIdentity, "method"> {
   localHeaderOffset: number;
 }
 
+/** An entry's local header as found at its offset (APPNOTE 4.3.7), for checking against the central one. */
+export interface LocalHeader {
+  flags: number;
+  method: number;
+  /** The name decoded as the central record's flags say, so equal bytes give equal strings. */
+  name: string;
+  crc32: number;
+  compressedSize: number;
+  uncompressedSize: number;
+  /** Where the entry's stored bytes start. */
+  dataOffset: number;
+}
+
 const CHUNK = 1 << 20;
+// Every central header is at least this long: an end record claiming more entries than fit lies.
+const CENTRAL_MIN = 46;
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 
@@ -41,12 +56,15 @@ export class ZipReader {
     private readonly fh: FileHandle,
     readonly path: string,
     readonly entries: readonly ZipReaderEntry[],
+    /** Where the central directory starts: every entry's bytes must end before it. */
+    readonly centralDirectoryOffset: number,
   ) {}
 
   static async open(path: string): Promise<ZipReader> {
     const fh = await open(path, "r");
     try {
-      return new ZipReader(fh, path, await readDirectory(fh, path));
+      const { entries, cdOffset } = await readDirectory(fh, path);
+      return new ZipReader(fh, path, entries, cdOffset);
     } catch (err) {
       await fh.close();
       throw err;
@@ -63,6 +81,47 @@ export class ZipReader {
     if (head.readUInt32LE(0) !== SIG_LOCAL) throw this.corrupt(`no local header for ${entry.name}`);
     if (head.readUInt16LE(6) & 1) throw this.corrupt(`${entry.name} is encrypted`);
     return entry.localHeaderOffset + 30 + head.readUInt16LE(26) + head.readUInt16LE(28);
+  }
+
+  /** The entry's local header, with ZIP64 sizes applied; throws when there is none at its offset. */
+  async localHeader(entry: ZipReaderEntry): Promise<LocalHeader> {
+    // One read in the usual case: the local name is as long as the central one, extras are short.
+    const guess = 30 + Buffer.byteLength(entry.name) + 64;
+    const head = await readAt(this.fh, entry.localHeaderOffset, guess);
+    if (head.length < 30 || head.readUInt32LE(0) !== SIG_LOCAL)
+      throw this.corrupt(`no local header for ${entry.name}`);
+    const nameLen = head.readUInt16LE(26);
+    const extraLen = head.readUInt16LE(28);
+    const tail =
+      30 + nameLen + extraLen <= head.length
+        ? head.subarray(30, 30 + nameLen + extraLen)
+        : await readAt(this.fh, entry.localHeaderOffset + 30, nameLen + extraLen);
+    if (tail.length < nameLen + extraLen)
+      throw this.corrupt(`the local header of ${entry.name} is cut short`);
+    let compressedSize = head.readUInt32LE(18);
+    let uncompressedSize = head.readUInt32LE(22);
+    const extra = tail.subarray(nameLen);
+    for (let e = 0; e + 4 <= extra.length; e += 4 + extra.readUInt16LE(e + 2)) {
+      if (extra.readUInt16LE(e) !== ZIP64_EXTRA) continue;
+      // In a local header the ZIP64 extra holds both sizes, uncompressed first (APPNOTE 4.5.3).
+      if (e + 20 > extra.length) break;
+      if (uncompressedSize === MAX32) uncompressedSize = Number(extra.readBigUInt64LE(e + 4));
+      if (compressedSize === MAX32) compressedSize = Number(extra.readBigUInt64LE(e + 12));
+    }
+    return {
+      flags: head.readUInt16LE(6),
+      method: head.readUInt16LE(8),
+      name: tail.subarray(0, nameLen).toString(entry.flags & FLAG_UTF8 ? "utf8" : "latin1"),
+      crc32: head.readUInt32LE(14),
+      compressedSize,
+      uncompressedSize,
+      dataOffset: entry.localHeaderOffset + 30 + nameLen + extraLen,
+    };
+  }
+
+  /** `length` bytes at `position` (fewer only at the end of the file). */
+  readAt(position: number, length: number): Promise<Buffer> {
+    return readAt(this.fh, position, length);
   }
 
   /** The entry's bytes exactly as stored (deflated or not). */
@@ -135,7 +194,10 @@ function verifier(entry: ZipReaderEntry, path: string): Transform {
   });
 }
 
-async function readDirectory(fh: FileHandle, path: string): Promise<ZipReaderEntry[]> {
+async function readDirectory(
+  fh: FileHandle,
+  path: string,
+): Promise<{ entries: ZipReaderEntry[]; cdOffset: number }> {
   const corrupt = (what: string) => new TugError({ what: `unreadable zip: ${what}`, where: path });
   const fileSize = (await fh.stat()).size;
   // The end record is the last 22 bytes plus a comment of at most 64 KiB.
@@ -164,7 +226,7 @@ async function readDirectory(fh: FileHandle, path: string): Promise<ZipReaderEnt
     }
   }
   if (cdOffset + cdSize > fileSize) throw corrupt("the central directory lies past the end of the file");
-  return parseCentralDirectory(await readAt(fh, cdOffset, cdSize), count, path);
+  return { entries: parseCentralDirectory(await readAt(fh, cdOffset, cdSize), count, path), cdOffset };
 }
 
 /**
@@ -174,6 +236,11 @@ async function readDirectory(fh: FileHandle, path: string): Promise<ZipReaderEnt
  */
 export function parseCentralDirectory(cd: Buffer, count: number, path: string): ZipReaderEntry[] {
   const corrupt = (what: string) => new TugError({ what: `unreadable zip: ${what}`, where: path });
+  if (count > cd.length / CENTRAL_MIN) {
+    throw corrupt(
+      `the end record claims ${count} entries; a central directory of ${cd.length} bytes holds at most ${Math.floor(cd.length / CENTRAL_MIN)}`,
+    );
+  }
   const entries: ZipReaderEntry[] = [];
   let p = 0;
   for (let n = 0; n < count; n++) {

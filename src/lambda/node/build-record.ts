@@ -4,6 +4,7 @@ import { dirname, join, relative } from "node:path";
 import { writeFileAtomic } from "../../engine/cache-store.ts";
 import { hashJson } from "../../engine/key.ts";
 import type { LambdaDistribution } from "../build-python.ts";
+import { arrayOf, isCount, isDistribution, isString, isZipDigest, mapOf, shape } from "../record-shape.ts";
 
 /**
  * The no-op fast path of a Node.js lambda: what the last build read, as stat stamps, and the zip
@@ -23,6 +24,17 @@ export interface NodeLambdaRecord {
 }
 
 const RECORD_VERSION = 1;
+
+/** Whether a value read back from disk is a whole NodeLambdaRecord (its digest checked). */
+export const isNodeLambdaRecord = shape({
+  key: isString,
+  stamps: mapOf(isString),
+  outputs: mapOf(isString),
+  digest: isZipDigest,
+  bytes: isCount,
+  unpackedBytes: isCount,
+  distributions: arrayOf(isDistribution),
+}) as (v: unknown) => v is NodeLambdaRecord;
 // A file modified this close to (or after) the bundle started may have changed after esbuild
 // read it, within the same timestamp tick: such a build is not recorded (the "racy git" problem).
 const RACY_MS = 50;
@@ -79,13 +91,14 @@ export async function freshRecord(o: {
   zipPath: string;
   key: string;
 }): Promise<NodeLambdaRecord | undefined> {
-  let record: NodeLambdaRecord;
+  let record: unknown;
   try {
-    record = JSON.parse(await readFile(recordPath(o.cacheDir, o.zipPath), "utf8")) as NodeLambdaRecord;
+    record = JSON.parse(await readFile(recordPath(o.cacheDir, o.zipPath), "utf8"));
   } catch {
     return undefined;
   }
-  if (record.key !== o.key) return undefined;
+  // A corrupt record is a miss: nothing in it is taken as a digest, a path or a stamp.
+  if (!isNodeLambdaRecord(record) || record.key !== o.key) return undefined;
   const all = { ...record.stamps, ...record.outputs };
   const now = await Promise.all(Object.keys(all).map(stampOf));
   return Object.values(all).every((want, i) => now[i] === want) ? record : undefined;

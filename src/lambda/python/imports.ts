@@ -204,6 +204,8 @@ export async function firstPartyClosure(
     try {
       source = opts.read ? (await opts.read(file)).toString("utf8") : await readFile(file, "utf8");
     } catch (cause) {
+      // A refusal from the reader (a link out of the project) is already the one clear error.
+      if (cause instanceof TugError) throw cause;
       throw new TugError({ what: `cannot read Python source ${file}`, where: file, cause });
     }
     for (const imp of importsOf(source, file)) {

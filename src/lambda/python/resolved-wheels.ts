@@ -38,7 +38,7 @@ export async function resolvedWheels(
   const lists = await Promise.all(
     resolution.distributions.map(async (d) => {
       const path = await opts.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
-      const rows = await cachedWheelTable(opts.store, d.sha256, path);
+      const rows = await cachedWheelTable(opts.store, d.sha256, path, d.wheel);
       for (const m of modulesOf(d.name, rows, opts.moduleMapping)) provided.add(m);
       const file = new WheelFile(path);
       wheels.push(file);

@@ -5,6 +5,7 @@ import type { Readable } from "node:stream";
 import type { CacheStore } from "../../engine/cache-store.ts";
 import { TugError } from "../../errors.ts";
 import { ZipReader } from "../../zip/zip-reader.ts";
+import { verifyZipEntries } from "../../zip/zip-verify.ts";
 
 /**
  * One file of a wheel, with where its compressed bytes start: enough to copy the entry into
@@ -22,21 +23,29 @@ export interface WheelRow {
 }
 
 // Bump when WheelRow, its encoding or how it is derived changes: old records then simply miss.
-const TABLE_VERSION = 2;
+// 3: a table is recorded only for a wheel whose every entry was verified (verifyZipEntries).
+const TABLE_VERSION = 3;
+
+/** How many wheels this process has verified: lets tests prove a cached verdict is reused. */
+export const wheelVerifications = { count: 0 };
 
 // A wheel's table never changes for one sha256: a resident process (tug dev) keeps them.
 const inProcess = new Map<string, WheelRow[]>();
 
 /**
- * A wheel's file table, read once per wheel ever: the record is keyed by the wheel's sha256, so
- * the same bytes always give the same table. Reading it back skips parsing the central directory
- * and one local-header read per entry (thousands for numpy or matplotlib). It is stored as one
- * tab-separated string: the record checksum then costs one hash, not a walk over every row.
+ * A wheel's file table, read and verified once per wheel ever: the record is keyed by the wheel's
+ * sha256, so the same bytes always give the same table, and it exists only for a wheel whose
+ * entries were all verified (CRC, sizes, headers, no overlaps): the record is the cached verdict.
+ * Reading it back skips the wheel entirely (thousands of entries for numpy or matplotlib), so
+ * warm builds never read a wheel to trust it. It is stored as one tab-separated string: the
+ * record checksum then costs one hash, not a walk over every row. Wheel tables never come from
+ * a shared cache (see SHARED_KINDS): every verdict was reached by this machine.
  */
 export async function cachedWheelTable(
   store: CacheStore | undefined,
   sha256: string,
   wheelPath: string,
+  wheel = basename(wheelPath),
 ): Promise<WheelRow[]> {
   const known = inProcess.get(sha256);
   if (known) return known;
@@ -44,7 +53,7 @@ export async function cachedWheelTable(
   const hit = await store?.getRecord<string>("wheel-table", key);
   let rows = hit === undefined ? undefined : decodeRows(hit);
   if (!rows) {
-    rows = await readWheelTable(wheelPath);
+    rows = await readWheelTable(wheelPath, wheel);
     const encoded = encodeRows(rows);
     if (encoded !== undefined) await store?.putRecord("wheel-table", key, encoded);
   }
@@ -62,15 +71,19 @@ export function encodeRows(rows: readonly WheelRow[]): string | undefined {
     .join("\n");
 }
 
+/** Rows back from a record; undefined (a miss, never a half-trusted table) when anything is off. */
 export function decodeRows(text: string): WheelRow[] | undefined {
+  if (typeof text !== "string") return undefined;
   if (text === "") return [];
   const rows: WheelRow[] = [];
   for (const line of text.split("\n")) {
     const f = line.split("\t");
     if (f.length !== 7) return undefined;
     const [name, ...nums] = f as [string, ...string[]];
+    if (name === "" || !nums.every((n) => /^\d{1,16}$/.test(n))) return undefined;
     const [mode, method, crc32, compressedSize, uncompressedSize, dataOffset] = nums.map(Number) as number[];
     if (method !== 0 && method !== 8) return undefined;
+    if ((crc32 as number) > 0xffffffff || (mode as number) > 0o7777) return undefined;
     rows.push({
       name,
       mode: mode as number,
@@ -84,9 +97,13 @@ export function decodeRows(text: string): WheelRow[] | undefined {
   return rows;
 }
 
-/** Reads a wheel's file table from its central directory and local headers. */
-export async function readWheelTable(wheelPath: string): Promise<WheelRow[]> {
-  const wheel = basename(wheelPath);
+/**
+ * Reads a wheel's file table from its central directory and local headers, after checking every
+ * entry against its real bytes (verifyZipEntries). The rows' offsets and sizes are the very
+ * ranges that were verified, so copying them compressed into a zip copies checked bytes.
+ * `wheel` (its file name) is what errors call it; the path is a cache blob named by sha256.
+ */
+export async function readWheelTable(wheelPath: string, wheel = basename(wheelPath)): Promise<WheelRow[]> {
   let reader: ZipReader;
   try {
     reader = await ZipReader.open(wheelPath);
@@ -102,18 +119,16 @@ export async function readWheelTable(wheelPath: string): Promise<WheelRow[]> {
     throw err;
   }
   try {
+    const offsets = await verifyZipEntries(reader, { label: `wheel ${wheel}`, where: wheelPath });
+    wheelVerifications.count++;
     const rows: WheelRow[] = [];
     for (const e of reader.entries) {
       if (e.dir) continue;
-      if (e.method !== 0 && e.method !== 8) {
-        throw new TugError({
-          what: `wheel ${wheel}: ${e.name} uses compression method ${e.method}; wheels use stored or deflate`,
-          where: wheelPath,
-          hint: "the wheel is malformed; use another version or rebuild it",
-        });
-      }
-      const dataOffset = await reader.dataOffset(e);
       const { name, mode, method, crc32, compressedSize, uncompressedSize } = e;
+      // verifyZipEntries refused any other method and gave every entry its data offset.
+      if (method !== 0 && method !== 8) throw new Error(`internal: unverified method ${method}`);
+      const dataOffset = offsets.get(e);
+      if (dataOffset === undefined) throw new Error(`internal: ${name} was not verified`);
       rows.push({ name, mode, method, crc32, compressedSize, uncompressedSize, dataOffset });
     }
     return rows;
@@ -126,7 +141,8 @@ export async function readWheelTable(wheelPath: string): Promise<WheelRow[]> {
 const READ_WHOLE = 1 << 20;
 
 /**
- * Reads one wheel's entries through a single descriptor, opened on first use: a zip of five
+ * Reads one wheel's entries through a single descriptor, opened on first use, at exactly the
+ * ranges verified when its table was made (`dataOffset`, `compressedSize`): a zip of five
  * thousand entries from eleven wheels opens eleven files, not five thousand. Reads are
  * positional, so the zip writer may have several in flight (its look-ahead) on one descriptor.
  */
