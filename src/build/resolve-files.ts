@@ -1,7 +1,7 @@
-import { promises as fs } from "node:fs";
 import type { Project } from "../config/types.ts";
 import { referencedTargets, resolveYamlText } from "../deploy/resolve.ts";
 import { TugError } from "../errors.ts";
+import { readBoundedFile } from "../util/bounded-file.ts";
 import { type BuildOptions, build } from "./build.ts";
 
 /**
@@ -22,8 +22,10 @@ export async function resolveFiles(
   const texts = await Promise.all(
     files.map(async (file) => {
       try {
-        return { file, text: await fs.readFile(file, "utf8") };
+        // Kubernetes manifests run to a few MiB even for big Helm charts; 64 MiB is not one.
+        return { file, text: (await readBoundedFile(file, 64 << 20, "manifest file")).toString("utf8") };
       } catch (cause) {
+        if (cause instanceof TugError) throw cause;
         throw new TugError({ what: `cannot read ${file}`, where: file, cause });
       }
     }),

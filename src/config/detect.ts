@@ -1,6 +1,7 @@
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { TugError } from "../errors.ts";
+import { readBoundedFile } from "../util/bounded-file.ts";
 import { displayPath } from "./find.ts";
 import { hostPlatform } from "./platform.ts";
 import type { ImageTarget, Project, TargetCommon } from "./types.ts";
@@ -37,8 +38,10 @@ async function nodeEntry(dir: string): Promise<string> {
   const pkgFile = join(dir, "package.json");
   let main: unknown;
   try {
-    main = (JSON.parse(await readFile(pkgFile, "utf8")) as { main?: unknown }).main;
+    const text = (await readBoundedFile(pkgFile, 1 << 20, "package.json")).toString("utf8");
+    main = (JSON.parse(text) as { main?: unknown }).main;
   } catch (cause) {
+    if (cause instanceof TugError) throw cause;
     throw new TugError({
       what: "package.json is not valid JSON",
       where: displayPath(pkgFile),
