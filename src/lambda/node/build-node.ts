@@ -13,6 +13,7 @@ import { createZip } from "../../zip/zip-writer.ts";
 import { type LambdaDistribution, type LambdaReport, lambdaOutDir } from "../build-python.ts";
 import { freshRecord, saveRecord, watchedPaths } from "./build-record.ts";
 import { bundleLambda } from "./bundle.ts";
+import { checkBundleInputs } from "./bundle-inputs.ts";
 import { detectNativePackages, installNatives, nativeSpecs } from "./native-packages.ts";
 
 /** Bumped when the zip's layout or the metadata changes, so older records no longer match. */
@@ -152,6 +153,7 @@ async function planNodeLambda(o: {
   };
   try {
     const bundle = await bundleLambda({ target, projectDir, externals, staging });
+    await checkBundleInputs({ inputs: bundle.inputs, projectDir, where: target.where });
     const used = bundle.requires.filter((r) => natives.includes(r));
     const entries: ZipEntry[] = [{ name: bundle.name, data: bundle.code }];
     if (bundle.map) entries.push({ name: `${bundle.name}.map`, data: bundle.map });
