@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import type { BuildOptions } from "esbuild";
 import type { NodeTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
+import { DEFAULT_IGNORE } from "../engine/ignore-rules.ts";
 import type { LayerRecipe } from "../engine/layer-action.ts";
 import { type SourceFile, scanTree } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
@@ -35,6 +36,7 @@ export const nodeBuilder: Builder = {
       statCache: engine.statCache,
       where: target.where,
       ignore: (p) => p === "node_modules" || p.endsWith("/node_modules"),
+      ignoreFiles: target.ignore ?? DEFAULT_IGNORE,
     });
     if (!tree.files.some((f) => f.path === target.entry)) {
       throw new TugError({

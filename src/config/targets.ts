@@ -58,6 +58,7 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
       ? {}
       : { compression: compression(raw.compression) }),
     tags: [...new Set(raw.tags)],
+    ...(raw.ignore ? { ignore: raw.ignore } : {}),
     ...(raw.dev ? { dev: devConfig(raw.dev, dir) } : {}),
   };
   switch (raw.builder) {
