@@ -84,7 +84,10 @@ export async function watch(root: string, opts: WatchOptions): Promise<Watcher> 
 
   const watchDir = async (dir: string, announce: boolean, again = false): Promise<void> => {
     if (closed || (watchers.has(dir) && !again) || ignored(dir, true)) return;
-    if (!watchers.has(dir) && !startWatch(dir)) return;
+    const fresh = !watchers.has(dir);
+    if (fresh && !startWatch(dir)) return;
+    // After new ignore rules, the files of a directory they stopped excluding are changes too.
+    const report = announce || (again && fresh);
     const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
     if (rules && opts.ignoreFiles?.git && entries.some((e) => e.name === ".gitignore")) {
       const rel = relative(root, dir).split(sep).join("/");
@@ -93,8 +96,8 @@ export async function watch(root: string, opts: WatchOptions): Promise<Watcher> 
     await Promise.all(
       entries.map((e) => {
         const path = join(dir, e.name);
-        if (e.isDirectory()) return watchDir(path, announce, again);
-        if (announce) record(path);
+        if (e.isDirectory()) return watchDir(path, report, again);
+        if (report) record(path);
         return undefined;
       }),
     );
