@@ -202,6 +202,12 @@ export class ContextRules {
       const r = t.rules.test(isDir ? `${path}/` : path);
       if (r.ignored) v = { excluded: true, by: origin(t.source, r.rule) };
       else if (r.unignored) v = { excluded: false, by: negationFor(t.negations, path, isDir) };
+      else {
+        // `!generated/` re-includes what is under it too, as a Docker exception does: the
+        // escape hatch from a .gitignore rule must not need `!generated/**`.
+        const opened = reincludedDir(t, path);
+        if (opened) v = { excluded: false, by: opened };
+      }
     }
     return v.by ? { excluded: v.excluded, by: strip(v.by) } : v;
   }
@@ -239,6 +245,18 @@ export class ContextRules {
 function ignoresContext(rules: Ignore, prefix: string): boolean {
   const parts = prefix.split("/").filter(Boolean);
   return parts.some((_, i) => rules.ignores(`${parts.slice(0, i + 1).join("/")}/`));
+}
+
+function reincludedDir(t: { rules: Ignore; negations: Negation[] }, path: string): RuleOrigin | undefined {
+  if (t.negations.length === 0) return undefined;
+  const parts = path.split("/");
+  for (let i = parts.length - 1; i > 0; i--) {
+    const dir = parts.slice(0, i).join("/");
+    const r = t.rules.test(`${dir}/`);
+    if (r.ignored) return undefined;
+    if (r.unignored) return negationFor(t.negations, dir, true);
+  }
+  return undefined;
 }
 
 function depth(g: GitLayer): number {

@@ -128,3 +128,14 @@ test("replacing or removing a nested .gitignore changes the verdict", () => {
   r.setGitignore("a", undefined);
   assert.equal(excluded(r, "a/x.txt"), false);
 });
+
+test(".tugignore: re-including a directory a .gitignore excludes re-includes its contents", () => {
+  const r = new ContextRules({
+    tugignore: { source: ".tugignore", text: "!src/generated/\nsrc/generated/*.bak\n" },
+  });
+  r.setGitignore("", "src/generated/\n");
+  assert.equal(r.canSkip("src/generated"), false);
+  assert.equal(excluded(r, "src/generated/api.ts"), false);
+  assert.equal(r.explain("src/generated/api.ts", false).by?.pattern, "!src/generated/");
+  assert.equal(excluded(r, "src/generated/api.bak"), true, "a later, more specific line still excludes");
+});
