@@ -2,7 +2,12 @@ import { type FSWatcher, promises as fs, watch as fsWatch } from "node:fs";
 import { basename, join, relative, sep } from "node:path";
 import { globToRegExp } from "../engine/glob.ts";
 import { loadContextRules, readIgnoreFile } from "../engine/ignore-files.ts";
-import { type ContextRules, IGNORE_FILE_NAMES, type IgnoreSettings } from "../engine/ignore-rules.ts";
+import {
+  type ContextRules,
+  IGNORE_FILE_NAMES,
+  type IgnoreSettings,
+  loadMatchers,
+} from "../engine/ignore-rules.ts";
 
 export interface WatchEvent {
   /** Absolute path. */
@@ -56,7 +61,11 @@ export async function watch(root: string, opts: WatchOptions): Promise<Watcher> 
     if (!opts.ignoreFiles) return;
     const dir = relative(root, join(abs, "..")).split(sep).join("/");
     rules = await loadContextRules(root, opts.ignoreFiles);
-    if (opts.ignoreFiles.git) rules.setGitignore(dir, await readIgnoreFile(join(root, dir, ".gitignore")));
+    if (opts.ignoreFiles.git) {
+      const text = await readIgnoreFile(join(root, dir, ".gitignore"));
+      if (text !== undefined) await loadMatchers();
+      rules.setGitignore(dir, text);
+    }
     await watchDir(root, false, true);
   };
   const debounceMs = opts.debounceMs ?? 25;
@@ -91,7 +100,9 @@ export async function watch(root: string, opts: WatchOptions): Promise<Watcher> 
     const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
     if (rules && opts.ignoreFiles?.git && entries.some((e) => e.name === ".gitignore")) {
       const rel = relative(root, dir).split(sep).join("/");
-      rules.setGitignore(rel, await readIgnoreFile(join(dir, ".gitignore")));
+      const text = await readIgnoreFile(join(dir, ".gitignore"));
+      if (text !== undefined) await loadMatchers();
+      rules.setGitignore(rel, text);
     }
     await Promise.all(
       entries.map((e) => {

@@ -1,6 +1,6 @@
 import { promises as fs } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
-import { ContextRules, type GitignoreAbove, type IgnoreSettings } from "./ignore-rules.ts";
+import { ContextRules, type GitignoreAbove, type IgnoreSettings, loadMatchers } from "./ignore-rules.ts";
 
 /**
  * Reads the ignore files of a context for ContextRules. A no-op build scans every context again,
@@ -69,6 +69,7 @@ export async function loadContextRules(context: string, settings: IgnoreSettings
   const stamps = `${JSON.stringify(settings)}\n${read.map((r) => `${r.f}=${texts.get(r.f)?.stamp}`).join("\n")}`;
   const hit = contexts.get(context);
   if (hit?.stamps === stamps) return hit.rules;
+  if (read.some((r) => r.text !== undefined) || settings.patterns.length > 0) await loadMatchers();
   const [docker, tug, ...above] = read;
   const rules = new ContextRules({
     git: settings.git,
@@ -96,6 +97,8 @@ export async function loadGitignoresAlong(rules: ContextRules, context: string, 
   const parts = path.split("/").slice(0, -1);
   for (let i = 0; i <= parts.length; i++) {
     const dir = parts.slice(0, i).join("/");
-    rules.setGitignore(dir, await readIgnoreFile(join(context, dir, ".gitignore")));
+    const text = await readIgnoreFile(join(context, dir, ".gitignore"));
+    if (text !== undefined) await loadMatchers();
+    rules.setGitignore(dir, text);
   }
 }

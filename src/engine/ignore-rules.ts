@@ -1,8 +1,29 @@
-import dockerignoreModule from "@balena/dockerignore";
-import ignore, { type Ignore } from "ignore";
+import type { Ignore } from "ignore";
 
-// A CommonJS module whose typings declare an ES default export; it also sets `.default` itself.
-const dockerignore = dockerignoreModule.default;
+type GitMatcherFactory = typeof import("ignore");
+type DockerMatcherFactory = typeof import("@balena/dockerignore")["default"];
+let gitMatcher: GitMatcherFactory | undefined;
+let dockerMatcherFactory: DockerMatcherFactory | undefined;
+
+/**
+ * Imports the matcher libraries (~10 ms of a CLI start); only contexts that have ignore rules
+ * pay for it. Call before building ContextRules from text or adding a .gitignore.
+ */
+export async function loadMatchers(): Promise<void> {
+  gitMatcher ??= (await import("ignore")).default;
+  // A CommonJS module whose typings declare an ES default export; it also sets `.default` itself.
+  dockerMatcherFactory ??= (await import("@balena/dockerignore")).default.default;
+}
+
+function ignore(): Ignore {
+  if (!gitMatcher) throw new Error("ignore rules used before loadMatchers()");
+  return gitMatcher();
+}
+
+function dockerignore(opts: { ignorecase: boolean }): ReturnType<DockerMatcherFactory> {
+  if (!dockerMatcherFactory) throw new Error("ignore rules used before loadMatchers()");
+  return dockerMatcherFactory(opts);
+}
 
 /**
  * Which files of a context are inputs. Three layers, each overriding the one before it where
@@ -66,10 +87,26 @@ interface GitLayer {
   negations: Negation[];
 }
 
+type DockerMatcher = ReturnType<DockerMatcherFactory>;
+
 interface DockerRule extends RuleOrigin {
   negative: boolean;
-  /** A matcher holding this one rule without its `!`, so a match is observable either way. */
-  matcher: ReturnType<typeof dockerignore>;
+  /** The line without `!`. */
+  body: string;
+  /** This one line as an exclusion, made when an explanation needs to know which line matched. */
+  matcher?: DockerMatcher;
+}
+
+/**
+ * One library matcher per question, not per line: ten per-line matchers cost ~20 µs a path,
+ * the whole file ~2 µs, and a scan asks for every file of the context.
+ */
+interface DockerLayer {
+  /** Docker's verdict: the whole file. */
+  all: DockerMatcher;
+  /** Every line as an exclusion: does any line match at all (to override a .gitignore)? */
+  anyLine: DockerMatcher;
+  rules: DockerRule[];
 }
 
 interface Negation extends RuleOrigin {
@@ -109,6 +146,28 @@ function gitRules(text: string, source: string): { rules: Ignore; negations: Neg
   return { rules, negations };
 }
 
+// Docker matches case-sensitively on Linux; the library's default is to ignore case.
+const dockerMatcher = (patterns: string[]) => dockerignore({ ignorecase: false }).add(patterns);
+
+function dockerLayer(text: string, source: string): DockerLayer {
+  const rules = dockerRules(text, source);
+  return {
+    all: dockerMatcher(rules.map((r) => r.pattern)),
+    anyLine: dockerMatcher(rules.map((r) => r.body)),
+    rules,
+  };
+}
+
+/** The last line that matches decides, as in moby's patternmatcher. */
+function lastDockerLine(d: DockerLayer, path: string): RuleOrigin | undefined {
+  let last: DockerRule | undefined;
+  for (const r of d.rules) {
+    r.matcher ??= dockerMatcher([r.body]);
+    if (r.matcher.ignores(path)) last = r;
+  }
+  return last;
+}
+
 function dockerRules(text: string, source: string): DockerRule[] {
   const out: DockerRule[] = [];
   for (const l of lines(text)) {
@@ -121,8 +180,7 @@ function dockerRules(text: string, source: string): DockerRule[] {
       line: l.line,
       pattern: trimmed,
       negative,
-      // Docker matches case-sensitively on Linux; the library's default is to ignore case.
-      matcher: dockerignore({ ignorecase: false }).add(body),
+      body,
     });
   }
   return out;
@@ -130,7 +188,7 @@ function dockerRules(text: string, source: string): DockerRule[] {
 
 /** Docker's cleaned form of an exception pattern: no `!`, no leading '/', no trailing '/'. */
 function dockerBody(r: DockerRule): string {
-  return r.pattern.slice(1).trim().replace(/^\/+/, "").replace(/\/+$/, "").replace(/^\.\//, "");
+  return r.body.replace(/^\/+/, "").replace(/\/+$/, "").replace(/^\.\//, "");
 }
 
 export interface ContextRulesInput {
@@ -146,7 +204,7 @@ export interface ContextRulesInput {
 
 export class ContextRules {
   private readonly git: GitLayer[] = [];
-  private readonly docker: DockerRule[];
+  private readonly docker: DockerLayer | undefined;
   private readonly tug: Array<{ source: string; rules: Ignore; negations: Negation[] }> = [];
 
   private readonly gitEnabled: boolean;
@@ -159,7 +217,9 @@ export class ContextRules {
       // user chose it explicitly, so that file's rules would exclude everything; they do not apply.
       if (!ignoresContext(layer.rules, a.prefix)) this.git.push(layer);
     }
-    this.docker = input.dockerignore ? dockerRules(input.dockerignore.text, input.dockerignore.source) : [];
+    this.docker = input.dockerignore
+      ? dockerLayer(input.dockerignore.text, input.dockerignore.source)
+      : undefined;
     if (input.tugignore)
       this.tug.push({
         source: input.tugignore.source,
@@ -182,8 +242,11 @@ export class ContextRules {
     this.git.sort((a, b) => depth(a) - depth(b));
   }
 
-  /** The verdict of the path's own rules, ignoring whether a directory above it is pruned. */
-  verdict(path: string, isDir: boolean): PathVerdict {
+  /**
+   * The verdict of the path's own rules, ignoring whether a directory above it is skipped.
+   * Without `why` (scans, the watcher) only `excluded` is computed, not which line decided.
+   */
+  verdict(path: string, isDir: boolean, why = true): PathVerdict {
     let v: PathVerdict = { excluded: false };
     for (const g of this.git) {
       let rel: string;
@@ -193,23 +256,26 @@ export class ContextRules {
       else continue;
       const r = g.rules.test(isDir ? `${rel}/` : rel);
       if (r.ignored) v = { excluded: true, by: origin(g.source, r.rule) };
-      else if (r.unignored) v = { excluded: false, by: negationFor(g.negations, rel, isDir) };
+      else if (r.unignored)
+        v = { excluded: false, by: why ? negationFor(g.negations, rel, isDir) : undefined };
     }
-    let docker: DockerRule | undefined;
-    for (const r of this.docker) if (r.matcher.ignores(path)) docker = r;
-    if (docker) v = { excluded: !docker.negative, by: docker };
+    const d = this.docker;
+    if (d?.all.ignores(path)) v = { excluded: true, by: why ? lastDockerLine(d, path) : undefined };
+    else if (d && (v.excluded || why) && d.anyLine.ignores(path))
+      v = { excluded: false, by: why ? lastDockerLine(d, path) : undefined };
     for (const t of this.tug) {
       const r = t.rules.test(isDir ? `${path}/` : path);
       if (r.ignored) v = { excluded: true, by: origin(t.source, r.rule) };
-      else if (r.unignored) v = { excluded: false, by: negationFor(t.negations, path, isDir) };
-      else {
+      else if (r.unignored)
+        v = { excluded: false, by: why ? negationFor(t.negations, path, isDir) : undefined };
+      else if (v.excluded || why) {
         // `!generated/` re-includes what is under it too, as a Docker exception does: the
         // escape hatch from a .gitignore rule must not need `!generated/**`.
         const opened = reincludedDir(t, path);
         if (opened) v = { excluded: false, by: opened };
       }
     }
-    return v.by ? { excluded: v.excluded, by: strip(v.by) } : v;
+    return v.by ? { excluded: v.excluded, by: strip(v.by) } : { excluded: v.excluded };
   }
 
   /**
@@ -221,24 +287,24 @@ export class ContextRules {
   canSkip(dir: string): boolean {
     const dirSlash = `${dir}/`;
     const opens = (body: string) => `${body}/`.startsWith(dirSlash);
-    if (this.docker.some((r) => r.negative && opens(dockerBody(r)))) return false;
+    if (this.docker?.rules.some((r) => r.negative && opens(dockerBody(r)))) return false;
     return !this.tug.some((t) => t.negations.some((n) => opens(n.body)));
   }
 
   /** The full answer for one path: its own verdict, or the skipped directory above it. */
-  explain(path: string, isDir: boolean): PathVerdict {
+  explain(path: string, isDir: boolean, why = true): PathVerdict {
     const parts = path.split("/");
     for (let i = 1; i < parts.length; i++) {
       const dir = parts.slice(0, i).join("/");
-      const v = this.verdict(dir, true);
+      const v = this.verdict(dir, true, why);
       if (v.excluded && this.canSkip(dir)) return { ...v, under: dir };
     }
-    return this.verdict(path, isDir);
+    return this.verdict(path, isDir, why);
   }
 
   /** For the dev watcher: is a changed path outside the inputs? */
   excludes(path: string, isDir: boolean): boolean {
-    return this.explain(path, isDir).excluded;
+    return this.explain(path, isDir, false).excluded;
   }
 }
 

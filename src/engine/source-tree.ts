@@ -4,7 +4,7 @@ import { join, resolve, sep } from "node:path";
 import { TugError } from "../errors.ts";
 import { type Digest, digestFile, sha256 } from "../oci/digest.ts";
 import { loadContextRules, readIgnoreFile } from "./ignore-files.ts";
-import type { IgnoreSettings } from "./ignore-rules.ts";
+import { type IgnoreSettings, loadMatchers } from "./ignore-rules.ts";
 import { Limiter } from "./limiter.ts";
 import type { StatCache } from "./stat-cache.ts";
 
@@ -62,7 +62,9 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<So
     const entries = (await fs.readdir(dir, { withFileTypes: true })).sort(byName);
     if (rules && opts.ignoreFiles?.git) {
       const has = entries.some((e) => e.name === ".gitignore");
-      rules.setGitignore(relDir, has ? await readIgnoreFile(join(dir, ".gitignore")) : undefined);
+      const text = has ? await readIgnoreFile(join(dir, ".gitignore")) : undefined;
+      if (text !== undefined) await loadMatchers();
+      rules.setGitignore(relDir, text);
     }
     for (const entry of entries) {
       const name = entry.name;
@@ -71,7 +73,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<So
       if (ALWAYS_IGNORED.has(name)) continue;
       const isDir = entry.isDirectory();
       if (opts.ignore?.(rel, isDir)) continue;
-      if (rules?.verdict(rel, isDir).excluded) {
+      if (rules?.verdict(rel, isDir, false).excluded) {
         // Docker descends into an excluded directory only for an exception naming a path
         // inside it; the directory itself is then shipped only if something under it is.
         if (!isDir || rules.canSkip(rel)) continue;

@@ -1,7 +1,9 @@
 // The rule engine alone: Docker's and git's semantics where they differ, and how the layers stack.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ContextRules, type ContextRulesInput } from "../../src/engine/ignore-rules.ts";
+import { ContextRules, type ContextRulesInput, loadMatchers } from "../../src/engine/ignore-rules.ts";
+
+await loadMatchers();
 
 const docker = (text: string, more: Partial<ContextRulesInput> = {}) =>
   new ContextRules({ dockerignore: { source: ".dockerignore", text }, ...more });
