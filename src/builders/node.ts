@@ -1,7 +1,8 @@
 import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import type { BuildOptions } from "esbuild";
 import type { NodeTarget } from "../config/types.ts";
@@ -13,6 +14,7 @@ import { TugError } from "../errors.ts";
 import { sha256 } from "../oci/digest.ts";
 import type { Platform } from "../oci/types.ts";
 import { type Builder, entriesUnder } from "./builder.ts";
+import { type BundleMetafile, uncoveredBundleInputs, uncoveredInputsError } from "./bundle-inputs.ts";
 import { findNativePackages, runtimeClosure } from "./node-externals.ts";
 
 const run = promisify(execFile);
@@ -63,7 +65,12 @@ export const nodeBuilder: Builder = {
       trees: { context: tree.files },
       produce: async () => ({
         entries: [
-          { path: "app/index.mjs", type: "file", mode: 0o644, data: await bundle(target, externals) },
+          {
+            path: "app/index.mjs",
+            type: "file",
+            mode: 0o644,
+            data: await bundle(target, externals, tree.files),
+          },
         ],
       }),
     });
@@ -95,18 +102,29 @@ export function bundleOptions(target: NodeTarget, externals: string[]): BuildOpt
   };
 }
 
-export async function bundle(target: NodeTarget, externals: string[]): Promise<Uint8Array> {
+export async function bundle(
+  target: NodeTarget,
+  externals: string[],
+  keyed: SourceFile[],
+): Promise<Uint8Array> {
   // One-shot builds run esbuild's native binary directly: loading its JS API and starting its
   // service costs ~50 ms, five times the bundling itself. On any failure the JS API runs
   // instead, for its structured errors.
   const fast = await bundleWithBinary(target, externals);
-  if (fast) return fast;
-  try {
-    const { build: esbuild } = await import("esbuild");
-    return bundleOutput(await esbuild(bundleOptions(target, externals)));
-  } catch (e) {
-    throw esbuildError(e, target);
+  let out: { code: Uint8Array; metafile: BundleMetafile };
+  if (fast) out = fast;
+  else {
+    try {
+      const { build: esbuild } = await import("esbuild");
+      const result = await esbuild({ ...bundleOptions(target, externals), metafile: true });
+      out = { code: bundleOutput(result), metafile: result.metafile };
+    } catch (e) {
+      throw esbuildError(e, target);
+    }
   }
+  const uncovered = uncoveredBundleInputs(out.metafile, keyed);
+  if (uncovered.length > 0) throw uncoveredInputsError(uncovered, target.where);
+  return out.code;
 }
 
 export function esbuildBinary(): string | undefined {
@@ -118,10 +136,14 @@ export function esbuildBinary(): string | undefined {
 }
 
 /** The same options as `bundleOptions`, as command-line flags; the bundle goes to stdout. */
-function bundleWithBinary(target: NodeTarget, externals: string[]): Promise<Uint8Array | undefined> {
+async function bundleWithBinary(
+  target: NodeTarget,
+  externals: string[],
+): Promise<{ code: Uint8Array; metafile: BundleMetafile } | undefined> {
   const bin = esbuildBinary();
-  if (!bin) return Promise.resolve(undefined);
+  if (!bin) return undefined;
   const o = bundleOptions(target, externals);
+  const metafile = join(await fs.mkdtemp(join(tmpdir(), "tug-esbuild-")), "meta.json");
   const args = [
     ...(o.entryPoints as string[]),
     "--bundle",
@@ -132,12 +154,19 @@ function bundleWithBinary(target: NodeTarget, externals: string[]): Promise<Uint
     `--legal-comments=${o.legalComments}`,
     `--banner:js=${o.banner?.js ?? ""}`,
     "--log-level=error",
+    `--metafile=${metafile}`,
   ];
-  return new Promise((resolve) => {
-    execFile(bin, args, { cwd: target.context, encoding: "buffer", maxBuffer: 1 << 30 }, (err, stdout) =>
-      resolve(err ? undefined : new Uint8Array(stdout)),
-    );
-  });
+  try {
+    const code = await new Promise<Uint8Array | undefined>((resolve) => {
+      execFile(bin, args, { cwd: target.context, encoding: "buffer", maxBuffer: 1 << 30 }, (err, stdout) =>
+        resolve(err ? undefined : new Uint8Array(stdout)),
+      );
+    });
+    if (!code) return undefined;
+    return { code, metafile: JSON.parse(await fs.readFile(metafile, "utf8")) as BundleMetafile };
+  } finally {
+    await fs.rm(dirname(metafile), { recursive: true, force: true });
+  }
 }
 
 export function bundleOutput(result: { outputFiles?: Array<{ contents: Uint8Array }> }): Uint8Array {

@@ -185,6 +185,25 @@ test("node image: excluded files are neither shipped nor inputs of the bundle", 
   const kept = await buildJson(dir, cache);
   assert.equal(kept.cached, false, "a kept context file is an input of the node image");
 
+  // A source the bundle imports but an ignore file excludes would not key the bundle: refused.
+  await write(join(dir, "web"), {
+    "src/generated/gen.ts": 'export const gen = "one";\n',
+    "src/.gitignore": "generated/\n",
+  });
+  const server = join(dir, "web", "src", "server.ts");
+  await fs.writeFile(
+    server,
+    `import { gen } from "./generated/gen.ts";\nconsole.log(gen);\n${await fs.readFile(server, "utf8")}`,
+  );
+  const refused = await runTug(["build"], { cwd: dir, env: { TUG_CACHE: cache, TUG_REPO: undefined } });
+  assert.equal(refused.code, 1, refused.stderr);
+  assert.match(
+    refused.stderr,
+    /the bundle reads src\/generated\/gen\.ts, which is not among the target's inputs/,
+  );
+  await fs.writeFile(join(dir, "web", ".tugignore"), "*.bak\n!src/generated/\n");
+  assert.equal((await buildJson(dir, cache)).cached, false);
+
   const r = await runTug(["explain", "web", "--path", "debug.log", "--json"], { cwd: dir });
   assert.deepEqual(JSON.parse(r.stdout), {
     target: "web",
