@@ -41,10 +41,18 @@ export const nodeBuilder: Builder = {
       ignoreFiles: target.ignore ?? DEFAULT_IGNORE,
     });
     if (!tree.files.some((f) => f.path === target.entry)) {
+      const excluded = await fs.stat(join(target.context, target.entry)).then(
+        () => true,
+        () => false,
+      );
       throw new TugError({
-        what: `entry ${target.entry} not found in ${target.context}`,
+        what: excluded
+          ? `entry ${target.entry} is excluded by the context's ignore files`
+          : `entry ${target.entry} not found in ${target.context}`,
         where: target.where,
-        hint: "set `entry:` to the service's main file, relative to `context:`",
+        hint: excluded
+          ? `\`tug explain ${target.name} --path ${target.entry}\` names the rule; re-include it in .tugignore`
+          : "set `entry:` to the service's main file, relative to `context:`",
       });
     }
     const lockfiles = tree.files.filter((f) => LOCKFILES.includes(f.path));

@@ -204,6 +204,12 @@ test("node image: excluded files are neither shipped nor inputs of the bundle", 
   await fs.writeFile(join(dir, "web", ".tugignore"), "*.bak\n!src/generated/\n");
   assert.equal((await buildJson(dir, cache)).cached, false);
 
+  const dockerignore = await fs.readFile(join(dir, "web", ".dockerignore"), "utf8");
+  await fs.appendFile(join(dir, "web", ".dockerignore"), "src/server.ts\n");
+  const noEntry = await runTug(["build"], { cwd: dir, env: { TUG_CACHE: cache, TUG_REPO: undefined } });
+  assert.match(noEntry.stderr, /entry src\/server\.ts is excluded by the context's ignore files/);
+  await fs.writeFile(join(dir, "web", ".dockerignore"), dockerignore);
+
   const r = await runTug(["explain", "web", "--path", "debug.log", "--json"], { cwd: dir });
   assert.deepEqual(JSON.parse(r.stdout), {
     target: "web",
