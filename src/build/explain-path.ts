@@ -1,9 +1,10 @@
 import { promises as fs } from "node:fs";
 import { isAbsolute, join, relative, sep } from "node:path";
+import { ignoreSettings } from "../config/targets.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
 import { matchesAny } from "../engine/glob.ts";
 import { loadContextRules, loadGitignoresAlong } from "../engine/ignore-files.ts";
-import { DEFAULT_IGNORE, describeOrigin, type PathVerdict, type RuleOrigin } from "../engine/ignore-rules.ts";
+import { describeOrigin, type PathVerdict, type RuleOrigin } from "../engine/ignore-rules.ts";
 import { TugError } from "../errors.ts";
 import { selectTargets } from "./build.ts";
 
@@ -34,7 +35,7 @@ export async function explainPath(project: Project, name: string, path: string):
   const [target] = selectTargets(project, [name]);
   const rel = contextRelative(target!, path);
   const st = await fs.lstat(join(target!.context, rel)).catch(() => undefined);
-  const settings = target!.ignore ?? DEFAULT_IGNORE;
+  const settings = ignoreSettings(target!);
   const rules = await loadContextRules(target!.context, settings);
   if (settings.git) await loadGitignoresAlong(rules, target!.context, rel);
   const verdict = rules.explain(rel, st?.isDirectory() ?? false);

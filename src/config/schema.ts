@@ -33,7 +33,8 @@ export const FIELD_HELP = {
   tags: "tags to push (default [latest])",
   ignore:
     "which context files are left out besides .dockerignore and .tugignore: git: false stops reading .gitignore files; patterns adds gitignore-syntax patterns",
-  ignoreGit: "honour .gitignore files in and above the context, inside its git repository (default true)",
+  ignoreGit:
+    "honour .gitignore files in and above the context, inside its git repository (default true; false for command, whose command may read what git ignores)",
   ignorePatterns: "extra patterns to leave out, gitignore syntax, relative to the context",
   main: "Go package to build, relative to context (default .)",
   ldflags: "flags passed to go build -ldflags",
@@ -183,7 +184,7 @@ const common = {
   tags: z.array(Tag).min(1).default(["latest"]).describe(FIELD_HELP.tags),
   ignore: z
     .strictObject({
-      git: z.boolean().default(true).describe(FIELD_HELP.ignoreGit),
+      git: z.boolean().optional().describe(FIELD_HELP.ignoreGit),
       patterns: z.array(z.string().min(1)).default([]).describe(FIELD_HELP.ignorePatterns),
     })
     .optional()

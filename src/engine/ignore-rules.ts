@@ -61,6 +61,8 @@ export interface IgnoreSettings {
 }
 
 export const DEFAULT_IGNORE: IgnoreSettings = { git: true, patterns: [] };
+/** The command builder's default: its command reads the host context, git-ignored files too. */
+export const COMMAND_IGNORE: IgnoreSettings = { git: false, patterns: [] };
 
 /** Ignore files whose edit changes the set of inputs: the dev loop always reacts to them. */
 export const IGNORE_FILE_NAMES = new Set([".gitignore", ".dockerignore", ".tugignore"]);
