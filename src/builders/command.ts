@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { relative } from "node:path";
 import { matchesAny } from "../engine/glob.ts";
+import { COMMAND_IGNORE } from "../engine/ignore-rules.ts";
 import { scanTree } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
 import { type Builder, entriesUnder } from "./builder.ts";
@@ -28,6 +29,7 @@ export const commandBuilder: Builder = {
       statCache: engine.statCache,
       where: target.where,
       ignore: (p) => p === outRel || p.startsWith(`${outRel}/`),
+      ignoreFiles: target.ignore ?? COMMAND_IGNORE,
     });
     const argv = target.run;
     // Only the declared inputs key the action (default ".": the whole context, minus the output).

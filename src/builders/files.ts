@@ -1,3 +1,4 @@
+import { DEFAULT_IGNORE } from "../engine/ignore-rules.ts";
 import { scanTree } from "../engine/source-tree.ts";
 import { type Builder, entriesUnder } from "./builder.ts";
 
@@ -5,7 +6,11 @@ import { type Builder, entriesUnder } from "./builder.ts";
 export const filesBuilder: Builder = {
   async plan({ engine, target }) {
     if (target.builder !== "files") throw new Error("files builder given another target");
-    const tree = await scanTree(target.context, { statCache: engine.statCache, where: target.where });
+    const tree = await scanTree(target.context, {
+      statCache: engine.statCache,
+      where: target.where,
+      ignoreFiles: target.ignore ?? DEFAULT_IGNORE,
+    });
     return {
       config: {},
       layers: [

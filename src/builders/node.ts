@@ -1,17 +1,20 @@
 import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import type { BuildOptions } from "esbuild";
 import type { NodeTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
+import { DEFAULT_IGNORE } from "../engine/ignore-rules.ts";
 import type { LayerRecipe } from "../engine/layer-action.ts";
 import { type SourceFile, scanTree } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
 import { sha256 } from "../oci/digest.ts";
 import type { Platform } from "../oci/types.ts";
 import { type Builder, entriesUnder } from "./builder.ts";
+import { type BundleMetafile, uncoveredBundleInputs, uncoveredInputsError } from "./bundle-inputs.ts";
 import { findNativePackages, runtimeClosure } from "./node-externals.ts";
 
 const run = promisify(execFile);
@@ -35,12 +38,21 @@ export const nodeBuilder: Builder = {
       statCache: engine.statCache,
       where: target.where,
       ignore: (p) => p === "node_modules" || p.endsWith("/node_modules"),
+      ignoreFiles: target.ignore ?? DEFAULT_IGNORE,
     });
     if (!tree.files.some((f) => f.path === target.entry)) {
+      const excluded = await fs.stat(join(target.context, target.entry)).then(
+        () => true,
+        () => false,
+      );
       throw new TugError({
-        what: `entry ${target.entry} not found in ${target.context}`,
+        what: excluded
+          ? `entry ${target.entry} is excluded by the context's ignore files`
+          : `entry ${target.entry} not found in ${target.context}`,
         where: target.where,
-        hint: "set `entry:` to the service's main file, relative to `context:`",
+        hint: excluded
+          ? `\`tug explain ${target.name} --path ${target.entry}\` names the rule; re-include it in .tugignore`
+          : "set `entry:` to the service's main file, relative to `context:`",
       });
     }
     const lockfiles = tree.files.filter((f) => LOCKFILES.includes(f.path));
@@ -61,7 +73,12 @@ export const nodeBuilder: Builder = {
       trees: { context: tree.files },
       produce: async () => ({
         entries: [
-          { path: "app/index.mjs", type: "file", mode: 0o644, data: await bundle(target, externals) },
+          {
+            path: "app/index.mjs",
+            type: "file",
+            mode: 0o644,
+            data: await bundle(target, externals, tree.files),
+          },
         ],
       }),
     });
@@ -93,18 +110,29 @@ export function bundleOptions(target: NodeTarget, externals: string[]): BuildOpt
   };
 }
 
-export async function bundle(target: NodeTarget, externals: string[]): Promise<Uint8Array> {
+export async function bundle(
+  target: NodeTarget,
+  externals: string[],
+  keyed: SourceFile[],
+): Promise<Uint8Array> {
   // One-shot builds run esbuild's native binary directly: loading its JS API and starting its
   // service costs ~50 ms, five times the bundling itself. On any failure the JS API runs
   // instead, for its structured errors.
   const fast = await bundleWithBinary(target, externals);
-  if (fast) return fast;
-  try {
-    const { build: esbuild } = await import("esbuild");
-    return bundleOutput(await esbuild(bundleOptions(target, externals)));
-  } catch (e) {
-    throw esbuildError(e, target);
+  let out: { code: Uint8Array; metafile: BundleMetafile };
+  if (fast) out = fast;
+  else {
+    try {
+      const { build: esbuild } = await import("esbuild");
+      const result = await esbuild({ ...bundleOptions(target, externals), metafile: true });
+      out = { code: bundleOutput(result), metafile: result.metafile };
+    } catch (e) {
+      throw esbuildError(e, target);
+    }
   }
+  const uncovered = uncoveredBundleInputs(out.metafile, keyed);
+  if (uncovered.length > 0) throw uncoveredInputsError(uncovered, target.where);
+  return out.code;
 }
 
 export function esbuildBinary(): string | undefined {
@@ -116,10 +144,14 @@ export function esbuildBinary(): string | undefined {
 }
 
 /** The same options as `bundleOptions`, as command-line flags; the bundle goes to stdout. */
-function bundleWithBinary(target: NodeTarget, externals: string[]): Promise<Uint8Array | undefined> {
+async function bundleWithBinary(
+  target: NodeTarget,
+  externals: string[],
+): Promise<{ code: Uint8Array; metafile: BundleMetafile } | undefined> {
   const bin = esbuildBinary();
-  if (!bin) return Promise.resolve(undefined);
+  if (!bin) return undefined;
   const o = bundleOptions(target, externals);
+  const metafile = join(await fs.mkdtemp(join(tmpdir(), "tug-esbuild-")), "meta.json");
   const args = [
     ...(o.entryPoints as string[]),
     "--bundle",
@@ -130,12 +162,19 @@ function bundleWithBinary(target: NodeTarget, externals: string[]): Promise<Uint
     `--legal-comments=${o.legalComments}`,
     `--banner:js=${o.banner?.js ?? ""}`,
     "--log-level=error",
+    `--metafile=${metafile}`,
   ];
-  return new Promise((resolve) => {
-    execFile(bin, args, { cwd: target.context, encoding: "buffer", maxBuffer: 1 << 30 }, (err, stdout) =>
-      resolve(err ? undefined : new Uint8Array(stdout)),
-    );
-  });
+  try {
+    const code = await new Promise<Uint8Array | undefined>((resolve) => {
+      execFile(bin, args, { cwd: target.context, encoding: "buffer", maxBuffer: 1 << 30 }, (err, stdout) =>
+        resolve(err ? undefined : new Uint8Array(stdout)),
+      );
+    });
+    if (!code) return undefined;
+    return { code, metafile: JSON.parse(await fs.readFile(metafile, "utf8")) as BundleMetafile };
+  } finally {
+    await fs.rm(dirname(metafile), { recursive: true, force: true });
+  }
 }
 
 export function bundleOutput(result: { outputFiles?: Array<{ contents: Uint8Array }> }): Uint8Array {

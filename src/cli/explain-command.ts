@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import { explainPath } from "../build/explain-path.ts";
 import { explainTarget } from "../build/explain-target.ts";
 import { addLambdaFlags, type LambdaFlags } from "./handler-args.ts";
 import { projectFromArgs } from "./project-args.ts";
@@ -11,28 +12,44 @@ export function explainCommand(program: Command): void {
       .argument("<target>", "an image, a lambda or a layer (or FILE:FUNCTION)")
       .option("-f, --file <tug.yaml>", "project file")
       .option("--out <dir>", "where tug build wrote lambda zips (DIR/lambdas; default .tug/out)")
+      .option(
+        "--path <path>",
+        "say whether this context file is an input, or which ignore-file line excludes it",
+      )
       .option("--json", "print JSON")
       .description("say why a target was (or would be) rebuilt: which inputs changed"),
-  ).action(async (arg: string, flags: { file?: string; json?: boolean; out?: string } & LambdaFlags) => {
-    const { project, targets } = await projectFromArgs([arg], flags);
-    const name = targets[0] ?? arg;
-    const steps = await explainTarget(project, name, flags.out ? { out: resolve(flags.out) } : {});
-    if (flags.json) {
-      process.stdout.write(`${JSON.stringify({ target: name, steps })}\n`);
-      return;
-    }
-    for (const s of steps) {
-      const head = {
-        "up-to-date": "up to date (cache hit)",
-        rebuild: "would be rebuilt",
-        missing: "would be rebuilt",
-      }[s.status];
-      process.stdout.write(`${name}  ${s.step}: ${head}\n`);
-      for (const r of s.reasons) process.stdout.write(`  - ${r}\n`);
-      if (s.status === "up-to-date" && s.lastRebuildReasons.length > 0) {
-        process.stdout.write("  last rebuilt because:\n");
-        for (const r of s.lastRebuildReasons.slice(0, 20)) process.stdout.write(`  - ${r}\n`);
+  ).action(
+    async (
+      arg: string,
+      flags: { file?: string; json?: boolean; out?: string; path?: string } & LambdaFlags,
+    ) => {
+      const { project, targets } = await projectFromArgs([arg], flags);
+      const name = targets[0] ?? arg;
+      if (flags.path !== undefined) {
+        const e = await explainPath(project, name, flags.path);
+        if (flags.json) process.stdout.write(`${JSON.stringify({ target: name, ...e })}\n`);
+        else
+          process.stdout.write(`${name}  ${e.path}: ${e.reason}${e.exists ? "" : " (no such file yet)"}\n`);
+        return;
       }
-    }
-  });
+      const steps = await explainTarget(project, name, flags.out ? { out: resolve(flags.out) } : {});
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify({ target: name, steps })}\n`);
+        return;
+      }
+      for (const s of steps) {
+        const head = {
+          "up-to-date": "up to date (cache hit)",
+          rebuild: "would be rebuilt",
+          missing: "would be rebuilt",
+        }[s.status];
+        process.stdout.write(`${name}  ${s.step}: ${head}\n`);
+        for (const r of s.reasons) process.stdout.write(`  - ${r}\n`);
+        if (s.status === "up-to-date" && s.lastRebuildReasons.length > 0) {
+          process.stdout.write("  last rebuilt because:\n");
+          for (const r of s.lastRebuildReasons.slice(0, 20)) process.stdout.write(`  - ${r}\n`);
+        }
+      }
+    },
+  );
 }

@@ -32,6 +32,11 @@ export const FIELD_HELP = {
   compression:
     "layer compression: gzip (level 1 for local outputs and loopback registries, 6 otherwise), none, or {gzip: LEVEL} with LEVEL 0-9",
   tags: "tags to push (default [latest])",
+  ignore:
+    "which context files are left out besides .dockerignore and .tugignore: git: false stops reading .gitignore files; patterns adds gitignore-syntax patterns",
+  ignoreGit:
+    "honour .gitignore files in and above the context, inside its git repository (default true; false for command, whose command may read what git ignores)",
+  ignorePatterns: "extra patterns to leave out, gitignore syntax, relative to the context",
   main: "Go package to build, relative to context (default .)",
   ldflags: "flags passed to go build -ldflags",
   goFlags:
@@ -197,6 +202,13 @@ const common = {
   annotations: StringMap.optional().describe(FIELD_HELP.annotations),
   compression: Compression.optional().describe(FIELD_HELP.compression),
   tags: z.array(Tag).min(1).default(["latest"]).describe(FIELD_HELP.tags),
+  ignore: z
+    .strictObject({
+      git: z.boolean().optional().describe(FIELD_HELP.ignoreGit),
+      patterns: z.array(z.string().min(1)).default([]).describe(FIELD_HELP.ignorePatterns),
+    })
+    .optional()
+    .describe(FIELD_HELP.ignore),
   dev: Dev.optional(),
 };
 

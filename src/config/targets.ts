@@ -1,4 +1,5 @@
 import { isAbsolute, relative, resolve } from "node:path";
+import { COMMAND_IGNORE, DEFAULT_IGNORE, type IgnoreSettings } from "../engine/ignore-rules.ts";
 import { parseBase } from "./base.ts";
 import { hostPlatform } from "./platform.ts";
 import type { RawImageTarget } from "./schema.ts";
@@ -37,6 +38,11 @@ function devConfig(raw: NonNullable<RawImageTarget["dev"]>, dir: string): DevCon
   };
 }
 
+/** The ignore settings a target's context is read with (loadProject always sets them). */
+export function ignoreSettings(target: ImageTarget): IgnoreSettings {
+  return target.ignore ?? (target.builder === "command" ? COMMAND_IGNORE : DEFAULT_IGNORE);
+}
+
 /** Normalises a validated target: absolute host paths, parsed base and platforms, defaults. */
 export function toImageTarget(name: string, raw: RawImageTarget, dir: string, where: string): ImageTarget {
   const context = resolve(dir, raw.context);
@@ -58,6 +64,9 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
       ? {}
       : { compression: compression(raw.compression) }),
     tags: [...new Set(raw.tags)],
+    // A command reads the context on the host, .env.local or node_modules included: with git's
+    // rules its key would miss files it reads, so .gitignore applies to it only on request.
+    ignore: { git: raw.ignore?.git ?? raw.builder !== "command", patterns: raw.ignore?.patterns ?? [] },
     ...(raw.dev ? { dev: devConfig(raw.dev, dir) } : {}),
   };
   switch (raw.builder) {

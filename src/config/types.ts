@@ -1,3 +1,4 @@
+import type { IgnoreSettings } from "../engine/ignore-rules.ts";
 import type { PythonTarget } from "../lambda/python/runtime.ts";
 import type { Platform } from "../oci/types.ts";
 import type { BaseRef } from "./base.ts";
@@ -31,6 +32,8 @@ export interface TargetCommon {
   compression?: Compression;
   /** At least one; default ["latest"]. */
   tags: string[];
+  /** Which context files are inputs besides .dockerignore/.tugignore (default: git on, no patterns). */
+  ignore?: IgnoreSettings;
   /** `tug dev` settings; undefined when the image has no `dev:` block. */
   dev?: DevConfig;
 }

@@ -2,6 +2,7 @@ import { access } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { selectTargets } from "../build/build.ts";
 import { hostPlatform } from "../config/platform.ts";
+import { ignoreSettings } from "../config/targets.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
 import { TugError } from "../errors.ts";
@@ -92,6 +93,7 @@ export async function dev(project: Project, opts: DevOptions): Promise<DevSessio
       watchers.push(
         await watch(context, {
           debounceMs: opts.debounceMs,
+          ignoreFiles: ignoreSettings(target),
           onFirstEvent: () => {
             firstSeen ??= performance.now();
           },

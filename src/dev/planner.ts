@@ -1,5 +1,6 @@
 import type { ImageTarget } from "../config/types.ts";
 import { globToRegExp, matchesAny } from "../engine/glob.ts";
+import { IGNORE_FILE_NAMES } from "../engine/ignore-rules.ts";
 
 /** A changed path, relative to the target's context ('/' separators). */
 export interface Change {
@@ -41,6 +42,10 @@ export function planChanges(target: ImageTarget, changes: Change[]): Plan {
   if (relevant.length === 0) return { action: "none" };
   const dev = target.dev;
   const fallBack = [...(dev?.fallBackOn ?? []), ...DEPENDENCY_FILES[target.builder]];
+  // New ignore rules change which files are inputs: only a rebuild ships exactly the new set.
+  const rules = relevant.find((c) => IGNORE_FILE_NAMES.has(c.path.split("/").pop()!));
+  if (rules)
+    return { action: "rebuild", reason: `${rules.path} changed which files are inputs`, changes: relevant };
   const trigger = relevant.find((c) => matchesAny(c.path, fallBack));
   if (trigger)
     return { action: "rebuild", reason: `${trigger.path} matches fall_back_on`, changes: relevant };

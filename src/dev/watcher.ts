@@ -1,6 +1,13 @@
 import { type FSWatcher, promises as fs, watch as fsWatch } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { basename, join, relative, sep } from "node:path";
 import { globToRegExp } from "../engine/glob.ts";
+import { loadContextRules, readIgnoreFile } from "../engine/ignore-files.ts";
+import {
+  type ContextRules,
+  IGNORE_FILE_NAMES,
+  type IgnoreSettings,
+  loadMatchers,
+} from "../engine/ignore-rules.ts";
 
 export interface WatchEvent {
   /** Absolute path. */
@@ -19,6 +26,12 @@ export interface WatchOptions {
   onFirstEvent?(): void;
   onBatch(events: WatchEvent[]): void | Promise<void>;
   onError?(e: Error): void;
+  /**
+   * The root is an image context: paths its ignore files exclude are not watched and not
+   * reported, exactly the files its builds leave out. Edits of the ignore files themselves are
+   * always reported (they change which files are inputs) and reload the rules.
+   */
+  ignoreFiles?: IgnoreSettings;
 }
 
 const ALWAYS_IGNORED = ["**/.git", "**/node_modules", "**/.tug"];
@@ -32,10 +45,28 @@ const ALWAYS_IGNORED = ["**/.git", "**/node_modules", "**/.tug"];
  * one batch per quiet period; directories created later are watched as they appear.
  */
 export async function watch(root: string, opts: WatchOptions): Promise<Watcher> {
-  const ignore = [...ALWAYS_IGNORED, ...(await gitignorePatterns(root))].map(globToRegExp);
-  const ignored = (abs: string) => {
+  const always = ALWAYS_IGNORED.map(globToRegExp);
+  const legacy = opts.ignoreFiles ? [] : (await gitignorePatterns(root)).map(globToRegExp);
+  let rules: ContextRules | undefined = opts.ignoreFiles
+    ? await loadContextRules(root, opts.ignoreFiles)
+    : undefined;
+  const ignored = (abs: string, isDir: boolean) => {
     const rel = relative(root, abs).split(sep).join("/");
-    return rel !== "" && ignore.some((re) => re.test(rel));
+    if (rel === "" || always.some((re) => re.test(rel))) return rel !== "";
+    if (rules && !isDir && IGNORE_FILE_NAMES.has(basename(rel))) return false;
+    return legacy.some((re) => re.test(rel)) || (rules?.excludes(rel, isDir) ?? false);
+  };
+  /** An ignore file changed: read the rules again and watch directories they no longer exclude. */
+  const reloadRules = async (abs: string) => {
+    if (!opts.ignoreFiles) return;
+    const dir = relative(root, join(abs, "..")).split(sep).join("/");
+    rules = await loadContextRules(root, opts.ignoreFiles);
+    if (opts.ignoreFiles.git) {
+      const text = await readIgnoreFile(join(root, dir, ".gitignore"));
+      if (text !== undefined) await loadMatchers();
+      rules.setGitignore(dir, text);
+    }
+    await watchDir(root, false, true);
   };
   const debounceMs = opts.debounceMs ?? 25;
   const watchers = new Map<string, FSWatcher>();
@@ -50,7 +81,9 @@ export async function watch(root: string, opts: WatchOptions): Promise<Watcher> 
     if (batch.length > 0) Promise.resolve(opts.onBatch(batch)).catch((e: Error) => opts.onError?.(e));
   };
   const record = (path: string) => {
-    if (closed || ignored(path)) return;
+    if (closed || ignored(path, false)) return;
+    if (rules && IGNORE_FILE_NAMES.has(basename(path)))
+      reloadRules(path).catch((e: Error) => opts.onError?.(e));
     if (pending.size === 0) opts.onFirstEvent?.();
     // Existence is decided when the batch is read: an event says "look here", not what happened.
     pending.set(path, { path, deleted: false });
@@ -58,8 +91,30 @@ export async function watch(root: string, opts: WatchOptions): Promise<Watcher> 
     timer = setTimeout(flush, debounceMs);
   };
 
-  const watchDir = async (dir: string, announce: boolean): Promise<void> => {
-    if (closed || watchers.has(dir) || ignored(dir)) return;
+  const watchDir = async (dir: string, announce: boolean, again = false): Promise<void> => {
+    if (closed || (watchers.has(dir) && !again) || ignored(dir, true)) return;
+    const fresh = !watchers.has(dir);
+    if (fresh && !startWatch(dir)) return;
+    // After new ignore rules, the files of a directory they stopped excluding are changes too.
+    const report = announce || (again && fresh);
+    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
+    if (rules && opts.ignoreFiles?.git && entries.some((e) => e.name === ".gitignore")) {
+      const rel = relative(root, dir).split(sep).join("/");
+      const text = await readIgnoreFile(join(dir, ".gitignore"));
+      if (text !== undefined) await loadMatchers();
+      rules.setGitignore(rel, text);
+    }
+    await Promise.all(
+      entries.map((e) => {
+        const path = join(dir, e.name);
+        if (e.isDirectory()) return watchDir(path, report, again);
+        if (report) record(path);
+        return undefined;
+      }),
+    );
+  };
+  /** One native watch on `dir`; false when it vanished before it could be watched. */
+  const startWatch = (dir: string): boolean => {
     let w: FSWatcher;
     try {
       w = fsWatch(dir, (_type, name) => {
@@ -73,22 +128,14 @@ export async function watch(root: string, opts: WatchOptions): Promise<Watcher> 
         );
       });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
       throw e;
     }
     w.on("error", (e) => {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") opts.onError?.(e);
     });
     watchers.set(dir, w);
-    const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
-    await Promise.all(
-      entries.map((e) => {
-        const path = join(dir, e.name);
-        if (e.isDirectory()) return watchDir(path, announce);
-        if (announce) record(path);
-        return undefined;
-      }),
-    );
+    return true;
   };
   const unwatchUnder = (path: string) => {
     for (const [dir, w] of watchers) {
@@ -110,7 +157,7 @@ export async function watch(root: string, opts: WatchOptions): Promise<Watcher> 
   };
 }
 
-/** The root .gitignore as globs (negations and nested .gitignore files are not supported). */
+/** Without `ignoreFiles` (lambda sources): the root .gitignore as globs, without negations. */
 async function gitignorePatterns(root: string): Promise<string[]> {
   const text = await fs.readFile(join(root, ".gitignore"), "utf8").catch(() => "");
   const out: string[] = [];

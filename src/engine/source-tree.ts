@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
-import { type BigIntStats, promises as fs } from "node:fs";
-import { join, relative, resolve, sep } from "node:path";
+import { type BigIntStats, type Dirent, promises as fs } from "node:fs";
+import { join, resolve, sep } from "node:path";
 import { TugError } from "../errors.ts";
 import { type Digest, digestFile, sha256 } from "../oci/digest.ts";
+import { loadContextRules, readIgnoreFile } from "./ignore-files.ts";
+import { type IgnoreSettings, loadMatchers } from "./ignore-rules.ts";
 import { Limiter } from "./limiter.ts";
 import type { StatCache } from "./stat-cache.ts";
 
@@ -32,6 +34,11 @@ export interface ScanOptions {
   statCache?: StatCache;
   /** Relative posix paths (files or directories) to leave out. */
   ignore?: (path: string, isDir: boolean) => boolean;
+  /**
+   * The tree is a build context: leave out what its .dockerignore, .gitignore files (unless
+   * `git: false`), .tugignore and `patterns` exclude. Excluded files are never opened.
+   */
+  ignoreFiles?: IgnoreSettings;
   /** For error messages: which target this tree belongs to. */
   where?: string;
 }
@@ -50,19 +57,37 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<So
   let failure: unknown;
   // Bounded: a cold scan of a big tree must not open every file at once (EMFILE).
   const hashing = new Limiter(32);
-  const walk = async (dir: string): Promise<void> => {
-    const names = (await fs.readdir(dir)).sort();
-    for (const name of names) {
+  const rules = opts.ignoreFiles ? await loadContextRules(absRoot, opts.ignoreFiles) : undefined;
+  const walk = async (dir: string, relDir: string): Promise<void> => {
+    const entries = (await fs.readdir(dir, { withFileTypes: true })).sort(byName);
+    if (rules && opts.ignoreFiles?.git) {
+      const has = entries.some((e) => e.name === ".gitignore");
+      const text = has ? await readIgnoreFile(join(dir, ".gitignore")) : undefined;
+      if (text !== undefined) await loadMatchers();
+      rules.setGitignore(relDir, text);
+    }
+    for (const entry of entries) {
+      const name = entry.name;
       const abs = join(dir, name);
-      const rel = relative(absRoot, abs).split(sep).join("/");
+      const rel = relDir === "" ? name : `${relDir}/${name}`;
       if (ALWAYS_IGNORED.has(name)) continue;
+      const isDir = entry.isDirectory();
+      if (opts.ignore?.(rel, isDir)) continue;
+      if (rules?.verdict(rel, isDir, false).excluded) {
+        // Docker descends into an excluded directory only for an exception naming a path
+        // inside it; the directory itself is then shipped only if something under it is.
+        if (!isDir || rules.canSkip(rel)) continue;
+        const at = files.length;
+        await walk(abs, rel);
+        if (files.length > at)
+          files.splice(at, 0, { path: rel, type: "dir", executable: true, size: 0, abs });
+        continue;
+      }
       const st = await fs.lstat(abs, { bigint: true });
       if (st.isDirectory()) {
-        if (opts.ignore?.(rel, true)) continue;
         files.push({ path: rel, type: "dir", executable: true, size: 0, abs });
-        await walk(abs);
+        await walk(abs, rel);
       } else if (st.isSymbolicLink()) {
-        if (opts.ignore?.(rel, false)) continue;
         const linkname = await fs.readlink(abs);
         const target = resolve(dir, linkname);
         if (target !== absRoot && !target.startsWith(absRoot + sep)) {
@@ -74,7 +99,6 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<So
         }
         files.push({ path: rel, type: "symlink", executable: false, size: 0, linkname, abs });
       } else if (st.isFile()) {
-        if (opts.ignore?.(rel, false)) continue;
         const file: SourceFile = {
           path: rel,
           type: "file",
@@ -111,13 +135,17 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<So
     });
   }
   try {
-    await walk(absRoot);
+    await walk(absRoot, "");
   } catch (e) {
     failure ??= e;
   }
   await Promise.all(pending);
   if (failure !== undefined) throw changedDuringScan(failure, opts.where);
   return { root: absRoot, files, digest: treeDigest(files) };
+}
+
+function byName(a: Dirent, b: Dirent): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 function stampOf(st: BigIntStats): string {

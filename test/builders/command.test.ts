@@ -107,3 +107,29 @@ test("command builder: output must be a subdirectory, never the context itself",
   assert.equal(await fs.readFile(join(ctx, "precious.txt"), "utf8"), "keep me");
   await engine.close();
 });
+
+test("command builder: .dockerignore'd files do not key the command; git-ignored ones still do", async (t) => {
+  const ctx = await tempDir(t, "tug-cmd-ignore-");
+  await fs.writeFile(join(ctx, "in.txt"), "one");
+  await fs.writeFile(join(ctx, ".dockerignore"), "scratch.txt\n");
+  await fs.writeFile(join(ctx, ".gitignore"), ".env.local\n");
+  await fs.writeFile(join(ctx, "scratch.txt"), "a");
+  await fs.writeFile(join(ctx, ".env.local"), "VITE_API=one");
+  const engine = await Engine.open({ cacheDir: await tempDir(t, "tug-cache-"), scope: ctx });
+  t.after(() => engine.close());
+  const target = commandTarget(ctx, {
+    name: "gen",
+    where: "images.gen",
+    run: ["sh", "-c", "mkdir -p out && cat in.txt .env.local > out/all"],
+    output: join(ctx, "out"),
+    dest: "/data",
+    inputs: ["."],
+  });
+  const key = async () =>
+    recipeKey((await builderFor(target).plan({ engine, target, platform: target.platforms[0]! })).layers[0]!);
+  const first = await key();
+  await fs.writeFile(join(ctx, "scratch.txt"), "b");
+  assert.equal(await key(), first, "a .dockerignore'd file is no input");
+  await fs.writeFile(join(ctx, ".env.local"), "VITE_API=two");
+  assert.notEqual(await key(), first, "the command reads git-ignored files: they key it");
+});

@@ -403,3 +403,25 @@ images:
     ],
   );
 });
+
+test("ignore: .gitignore applies by default except to command targets; patterns are kept", async (t) => {
+  const dir = await fixture(t, {
+    "tug.yaml": `images:
+  site: { builder: files, dest: /srv }
+  tool: { builder: command, run: make, output: dist }
+  tool2: { builder: command, run: make, output: dist, ignore: { git: true } }
+  raw: { builder: files, dest: /srv, ignore: { git: false, patterns: ["*.psd"] } }
+`,
+  });
+  const project = await loadProject(join(dir, "tug.yaml"));
+  assert.deepEqual(Object.fromEntries(project.targets.map((x) => [x.name, x.ignore])), {
+    site: { git: true, patterns: [] },
+    tool: { git: false, patterns: [] },
+    tool2: { git: true, patterns: [] },
+    raw: { git: false, patterns: ["*.psd"] },
+  });
+  const bad = await fixture(t, {
+    "tug.yaml": "images:\n  s: { builder: files, dest: /srv, ignore: { gti: false } }\n",
+  });
+  await assert.rejects(loadProject(join(bad, "tug.yaml")), /gti/);
+});

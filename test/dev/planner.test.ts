@@ -107,3 +107,14 @@ test("files targets sync their context to dest; restart: false is honoured", () 
   ]);
   assert.equal(strict.action, "rebuild");
 });
+
+test("an edit of an ignore file rebuilds: it changes which files are inputs", () => {
+  for (const path of [".dockerignore", ".tugignore", "src/.gitignore"]) {
+    const plan = planChanges(files(), [
+      { path: "index.html", deleted: false },
+      { path, deleted: false },
+    ]);
+    assert.equal(plan.action, "rebuild", path);
+    assert.ok(plan.action === "rebuild" && plan.reason.includes(path));
+  }
+});
