@@ -1,0 +1,106 @@
+import { inflateRawSync } from "node:zlib";
+import type { CacheStore } from "../../engine/cache-store.ts";
+import { importsOf } from "./imports.ts";
+import { importedPaths } from "./module-providers.ts";
+import { installedName } from "./wheel-layout.ts";
+import type { WheelFile, WheelRow } from "./wheel-table.ts";
+
+const TEST_DIRS = new Set(["tests", "test"]);
+
+/** The tests directory `strip: {tests: true}` would drop a zip path for (as wheel-layout.ts decides), if any. */
+export function testDirOf(path: string): string | undefined {
+  const parts = path.split("/");
+  for (let i = 1; i < parts.length - 1; i++) {
+    if (TEST_DIRS.has(parts[i] as string)) return parts.slice(0, i + 1).join("/");
+  }
+  return undefined;
+}
+
+/**
+ * The tests directories a package's kept modules import, and so must stay when tests are stripped
+ * (numpy 2.2's `numpy.testing` imports `numpy._core.tests._natype`). Starts from every module
+ * outside a tests directory, follows absolute and relative imports (and `from x import tests`)
+ * into tests directories of this wheel, and scans what those keep in turn. `sourceOf` gives a
+ * `.py` file's text by zip path.
+ */
+export function testDirsImported(pyPaths: readonly string[], sourceOf: (path: string) => string): string[] {
+  const byDir = new Map<string, string[]>();
+  const queue: string[] = [];
+  for (const p of pyPaths) {
+    const dir = testDirOf(p);
+    if (dir === undefined) queue.push(p);
+    else byDir.set(dir, [...(byDir.get(dir) ?? []), p]);
+  }
+  const kept = new Set<string>();
+  if (byDir.size === 0) return [];
+  while (queue.length) {
+    const path = queue.shift() as string;
+    const source = sourceOf(path);
+    // Cheap filter: an import that reaches a tests package names it.
+    if (!/\btests?\b/.test(source)) continue;
+    const pkg = path.split("/").slice(0, -1);
+    for (const imp of importsOf(source, path)) {
+      if (imp.level > pkg.length) continue;
+      const base = imp.level > 0 ? pkg.slice(0, pkg.length - (imp.level - 1)) : [];
+      const module = [...base, ...(imp.module ? imp.module.split(".") : [])].join(".");
+      if (!module) continue;
+      for (const dotted of [module, ...importedPaths({ ...imp, module })]) {
+        const parts = dotted.split(".");
+        for (let i = 1; i < parts.length; i++) {
+          if (!TEST_DIRS.has(parts[i] as string)) continue;
+          const dir = parts.slice(0, i + 1).join("/");
+          const files = byDir.get(dir);
+          if (files && !kept.has(dir)) {
+            kept.add(dir);
+            queue.push(...files);
+          }
+          break;
+        }
+      }
+    }
+  }
+  return [...kept].sort();
+}
+
+// Bump when testDirsImported would answer differently for the same wheel.
+const KEPT_TESTS_VERSION = 1;
+
+/**
+ * testDirsImported for one wheel, once per wheel ever: the answer is a record keyed by the wheel's
+ * sha256 (its bytes decide it), so a cached wheel is never parsed again.
+ */
+export async function cachedTestDirsImported(
+  store: CacheStore | undefined,
+  sha256: string,
+  rows: readonly WheelRow[],
+  file: WheelFile,
+): Promise<string[]> {
+  const key = `${KEPT_TESTS_VERSION}:${sha256}`;
+  // A record (maybe from a shared cache) can only ever keep tests directories, never add a file.
+  const isList = (v: unknown): v is string[] =>
+    Array.isArray(v) && v.every((x) => typeof x === "string" && testDirOf(`${x}/x.py`) === x);
+  const hit = await store?.getRecord("wheel-kept-tests", key, isList);
+  if (hit !== undefined) return hit;
+  const sources = new Map<string, WheelRow>();
+  let anyTests = false;
+  for (const row of rows) {
+    const name = installedName(row.name);
+    if (name === undefined || !name.endsWith(".py")) continue;
+    sources.set(name, row);
+    if (testDirOf(name) !== undefined) anyTests = true;
+  }
+  let kept: string[] = [];
+  if (anyTests) {
+    const texts = new Map<string, string>();
+    for (const [name, row] of sources) texts.set(name, await entryText(file, row));
+    kept = testDirsImported([...texts.keys()], (p) => texts.get(p) ?? "");
+  }
+  await store?.putRecord("wheel-kept-tests", key, kept);
+  return kept;
+}
+
+async function entryText(file: WheelFile, row: WheelRow): Promise<string> {
+  const raw = await file.raw(row);
+  const bytes = raw instanceof Uint8Array ? raw : Buffer.concat(await raw.toArray());
+  return (row.method === 8 ? inflateRawSync(bytes) : Buffer.from(bytes)).toString("utf8");
+}
