@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import test from "node:test";
-import { testDirOf, testDirsImported } from "../../src/lambda/python/kept-tests.ts";
+import { testDirOf, testFilesImported } from "../../src/lambda/python/kept-tests.ts";
 import {
   importProvided,
   mergeTrees,
@@ -73,17 +73,24 @@ test("strip tests: testDirOf follows wheel-layout's rule (a tests dir inside a t
   assert.equal(testDirOf("numpy/testing/utils.py"), undefined);
   assert.equal(installedName("numpy/_core/tests/_natype.py", { tests: true }), undefined);
   assert.equal(
-    installedName("numpy/_core/tests/_natype.py", { tests: true }, ["numpy/_core/tests"]),
+    installedName("numpy/_core/tests/_natype.py", { tests: true }, ["numpy/_core/tests/_natype.py"]),
     "numpy/_core/tests/_natype.py",
   );
-  assert.equal(installedName("numpy/linalg/tests/t.py", { tests: true }, ["numpy/_core/tests"]), undefined);
+  assert.equal(
+    installedName("numpy/_core/tests/test_x.py", { tests: true }, ["numpy/_core/tests/_natype.py"]),
+    undefined,
+  );
 });
 
-test("strip tests: a tests package imported by a kept module (absolute, relative, from-names) is kept, transitively", () => {
+test("strip tests: a tests module imported by a kept module (absolute, relative, from-names) is kept with its packages' __init__, transitively; nothing else", () => {
   const sources: Record<string, string> = {
     "numpy/__init__.py": "from . import testing\n",
     "numpy/testing/_private/utils.py": "from numpy._core.tests._natype import pd_NA\n",
-    "numpy/_core/tests/_natype.py": "from ..tests2 import x\nimport numpy.ma.tests.helpers\n",
+    "numpy/_core/tests/__init__.py": "",
+    "numpy/_core/tests/_natype.py":
+      "from ..tests2 import x\nimport numpy.ma.tests.helpers\nfrom . import _util\n",
+    "numpy/_core/tests/_util.py": "",
+    "numpy/_core/tests/data/__init__.py": "",
     "numpy/_core/tests/test_a.py": "import pytest\n",
     "numpy/ma/tests/helpers.py": "",
     "numpy/linalg/tests/test_b.py": "from numpy.fft.tests import y\n",
@@ -93,6 +100,12 @@ test("strip tests: a tests package imported by a kept module (absolute, relative
     "numpy/f2py/__init__.py": "# mentions tests only in a comment\n",
     "numpy/f2py/tests/__init__.py": "",
   };
-  const kept = testDirsImported(Object.keys(sources), (p) => sources[p] ?? "");
-  assert.deepEqual(kept, ["numpy/_core/tests", "numpy/lib/tests", "numpy/ma/tests"]);
+  const kept = testFilesImported(Object.keys(sources), (p) => sources[p] ?? "");
+  assert.deepEqual(kept, [
+    "numpy/_core/tests/__init__.py",
+    "numpy/_core/tests/_natype.py",
+    "numpy/_core/tests/_util.py",
+    "numpy/lib/tests/__init__.py",
+    "numpy/ma/tests/helpers.py",
+  ]);
 });

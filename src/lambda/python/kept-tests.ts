@@ -17,27 +17,32 @@ export function testDirOf(path: string): string | undefined {
 }
 
 /**
- * The tests directories a package's kept modules import, and so must stay when tests are stripped
- * (numpy 2.2's `numpy.testing` imports `numpy._core.tests._natype`). Starts from every module
- * outside a tests directory, follows absolute and relative imports (and `from x import tests`)
- * into tests directories of this wheel, and scans what those keep in turn. `sourceOf` gives a
- * `.py` file's text by zip path.
+ * The files under tests directories that a package's kept modules import, and so must stay when
+ * tests are stripped (numpy 2.2's `numpy.testing` imports `numpy._core.tests._natype`). Starts from
+ * every module outside a tests directory, follows absolute and relative imports (and `from x
+ * import tests`) to modules of this wheel inside tests directories, keeps each with the
+ * `__init__.py` of every package on the way, and scans what it keeps in turn. Only what is
+ * imported stays: the rest of the directory (other tests, their data) still goes. `sourceOf`
+ * gives a `.py` file's text by zip path.
  */
-export function testDirsImported(pyPaths: readonly string[], sourceOf: (path: string) => string): string[] {
-  const byDir = new Map<string, string[]>();
+export function testFilesImported(pyPaths: readonly string[], sourceOf: (path: string) => string): string[] {
+  const inTests = new Set<string>();
   const queue: string[] = [];
   for (const p of pyPaths) {
-    const dir = testDirOf(p);
-    if (dir === undefined) queue.push(p);
-    else byDir.set(dir, [...(byDir.get(dir) ?? []), p]);
+    if (testDirOf(p) === undefined) queue.push(p);
+    else inTests.add(p);
   }
   const kept = new Set<string>();
-  if (byDir.size === 0) return [];
+  const keep = (file: string) => {
+    if (!inTests.has(file) || kept.has(file)) return;
+    kept.add(file);
+    queue.push(file);
+  };
   while (queue.length) {
     const path = queue.shift() as string;
     const source = sourceOf(path);
-    // Cheap filter: an import that reaches a tests package names it.
-    if (!/\btests?\b/.test(source)) continue;
+    // Cheap filter: an import that reaches a tests package names it (or is relative, from inside one).
+    if (!/\btests?\b/.test(source) && testDirOf(path) === undefined) continue;
     const pkg = path.split("/").slice(0, -1);
     for (const imp of importsOf(source, path)) {
       if (imp.level > pkg.length) continue;
@@ -46,39 +51,31 @@ export function testDirsImported(pyPaths: readonly string[], sourceOf: (path: st
       if (!module) continue;
       for (const dotted of [module, ...importedPaths({ ...imp, module })]) {
         const parts = dotted.split(".");
-        for (let i = 1; i < parts.length; i++) {
-          if (!TEST_DIRS.has(parts[i] as string)) continue;
-          const dir = parts.slice(0, i + 1).join("/");
-          const files = byDir.get(dir);
-          if (files && !kept.has(dir)) {
-            kept.add(dir);
-            queue.push(...files);
-          }
-          break;
-        }
+        for (let i = 1; i <= parts.length; i++) keep(`${parts.slice(0, i).join("/")}/__init__.py`);
+        keep(`${parts.join("/")}.py`);
       }
     }
   }
   return [...kept].sort();
 }
 
-// Bump when testDirsImported would answer differently for the same wheel.
-const KEPT_TESTS_VERSION = 1;
+// Bump when testFilesImported would answer differently for the same wheel.
+const KEPT_TESTS_VERSION = 2;
 
 /**
- * testDirsImported for one wheel, once per wheel ever: the answer is a record keyed by the wheel's
+ * testFilesImported for one wheel, once per wheel ever: the answer is a record keyed by the wheel's
  * sha256 (its bytes decide it), so a cached wheel is never parsed again.
  */
-export async function cachedTestDirsImported(
+export async function cachedTestFilesImported(
   store: CacheStore | undefined,
   sha256: string,
   rows: readonly WheelRow[],
   file: WheelFile,
 ): Promise<string[]> {
   const key = `${KEPT_TESTS_VERSION}:${sha256}`;
-  // A record (maybe from a shared cache) can only ever keep tests directories, never add a file.
+  // A record (maybe from a shared cache) can only ever keep files under tests directories.
   const isList = (v: unknown): v is string[] =>
-    Array.isArray(v) && v.every((x) => typeof x === "string" && testDirOf(`${x}/x.py`) === x);
+    Array.isArray(v) && v.every((x) => typeof x === "string" && testDirOf(x) !== undefined);
   const hit = await store?.getRecord("wheel-kept-tests", key, isList);
   if (hit !== undefined) return hit;
   const sources = new Map<string, WheelRow>();
@@ -93,7 +90,7 @@ export async function cachedTestDirsImported(
   if (anyTests) {
     const texts = new Map<string, string>();
     for (const [name, row] of sources) texts.set(name, await entryText(file, row));
-    kept = testDirsImported([...texts.keys()], (p) => texts.get(p) ?? "");
+    kept = testFilesImported([...texts.keys()], (p) => texts.get(p) ?? "");
   }
   await store?.putRecord("wheel-kept-tests", key, kept);
   return kept;

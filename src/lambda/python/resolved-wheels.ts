@@ -1,6 +1,6 @@
 import type { CacheStore } from "../../engine/cache-store.ts";
 import type { SimpleIndex } from "./index-client.ts";
-import { cachedTestDirsImported } from "./kept-tests.ts";
+import { cachedTestFilesImported } from "./kept-tests.ts";
 import { type ModuleTree, mergeTrees, moduleTreeFromPaths, treeOfNames } from "./module-providers.ts";
 import type { Resolution } from "./resolution.ts";
 import { layoutWheel, type StripOptions, type WheelEntries } from "./wheel-layout.ts";
@@ -44,7 +44,7 @@ export async function resolvedWheels(
       const file = new WheelFile(path);
       wheels.push(file);
       const keptTests = opts.strip.tests
-        ? await cachedTestDirsImported(opts.store, d.sha256, rows, file)
+        ? await cachedTestFilesImported(opts.store, d.sha256, rows, file)
         : [];
       const entries = layoutWheel(d.wheel, rows, (r) => file.raw(r), { strip: opts.strip, keptTests });
       if (prefix) for (const e of entries) e.name = `${prefix}${e.name}`;

@@ -22,7 +22,7 @@ export interface StripOptions {
 
 export interface WheelLayoutOptions {
   strip?: StripOptions;
-  /** Tests directories (zip paths) that `strip.tests` keeps because kept modules import them (kept-tests.ts). */
+  /** Files under tests directories (zip paths) that `strip.tests` keeps: kept modules import them (kept-tests.ts). */
   keptTests?: readonly string[];
 }
 
@@ -100,11 +100,7 @@ export function installedName(
   if (parts.includes("__pycache__") || /\.py[co]$/.test(file)) return undefined;
   if (/^[^/]+\.dist-info$/.test(parts[0] as string)) return name;
   const dirs = parts.slice(1, -1); // directories inside a top-level package
-  if (
-    strip.tests &&
-    dirs.some((d) => d === "tests" || d === "test") &&
-    !keptTests.some((d) => name.startsWith(`${d}/`))
-  ) {
+  if (strip.tests && dirs.some((d) => d === "tests" || d === "test") && !keptTests.includes(name)) {
     return undefined;
   }
   if (strip.pyi && (file.endsWith(".pyi") || file === "py.typed")) return undefined;
