@@ -82,7 +82,7 @@ test("strip tests: testDirOf follows wheel-layout's rule (a tests dir inside a t
   );
 });
 
-test("strip tests: a tests module imported by a kept module (absolute, relative, from-names) is kept with its packages' __init__, transitively; nothing else", () => {
+test("strip tests: a tests module imported by a kept module (absolute, relative, from-names) is kept with its packages' __init__, transitively; nothing else", async () => {
   const sources: Record<string, string> = {
     "numpy/__init__.py": "from . import testing\n",
     "numpy/testing/_private/utils.py": "from numpy._core.tests._natype import pd_NA\n",
@@ -100,7 +100,7 @@ test("strip tests: a tests module imported by a kept module (absolute, relative,
     "numpy/f2py/__init__.py": "# mentions tests only in a comment\n",
     "numpy/f2py/tests/__init__.py": "",
   };
-  const kept = testFilesImported(Object.keys(sources), (p) => sources[p] ?? "");
+  const kept = await testFilesImported(Object.keys(sources), (p) => sources[p] ?? "");
   assert.deepEqual(kept, [
     "numpy/_core/tests/__init__.py",
     "numpy/_core/tests/_natype.py",

@@ -6,6 +6,8 @@ import { installedName } from "./wheel-layout.ts";
 import type { WheelFile, WheelRow } from "./wheel-table.ts";
 
 const TEST_DIRS = new Set(["tests", "test"]);
+const MAY_REACH_TESTS =
+  /(?:^|[;:\s])(?:from|import)\s[^\n#]*\btests?\b|import\s*\(\s*[^)]*\btests?\b|\\\s*\n[^\n]*\btests?\b|import_module|__import__/m;
 
 /** The tests directory `strip: {tests: true}` would drop a zip path for (as wheel-layout.ts decides), if any. */
 export function testDirOf(path: string): string | undefined {
@@ -25,7 +27,10 @@ export function testDirOf(path: string): string | undefined {
  * imported stays: the rest of the directory (other tests, their data) still goes. `sourceOf`
  * gives a `.py` file's text by zip path.
  */
-export function testFilesImported(pyPaths: readonly string[], sourceOf: (path: string) => string): string[] {
+export async function testFilesImported(
+  pyPaths: readonly string[],
+  sourceOf: (path: string) => string | Promise<string>,
+): Promise<string[]> {
   const inTests = new Set<string>();
   const queue: string[] = [];
   for (const p of pyPaths) {
@@ -40,9 +45,10 @@ export function testFilesImported(pyPaths: readonly string[], sourceOf: (path: s
   };
   while (queue.length) {
     const path = queue.shift() as string;
-    const source = sourceOf(path);
-    // Cheap filter: an import that reaches a tests package names it (or is relative, from inside one).
-    if (!/\btests?\b/.test(source) && testDirOf(path) === undefined) continue;
+    const source = await sourceOf(path);
+    // Parsing is the cost (a cold numpy + pandas is thousands of files): only a file with an
+    // import naming a tests package, a dynamic import, or one inside a tests directory is parsed.
+    if (!MAY_REACH_TESTS.test(source) && testDirOf(path) === undefined) continue;
     const pkg = path.split("/").slice(0, -1);
     for (const imp of importsOf(source, path)) {
       if (imp.level > pkg.length) continue;
@@ -86,12 +92,10 @@ export async function cachedTestFilesImported(
     sources.set(name, row);
     if (testDirOf(name) !== undefined) anyTests = true;
   }
-  let kept: string[] = [];
-  if (anyTests) {
-    const texts = new Map<string, string>();
-    for (const [name, row] of sources) texts.set(name, await entryText(file, row));
-    kept = testFilesImported([...texts.keys()], (p) => texts.get(p) ?? "");
-  }
+  // Files are read as the walk reaches them: most of a package's tests are never read.
+  const kept = anyTests
+    ? await testFilesImported([...sources.keys()], (p) => entryText(file, sources.get(p) as WheelRow))
+    : [];
   await store?.putRecord("wheel-kept-tests", key, kept);
   return kept;
 }
