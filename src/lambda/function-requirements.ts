@@ -134,10 +134,11 @@ function onlyProvider(
     .map((i) => `${relative(dir, i.file).split(sep).join("/")}:${i.line}: import ${i.module}`)
     .join(", ");
   const { error, requirement } = named;
-  const others = unresolvable.length > 1 ? ` (so do ${unresolvable.length - 1} more requirements)` : "";
+  const more = unresolvable.length - 1;
+  const others = more > 0 ? ` (${more} other requirement${more > 1 ? "s have" : " has"} none either)` : "";
   return new TugError({
     what: `${error.what}; nothing else provides ${at}`,
-    where: [error.where, requirement.text].filter(Boolean).join(", "),
+    where: error.where ?? requirement.text,
     hint: `${error.hint ?? ""}; ${requirement.text} has no install for this target${others}, and no other requirement provides that import`,
   });
 }
