@@ -72,7 +72,7 @@ export async function functionRequirements(opts: FunctionRequirementsOptions): P
   const treeNow = async () => mergeTrees([await treeOf(resolution, ctx), opts.layerTree]);
   let tree = await treeNow();
   const missing = closure.imports.filter((i) => !importProvided(tree, i));
-  if (missing.length === 0) return { requirements, resolution, unsure };
+  if (missing.length === 0) return { ...(await withoutBystanders(requirements, resolution, opts)), unsure };
 
   const others = source.requirements.filter((r) => !requirements.includes(r));
   const unresolvable: Array<{ requirement: FileRequirement; error: TugError }> = [];
@@ -102,7 +102,37 @@ export async function functionRequirements(opts: FunctionRequirementsOptions): P
   if (left.length > 0 && unresolvable.length > 0) {
     throw onlyProvider(left, unresolvable, ctx.project.dir);
   }
-  return { requirements, resolution, unsure };
+  return { ...(await withoutBystanders(requirements, resolution, opts)), unsure };
+}
+
+/**
+ * Longest match wins: a requirement taken for its usual import name whose own wheel provides
+ * none of the function's import paths (protobuf's bare `google` namespace for `import
+ * google.auth`) is left out, when every import provided with it is still provided without it.
+ * It still constrains versions, and stays when something the function uses depends on it.
+ */
+async function withoutBystanders(
+  requirements: FileRequirement[],
+  resolution: Resolution,
+  opts: FunctionRequirementsOptions,
+): Promise<{ requirements: FileRequirement[]; resolution: Resolution }> {
+  const { closure, ctx, source } = opts;
+  const paths = closure.imports.flatMap((i) => importedPaths(i));
+  const bystanders: FileRequirement[] = [];
+  for (const r of requirements) {
+    if (ctx.settings.moduleMapping[r.name]) continue;
+    const own = resolution.distributions.find((d) => d.name === normalizeName(r.name));
+    if (!own) continue;
+    const ownTree = await treeOf({ target: resolution.target, distributions: [own] }, ctx);
+    if (!paths.some((p) => providesImport(ownTree, p))) bystanders.push(r);
+  }
+  const kept = requirements.filter((r) => !bystanders.includes(r));
+  if (bystanders.length === 0 || kept.length === 0) return { requirements, resolution };
+  const slim = await opts.resolveFor(kept, constraintsBeside(source, kept));
+  const before = mergeTrees([await treeOf(resolution, ctx), opts.layerTree]);
+  const after = mergeTrees([await treeOf(slim, ctx), opts.layerTree]);
+  const same = closure.imports.every((i) => !importProvided(before, i) || importProvided(after, i));
+  return same ? { requirements: kept, resolution: slim } : { requirements, resolution };
 }
 
 // Resolver errors that mean "this requirement has no install for this target", as opposed to a
