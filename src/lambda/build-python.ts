@@ -92,7 +92,6 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
     layerTree: fromLayers.tree,
     resolveFor: (requirements, constraints) => withWheels(lockOf(requirements, constraints), ctx),
     resolveAlone: (requirement, constraints) => lockOf([requirement], constraints)(false),
-    target,
     ctx,
   });
   // The layer provides these, at the versions just pinned: the function's zip leaves them out.

@@ -1,5 +1,4 @@
 import { relative, sep } from "node:path";
-import type { PythonLambdaTarget } from "../config/types.ts";
 import { isTugError, TugError } from "../errors.ts";
 import type { firstPartyClosure } from "./python/imports.ts";
 import {
@@ -28,7 +27,6 @@ export interface FunctionRequirementsOptions {
   layerTree: ModuleTree;
   /** Resolves a set of requirements, with the given requirement lines as `-c` constraints. */
   resolveFor: (requirements: FileRequirement[], constraints: FileRequirement[]) => Promise<Resolution>;
-  target: PythonLambdaTarget;
   ctx: PythonContext;
   /** Resolves one candidate requirement alone (for asking its wheel what it installs). */
   resolveAlone: (requirement: FileRequirement, constraints: FileRequirement[]) => Promise<Resolution>;
