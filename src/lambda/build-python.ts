@@ -5,18 +5,17 @@ import { isTugError, TugError } from "../errors.ts";
 import { hexOf, sha256 } from "../oci/digest.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { layerResolution } from "./build-layer.ts";
+import { functionRequirements, treeOf } from "./function-requirements.ts";
 import { checkLimits } from "./limits.ts";
 import { type PlannedZip, previousOutput } from "./planned-zip.ts";
 import { firstPartyClosure } from "./python/imports.ts";
 import { lockedResolution } from "./python/locked-resolution.ts";
-import { normalizeName } from "./python/name.ts";
+import { importProvided, type ModuleTree, mergeTrees } from "./python/module-providers.ts";
 import type { FileRequirement } from "./python/requirements-file.ts";
 import { type RequirementsSource, readRequirementsSource } from "./python/requirements-source.ts";
-import { closeWheels, modulesOf, resolvedWheels } from "./python/resolved-wheels.ts";
-import { type Resolution, requirementsFor } from "./python/resolver.ts";
-import { guessTopLevel } from "./python/top-level.ts";
+import { closeWheels, resolvedWheels } from "./python/resolved-wheels.ts";
+import type { Resolution } from "./python/resolver.ts";
 import { mergeWheels } from "./python/wheel-layout.ts";
-import { cachedWheelTable } from "./python/wheel-table.ts";
 import type { PythonContext } from "./python-context.ts";
 import { lambdaKey, lambdaZipPath } from "./python-keys.ts";
 import { sourceGuard } from "./source-links.ts";
@@ -74,7 +73,6 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   });
   for (const f of closure.files) files[f] = hexOf(sha256(await read(f)));
 
-  const topLevelOf = (dist: string) => settings.moduleMapping[dist] ?? guessTopLevel(dist);
   let source: RequirementsSource = {
     requirements: [],
     pins: new Map(),
@@ -88,46 +86,37 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   }
   const fromLayers = await layerPins(target, layers, ctx);
   const pins = new Map([...source.pins, ...fromLayers.pins]);
-  const resolveFor = (requirements: FileRequirement[]) =>
-    withWheels(
-      (fresh) =>
-        lockedResolution({ requirements, source: { ...source, pins }, target: target.runtime, ctx, fresh }),
+  const lockOf = (requirements: FileRequirement[], constraints: FileRequirement[]) => (fresh: boolean) =>
+    lockedResolution({
+      requirements,
+      source: { ...source, pins, constraints },
+      target: target.runtime,
       ctx,
-    );
-  // Requirements that could not be checked for a missing import (index down, …): the zip is
-  // written, with a warning, but not recorded, so the next build checks again.
-  const unsure: string[] = [];
-  let requirements = requirementsFor(source.requirements, closure.thirdParty, (d) => topLevelOf(d));
-  let resolution = await resolveFor(requirements);
-  // Imports that neither the chosen wheels nor the layers provide may come from a requirement
-  // whose import name its project name does not give away: ask the wheels themselves.
-  const have = new Set([...(await providedBy(resolution, ctx)), ...fromLayers.provided]);
-  const missing = [...closure.thirdParty].filter((m) => !have.has(m));
-  if (missing.length > 0) {
-    const others = source.requirements.filter((r) => !requirements.includes(r));
-    const { found: extra, failed } = await requirementsProviding(missing, others, target, ctx);
-    unsure.push(...failed);
-    if (extra.length > 0) {
-      requirements = [...requirements, ...extra];
-      resolution = await resolveFor(requirements);
-    }
-  }
+      fresh,
+    });
+  const { resolution, unsure } = await functionRequirements({
+    closure,
+    source,
+    layerTree: fromLayers.tree,
+    resolveFor: (requirements, constraints) => withWheels(lockOf(requirements, constraints), ctx),
+    resolveAlone: (requirement, constraints) => lockOf([requirement], constraints)(false),
+    ctx,
+  });
   // The layer provides these, at the versions just pinned: the function's zip leaves them out.
   const own = {
     ...resolution,
     distributions: resolution.distributions.filter((d) => !fromLayers.pins.has(d.name)),
   };
 
-  const { lists, provided, wheels } = await resolvedWheels(own, {
+  const { lists, tree, wheels } = await resolvedWheels(own, {
     index: ctx.index,
     store: ctx.store,
     strip: settings.strip,
     moduleMapping: settings.moduleMapping,
   });
   try {
-    for (const m of fromLayers.provided) provided.add(m);
     const warnings = [
-      ...unknownImports(closure, provided, settings, target, project.dir),
+      ...unknownImports(closure, mergeTrees([tree, fromLayers.tree]), settings, target, project.dir),
       ...unsure.map((u) => `${target.name}: could not check whether ${u}; building again will retry`),
     ];
     const firstParty: ZipEntry[] = closure.files.map((f) => ({
@@ -189,63 +178,6 @@ async function withWheels(
   }
 }
 
-/** Top-level modules the resolution's wheels install (from their cached file tables). */
-async function providedBy(resolution: Resolution, ctx: PythonContext): Promise<Set<string>> {
-  const out = new Set<string>();
-  for (const d of resolution.distributions) {
-    const path = await ctx.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
-    const rows = await cachedWheelTable(ctx.store, d.sha256, path, d.wheel);
-    for (const m of modulesOf(d.name, rows, ctx.settings.moduleMapping)) out.add(m);
-  }
-  return out;
-}
-
-/**
- * The requirements, among `candidates`, whose own wheel (for this target) installs one of the
- * `missing` modules: the wheel's files are the truth where the name table only guesses (e.g.
- * python-jose installs `jose`). Each candidate is resolved alone (a lock record after the first
- * time); one that does not resolve for this target cannot be what this function imports.
- */
-async function requirementsProviding(
-  missing: readonly string[],
-  candidates: readonly FileRequirement[],
-  target: PythonLambdaTarget,
-  ctx: PythonContext,
-): Promise<{ found: FileRequirement[]; failed: string[] }> {
-  const found: FileRequirement[] = [];
-  const failed: string[] = [];
-  for (const r of candidates) {
-    const alone = await lockedResolution({
-      requirements: [r],
-      source: { pins: new Map(), hashes: new Map() },
-      target: target.runtime,
-      ctx,
-    }).catch((e: unknown) => {
-      // Not resolvable for this target is an answer ("not this one"); anything else is not.
-      if (
-        !(
-          isTugError(e) &&
-          /^(no (pinned )?wheel of|no version of|conflicting requirements|unknown distribution)/.test(e.what)
-        )
-      ) {
-        failed.push(`${r.text}: ${isTugError(e) ? e.what : String(e)}`);
-      }
-      return undefined;
-    });
-    const own = alone?.distributions.find((d) => d.name === normalizeName(r.name));
-    if (!alone || !own) continue;
-    const provided = await providedBy({ target: alone.target, distributions: [own] }, ctx).catch(
-      (e: unknown) => {
-        failed.push(`${r.text}: ${isTugError(e) ? e.what : String(e)}`);
-        return undefined;
-      },
-    );
-    if (!provided) continue;
-    if (missing.some((m) => provided.has(m))) found.push(r);
-  }
-  return { found, failed };
-}
-
 /**
  * The versions a function's layers fix (their distributions become exact pins for the function's
  * own resolution, so what the function imports from a layer is what the layer ships) and the
@@ -255,9 +187,9 @@ async function layerPins(
   target: PythonLambdaTarget,
   layers: readonly PythonLayerTarget[],
   ctx: PythonContext,
-): Promise<{ pins: Map<string, string>; provided: Set<string> }> {
+): Promise<{ pins: Map<string, string>; tree: ModuleTree }> {
   const pins = new Map<string, string>();
-  const provided = new Set<string>();
+  const trees: ModuleTree[] = [];
   for (const layer of layers) {
     const resolution = await layerResolution(layer, ctx);
     for (const d of resolution.distributions) {
@@ -271,9 +203,9 @@ async function layerPins(
       }
       pins.set(d.name, d.version);
     }
-    for (const m of await providedBy(resolution, ctx)) provided.add(m);
+    trees.push(await treeOf(resolution, ctx));
   }
-  return { pins, provided };
+  return { pins, tree: mergeTrees(trees) };
 }
 
 async function readHandler(
@@ -315,12 +247,12 @@ function checkHandlerFunction(target: PythonLambdaTarget, dir: string, source: s
  */
 function unknownImports(
   closure: Awaited<ReturnType<typeof firstPartyClosure>>,
-  provided: ReadonlySet<string>,
+  provided: ModuleTree,
   settings: PythonSettings,
   target: PythonLambdaTarget,
   dir: string,
 ): string[] {
-  const missing = closure.imports.filter((i) => !i.weak && !provided.has(i.module.split(".")[0] as string));
+  const missing = closure.imports.filter((i) => !i.weak && !importProvided(provided, i));
   if (missing.length === 0) return [];
   const lines = missing.map(
     (i) => `${relative(dir, i.file).split(sep).join("/")}:${i.line}: import ${i.module}`,

@@ -163,7 +163,7 @@ export interface Closure {
   /** Top-level names of third-party modules imported anywhere in the closure. */
   thirdParty: Set<string>;
   /** Third-party imports with where they were found (weak ones are optional), for messages. */
-  imports: Array<{ module: string; file: string; line: number; weak: boolean }>;
+  imports: Array<{ module: string; file: string; line: number; weak: boolean; names?: string[] }>;
   /**
    * Every path looked at while resolving imports, with what it was. Together with the files'
    * contents this decides the closure: if none changed, neither did the closure.
@@ -223,7 +223,9 @@ export async function firstPartyClosure(
       const top = imp.module.split(".")[0] as string;
       if (isStdlib(top, opts.minor)) continue;
       thirdParty.add(top);
-      imports.push({ module: imp.module, file, line: imp.line, weak: imp.weak === true });
+      // The names of a `from` import matter for namespace packages (`from google import protobuf`).
+      const names = imp.names?.length ? { names: imp.names } : {};
+      imports.push({ module: imp.module, file, line: imp.line, weak: imp.weak === true, ...names });
     }
   }
   return { files: [...seen], thirdParty, imports, probes };

@@ -1,15 +1,16 @@
 import type { CacheStore } from "../../engine/cache-store.ts";
 import type { SimpleIndex } from "./index-client.ts";
+import { cachedTestFilesImported } from "./kept-tests.ts";
+import { type ModuleTree, mergeTrees, moduleTreeFromPaths, treeOfNames } from "./module-providers.ts";
 import type { Resolution } from "./resolution.ts";
-import { topLevelFromPaths } from "./top-level.ts";
 import { layoutWheel, type StripOptions, type WheelEntries } from "./wheel-layout.ts";
 import { cachedWheelTable, WheelFile, type WheelRow } from "./wheel-table.ts";
 
 export interface ResolvedWheels {
   /** Each wheel's zip entries (names under `prefix`), ready for mergeWheels. */
   lists: WheelEntries[];
-  /** Top-level module names the wheels install (from their file tables). */
-  provided: Set<string>;
+  /** The dotted modules the wheels install (from their file tables), plus python.module_mapping's. */
+  tree: ModuleTree;
   /** Open wheel files; the caller closes them once the zip is written (or dropped). */
   wheels: WheelFile[];
 }
@@ -33,31 +34,35 @@ export async function resolvedWheels(
   opts: ResolvedWheelsOptions,
 ): Promise<ResolvedWheels> {
   const wheels: WheelFile[] = [];
-  const provided = new Set<string>();
+  const trees: ModuleTree[] = [];
   const prefix = opts.prefix ?? "";
   const lists = await Promise.all(
     resolution.distributions.map(async (d) => {
       const path = await opts.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
       const rows = await cachedWheelTable(opts.store, d.sha256, path, d.wheel);
-      for (const m of modulesOf(d.name, rows, opts.moduleMapping)) provided.add(m);
+      trees.push(treeOfWheel(d.name, rows, opts.moduleMapping));
       const file = new WheelFile(path);
       wheels.push(file);
-      const entries = layoutWheel(d.wheel, rows, (r) => file.raw(r), { strip: opts.strip });
+      const keptTests = opts.strip.tests
+        ? await cachedTestFilesImported(opts.store, d.sha256, rows, file)
+        : [];
+      const entries = layoutWheel(d.wheel, rows, (r) => file.raw(r), { strip: opts.strip, keptTests });
       if (prefix) for (const e of entries) e.name = `${prefix}${e.name}`;
       return { wheel: d.wheel, entries };
     }),
   );
-  return { lists, provided, wheels };
+  return { lists, tree: mergeTrees(trees), wheels };
 }
 
-/** The top-level modules a wheel installs: from its files, plus python.module_mapping's word. */
-export function modulesOf(
+/** The modules a wheel installs: from its files, plus python.module_mapping's word. */
+export function treeOfWheel(
   distribution: string,
   rows: readonly WheelRow[],
   moduleMapping?: Readonly<Record<string, readonly string[]>>,
-): string[] {
-  const fromMapping = (moduleMapping?.[distribution] ?? []).map((m) => m.split(".")[0] as string);
-  return [...topLevelFromPaths(rows.map((r) => r.name)), ...fromMapping];
+): ModuleTree {
+  const fromFiles = moduleTreeFromPaths(rows.map((r) => r.name));
+  const mapped = moduleMapping?.[distribution];
+  return mapped?.length ? mergeTrees([fromFiles, treeOfNames(mapped)]) : fromFiles;
 }
 
 /** Closes what resolvedWheels opened. */

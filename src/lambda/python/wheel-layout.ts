@@ -22,6 +22,8 @@ export interface StripOptions {
 
 export interface WheelLayoutOptions {
   strip?: StripOptions;
+  /** Files under tests directories (zip paths) that `strip.tests` keeps: kept modules import them (kept-tests.ts). */
+  keptTests?: readonly string[];
 }
 
 /**
@@ -56,7 +58,7 @@ export function layoutWheel(
 ): ZipRawEntry[] {
   const out: ZipRawEntry[] = [];
   for (const row of rows) {
-    const name = installedName(row.name, opts.strip ?? {});
+    const name = installedName(row.name, opts.strip ?? {}, opts.keptTests);
     if (name === undefined) continue;
     const invalid = invalidNameReason(name, false);
     if (invalid) {
@@ -81,7 +83,11 @@ export function layoutWheel(
 }
 
 /** Where a wheel path lands in the zip, or undefined when it is left out. */
-export function installedName(path: string, strip: StripOptions = {}): string | undefined {
+export function installedName(
+  path: string,
+  strip: StripOptions = {},
+  keptTests: readonly string[] = [],
+): string | undefined {
   let name = path;
   const data = /^[^/]+\.data\/([^/]+)\/(.+)$/.exec(path);
   if (data) {
@@ -94,7 +100,9 @@ export function installedName(path: string, strip: StripOptions = {}): string | 
   if (parts.includes("__pycache__") || /\.py[co]$/.test(file)) return undefined;
   if (/^[^/]+\.dist-info$/.test(parts[0] as string)) return name;
   const dirs = parts.slice(1, -1); // directories inside a top-level package
-  if (strip.tests && dirs.some((d) => d === "tests" || d === "test")) return undefined;
+  if (strip.tests && dirs.some((d) => d === "tests" || d === "test") && !keptTests.includes(name)) {
+    return undefined;
+  }
   if (strip.pyi && (file.endsWith(".pyi") || file === "py.typed")) return undefined;
   if (
     strip.docs &&
