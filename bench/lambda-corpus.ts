@@ -74,7 +74,12 @@ function writeProject(dir: string, set: CorpusSet, urls: string[]): void {
   writeFileSync(
     join(dir, "tug.yaml"),
     stringify({
-      python: { index_url: index, extra_index_urls: extra, requirements: file, unknown_imports: "error" },
+      python: {
+        index_url: index,
+        extra_index_urls: extra,
+        requirements: file,
+        unknown_imports: set.unknownImports ?? "error",
+      },
       lambdas: { [set.name]: fn },
     }),
   );
@@ -131,12 +136,12 @@ async function runCase(set: CorpusSet, urls: string[], state: string): Promise<R
   };
   if (built.code !== 0) {
     const why = lastLines(built.timedOut ? "timed out" : built.stderr || built.stdout);
-    if (set.refuses && pip.error) {
+    if (set.refuses && pip.error && /no wheel/i.test(built.stderr)) {
       row.versions = "same (both refuse)";
       row.pass = true;
       row.details.push(`tug: ${why}`, `pip: ${pip.error}`);
     } else {
-      row.versions = "tug failed";
+      row.versions = set.refuses ? "both refuse; tug not for the missing wheel" : "tug failed";
       row.details.push(
         `tug: ${why}`,
         pip.error ? `pip: ${pip.error}` : `pip: ${JSON.stringify(pip.versions)}`,

@@ -4,7 +4,8 @@
 // and limited to what this machine's wheel mirror holds: it has cp311 manylinux x86_64 wheels and
 // pure `py3-none-any` ones only, so python3.12 and arm64 sets are pure-Python ones (or a refusal).
 // Left out because the mirror lacks them: azure-* (azure-core, azure-storage-blob),
-// google-cloud-storage, python-jose, zope.event, fastapi[standard] (no fastapi-cli), aws-lambda-powertools.
+// google-cloud-storage, python-jose, zope.event, fastapi[standard] (no fastapi-cli), aws-lambda-powertools,
+// opentelemetry-sdk (no opentelemetry-semantic-conventions 0.66b0).
 
 export interface CorpusSet {
   /** Row name; also the lambda's name. */
@@ -25,8 +26,13 @@ export interface CorpusSet {
    * and a constraints file (a lock whose unimported lines still pin versions).
    */
   pip?: { requirements: string[]; constraints?: string };
-  /** tug and pip must both refuse (no wheel for the target); the row passes when both do. */
+  /**
+   * pip refuses (no wheel for the target); the row passes when tug refuses too, with pip's kind of
+   * error (it names the missing wheel), not a zip without the distribution.
+   */
   refuses?: boolean;
+  /** tug.yaml's python.unknown_imports (default error here, so a dropped import cannot pass). */
+  unknownImports?: "warn" | "error";
 }
 
 const x86 = (
@@ -55,14 +61,12 @@ pandas==2.3.3
     # via -r requirements.in
 python-dateutil==2.9.0.post0
     # via pandas
-pytz==2025.2
+pytz==2026.4
     # via pandas
 six==1.17.0
     # via python-dateutil
-tzdata==2025.2
+tzdata==2026.4
     # via pandas
-requests==2.32.5
-    # via -r requirements.in
 `;
 
 export const CORPUS: CorpusSet[] = [
@@ -108,7 +112,10 @@ export const CORPUS: CorpusSet[] = [
     "google.rpc.status_pb2",
   ]),
   x86("google-auth", "google-auth\n", ["google.auth", "google.oauth2.service_account"], { glibc: "2.34" }),
-  x86("opentelemetry", "opentelemetry-sdk\n", ["opentelemetry.sdk.trace", "opentelemetry.trace"]),
+  x86("opentelemetry", "opentelemetry-api\nopentelemetry-proto\n", [
+    "opentelemetry.trace",
+    "opentelemetry.proto.trace.v1.trace_pb2",
+  ]),
   x86("zope-interface", "zope.interface\n", ["zope.interface"]),
   // renamed imports
   x86("pyyaml", "PyYAML\n", ["yaml"]),
@@ -143,7 +150,8 @@ export const CORPUS: CorpusSet[] = [
     { file: "pyproject.toml", pip: { requirements: ["httpx>=0.27", "structlog"] } },
   ),
   // other runtimes and architectures (pure-Python on this mirror)
-  { ...x86("requests-py312", "requests\nattrs\n", ["requests", "attrs"]), runtime: "python3.12" },
+  { ...x86("attrs-rich-py312", "attrs\nrich\n", ["attrs", "rich.console"]), runtime: "python3.12" },
+  { ...x86("click-structlog-py312", "click\nstructlog\n", ["click", "structlog"]), runtime: "python3.12" },
   {
     ...x86("bs4-dateutil-arm64", "beautifulsoup4\npython-dateutil\n", ["bs4", "dateutil.tz"]),
     architecture: "arm64",
@@ -153,5 +161,15 @@ export const CORPUS: CorpusSet[] = [
     runtime: "python3.12",
     architecture: "arm64",
   },
-  { ...x86("psycopg2-arm64", "psycopg2-binary\n", ["psycopg2"]), architecture: "arm64", refuses: true },
+  // refusals: pip has no wheel for the target; tug's default (unknown_imports: warn) must refuse too
+  {
+    ...x86("psycopg2-arm64", "psycopg2-binary\n", ["psycopg2"]),
+    architecture: "arm64",
+    refuses: true,
+    unknownImports: "warn",
+  },
+  x86("google-api-core-glibc226", "google-api-core\n", ["google.api_core.exceptions"], {
+    refuses: true,
+    unknownImports: "warn",
+  }),
 ];
