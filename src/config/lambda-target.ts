@@ -14,9 +14,10 @@ export function toLayerTarget(name: string, raw: RawLayer, where: string): Pytho
   const runtime = parseRuntime(raw.runtime, {
     arch: raw.architecture,
     ...(raw.glibc === undefined ? {} : { glibc: raw.glibc }),
+    ...(raw.python_version === undefined ? {} : { pythonVersion: raw.python_version }),
     where,
   });
-  return { name, where, runtime, requirements: raw.requirements };
+  return { name, where, runtime, requirements: raw.requirements, upload: raw.upload ?? "direct" };
 }
 
 /** Every layer a lambda names exists and is built for the lambda's Python and architecture. */
@@ -39,6 +40,13 @@ export function checkLayerUse(lambdas: readonly LambdaTarget[], layers: readonly
           what: `layer ${name} is built for ${a.runtime}/${a.arch}, but lambda ${l.name} runs ${b.runtime}/${b.arch}`,
           where: l.where,
           hint: "a layer's wheels only fit the Python version and architecture it was built for; give the layer the same runtime and architecture",
+        });
+      }
+      if (a.fullVersion !== b.fullVersion) {
+        throw new TugError({
+          what: `layer ${name} is resolved for Python ${a.fullVersion}, but lambda ${l.name} for ${b.fullVersion}`,
+          where: l.where,
+          hint: "markers on python_full_version may pick other distributions for each; give both the same python_version",
         });
       }
     }
@@ -64,6 +72,7 @@ export function toLambdaTarget(name: string, raw: RawLambdaTarget, dir: string, 
   const runtime = parseRuntime(raw.runtime, {
     arch: raw.architecture,
     ...(raw.glibc === undefined ? {} : { glibc: raw.glibc }),
+    ...(raw.python_version === undefined ? {} : { pythonVersion: raw.python_version }),
     where,
   });
   if (!file.endsWith(".py")) {
@@ -82,6 +91,7 @@ export function toLambdaTarget(name: string, raw: RawLambdaTarget, dir: string, 
     handlerFile: resolve(dir, file),
     handlerFunction,
     awsHandler: `${file.slice(0, -".py".length)}.${handlerFunction}`,
+    upload: raw.upload ?? "direct",
   };
 }
 
@@ -106,6 +116,14 @@ function toNodeLambdaTarget(o: {
       what: `glibc is only for Python lambdas, and ${name} runs ${raw.runtime}`,
       where,
       hint: `remove glibc from lambdas.${name}; a Node.js bundle does not depend on the glibc version`,
+    });
+  }
+  for (const key of ["python_version", "upload"] as const) {
+    if (raw[key] === undefined) continue;
+    throw new TugError({
+      what: `${key} is only for Python lambdas, and ${name} runs ${raw.runtime}`,
+      where,
+      hint: `remove ${key} from lambdas.${name}`,
     });
   }
   const runtime = parseNodeRuntime(raw.runtime, raw.architecture, where);

@@ -39,7 +39,7 @@ export async function lockedResolution(
   if (requirements.length === 0) return { target, distributions: [] };
   const key = canonicalJson({
     v: RESOLVER_VERSION,
-    target: [target.runtime, target.arch, formatGlibc(target.glibc)],
+    target: [target.runtime, target.arch, formatGlibc(target.glibc), target.fullVersion],
     indexUrls: indexUrlsForKeys(ctx.indexUrls),
     // What is required, not where it is written: a comment line above it changes no resolution.
     requirements: requirements.map((r) => [r.name, r.extras, r.specifier, r.markerText ?? ""]),
