@@ -4,6 +4,7 @@ import { parseNodeRuntime } from "../lambda/node/runtime.ts";
 import { chooseIndexUrls } from "../lambda/python/index-urls.ts";
 import { normalizeName } from "../lambda/python/name.ts";
 import { parseRuntime } from "../lambda/python/runtime.ts";
+import { zipNameOf } from "../lambda/python/source-roots.ts";
 import type { RawLambdaTarget, RawLayer, TugFile } from "./schema.ts";
 import type { LambdaTarget, NodeLambdaTarget, PythonLayerTarget, PythonSettings } from "./types.ts";
 
@@ -55,7 +56,14 @@ export function checkLayerUse(lambdas: readonly LambdaTarget[], layers: readonly
 const NODE_EXTENSIONS = [".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs"];
 
 /** Normalises one `lambdas:` entry: parsed runtime, absolute handler file, AWS handler string. */
-export function toLambdaTarget(name: string, raw: RawLambdaTarget, dir: string, where: string): LambdaTarget {
+export function toLambdaTarget(
+  name: string,
+  raw: RawLambdaTarget,
+  dir: string,
+  where: string,
+  /** Absolute python.source_roots: a Python handler under one is named relative to it (as in the zip). */
+  sourceRoots: readonly string[] = [],
+): LambdaTarget {
   const colon = raw.handler.lastIndexOf(":");
   const file = raw.handler.slice(0, colon).replace(/^\.\//, "");
   const handlerFunction = raw.handler.slice(colon + 1);
@@ -90,7 +98,7 @@ export function toLambdaTarget(name: string, raw: RawLambdaTarget, dir: string, 
     runtime,
     handlerFile: resolve(dir, file),
     handlerFunction,
-    awsHandler: `${file.slice(0, -".py".length)}.${handlerFunction}`,
+    awsHandler: `${zipNameOf(resolve(dir, file), dir, sourceRoots).slice(0, -".py".length)}.${handlerFunction}`,
     upload: raw.upload ?? "direct",
   };
 }

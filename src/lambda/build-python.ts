@@ -14,6 +14,8 @@ import type { FileRequirement } from "./python/requirements-file.ts";
 import { type RequirementsSource, readRequirementsSource } from "./python/requirements-source.ts";
 import { closeWheels, modulesOf, resolvedWheels } from "./python/resolved-wheels.ts";
 import { type Resolution, requirementsFor } from "./python/resolver.ts";
+import { firstPartyZipNames } from "./python/source-roots.ts";
+import { checkSyntax } from "./python/syntax-check.ts";
 import { guessTopLevel } from "./python/top-level.ts";
 import { mergeWheels } from "./python/wheel-layout.ts";
 import { cachedWheelTable } from "./python/wheel-table.ts";
@@ -65,6 +67,16 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
     read,
   });
   for (const f of closure.files) files[f] = hexOf(sha256(await read(f)));
+  // A syntax error is a build error with file:line, not a zip that fails at import on Lambda.
+  const syntax = await checkSyntax(
+    closure.files.map((f) => ({
+      shown: relative(project.dir, f).split(sep).join("/"),
+      data: sources.get(f) as Buffer,
+      sha256: files[f] as string,
+    })),
+    target.runtime.python[1],
+    ctx.store,
+  );
 
   const topLevelOf = (dist: string) => settings.moduleMapping[dist] ?? guessTopLevel(dist);
   let source: RequirementsSource = {
@@ -119,11 +131,14 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   try {
     for (const m of fromLayers.provided) provided.add(m);
     const warnings = [
+      ...syntax.warnings,
       ...unknownImports(closure, provided, settings, target, project.dir),
       ...unsure.map((u) => `${target.name}: could not check whether ${u}; building again will retry`),
     ];
+    // Under a source root a file is packed relative to it, as its module name says.
+    const zipNames = firstPartyZipNames(closure.files, project.dir, settings.sourceRoots, target.where);
     const firstParty: ZipEntry[] = closure.files.map((f) => ({
-      name: relative(project.dir, f).split(sep).join("/"),
+      name: zipNames.get(f) as string,
       data: sources.get(f) as Buffer,
     }));
     const parts = [...lists, { wheel: "first-party sources", entries: firstParty }];
