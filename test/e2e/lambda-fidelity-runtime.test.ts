@@ -240,3 +240,46 @@ lambdas:
     `verdict records: ${records.join(", ")}`,
   );
 });
+
+// ---------------------------------------------------------------- 5: index options in requirements files
+
+test("--index-url / --extra-index-url in requirements.txt are honoured; an unknown option, --find-links and a conflicting index are one error with file:line", async (t) => {
+  const p = await project(
+    t,
+    [pure("alpha")],
+    () => `lambdas:\n  fn: { runtime: python3.11, handler: fn.py:handler }\n`,
+    {
+      "fn.py": `import alpha\nimport beta\n\n\ndef handler(event, context):\n    return {"v": [alpha.VERSION, beta.VERSION]}\n`,
+    },
+  );
+  const second = await buildFixtureIndex(join(p.root, "second"), [pure("beta", "2.0")]);
+  // The file's --index-url replaces the default (PyPI, PIP_INDEX_URL); the extra index is added.
+  const env = { ...p.env, PIP_INDEX_URL: "http://127.0.0.1:9/simple/" };
+  await writeFile(
+    join(p.dir, "requirements.txt"),
+    `--index-url ${second.simpleUrl}\n--extra-index-url ${p.index.simpleUrl}\n--trusted-host example.org\nalpha\nbeta\n`,
+  );
+  const run = (args: string[]) => runTug(args, { cwd: p.dir, env });
+  const invoked = await run(["invoke", "fn", "--event", "{}"]);
+  assert.equal(invoked.code, 0, invoked.stderr);
+  assert.deepEqual(JSON.parse(invoked.stdout), { v: ["1.0", "2.0"] });
+
+  await writeFile(join(p.dir, "requirements.txt"), `alpha\n--frobnicate yes\nbeta\n`);
+  const unknown = await run(["build"]);
+  assertOneError(unknown, /unknown option "--frobnicate"/);
+  assert.match(unknown.stderr, /where: requirements\.txt:2/);
+
+  await writeFile(join(p.dir, "requirements.txt"), `--find-links ./wheels\nalpha\n`);
+  const links = await run(["build"]);
+  assertOneError(links, /--find-links \.\/wheels is not supported/);
+  assert.match(links.stderr, /where: requirements\.txt:1/);
+
+  // tug.yaml names one index and the file another: tug cannot tell which is meant.
+  await writeFile(join(p.dir, "requirements.txt"), `-i ${second.simpleUrl}\nalpha\nbeta\n`);
+  await writeFile(
+    join(p.dir, "tug.yaml"),
+    `python:\n  index_url: ${p.index.simpleUrl}\nlambdas:\n  fn: { runtime: python3.11, handler: fn.py:handler }\n`,
+  );
+  const conflict = await run(["build"]);
+  assertOneError(conflict, /requirements\.txt:1 names the index .*second.*, but tug is told to use/);
+});
