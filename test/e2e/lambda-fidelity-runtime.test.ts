@@ -9,6 +9,9 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import test, { type TestContext } from "node:test";
 import { promisify } from "node:util";
+import { loadProject } from "../../src/config/load.ts";
+import { devLambdas } from "../../src/dev/lambda-dev.ts";
+import type { UpdateReport } from "../../src/dev/report.ts";
 import { buildFixtureIndex, type FixtureIndex, type FixtureWheel } from "../lambda/support/fixture-index.ts";
 import { type CliResult, runTug } from "../support/cli.ts";
 import { tempDir } from "../support/tmp.ts";
@@ -282,4 +285,37 @@ test("--index-url / --extra-index-url in requirements.txt are honoured; an unkno
   );
   const conflict = await run(["build"]);
   assertOneError(conflict, /requirements\.txt:1 names the index .*second.*, but tug is told to use/);
+});
+
+test("tug dev: a syntax error is a failed report naming file:line, and the previous zip stays", async (t) => {
+  const p = await project(
+    t,
+    [],
+    (url) =>
+      `python:\n  index_url: ${url}\nlambdas:\n  fn: { runtime: python3.11, handler: fn.py:handler }\n`,
+    {
+      "fn.py": `def handler(event, context):\n    return 1\n`,
+    },
+  );
+  const reports: UpdateReport[] = [];
+  const loaded = await loadProject(join(p.dir, "tug.yaml"));
+  const session = await devLambdas(loaded, loaded.lambdas ?? [], [], {
+    cacheDir: join(p.root, "cache"),
+    onReport: (r) => reports.push(r),
+  });
+  t.after(() => session.stop());
+  await session.idle();
+  assert.equal(reports[0]?.ok, true, reports[0]?.error);
+  const zip = join(p.dir, ".tug", "out", "lambdas", "fn.zip");
+  const before = await readFile(zip);
+  await writeFile(join(p.dir, "fn.py"), `def handler(event, context):\n    return 1 +\n`);
+  for (let i = 0; i < 600 && !reports.some((r) => r.action === "rebuild"); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await session.idle();
+  const rebuilt = reports.find((r) => r.action === "rebuild");
+  assert.ok(rebuilt, "a rebuild was reported");
+  assert.equal(rebuilt.ok, false);
+  assert.match(rebuilt.error ?? "", /syntax error in fn\.py:2/);
+  assert.deepEqual(await readFile(zip), before, "the previous zip is kept");
 });
