@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import test, { type TestContext } from "node:test";
 import { promisify } from "node:util";
@@ -236,6 +236,15 @@ lambdas:
 
   await writeFile(join(p.dir, "helper.py"), `def n():\n    return 3\n`);
   assert.deepEqual(await invoke(p, "fn"), { n: 3 });
+  // A rebuild of unchanged sources (the zip is gone) uses the cached verdicts: no python3 on PATH
+  // is needed (without one, a check that ran would warn that nothing was compiled).
+  await rm(zip);
+  const noPython = await runTug(["build"], {
+    cwd: p.dir,
+    env: { ...p.env, PATH: dirname(process.execPath) },
+  });
+  assert.equal(noPython.code, 0, noPython.stderr);
+  assert.doesNotMatch(noPython.stderr, /warning/);
   // Each judged content has its verdict: no interpreter is needed to judge them again.
   const records = await readdir(join(p.root, "cache"), { recursive: true });
   assert.ok(
