@@ -241,7 +241,7 @@ lambdas:
   await rm(zip);
   const noPython = await runTug(["build"], {
     cwd: p.dir,
-    env: { ...p.env, PATH: dirname(process.execPath) },
+    env: { ...p.env, PATH: await tempDir(t, "tug-empty-path-") },
   });
   assert.equal(noPython.code, 0, noPython.stderr);
   assert.doesNotMatch(noPython.stderr, /warning/);
