@@ -86,7 +86,13 @@ export async function withHandlerLambdas(
       handler: `${rel}:${fn}`,
       ...(flags.glibc === undefined ? {} : { glibc: flags.glibc }),
     };
-    const target = toLambdaTarget(name, raw, project.dir, `${arg} (command line)`);
+    const target = toLambdaTarget(
+      name,
+      raw,
+      project.dir,
+      `${arg} (command line)`,
+      project.python?.sourceRoots,
+    );
     const at = lambdas.findIndex((l) => l.name === name);
     if (at >= 0) lambdas[at] = target;
     else lambdas.push(target);

@@ -4,6 +4,7 @@ import { parseNodeRuntime } from "../lambda/node/runtime.ts";
 import { chooseIndexUrls } from "../lambda/python/index-urls.ts";
 import { normalizeName } from "../lambda/python/name.ts";
 import { parseRuntime } from "../lambda/python/runtime.ts";
+import { zipNameOf } from "../lambda/python/source-roots.ts";
 import type { RawLambdaTarget, RawLayer, TugFile } from "./schema.ts";
 import type { LambdaTarget, NodeLambdaTarget, PythonLayerTarget, PythonSettings } from "./types.ts";
 
@@ -14,9 +15,10 @@ export function toLayerTarget(name: string, raw: RawLayer, where: string): Pytho
   const runtime = parseRuntime(raw.runtime, {
     arch: raw.architecture,
     ...(raw.glibc === undefined ? {} : { glibc: raw.glibc }),
+    ...(raw.python_version === undefined ? {} : { pythonVersion: raw.python_version }),
     where,
   });
-  return { name, where, runtime, requirements: raw.requirements };
+  return { name, where, runtime, requirements: raw.requirements, upload: raw.upload ?? "direct" };
 }
 
 /** Every layer a lambda names exists and is built for the lambda's Python and architecture. */
@@ -41,13 +43,27 @@ export function checkLayerUse(lambdas: readonly LambdaTarget[], layers: readonly
           hint: "a layer's wheels only fit the Python version and architecture it was built for; give the layer the same runtime and architecture",
         });
       }
+      if (a.fullVersion !== b.fullVersion) {
+        throw new TugError({
+          what: `layer ${name} is resolved for Python ${a.fullVersion}, but lambda ${l.name} for ${b.fullVersion}`,
+          where: l.where,
+          hint: "markers on python_full_version may pick other distributions for each; give both the same python_version",
+        });
+      }
     }
   }
 }
 const NODE_EXTENSIONS = [".ts", ".tsx", ".mts", ".cts", ".js", ".jsx", ".mjs", ".cjs"];
 
 /** Normalises one `lambdas:` entry: parsed runtime, absolute handler file, AWS handler string. */
-export function toLambdaTarget(name: string, raw: RawLambdaTarget, dir: string, where: string): LambdaTarget {
+export function toLambdaTarget(
+  name: string,
+  raw: RawLambdaTarget,
+  dir: string,
+  where: string,
+  /** Absolute python.source_roots: a Python handler under one is named relative to it (as in the zip). */
+  sourceRoots: readonly string[] = [],
+): LambdaTarget {
   const colon = raw.handler.lastIndexOf(":");
   const file = raw.handler.slice(0, colon).replace(/^\.\//, "");
   const handlerFunction = raw.handler.slice(colon + 1);
@@ -64,6 +80,7 @@ export function toLambdaTarget(name: string, raw: RawLambdaTarget, dir: string, 
   const runtime = parseRuntime(raw.runtime, {
     arch: raw.architecture,
     ...(raw.glibc === undefined ? {} : { glibc: raw.glibc }),
+    ...(raw.python_version === undefined ? {} : { pythonVersion: raw.python_version }),
     where,
   });
   if (!file.endsWith(".py")) {
@@ -81,7 +98,8 @@ export function toLambdaTarget(name: string, raw: RawLambdaTarget, dir: string, 
     runtime,
     handlerFile: resolve(dir, file),
     handlerFunction,
-    awsHandler: `${file.slice(0, -".py".length)}.${handlerFunction}`,
+    awsHandler: `${zipNameOf(resolve(dir, file), dir, sourceRoots).slice(0, -".py".length)}.${handlerFunction}`,
+    upload: raw.upload ?? "direct",
   };
 }
 
@@ -106,6 +124,14 @@ function toNodeLambdaTarget(o: {
       what: `glibc is only for Python lambdas, and ${name} runs ${raw.runtime}`,
       where,
       hint: `remove glibc from lambdas.${name}; a Node.js bundle does not depend on the glibc version`,
+    });
+  }
+  for (const key of ["python_version", "upload"] as const) {
+    if (raw[key] === undefined) continue;
+    throw new TugError({
+      what: `${key} is only for Python lambdas, and ${name} runs ${raw.runtime}`,
+      where,
+      hint: `remove ${key} from lambdas.${name}`,
     });
   }
   const runtime = parseNodeRuntime(raw.runtime, raw.architecture, where);

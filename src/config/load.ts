@@ -134,10 +134,11 @@ export async function loadProject(file: string): Promise<Project> {
     const { line } = lineCounter.linePos(locate(doc, path, "key"));
     return toImageTarget(name, t, dir, `${formatPath(path)} (${shown}:${line})`);
   });
+  const sourceRoots = toPythonSettings(config.python, dir).sourceRoots;
   const lambdas = Object.entries(config.lambdas).map(([name, l]) => {
     const path = ["lambdas", name];
     const { line } = lineCounter.linePos(locate(doc, path, "key"));
-    return toLambdaTarget(name, l, dir, `${formatPath(path)} (${shown}:${line})`);
+    return toLambdaTarget(name, l, dir, `${formatPath(path)} (${shown}:${line})`, sourceRoots);
   });
   const layers = Object.entries(config.layers).map(([name, l]) => {
     const path = ["layers", name];

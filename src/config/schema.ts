@@ -83,6 +83,10 @@ export const FIELD_HELP = {
   handler:
     "handler as FILE:FUNCTION relative to tug.yaml, e.g. lambdas/echo.py:handler or src/api.ts:handler",
   glibc: 'Python lambdas: override of the runtime\'s glibc ceiling, e.g. "2.28"',
+  pythonVersion:
+    'Python lambdas: the CPython release the runtime runs, for python_full_version markers, e.g. "3.11.9" (default: tug\'s table of the managed runtimes)',
+  upload:
+    "Python lambdas: how the zip reaches Lambda: direct (default; 50 MB zipped, 250 MB unzipped) or s3 (250 MB unzipped only)",
   layers:
     "Lambda layers to package as zips (python/ prefix), by name; functions listing one leave its distributions out",
   layerRequirements: "PEP 508 requirements the layer holds, e.g. [numpy, matplotlib>=3.8]",
@@ -321,6 +325,12 @@ export const LambdaTargetSchema = z.strictObject({
     .regex(/^2\.[0-9]+$/, { error: 'expected a glibc version like "2.28"' })
     .optional()
     .describe(FIELD_HELP.glibc),
+  python_version: z
+    .string()
+    .regex(/^3\.[0-9]+\.[0-9]+$/, { error: 'expected a CPython release like "3.11.9"' })
+    .optional()
+    .describe(FIELD_HELP.pythonVersion),
+  upload: z.enum(["direct", "s3"]).optional().describe(FIELD_HELP.upload),
   // Node.js only; a Python lambda that sets them is refused while normalising.
   minify: z.boolean().optional().describe(FIELD_HELP.lambdaMinify),
   sourcemap: z.boolean().optional().describe(FIELD_HELP.lambdaSourcemap),
@@ -337,6 +347,12 @@ export const LayerSchema = z.strictObject({
     .regex(/^2\.[0-9]+$/, { error: 'expected a glibc version like "2.28"' })
     .optional()
     .describe(FIELD_HELP.glibc),
+  python_version: z
+    .string()
+    .regex(/^3\.[0-9]+\.[0-9]+$/, { error: 'expected a CPython release like "3.11.9"' })
+    .optional()
+    .describe(FIELD_HELP.pythonVersion),
+  upload: z.enum(["direct", "s3"]).optional().describe(FIELD_HELP.upload),
   requirements: z.array(z.string().min(1)).min(1).describe(FIELD_HELP.layerRequirements),
 });
 

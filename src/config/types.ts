@@ -134,7 +134,11 @@ export interface PythonLambdaTarget {
   awsHandler: string;
   /** Names of the `layers:` this function runs with (checked to exist and to fit its runtime). */
   layers: string[];
+  /** How the zip reaches Lambda: `direct` has the 50 MB zipped limit, `s3` only 250 MB unzipped. */
+  upload: LambdaUpload;
 }
+
+export type LambdaUpload = "direct" | "s3";
 
 /** A `layers:` entry: distributions packaged under `python/` for one runtime and architecture. */
 export interface PythonLayerTarget {
@@ -143,6 +147,7 @@ export interface PythonLayerTarget {
   runtime: PythonTarget;
   /** PEP 508 requirement lines as written. */
   requirements: string[];
+  upload: LambdaUpload;
 }
 
 export interface PythonSettings {

@@ -44,7 +44,7 @@ export async function planPythonLayer(layer: PythonLayerTarget, ctx: PythonConte
   });
   try {
     const entries = mergeWheels(lists);
-    checkLimits({ name: layer.name, where: layer.where }, lists);
+    checkLimits({ name: layer.name, where: layer.where, upload: layer.upload }, lists);
     return {
       kind: "write",
       name: layer.name,

@@ -15,6 +15,8 @@ import type { FileRequirement } from "./python/requirements-file.ts";
 import { type RequirementsSource, readRequirementsSource } from "./python/requirements-source.ts";
 import { closeWheels, resolvedWheels } from "./python/resolved-wheels.ts";
 import type { Resolution } from "./python/resolver.ts";
+import { firstPartyZipNames } from "./python/source-roots.ts";
+import { checkSyntax } from "./python/syntax-check.ts";
 import { mergeWheels } from "./python/wheel-layout.ts";
 import type { PythonContext } from "./python-context.ts";
 import { lambdaKey, lambdaZipPath } from "./python-keys.ts";
@@ -72,6 +74,16 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
     read,
   });
   for (const f of closure.files) files[f] = hexOf(sha256(await read(f)));
+  // A syntax error is a build error with file:line, not a zip that fails at import on Lambda.
+  const syntax = await checkSyntax(
+    closure.files.map((f) => ({
+      shown: relative(project.dir, f).split(sep).join("/"),
+      data: sources.get(f) as Buffer,
+      sha256: files[f] as string,
+    })),
+    target.runtime.python[1],
+    ctx.store,
+  );
 
   let source: RequirementsSource = {
     requirements: [],
@@ -116,11 +128,14 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   });
   try {
     const warnings = [
+      ...syntax.warnings,
       ...unknownImports(closure, mergeTrees([tree, fromLayers.tree]), settings, target, project.dir),
       ...unsure.map((u) => `${target.name}: could not check whether ${u}; building again will retry`),
     ];
+    // Under a source root a file is packed relative to it, as its module name says.
+    const zipNames = firstPartyZipNames(closure.files, project.dir, settings.sourceRoots, target.where);
     const firstParty: ZipEntry[] = closure.files.map((f) => ({
-      name: relative(project.dir, f).split(sep).join("/"),
+      name: zipNames.get(f) as string,
       data: sources.get(f) as Buffer,
     }));
     const parts = [...lists, { wheel: "first-party sources", entries: firstParty }];

@@ -1,7 +1,11 @@
 import { TugError } from "../errors.ts";
 import { isDirEntry, type ZipEntry } from "../zip/entry.ts";
 
-/** AWS Lambda's limits for a deployment package uploaded directly. */
+/**
+ * AWS Lambda's limits for a deployment package: 50 MB zipped applies only to a zip uploaded
+ * directly (console, CreateFunction's ZipFile); one uploaded through S3 (`upload: s3`) is held
+ * only to 250 MB unzipped, function and layers together.
+ */
 export const LAMBDA_ZIPPED_LIMIT = 50 * 1024 * 1024;
 export const LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024;
 
@@ -41,14 +45,18 @@ const mb = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MB`;
  * are trusted because its table exists only once every entry inflated to exactly its declared
  * size (wheel-table.ts, zip-verify.ts): a wheel cannot lie its way under the 250 MB check.
  */
-export function checkLimits(target: { name: string; where: string }, parts: readonly Contributor[]): void {
+export function checkLimits(
+  target: { name: string; where: string; upload?: "direct" | "s3" },
+  parts: readonly Contributor[],
+): void {
+  const direct = (target.upload ?? "direct") === "direct";
   const each = parts.map((p) => ({ wheel: p.wheel, ...sizes(p.entries) }));
   const zipped = each.reduce((n, p) => n + p.zipped, 22);
   const unzipped = each.reduce((n, p) => n + p.unzipped, 0);
   const over =
     unzipped > LAMBDA_UNZIPPED_LIMIT
       ? `${mb(unzipped)} unzipped (Lambda allows ${mb(LAMBDA_UNZIPPED_LIMIT)})`
-      : zipped > LAMBDA_ZIPPED_LIMIT
+      : direct && zipped > LAMBDA_ZIPPED_LIMIT
         ? `${mb(zipped)} zipped (Lambda allows ${mb(LAMBDA_ZIPPED_LIMIT)} for a direct upload)`
         : undefined;
   if (!over) return;
@@ -59,6 +67,8 @@ export function checkLimits(target: { name: string; where: string }, parts: read
   throw new TugError({
     what: `lambda ${target.name} would be ${over}; the biggest parts:\n${top.join("\n")}`,
     where: target.where,
-    hint: "leave files out with python.strip (tests, pyi, docs), move big distributions to a layer, or ship the function as an image",
+    hint: direct
+      ? "leave files out with python.strip (tests, pyi, docs), move big distributions to a layer, ship the function as an image, or set upload: s3 (upload: direct | s3; through S3 only the 250 MB unzipped limit applies)"
+      : "leave files out with python.strip (tests, pyi, docs), move big distributions to a layer, or ship the function as an image (250 MB unzipped is Lambda's limit for every upload: direct | s3)",
   });
 }

@@ -11,6 +11,11 @@ export interface PythonContext {
    * without `user:password@` (indexUrlsForKeys); only the index client sees a login.
    */
   indexUrls: readonly string[];
+  /**
+   * The indexes really used when the requirements file names some (`--index-url` in it): locks
+   * are keyed by these. Output keys keep `indexUrls`: the file's bytes are already an input.
+   */
+  resolveIndexUrls?: readonly string[];
   index: Pick<SimpleIndex, "projectFiles" | "metadata" | "wheelPath">;
   /** Records (locks, wheel tables, outputs); without one nothing is cached. */
   store?: CacheStore;

@@ -33,7 +33,9 @@ export function layerIdentity(layer: PythonLayerTarget): Record<string, unknown>
     runtime: t.runtime,
     arch: t.arch,
     glibc: formatGlibc(t.glibc),
+    python: t.fullVersion,
     requirements: layer.requirements,
+    upload: layer.upload,
   };
 }
 
@@ -53,6 +55,8 @@ export function lambdaKey(target: PythonLambdaTarget, ctx: KeyContext): string {
     runtime: target.runtime.runtime,
     arch: target.runtime.arch,
     glibc: formatGlibc(target.runtime.glibc),
+    python: target.runtime.fullVersion,
+    upload: target.upload,
     handler: [target.handlerFile, target.handlerFunction],
     layers: layers.map((l) => (l ? layerIdentity(l) : null)),
     indexUrls: indexUrlsForKeys(ctx.indexUrls),

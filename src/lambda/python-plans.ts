@@ -1,5 +1,6 @@
 import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { PYPI_SIMPLE } from "../config/lambda-target.ts";
 import type { PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
 import { sweepDeadTemps } from "../engine/dead-temps.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
@@ -9,6 +10,7 @@ import { planPythonLayer } from "./build-layer.ts";
 import { planPythonLambda } from "./build-python.ts";
 import { discardPlanned, writePlanned, type ZipMemo } from "./planned-zip.ts";
 import { simpleIndex } from "./python/index-client.ts";
+import { indexUrlsWithFileOptions, requirementsIndexOptions } from "./python/requirements-indexes.ts";
 import type { PythonContext } from "./python-context.ts";
 
 /**
@@ -25,10 +27,27 @@ export async function planPythonZips(
   const wheelDir = join(cacheDir, "blobs", "sha256");
   await adoptOldWheels(cacheDir, wheelDir);
   await sweepDeadTemps(wheelDir);
+  // `--index-url` / `--extra-index-url` lines in the requirements file count, as with pip.
+  const options = await requirementsIndexOptions(
+    rest.settings.requirementsFile,
+    "python.requirements",
+    rest.project.dir,
+  );
+  const urls =
+    options.length === 0
+      ? base.indexUrls
+      : indexUrlsWithFileOptions({
+          indexUrl: rest.settings.indexUrl,
+          extraIndexUrls: rest.settings.extraIndexUrls,
+          env: process.env,
+          defaultUrl: PYPI_SIMPLE,
+          options,
+        });
   const ctx: PythonContext = {
     ...rest,
+    ...(options.length === 0 ? {} : { resolveIndexUrls: urls }),
     index: simpleIndex({
-      urls: base.indexUrls,
+      urls,
       cacheDir: join(cacheDir, "python"),
       wheelDir,
       // With a shared cache, wheels travel through it like layer blobs (verified by sha256). A

@@ -58,3 +58,20 @@ test("over 50 MB zipped is refused too", () => {
     /50\.0 MB zipped \(Lambda allows 50\.0 MB for a direct upload\)/,
   );
 });
+
+test("50 MB zipped is only the direct-upload limit: the hint names upload: s3, and with s3 only 250 MB unzipped applies", () => {
+  const big = [{ wheel: "scipy.whl", entries: [entry("scipy/blob", 80 * MB, 200 * MB)] }];
+  assert.throws(
+    () => checkLimits(target, big),
+    (e: unknown) =>
+      isTugError(e) && /upload: direct \| s3/.test(e.hint ?? "") && /upload: s3/.test(e.hint ?? ""),
+  );
+  checkLimits({ ...target, upload: "s3" }, big);
+  assert.throws(
+    () =>
+      checkLimits({ ...target, upload: "s3" }, [
+        { wheel: "torch.whl", entries: [entry("torch/blob", 80 * MB, 260 * MB)] },
+      ]),
+    (e: unknown) => isTugError(e) && /260\.0 MB unzipped \(Lambda allows 250\.0 MB\)/.test(e.what),
+  );
+});

@@ -5,7 +5,10 @@ import { versionSatisfies } from "../../src/lambda/python/marker-version.ts";
 import { evaluateMarker, markerEnvironment, parseMarker } from "../../src/lambda/python/markers.ts";
 import { parseRuntime } from "../../src/lambda/python/runtime.ts";
 
-const arm312 = { env: markerEnvironment(parseRuntime("python3.12", { arch: "arm64" })) };
+// The cases below were checked against packaging with CPython 3.12.0: pinned with python_version.
+const arm312 = {
+  env: markerEnvironment(parseRuntime("python3.12", { arch: "arm64", pythonVersion: "3.12.0" })),
+};
 const x86_39 = { env: markerEnvironment(parseRuntime("python3.9")) };
 
 test("the marker environment describes the Lambda, not the host", () => {
@@ -135,4 +138,17 @@ test("versionSatisfies: the PEP 440 subset markers need", () => {
   assert.equal(versionSatisfies("3.12", "~=", "3"), undefined);
   assert.equal(versionSatisfies("linux", "==", "linux"), undefined);
   assert.equal(versionSatisfies("3.12", "===", "3.12"), true);
+});
+
+test("python_full_version is the release the runtime runs, or the lambda's python_version", () => {
+  const table = markerEnvironment(parseRuntime("python3.11"));
+  assert.match(table.python_full_version, /^3\.11\.(\d+)$/);
+  assert.notEqual(table.python_full_version, "3.11.0", "the runtime table's patch level, not X.Y.0");
+  assert.equal(table.implementation_version, table.python_full_version);
+  const marker = "python_full_version < '3.11.3'";
+  assert.equal(evaluateMarker(marker, { env: table }), false);
+  const old = markerEnvironment(parseRuntime("python3.11", { pythonVersion: "3.11.2" }));
+  assert.equal(old.python_full_version, "3.11.2");
+  assert.equal(old.python_version, "3.11");
+  assert.equal(evaluateMarker(marker, { env: old }), true);
 });

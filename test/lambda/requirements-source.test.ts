@@ -443,3 +443,21 @@ test("the resolver honours -c constraints: they narrow versions, add nothing, an
     ["fakematplotlib 3.9.2", "fakenumpy 2.0.0"],
   );
 });
+
+test("requirements files, pyproject.toml and uv.lock are read bounded: an oversized one is one error naming it", async (t) => {
+  const big = `${"# padding\n".repeat(110_000)}numpy\n`; // just over 1 MiB
+  const dir = await project(t, { "requirements.txt": big, "pyproject.toml": `# ${"x".repeat(1_100_000)}\n` });
+  const tooBig = await rejects(readRequirementsSource(join(dir, "requirements.txt"), WHERE, dir));
+  assert.match(tooBig.what, /^requirements file is too big \(.*1 MiB/);
+  assert.equal(tooBig.where, "requirements.txt");
+  const pyproject = await rejects(readRequirementsSource(join(dir, "pyproject.toml"), WHERE, dir));
+  assert.match(pyproject.what, /^pyproject.toml is too big/);
+  // uv.lock may be 16 MiB: a 2 MiB lock is read (and then judged on its content).
+  await writeFile(join(dir, "uv.lock"), `# ${"x".repeat(2 << 20)}\nversion = 7\n`);
+  const lock = await rejects(readRequirementsSource(join(dir, "uv.lock"), WHERE, dir));
+  assert.doesNotMatch(lock.what, /too big/);
+  // An include over the limit is named too.
+  await writeFile(join(dir, "base.txt"), "-r requirements.txt\n");
+  const included = await rejects(readRequirementsSource(join(dir, "base.txt"), WHERE, dir));
+  assert.equal(included.where, "requirements.txt");
+});

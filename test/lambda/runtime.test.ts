@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TugError } from "../../src/errors.ts";
-import { PYTHON_RUNTIMES, parseGlibc, parseRuntime } from "../../src/lambda/python/runtime.ts";
+import {
+  PYTHON_RUNTIMES,
+  parseGlibc,
+  parseRuntime,
+  runtimePythonVersion,
+} from "../../src/lambda/python/runtime.ts";
 
 test("python3.9 … python3.14 are the known runtimes", () => {
   assert.deepEqual(PYTHON_RUNTIMES, [
@@ -32,11 +37,31 @@ test("architecture maps to Python's machine name, x86_64 by default", () => {
     arch: "arm64",
     machine: "aarch64",
     python: [3, 12],
+    fullVersion: runtimePythonVersion("python3.12"),
     glibc: { major: 2, minor: 34 },
     os: "Amazon Linux 2023",
   });
   assert.equal(parseRuntime("python3.10").machine, "x86_64");
   assert.deepEqual(parseRuntime("python3.10").python, [3, 10]);
+});
+
+test("python_version overrides the runtime table's CPython release; it must be X.Y.Z of the runtime's X.Y", () => {
+  assert.match(runtimePythonVersion("python3.12") ?? "", /^3\.12\.\d+$/);
+  assert.equal(parseRuntime("python3.12").fullVersion, runtimePythonVersion("python3.12"));
+  assert.equal(parseRuntime("python3.11", { pythonVersion: "3.11.9" }).fullVersion, "3.11.9");
+  const where = "lambdas.api (tug.yaml:4)";
+  assert.throws(
+    () => parseRuntime("python3.11", { pythonVersion: "3.12.1", where }),
+    (e: unknown) =>
+      e instanceof TugError &&
+      e.what === 'python_version "3.12.1" is not a release of python3.11 (Python 3.11)' &&
+      e.where === where,
+  );
+  assert.throws(
+    () => parseRuntime("python3.11", { pythonVersion: "3.11", where }),
+    (e: unknown) =>
+      e instanceof TugError && /invalid python_version "3.11"/.test(e.what) && /3\.11\.9/.test(e.hint ?? ""),
+  );
 });
 
 test("a glibc override replaces the runtime's ceiling", () => {

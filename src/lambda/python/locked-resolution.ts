@@ -15,6 +15,8 @@ export interface LockedResolutionOptions {
   target: PythonTarget;
   ctx: {
     indexUrls: readonly string[];
+    /** The indexes really used, when the requirements file changed them (python-context.ts). */
+    resolveIndexUrls?: readonly string[];
     index: Pick<SimpleIndex, "projectFiles" | "metadata" | "wheelPath">;
     store?: CacheStore;
   };
@@ -37,10 +39,11 @@ export async function lockedResolution(
 ): Promise<Resolution & { fromLock?: boolean }> {
   const { requirements, source, target, ctx } = opts;
   if (requirements.length === 0) return { target, distributions: [] };
+  const urls = ctx.resolveIndexUrls ?? ctx.indexUrls;
   const key = canonicalJson({
     v: RESOLVER_VERSION,
-    target: [target.runtime, target.arch, formatGlibc(target.glibc)],
-    indexUrls: indexUrlsForKeys(ctx.indexUrls),
+    target: [target.runtime, target.arch, formatGlibc(target.glibc), target.fullVersion],
+    indexUrls: indexUrlsForKeys(urls),
     // What is required, not where it is written: a comment line above it changes no resolution.
     requirements: requirements.map((r) => [r.name, r.extras, r.specifier, r.markerText ?? ""]),
     pins: [...source.pins].sort(),
@@ -49,7 +52,7 @@ export async function lockedResolution(
   });
   // A lock names wheel URLs: one for an index with credentials in its URL, or for a file: index
   // (paths on this machine), stays on this machine; only http(s) locks are shared.
-  const shared = !ctx.indexUrls.some((u) => hasCredentials(u) || !isHttp(u));
+  const shared = !urls.some((u) => hasCredentials(u) || !isHttp(u));
   const kind = shared ? "python-lock" : "python-lock-local";
   const lock = opts.fresh
     ? undefined
@@ -57,7 +60,7 @@ export async function lockedResolution(
   if (lock !== undefined) {
     try {
       const locked = fromLock(lock, target);
-      if (fitsIndexes(locked, ctx.indexUrls)) return { ...locked, fromLock: true };
+      if (fitsIndexes(locked, urls)) return { ...locked, fromLock: true };
     } catch {
       // A lock this tug cannot read any more (or a broken or hostile one from a shared cache:
       // a digest that is no sha256) is resolved again and replaced.

@@ -56,13 +56,16 @@ const VARIABLES: ReadonlyMap<string, MarkerVariable> = new Map<string, MarkerVar
 ]);
 
 /**
- * The marker environment of a Lambda runtime. The patch level of the runtime's CPython
- * changes under us, so python_full_version is X.Y.0; the kernel release is not knowable
- * at build time, so platform_release and platform_version are empty.
+ * The marker environment of a Lambda runtime. python_full_version is the release the runtime
+ * runs (runtime.ts's table, or the lambda's python_version); without one (a bare X.Y target)
+ * X.Y.0. The kernel release is not knowable at build time, so platform_release and
+ * platform_version are empty.
  */
-export function markerEnvironment(target: Pick<PythonTarget, "python" | "machine">): MarkerEnvironment {
+export function markerEnvironment(
+  target: Pick<PythonTarget, "python" | "machine"> & { fullVersion?: string },
+): MarkerEnvironment {
   const [major, minor] = target.python;
-  const full = `${major}.${minor}.0`;
+  const full = target.fullVersion ?? `${major}.${minor}.0`;
   return {
     implementation_name: "cpython",
     implementation_version: full,

@@ -16,6 +16,14 @@ export interface FileReference {
   line: number;
 }
 
+/** An index option written in a requirements file (pip honours them; so does tug). */
+export interface IndexOption {
+  option: "--index-url" | "--extra-index-url";
+  url: string;
+  file: string;
+  line: number;
+}
+
 export interface RequirementsFile {
   requirements: FileRequirement[];
   /** `-r` / `--requirement`: the caller reads and parses these. */
@@ -24,6 +32,8 @@ export interface RequirementsFile {
   constraints: FileReference[];
   indexUrl: string | undefined;
   extraIndexUrls: string[];
+  /** `--index-url` / `-i` and `--extra-index-url` lines in order, with where they are written. */
+  indexOptions: IndexOption[];
   /** Other pip options that do not change what tug installs (e.g. --prefer-binary); ignored. */
   ignoredOptions: { option: string; value: string | undefined; line: number }[];
 }
@@ -83,8 +93,15 @@ function readOptions(tokens: string[], where: string): [string, string | undefin
       out.push([name, value]);
     } else if (/^-[rcif]./.test(name)) {
       out.push([name.slice(0, 2), name.slice(2)]); // "-rother.txt"
-    } else {
+    } else if (FLAG_OPTIONS.has(name)) {
       out.push([name, eq < 0 ? undefined : tok.slice(eq + 1)]);
+    } else {
+      // Named here, before its value could pass for stray text: pip would stop on it too.
+      throw new TugError({
+        what: `unknown option "${name}" in a requirements file`,
+        where,
+        hint: `tug reads ${[...new Set(VALUE_OPTIONS.values()), ...FLAG_OPTIONS, "--hash"].join(", ")}`,
+      });
     }
   }
   return out;
@@ -114,6 +131,7 @@ export function parseRequirementsFile(text: string, file: string): RequirementsF
     constraints: [],
     indexUrl: undefined,
     extraIndexUrls: [],
+    indexOptions: [],
     ignoredOptions: [],
   };
   for (const { text: lineText, line } of logicalLines(text)) {
@@ -139,9 +157,27 @@ export function parseRequirementsFile(text: string, file: string): RequirementsF
         const ref = { path: value ?? "", file, line };
         if (option === "--requirement") result.includes.push(ref);
         else if (option === "--constraint") result.constraints.push(ref);
-        else if (option === "--index-url") result.indexUrl = value;
-        else if (option === "--extra-index-url") result.extraIndexUrls.push(value ?? "");
-        else if (VALUE_OPTIONS.has(option) || FLAG_OPTIONS.has(option)) {
+        else if (option === "--index-url" || option === "--extra-index-url") {
+          const url = value ?? "";
+          if (url.includes("${")) {
+            throw new TugError({
+              what: `${option} ${url} names an environment variable`,
+              where,
+              hint: "tug does not expand variables in requirements files; write the URL, or set python.index_url in tug.yaml",
+            });
+          }
+          if (option === "--index-url") result.indexUrl = url;
+          else result.extraIndexUrls.push(url);
+          result.indexOptions.push({ option, url, file, line });
+        } else if (option === "--find-links") {
+          throw new TugError({
+            what: `--find-links ${value ?? ""} is not supported`,
+            where,
+            hint: "serve the wheels as a PEP 503 index (a simple/NAME/ page per project) and name it with --extra-index-url or python.extra_index_urls",
+          });
+        } else if (VALUE_OPTIONS.has(option) || FLAG_OPTIONS.has(option)) {
+          // --trusted-host among them: tug never turns TLS checks off; an http:// index is used
+          // as written and needs no trust, an https one with a private CA needs NODE_EXTRA_CA_CERTS.
           result.ignoredOptions.push({ option, value, line });
         } else {
           throw new TugError({ what: `unknown option "${rawName}" in a requirements file`, where });

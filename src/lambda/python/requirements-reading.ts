@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { TugError } from "../../errors.ts";
+import { isTugError, TugError } from "../../errors.ts";
+import { readBoundedFile } from "../../util/bounded-file.ts";
 import { normalizeName } from "./name.ts";
 
 /** What every reader shares: how to name a file in messages, and the hashes of what was read. */
@@ -10,16 +10,43 @@ export interface Reading {
   fileHashes: Map<string, string>;
 }
 
-/** The file's text, its bytes' sha256 recorded in `fileHashes`; undefined when it cannot be read. */
-export async function tryReadText(file: string, r: Reading): Promise<string | undefined> {
-  const data = await readFile(file).catch(() => undefined);
+/** Requirements files and pyproject.toml are hand-written: 1 MiB is far beyond any real one. */
+export const REQUIREMENTS_MAX_BYTES = 1 << 20;
+/** uv.lock of a large workspace runs to a few MiB (every wheel of every version it locks). */
+export const UV_LOCK_MAX_BYTES = 16 << 20;
+
+/**
+ * The file's text, its bytes' sha256 recorded in `fileHashes`; undefined when it cannot be read.
+ * A file over `maxBytes` (a symlink to /dev/zero, a generated monster) is one error naming it.
+ */
+export async function tryReadText(
+  file: string,
+  r: Reading,
+  maxBytes: number = REQUIREMENTS_MAX_BYTES,
+): Promise<string | undefined> {
+  const what = file.endsWith("uv.lock")
+    ? "uv.lock"
+    : file.endsWith("pyproject.toml")
+      ? "pyproject.toml"
+      : "requirements file";
+  const data = await readBoundedFile(file, maxBytes, what, { shownPath: r.show(file) }).catch(
+    (e: unknown) => {
+      if (isTugError(e)) throw e;
+      return undefined;
+    },
+  );
   if (data === undefined) return undefined;
   r.fileHashes.set(file, createHash("sha256").update(data).digest("hex"));
   return data.toString("utf8");
 }
 
-export async function readText(file: string, where: string, r: Reading): Promise<string> {
-  const text = await tryReadText(file, r);
+export async function readText(
+  file: string,
+  where: string,
+  r: Reading,
+  maxBytes: number = REQUIREMENTS_MAX_BYTES,
+): Promise<string> {
+  const text = await tryReadText(file, r, maxBytes);
   if (text !== undefined) return text;
   throw new TugError({
     what: `cannot read requirements file ${r.show(file)}`,

@@ -1,7 +1,7 @@
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { TugError } from "../../errors.ts";
 import { readPyproject } from "./pyproject.ts";
-import { type FileRequirement, parseRequirementsFile } from "./requirements-file.ts";
+import { type FileRequirement, type IndexOption, parseRequirementsFile } from "./requirements-file.ts";
 import { addHashes, type Reading, readText } from "./requirements-reading.ts";
 import { readUvLock } from "./uv-lock.ts";
 
@@ -22,6 +22,8 @@ export interface RequirementsSource {
    * again later, so an edit racing the build shows up as a changed input next time): for cache keys.
    */
   fileHashes: Map<string, string>;
+  /** `--index-url` / `--extra-index-url` lines of pip requirements files (and their includes). */
+  indexOptions?: IndexOption[];
 }
 
 /**
@@ -56,6 +58,7 @@ function displayPath(file: string, root: string | undefined): string {
 async function readPipRequirements(file: string, where: string, r: Reading): Promise<RequirementsSource> {
   const requirements: FileRequirement[] = [];
   const constraintLines: FileRequirement[] = [];
+  const indexOptions: IndexOption[] = [];
   await readRequirementsFile({
     file,
     where,
@@ -63,6 +66,7 @@ async function readPipRequirements(file: string, where: string, r: Reading): Pro
     seen: new Set(),
     into: requirements,
     constraintsInto: constraintLines,
+    indexOptions,
   });
   const hashes = new Map<string, string[]>();
   for (const q of [...requirements, ...constraintLines]) addHashes(hashes, q.name, q.hashes);
@@ -81,7 +85,7 @@ async function readPipRequirements(file: string, where: string, r: Reading): Pro
     if (exact && !c.marker && (pinned === undefined || pinned === exact)) pins.set(c.name, exact);
     else constraints.push(c);
   }
-  return { requirements, pins, hashes, constraints, fileHashes: r.fileHashes };
+  return { requirements, pins, hashes, constraints, fileHashes: r.fileHashes, indexOptions };
 }
 
 interface ReadFileOptions {
@@ -92,6 +96,8 @@ interface ReadFileOptions {
   seen: Set<string>;
   into: FileRequirement[];
   constraintsInto: FileRequirement[];
+  /** Index options of every file read, requirements and constraints alike (as pip reads them). */
+  indexOptions: IndexOption[];
 }
 
 /** Reads one file; `-r` includes go to the same list as the includer, `-c` files to the constraints. */
@@ -102,6 +108,7 @@ async function readRequirementsFile(o: ReadFileOptions): Promise<void> {
   // Parsed under its display name: requirements, includes and errors all name it so.
   const parsed = parseRequirementsFile(text, o.reading.show(o.file));
   o.into.push(...parsed.requirements);
+  o.indexOptions.push(...parsed.indexOptions);
   for (const inc of parsed.includes) {
     await readRequirementsFile({
       ...o,

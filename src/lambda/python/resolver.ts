@@ -76,7 +76,10 @@ const PRERELEASE = /\d(a|b|rc|c|dev|pre|preview|alpha|beta)\d*/i;
 
 function rootLabel(req: Requirement): string {
   const r = req as Requirement & { file?: unknown; line?: unknown };
-  return typeof r.file === "string" && typeof r.line === "number" ? `${r.file}:${r.line}` : "requirements";
+  const at =
+    typeof r.file === "string" && typeof r.line === "number" ? `${r.file}:${r.line}` : "requirements";
+  // A requirement a marker selected says so: the marker is why it is in this target's closure.
+  return req.markerText ? `${at}, selected by marker ${req.markerText}` : at;
 }
 
 function describe(c: Constraint): string {
@@ -371,7 +374,8 @@ function expand(
         (e) => !dep.marker || evaluateMarker(dep.marker, { env, extra: e }),
       );
       if (!applies || before) continue;
-      const c: Constraint = { specifier: dep.specifier, extras: dep.extras, by, byName: name };
+      const via = dep.markerText ? `${by}, selected by marker ${dep.markerText}` : by;
+      const c: Constraint = { specifier: dep.specifier, extras: dep.extras, by: via, byName: name };
       addConstraint(s, dep.name, c);
       const other = s.chosen.get(dep.name);
       if (!other) continue;

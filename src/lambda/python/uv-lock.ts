@@ -4,7 +4,7 @@ import { normalizeName } from "./name.ts";
 import { isTable, lineOf, malformed, tomlDocument } from "./pyproject.ts";
 import { parseRequirement } from "./requirement.ts";
 import type { FileRequirement } from "./requirements-file.ts";
-import { addHashes, type Reading, readText, tryReadText } from "./requirements-reading.ts";
+import { addHashes, type Reading, readText, tryReadText, UV_LOCK_MAX_BYTES } from "./requirements-reading.ts";
 import type { RequirementsSource } from "./requirements-source.ts";
 
 // ---------------------------------------------------------------- uv.lock
@@ -22,7 +22,7 @@ interface UvPackage {
 const LOCAL_SOURCES = ["virtual", "editable", "directory", "path"];
 
 export async function readUvLock(lockFile: string, where: string, r: Reading): Promise<RequirementsSource> {
-  const text = await readText(lockFile, where, r);
+  const text = await readText(lockFile, where, r, UV_LOCK_MAX_BYTES);
   const file = r.show(lockFile);
   const doc = tomlDocument(text, file);
   const version = doc.version;
