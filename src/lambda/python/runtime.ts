@@ -46,10 +46,11 @@ const AL2023: Pick<RuntimeRow, "glibc" | "os"> = {
 //
 // Patch levels: the CPython release in the runtime's base image (public.ecr.aws/lambda/python:3.X,
 // the same image the managed runtime is built from; `python3 -c "import sys; print(sys.version)"`
-// in it), as of 2025-11. AWS moves these forward without notice, so they are the floor a function
-// meets today, not a promise: markers on python_full_version are evaluated against them, and
-// `python_version: "3.11.9"` on a lambda or layer pins another figure (e.g. for a runtime version
-// frozen with runtime management controls). A change here changes lock keys of that runtime only.
+// in it), as of 2025-11 — not re-checked against the images from here (this machine reaches no
+// container registry), so they are best known figures. AWS moves these forward without notice:
+// they are the floor a function meets today, not a promise. Markers on python_full_version are
+// evaluated against them, and `python_version: "3.11.9"` on a lambda or layer pins another
+// figure (e.g. for a runtime version frozen with runtime management controls). A change here changes lock keys of that runtime only.
 const RUNTIMES: ReadonlyMap<string, RuntimeRow> = new Map([
   ["python3.9", { python: [3, 9], patch: 23, ...AL2 }],
   ["python3.10", { python: [3, 10], patch: 18, ...AL2 }],
