@@ -166,3 +166,41 @@ test("a directory without Python files does not shadow a third-party import (the
   assert.deepEqual([...got.thirdParty], ["msgspec"]);
   assert.deepEqual(got.files.map((f) => f.slice(root.length + 1)).sort(), ["h.py", "ours/tool.py"]);
 });
+
+test("an `except ImportError` fallback for standard modules is optional where the target has them", async (t) => {
+  const source = [
+    "try:",
+    "    import tomllib",
+    "except ImportError:",
+    "    import tomli as tomllib",
+    "try:",
+    "    import orjson as json",
+    "except ModuleNotFoundError:",
+    "    import simplejson as json",
+    "try:",
+    "    import tomllib as t2",
+    "except ValueError:",
+    "    import strict_dep",
+    "",
+  ].join("\n");
+  const found = importsOf(source);
+  assert.deepEqual(found.find((i) => i.module === "tomli")?.fallbackFor, ["tomllib"]);
+  assert.equal(
+    found.find((i) => i.module === "strict_dep")?.fallbackFor,
+    undefined,
+    "not an ImportError handler",
+  );
+  const root = await tempDir(t, "tug-imports-fallback-");
+  await writeFile(join(root, "fn.py"), source);
+  const weakOf = async (minor: number) =>
+    new Map(
+      (await firstPartyClosure(join(root, "fn.py"), root, { minor })).imports.map((i) => [i.module, i.weak]),
+    );
+  const on311 = await weakOf(11);
+  assert.equal(on311.get("tomli"), true, "3.11 has tomllib: tomli is never imported there");
+  assert.equal(on311.get("orjson"), true, "a guarded try-body import stays optional");
+  assert.equal(on311.get("simplejson"), false, "the fallback for a third-party module is required");
+  assert.equal(on311.get("strict_dep"), false);
+  const on310 = await weakOf(10);
+  assert.equal(on310.get("tomli"), false, "3.10 has no tomllib: the fallback runs and is required");
+});

@@ -19,6 +19,12 @@ export interface PythonImport {
   weak?: boolean;
   /** Found as `__import__("x")` / `importlib.import_module("x")` rather than a statement. */
   dynamic?: boolean;
+  /**
+   * In the handler of `except ImportError` (or ModuleNotFoundError): the modules its `try` body
+   * imports. The fallback runs only when one of those is missing, so it is optional when they all
+   * exist for the target (`try: import tomllib` / `except ImportError: import tomli` on 3.11).
+   */
+  fallbackFor?: string[];
 }
 
 /**
@@ -36,8 +42,9 @@ export function importsOf(source: string, _file?: string): PythonImport[] {
     enter: (ref) => {
       if (ref.name === "ImportStatement") {
         const weak = isWeak(ref.node, text);
+        const fallbackFor = weak ? undefined : fallbackOf(ref.node, text);
         for (const imp of statement(ref.node, text, lineOf(ref.from)))
-          out.push(weak ? { ...imp, weak } : imp);
+          out.push(weak ? { ...imp, weak } : fallbackFor ? { ...imp, fallbackFor } : imp);
         return false;
       }
       if (ref.name === "CallExpression") {
@@ -118,6 +125,41 @@ function isWeak(node: SyntaxNode, text: (n: SyntaxNode) => string): boolean {
       return true;
   }
   return false;
+}
+
+const IMPORT_ERRORS = /\b(ImportError|ModuleNotFoundError)\b/;
+
+/** The absolute modules a `try` body imports when `node` sits in its `except ImportError` handler. */
+function fallbackOf(node: SyntaxNode, text: (n: SyntaxNode) => string): string[] | undefined {
+  for (let n: SyntaxNode | null = node.parent; n; n = n.parent) {
+    if (n.name !== "TryStatement") continue;
+    const kids: SyntaxNode[] = [];
+    for (let c = n.firstChild; c; c = c.nextSibling) kids.push(c);
+    const handler = kids.findIndex((k) => k.name === "Body" && node.from >= k.from && node.to <= k.to);
+    const tryBody = kids.find((k) => k.name === "Body");
+    if (handler <= 0 || !tryBody || kids[handler] === tryBody) continue;
+    // The clause between the nearest `except` keyword and this body names what it catches.
+    let at = handler - 1;
+    while (at > 0 && kids[at]?.name !== "except") at--;
+    if (kids[at]?.name !== "except") continue;
+    const caught = kids
+      .slice(at + 1, handler)
+      .map(text)
+      .join(" ");
+    if (!IMPORT_ERRORS.test(caught)) continue;
+    const guarded: string[] = [];
+    for (let c = tryBody.firstChild; c; c = c.nextSibling) collectImports(c, text, guarded);
+    return guarded.length ? guarded : undefined;
+  }
+  return undefined;
+}
+
+function collectImports(node: SyntaxNode, text: (n: SyntaxNode) => string, out: string[]): void {
+  if (node.name === "ImportStatement") {
+    for (const imp of statement(node, text, 0)) if (imp.level === 0 && imp.module) out.push(imp.module);
+    return;
+  }
+  for (let c = node.firstChild; c; c = c.nextSibling) collectImports(c, text, out);
 }
 
 function lineIndex(source: string): (pos: number) => number {
@@ -225,7 +267,12 @@ export async function firstPartyClosure(
       thirdParty.add(top);
       // The names of a `from` import matter for namespace packages (`from google import protobuf`).
       const names = imp.names?.length ? { names: imp.names } : {};
-      imports.push({ module: imp.module, file, line: imp.line, weak: imp.weak === true, ...names });
+      // A fallback for standard modules (`except ImportError: import tomli`) never runs when the
+      // target's Python has them all: it is optional there, as Python would find it.
+      const fallback =
+        imp.fallbackFor?.every((m) => isStdlib(m.split(".")[0] as string, opts.minor)) === true;
+      const weak = imp.weak === true || fallback;
+      imports.push({ module: imp.module, file, line: imp.line, weak, ...names });
     }
   }
   return { files: [...seen], thirdParty, imports, probes };
