@@ -71,6 +71,7 @@ function writeProject(dir: string, set: CorpusSet, urls: string[]): void {
     handler: "handler.py:handler",
   };
   if (set.glibc) fn.glibc = set.glibc;
+  if (set.upload) fn.upload = set.upload;
   writeFileSync(
     join(dir, "tug.yaml"),
     stringify({

@@ -14,6 +14,8 @@ export interface CorpusSet {
   architecture: "x86_64" | "arm64";
   /** The glibc ceiling, when not the runtime's default (2.26 for python3.11, 2.34 for python3.12). */
   glibc?: string;
+  /** `upload: s3` for zips over Lambda's 50 MB direct-upload limit (scipy/scikit-learn stacks). */
+  upload?: "direct" | "s3";
   /** requirements.txt (default) or pyproject.toml, written as given. */
   file?: "requirements.txt" | "pyproject.toml";
   requirements: string;
@@ -121,7 +123,7 @@ export const CORPUS: CorpusSet[] = [
   x86("pyyaml", "PyYAML\n", ["yaml"]),
   x86("dateutil", "python-dateutil\n", ["dateutil.parser"]),
   x86("bs4", "beautifulsoup4\n", ["bs4"]),
-  x86("scikit-learn", "scikit-learn\n", ["sklearn.linear_model"], { glibc: "2.28" }),
+  x86("scikit-learn", "scikit-learn\n", ["sklearn.linear_model"], { glibc: "2.28", upload: "s3" }),
   x86("attrs", "attrs\n", ["attr", "attrs"]),
   x86("pyjwt-crypto", "PyJWT[crypto]\n", ["jwt"], { glibc: "2.34" }),
   x86("pynacl", "PyNaCl\n", ["nacl.signing"]),
