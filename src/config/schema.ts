@@ -309,6 +309,21 @@ export const PythonSettings = z
   })
   .describe(FIELD_HELP.python);
 
+/** What a Python lambda and a lambda layer both say about the runtime they target. */
+const PYTHON_TARGET_FIELDS = {
+  glibc: z
+    .string()
+    .regex(/^2\.[0-9]+$/, { error: 'expected a glibc version like "2.28"' })
+    .optional()
+    .describe(FIELD_HELP.glibc),
+  python_version: z
+    .string()
+    .regex(/^3\.[0-9]+\.[0-9]+$/, { error: 'expected a CPython release like "3.11.9"' })
+    .optional()
+    .describe(FIELD_HELP.pythonVersion),
+  upload: z.enum(["direct", "s3"]).optional().describe(FIELD_HELP.upload),
+};
+
 // The runtime is checked while normalising (lambda/python/runtime.ts and lambda/node/runtime.ts own
 // the lists and their messages).
 export const LambdaTargetSchema = z.strictObject({
@@ -320,17 +335,7 @@ export const LambdaTargetSchema = z.strictObject({
       error: "expected FILE:FUNCTION, e.g. lambdas/echo.py:handler",
     })
     .describe(FIELD_HELP.handler),
-  glibc: z
-    .string()
-    .regex(/^2\.[0-9]+$/, { error: 'expected a glibc version like "2.28"' })
-    .optional()
-    .describe(FIELD_HELP.glibc),
-  python_version: z
-    .string()
-    .regex(/^3\.[0-9]+\.[0-9]+$/, { error: 'expected a CPython release like "3.11.9"' })
-    .optional()
-    .describe(FIELD_HELP.pythonVersion),
-  upload: z.enum(["direct", "s3"]).optional().describe(FIELD_HELP.upload),
+  ...PYTHON_TARGET_FIELDS,
   // Node.js only; a Python lambda that sets them is refused while normalising.
   minify: z.boolean().optional().describe(FIELD_HELP.lambdaMinify),
   sourcemap: z.boolean().optional().describe(FIELD_HELP.lambdaSourcemap),
@@ -342,17 +347,7 @@ export const LambdaTargetSchema = z.strictObject({
 export const LayerSchema = z.strictObject({
   runtime: z.string().min(1).describe(FIELD_HELP.lambdaRuntime),
   architecture: z.enum(["x86_64", "arm64"]).default("x86_64").describe(FIELD_HELP.architecture),
-  glibc: z
-    .string()
-    .regex(/^2\.[0-9]+$/, { error: 'expected a glibc version like "2.28"' })
-    .optional()
-    .describe(FIELD_HELP.glibc),
-  python_version: z
-    .string()
-    .regex(/^3\.[0-9]+\.[0-9]+$/, { error: 'expected a CPython release like "3.11.9"' })
-    .optional()
-    .describe(FIELD_HELP.pythonVersion),
-  upload: z.enum(["direct", "s3"]).optional().describe(FIELD_HELP.upload),
+  ...PYTHON_TARGET_FIELDS,
   requirements: z.array(z.string().min(1)).min(1).describe(FIELD_HELP.layerRequirements),
 });
 

@@ -1,6 +1,3 @@
-// A registry that lies: node:http (or https) on a loopback address, serving one honest image by
-// default, with any route overridable so a test can answer as an attacker would.
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import {
@@ -11,12 +8,10 @@ import {
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
-import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { promisify } from "node:util";
 import { gzipSync } from "node:zlib";
 import { tarOf } from "./memory-image.ts";
-import { tempDir } from "./tmp.ts";
+import type { TlsFiles } from "./tls.ts";
 
 const sha = (b: Buffer | string) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
 
@@ -97,35 +92,7 @@ export interface HostileRegistryOptions {
   tls?: TlsFiles;
 }
 
-export interface TlsFiles {
-  keyPath: string;
-  certPath: string;
-}
-
-/** A self-signed certificate for an IP (SAN), for NODE_EXTRA_CA_CERTS in the spawned tug. */
-export async function selfSignedCert(t: TestContext, ip: string): Promise<TlsFiles> {
-  const dir = await tempDir(t, "tug-hostile-tls-");
-  const keyPath = join(dir, "key.pem");
-  const certPath = join(dir, "cert.pem");
-  await promisify(execFile)("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    keyPath,
-    "-out",
-    certPath,
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${ip}`,
-    "-addext",
-    `subjectAltName=IP:${ip}`,
-  ]);
-  return { keyPath, certPath };
-}
+export { selfSignedCert, type TlsFiles } from "./tls.ts";
 
 /** Starts a server on a free port; it (and every connection it holds open) ends with `t`. */
 export async function startHostileServer(

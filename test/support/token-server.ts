@@ -1,13 +1,9 @@
-// A tiny distribution token server: RS256 JWTs that docker-registry's `auth.token` accepts.
-import { execFile } from "node:child_process";
 import { createPrivateKey, createSign, randomUUID, X509Certificate } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { promisify } from "node:util";
-import { tempDir } from "./tmp.ts";
+import { selfSignedCert } from "./tls.ts";
 
 export interface TokenServerOptions {
   /** username → password; requests with these Basic credentials get every action asked for. */
@@ -31,24 +27,7 @@ const b64url = (b: Buffer | string) => Buffer.from(b).toString("base64url");
 
 /** Starts the server on a free port with a fresh self-signed certificate; closed when `t` ends. */
 export async function startTokenServer(t: TestContext, opts: TokenServerOptions = {}): Promise<TokenServer> {
-  const dir = await tempDir(t, "tug-token-");
-  const keyPath = join(dir, "key.pem");
-  const certPath = join(dir, "cert.pem");
-  await promisify(execFile)("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    keyPath,
-    "-out",
-    certPath,
-    "-days",
-    "2",
-    "-subj",
-    "/CN=tug-test-token",
-  ]);
+  const { keyPath, certPath } = await selfSignedCert(t, undefined, "tug-test-token");
   const key = createPrivateKey(await readFile(keyPath));
   const cert = new X509Certificate(await readFile(certPath));
   const service = "tug-test-registry";
