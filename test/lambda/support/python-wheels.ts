@@ -18,11 +18,13 @@ export interface PyWheel {
   version: string;
   /** Default py3-none-any. */
   tag?: string;
-  /** Path inside the wheel → text. */
-  files: Record<string, string>;
+  /** Path inside the wheel → text, or bytes (a compiled extension, a shared library). */
+  files: Record<string, string | Buffer>;
   requiresDist?: string[];
   /** Lines of top_level.txt; absent → no top_level.txt at all. */
   topLevel?: string[];
+  /** More files in the `.dist-info` directory, name → text (e.g. entry_points.txt). */
+  distInfo?: Record<string, string>;
 }
 
 const WRITER = `
@@ -30,8 +32,8 @@ import base64, hashlib, json, sys, zipfile
 spec = json.load(sys.stdin)
 with zipfile.ZipFile(spec["path"], "w", zipfile.ZIP_DEFLATED) as z:
     record = []
-    for name, text in spec["files"]:
-        data = text.encode()
+    for name, b64 in spec["files"]:
+        data = base64.b64decode(b64)
         z.writestr(name, data)
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
         record.append(f"{name},sha256={digest},{len(data)}")
@@ -52,7 +54,7 @@ export async function pythonWheelIndex(root: string, wheels: readonly PyWheel[])
     const [py, abi, plat] = tag.split("-");
     const meta = [`Metadata-Version: 2.1`, `Name: ${w.name}`, `Version: ${w.version}`];
     for (const r of w.requiresDist ?? []) meta.push(`Requires-Dist: ${r}`);
-    const files: Array<[string, string]> = [
+    const files: Array<[string, string | Buffer]> = [
       ...Object.entries(w.files),
       [`${info}/METADATA`, `${meta.join("\n")}\n\n`],
       [
@@ -61,8 +63,10 @@ export async function pythonWheelIndex(root: string, wheels: readonly PyWheel[])
       ],
     ];
     if (w.topLevel) files.push([`${info}/top_level.txt`, `${w.topLevel.join("\n")}\n`]);
+    for (const [name, text] of Object.entries(w.distInfo ?? {})) files.push([`${info}/${name}`, text]);
     const path = join(filesDir, filename);
-    const spec = JSON.stringify({ path, files, record: `${info}/RECORD` });
+    const encoded = files.map(([name, data]) => [name, Buffer.from(data).toString("base64")]);
+    const spec = JSON.stringify({ path, files: encoded, record: `${info}/RECORD` });
     const child = exec("python3", ["-c", WRITER]);
     child.child.stdin?.end(spec);
     await child;
