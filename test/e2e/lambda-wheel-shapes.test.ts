@@ -108,11 +108,12 @@ const HELPER_LIB = "libhelper-1a2b3c4d.so";
 
 /**
  * What auditwheel repair writes: the library renamed with a hash and its SONAME to match, and the
- * extension NEEDing it by that name with RUNPATH `$ORIGIN/../mypkg.libs`.
+ * extension NEEDing it by that name with `search` (RUNPATH or RPATH) `$ORIGIN/../mypkg.libs`.
  */
 async function auditwheelBuild(
   dir: string,
   py: LocalPython,
+  search: "RUNPATH" | "RPATH",
 ): Promise<{ ext: string; lib: Buffer; so: Buffer }> {
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "helper.c"), HELPER_C);
@@ -138,59 +139,65 @@ async function auditwheelBuild(
     join(dir, ext),
     `-L${dir}`,
     `-l:${HELPER_LIB}`,
-    "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../mypkg.libs",
+    // patchelf --set-rpath (auditwheel) writes DT_RUNPATH; older repaired wheels carry DT_RPATH
+    `-Wl,${search === "RUNPATH" ? "--enable-new-dtags" : "--disable-new-dtags"},-rpath,$ORIGIN/../mypkg.libs`,
   ]);
   return { ext, lib: await readFile(lib), so: await readFile(join(dir, ext)) };
 }
 
-async function readelfDynamic(file: string): Promise<{ needed: string[]; runpath: string[] }> {
+async function readelfDynamic(
+  file: string,
+): Promise<{ needed: string[]; RUNPATH: string[]; RPATH: string[] }> {
   const { stdout } = await exec("readelf", ["-d", file]);
   const values = (tag: string) =>
     [...stdout.matchAll(new RegExp(`\\(${tag}\\)\\s+.*\\[(.*)\\]`, "g"))].map((m) => m[1] as string);
-  return { needed: values("NEEDED"), runpath: [...values("RUNPATH"), ...values("RPATH")] };
+  return { needed: values("NEEDED"), RUNPATH: values("RUNPATH"), RPATH: values("RPATH") };
 }
 
-test("a manylinux wheel whose extension links PKG.libs/ through RUNPATH $ORIGIN/../PKG.libs imports and calls into the library", async (t) => {
-  const py = await localPython();
-  const runtime = hostRuntime(py);
-  const arch = py.machine === "aarch64" ? "arm64" : "x86_64";
-  const { ext, lib, so } = await auditwheelBuild(await tempDir(t, "tug-gcc-"), py);
-  const tag = `${py.tag}-${py.tag}-manylinux_2_17_${py.machine}`;
-  const p = await project(t, {
-    wheels: [
-      {
-        name: "mypkg",
-        version: "1.0",
-        tag,
-        files: {
-          "mypkg/__init__.py": "from mypkg._native import answer\n",
-          [`mypkg/${ext}`]: so,
-          [`mypkg.libs/${HELPER_LIB}`]: lib,
+for (const search of ["RUNPATH", "RPATH"] as const) {
+  test(`a manylinux wheel whose extension links PKG.libs/ through ${search} $ORIGIN/../PKG.libs imports and calls into the library`, async (t) => {
+    const py = await localPython();
+    const runtime = hostRuntime(py);
+    const arch = py.machine === "aarch64" ? "arm64" : "x86_64";
+    const { ext, lib, so } = await auditwheelBuild(await tempDir(t, "tug-gcc-"), py, search);
+    const tag = `${py.tag}-${py.tag}-manylinux_2_17_${py.machine}`;
+    const p = await project(t, {
+      wheels: [
+        {
+          name: "mypkg",
+          version: "1.0",
+          tag,
+          files: {
+            "mypkg/__init__.py": "from mypkg._native import answer\n",
+            [`mypkg/${ext}`]: so,
+            [`mypkg.libs/${HELPER_LIB}`]: lib,
+          },
+          topLevel: ["mypkg"],
         },
-        topLevel: ["mypkg"],
+      ],
+      files: {
+        "requirements.txt": "mypkg==1.0\n",
+        "h.py": "import mypkg\n\ndef handler(event, context):\n    return mypkg.answer(20)\n",
       },
-    ],
-    files: {
-      "requirements.txt": "mypkg==1.0\n",
-      "h.py": "import mypkg\n\ndef handler(event, context):\n    return mypkg.answer(20)\n",
-    },
-    lambdas: { h: `{ runtime: ${runtime}, architecture: ${arch}, handler: h.py:handler }` },
+      lambdas: { h: `{ runtime: ${runtime}, architecture: ${arch}, handler: h.py:handler }` },
+    });
+    const h = artifact(await build(p), "h");
+    assert.deepEqual(versions(h), ["mypkg==1.0"]);
+
+    const { dir, names } = await unzip(t, h.path);
+    assert.ok(names.includes(`mypkg/${ext}`), names.join("\n"));
+    assert.ok(names.includes(`mypkg.libs/${HELPER_LIB}`), names.join("\n"));
+    assert.deepEqual(await readFile(join(dir, "mypkg.libs", HELPER_LIB)), lib);
+    // the shipped extension still NEEDs the hashed name and looks for it beside its package
+    const dynamic = await readelfDynamic(join(dir, "mypkg", ext));
+    assert.ok(dynamic.needed.includes(HELPER_LIB), JSON.stringify(dynamic));
+    assert.deepEqual(dynamic[search], ["$ORIGIN/../mypkg.libs"]);
+    assert.deepEqual(dynamic[search === "RUNPATH" ? "RPATH" : "RUNPATH"], []);
+
+    // helper_answer(20) = 42, computed in libhelper, loaded through the RUNPATH from the zip
+    assert.equal(await invoke(p, "h"), 42);
   });
-  const h = artifact(await build(p), "h");
-  assert.deepEqual(versions(h), ["mypkg==1.0"]);
-
-  const { dir, names } = await unzip(t, h.path);
-  assert.ok(names.includes(`mypkg/${ext}`), names.join("\n"));
-  assert.ok(names.includes(`mypkg.libs/${HELPER_LIB}`), names.join("\n"));
-  assert.deepEqual(await readFile(join(dir, "mypkg.libs", HELPER_LIB)), lib);
-  // the shipped extension still NEEDs the hashed name and looks for it beside its package
-  const dynamic = await readelfDynamic(join(dir, "mypkg", ext));
-  assert.ok(dynamic.needed.includes(HELPER_LIB), JSON.stringify(dynamic));
-  assert.deepEqual(dynamic.runpath, ["$ORIGIN/../mypkg.libs"]);
-
-  // helper_answer(20) = 42, computed in libhelper, loaded through the RUNPATH from the zip
-  assert.equal(await invoke(p, "h"), 42);
-});
+}
 
 // ------------------------------------------------------------------- 2: .data/ schemes of a wheel
 
