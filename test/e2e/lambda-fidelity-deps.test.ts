@@ -5,52 +5,29 @@
 // zip lacks really fails.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { readdir } from "node:fs/promises";
+import { join, relative } from "node:path";
 import test, { type TestContext } from "node:test";
 import { promisify } from "node:util";
-import { type PyWheel, pythonWheelIndex } from "../lambda/support/python-wheels.ts";
-import { type CliResult, runTug, runTugJson } from "../support/cli.ts";
+import type { PyWheel } from "../lambda/support/python-wheels.ts";
+import {
+  type BuiltLambda,
+  buildWheelProject,
+  type WheelProject,
+  type WheelProjectSpec,
+  wheelProject,
+} from "../lambda/support/wheel-project.ts";
+import { type CliResult, runTug } from "../support/cli.ts";
 import { tempDir } from "../support/tmp.ts";
 
 const exec = promisify(execFile);
 
-interface Built {
-  target: string;
-  path: string;
-  distributions: Array<{ name: string; version: string }>;
-}
+type Built = BuiltLambda;
+type Project = WheelProject;
 
-interface Project {
-  dir: string;
-  env: NodeJS.ProcessEnv;
-}
-
-async function project(
-  t: TestContext,
-  spec: {
-    wheels: PyWheel[];
-    files: Record<string, string>;
-    lambdas: Record<string, string>;
-    python?: string;
-  },
-): Promise<Project> {
-  const root = await tempDir(t, "tug-deps-");
-  const url = await pythonWheelIndex(join(root, "index"), spec.wheels);
-  const dir = join(root, "project");
-  const lambdas = Object.entries(spec.lambdas).map(([name, flow]) => `  ${name}: ${flow}\n`);
-  const yaml = `python:\n  index_url: ${url}\n  extra_index_urls: []\n${spec.python ?? ""}lambdas:\n${lambdas.join("")}`;
-  for (const [path, text] of Object.entries({ "tug.yaml": yaml, ...spec.files })) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), text);
-  }
-  return { dir, env: { TUG_CACHE: join(root, "cache"), PIP_CONFIG_FILE: "/dev/null", TUG_INDEX_URL: "" } };
-}
-
-async function build(p: Project): Promise<Map<string, Built>> {
-  const out = await runTugJson<{ artifacts: Built[] }>(["build"], { cwd: p.dir, env: p.env });
-  return new Map(out.artifacts.map((a) => [a.target, a]));
-}
+const project = (t: TestContext, spec: WheelProjectSpec): Promise<Project> =>
+  wheelProject(t, "tug-deps-", spec);
+const build = buildWheelProject;
 
 const versions = (a: Built | undefined) => (a?.distributions ?? []).map((d) => `${d.name}==${d.version}`);
 

@@ -8,49 +8,29 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { join, relative } from "node:path";
 import test, { type TestContext } from "node:test";
 import { promisify } from "node:util";
 import { isPythonRuntime } from "../../src/lambda/python/runtime.ts";
 import { type LocalPython, localPython } from "../lambda/support/fixture-index.ts";
-import { type PyWheel, pythonWheelIndex } from "../lambda/support/python-wheels.ts";
-import { runTug, runTugJson } from "../support/cli.ts";
+import {
+  type BuiltLambda,
+  buildWheelProject,
+  type WheelProject,
+  type WheelProjectSpec,
+  wheelProject,
+} from "../lambda/support/wheel-project.ts";
+import { runTug } from "../support/cli.ts";
 import { tempDir } from "../support/tmp.ts";
 
 const exec = promisify(execFile);
 
-interface Built {
-  target: string;
-  path: string;
-  distributions: Array<{ name: string; version: string; wheel: string }>;
-}
+type Built = BuiltLambda;
+type Project = WheelProject;
 
-interface Project {
-  dir: string;
-  env: NodeJS.ProcessEnv;
-}
-
-async function project(
-  t: TestContext,
-  spec: { wheels: PyWheel[]; files: Record<string, string>; lambdas: Record<string, string> },
-): Promise<Project> {
-  const root = await tempDir(t, "tug-shapes-");
-  const url = await pythonWheelIndex(join(root, "index"), spec.wheels);
-  const dir = join(root, "project");
-  const lambdas = Object.entries(spec.lambdas).map(([name, flow]) => `  ${name}: ${flow}\n`);
-  const yaml = `python:\n  index_url: ${url}\n  extra_index_urls: []\nlambdas:\n${lambdas.join("")}`;
-  for (const [path, text] of Object.entries({ "tug.yaml": yaml, ...spec.files })) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), text);
-  }
-  // A per-test cache; PIP_CONFIG_FILE and an empty TUG_INDEX_URL keep the machine's mirror out.
-  return { dir, env: { TUG_CACHE: join(root, "cache"), PIP_CONFIG_FILE: "/dev/null", TUG_INDEX_URL: "" } };
-}
-
-async function build(p: Project): Promise<Map<string, Built>> {
-  const out = await runTugJson<{ artifacts: Built[] }>(["build"], { cwd: p.dir, env: p.env });
-  return new Map(out.artifacts.map((a) => [a.target, a]));
-}
+const project = (t: TestContext, spec: WheelProjectSpec): Promise<Project> =>
+  wheelProject(t, "tug-shapes-", spec);
+const build = buildWheelProject;
 
 function artifact(built: Map<string, Built>, name: string): Built {
   const a = built.get(name);
