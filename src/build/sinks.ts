@@ -6,7 +6,6 @@ import type { Digest } from "../oci/digest.ts";
 import { sha256 } from "../oci/digest.ts";
 import { REF_NAME, writeLayout } from "../oci/layout.ts";
 import { layoutBlobsIntact } from "../oci/layout-stamps.ts";
-import { writeDockerTarball } from "../oci/tarball.ts";
 import { type Artifact, type Image, isIndex, type Platform } from "../oci/types.ts";
 
 export interface Published {
@@ -85,6 +84,8 @@ export function tarballSink(dir: string, host: Platform, repo: string | undefine
       await fs.mkdir(dir, { recursive: true });
       const repoTags = tags.map((t) => `${repo ? `${repo}/` : ""}${name}:${t}`);
       await fs.rm(sidecar, { force: true });
+      // Loaded here: the tar writer is not needed by builds that write no new tarball.
+      const { writeDockerTarball } = await import("../oci/tarball.ts");
       await writeDockerTarball(file, [{ image, repoTags }]);
       await fs.writeFile(sidecar, `${digest}\n`);
       const { size } = await fs.stat(file);

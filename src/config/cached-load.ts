@@ -5,7 +5,7 @@ import { sha256 } from "../oci/digest.ts";
 import { readBoundedFile } from "../util/bounded-file.ts";
 import { writingTo } from "../util/io-error.ts";
 import type { Project } from "./types.ts";
-import { YAML_LIMITS } from "./yaml-bounds.ts";
+import { YAML_LIMITS } from "./yaml-limits.ts";
 
 /** Bump when Project's shape or the loading rules change: older records then miss. */
 const PROJECT_FORMAT = 3;

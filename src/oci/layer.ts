@@ -5,29 +5,12 @@ import { createGunzip, gunzipSync } from "node:zlib";
 import { TugError } from "../errors.ts";
 import { writeLayer } from "./build-layer.ts";
 import type { Compression } from "./compress.ts";
+import { CorruptBlobError } from "./corrupt-blob.ts";
 import { type Digest, sha256 } from "./digest.ts";
 import { type LayerEntry, type TarOptions, tarStream } from "./tar.ts";
 import type { Layer } from "./types.ts";
 
-/** A stored blob whose bytes do not match its digest; callers drop the cache entry and rebuild. */
-export class CorruptBlobError extends TugError {
-  readonly digest: Digest;
-  readonly path: string;
-
-  constructor(fields: { digest: Digest; path: string; detail: string }) {
-    super({
-      what: `cache blob ${fields.digest} is corrupt (${fields.detail})`,
-      where: fields.path,
-      hint: "tug drops the entry and rebuilds it; if this repeats, check the disk",
-    });
-    this.digest = fields.digest;
-    this.path = fields.path;
-  }
-}
-
-export function isCorruptBlob(e: unknown): e is CorruptBlobError {
-  return e instanceof CorruptBlobError;
-}
+export { CorruptBlobError, isCorruptBlob } from "./corrupt-blob.ts";
 
 /** A Layer that can also give its uncompressed tar (for recompression or inspection). */
 export interface LocalLayer extends Layer {
