@@ -2,7 +2,6 @@ import { createHash } from "node:crypto";
 import { createReadStream, type ReadStream } from "node:fs";
 import { pipeline, Readable, Transform, type TransformCallback, Writable } from "node:stream";
 import { createGunzip, gunzipSync } from "node:zlib";
-import { TugError } from "../errors.ts";
 import { writeLayer } from "./build-layer.ts";
 import type { Compression } from "./compress.ts";
 import { CorruptBlobError } from "./corrupt-blob.ts";
