@@ -7,8 +7,9 @@ import type { ZipEntry } from "../zip/entry.ts";
 import { layerResolution } from "./build-layer.ts";
 import { functionRequirements, treeOf } from "./function-requirements.ts";
 import { checkLimits } from "./limits.ts";
-import { type PlannedZip, previousOutput } from "./planned-zip.ts";
-import { firstPartyClosure } from "./python/imports.ts";
+import type { OutputRecord } from "./output-record.ts";
+import { type LambdaDistribution, type PlannedZip, previousOutput } from "./planned-zip.ts";
+import { type Closure, firstPartyClosure } from "./python/imports.ts";
 import { lockedResolution } from "./python/locked-resolution.ts";
 import { importProvided, type ModuleTree, mergeTrees } from "./python/module-providers.ts";
 import type { FileRequirement } from "./python/requirements-file.ts";
@@ -17,10 +18,12 @@ import { closeWheels, resolvedWheels } from "./python/resolved-wheels.ts";
 import type { Resolution } from "./python/resolver.ts";
 import { firstPartyZipNames } from "./python/source-roots.ts";
 import { checkSyntax } from "./python/syntax-check.ts";
-import { mergeWheels } from "./python/wheel-layout.ts";
+import { mergeWheels, type WheelEntries } from "./python/wheel-layout.ts";
+import type { WheelFile } from "./python/wheel-table.ts";
 import type { PythonContext } from "./python-context.ts";
 import { lambdaKey, lambdaZipPath } from "./python-keys.ts";
 import { sourceGuard } from "./source-links.ts";
+import { reusedThirdParty, thirdPartyKey } from "./third-party-memo.ts";
 
 export type { LambdaDistribution, LambdaReport } from "./planned-zip.ts";
 export { lambdaOutDir } from "./python-keys.ts";
@@ -39,7 +42,7 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   const layers = target.layers.map(
     (name) => ctx.project.layers?.find((l) => l.name === name) as PythonLayerTarget,
   );
-  const { previous, current, reason } = await previousOutput(
+  const { previous, current, reason, record } = await previousOutput(
     ctx.store,
     lambdaKey(target, ctx),
     zipPath,
@@ -98,39 +101,16 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   }
   const fromLayers = await layerPins(target, layers, ctx);
   const pins = new Map([...source.pins, ...fromLayers.pins]);
-  const lockOf = (requirements: FileRequirement[], constraints: FileRequirement[]) => (fresh: boolean) =>
-    lockedResolution({
-      requirements,
-      source: { ...source, pins, constraints },
-      target: target.runtime,
-      ctx,
-      fresh,
-    });
-  const { resolution, unsure } = await functionRequirements({
-    closure,
-    source,
-    layerTree: fromLayers.tree,
-    resolveFor: (requirements, constraints) => withWheels(lockOf(requirements, constraints), ctx),
-    resolveAlone: (requirement, constraints) => lockOf([requirement], constraints)(false),
-    ctx,
-  });
-  // The layer provides these, at the versions just pinned: the function's zip leaves them out.
-  const own = {
-    ...resolution,
-    distributions: resolution.distributions.filter((d) => !fromLayers.pins.has(d.name)),
-  };
-
-  const { lists, tree, wheels } = await resolvedWheels(own, {
-    index: ctx.index,
-    store: ctx.store,
-    strip: settings.strip,
-    moduleMapping: settings.moduleMapping,
-  });
+  const memoKey = thirdPartyKey(closure, source.fileHashes, fromLayers.pins);
+  const third =
+    (await reusedThirdPartyPart(previous, record, memoKey)) ??
+    (await resolvedThirdPartyPart(target, ctx, closure, source, pins, fromLayers));
+  const { distributions, lists, wheels } = third;
   try {
     const warnings = [
       ...syntax.warnings,
-      ...unknownImports(closure, mergeTrees([tree, fromLayers.tree]), settings, target, project.dir),
-      ...unsure.map((u) => `${target.name}: could not check whether ${u}; building again will retry`),
+      ...unknownImports(closure, third.provided, settings, target, project.dir),
+      ...third.unsure.map((u) => `${target.name}: could not check whether ${u}; building again will retry`),
     ];
     // Under a source root a file is packed relative to it, as its module name says.
     const zipNames = firstPartyZipNames(closure.files, project.dir, settings.sourceRoots, target.where);
@@ -148,7 +128,7 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
       zipPath,
       key: lambdaKey(target, ctx),
       entries,
-      distributions: own.distributions.map(({ name, version, wheel }) => ({ name, version, wheel })),
+      distributions,
       meta: {
         runtime: target.runtime.runtime,
         architecture: target.runtime.arch,
@@ -156,7 +136,11 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
         ...(target.layers.length ? { layers: target.layers } : {}),
       },
       inputs: { files, probes: Object.fromEntries(closure.probes) },
-      recordable: unsure.length === 0,
+      recordable: third.unsure.length === 0,
+      thirdParty: {
+        key: memoKey,
+        unprovided: [...new Set(closure.imports.filter((i) => !third.provided(i)).map((i) => i.module))],
+      },
       ...(reason ? { reason } : {}),
       previous,
       wheels,
@@ -167,6 +151,80 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
     await closeWheels(wheels);
     throw e;
   }
+}
+
+/** A function's third-party part: its distributions, their zip entries, and what they provide. */
+interface ThirdPartyPart {
+  distributions: LambdaDistribution[];
+  lists: WheelEntries[];
+  wheels: WheelFile[];
+  provided: (i: Closure["imports"][number]) => boolean;
+  /** Checks that could not be made (an unreachable index): the zip is then not recorded. */
+  unsure: string[];
+}
+
+/** The last build's wheel part, when nothing it was made from has changed (third-party-memo.ts). */
+async function reusedThirdPartyPart(
+  previous: string | undefined,
+  record: OutputRecord | undefined,
+  key: string,
+): Promise<ThirdPartyPart | undefined> {
+  const reused = await reusedThirdParty(previous, record, key);
+  if (!reused || !record?.thirdParty) return undefined;
+  const unprovided = new Set(record.thirdParty.unprovided);
+  return {
+    distributions: record.distributions,
+    lists: [{ wheel: "the wheels of the last build", entries: reused.entries }],
+    wheels: [reused.file],
+    provided: (i) => !unprovided.has(i.module),
+    unsure: [],
+  };
+}
+
+/** Resolves the requirements the function imports and lays their wheels out. */
+async function resolvedThirdPartyPart(
+  target: PythonLambdaTarget,
+  ctx: PythonContext,
+  closure: Closure,
+  source: RequirementsSource,
+  pins: Map<string, string>,
+  fromLayers: { pins: Map<string, string>; tree: ModuleTree },
+): Promise<ThirdPartyPart> {
+  const lockOf = (requirements: FileRequirement[], constraints: FileRequirement[]) => (fresh: boolean) =>
+    lockedResolution({
+      requirements,
+      source: { ...source, pins, constraints },
+      target: target.runtime,
+      ctx,
+      fresh,
+    });
+  const { resolution, unsure } = await functionRequirements({
+    closure,
+    source,
+    layerTree: fromLayers.tree,
+    resolveFor: (requirements, constraints) => withWheels(lockOf(requirements, constraints), ctx),
+    resolveAlone: (requirement, constraints) => lockOf([requirement], constraints)(false),
+    ctx,
+  });
+  // The layer provides these, at the versions just pinned: the function's zip leaves them out.
+  const own = resolution.distributions.filter((d) => !fromLayers.pins.has(d.name));
+  const { lists, tree, wheels } = await resolvedWheels(
+    { ...resolution, distributions: own },
+    {
+      index: ctx.index,
+      store: ctx.store,
+      strip: ctx.settings.strip,
+      moduleMapping: ctx.settings.moduleMapping,
+    },
+  );
+  const provided = mergeTrees([tree, fromLayers.tree]);
+  return {
+    distributions: own.map(({ name, version, wheel }) => ({ name, version, wheel })),
+    lists,
+    wheels,
+    provided: (i) => importProvided(provided, i),
+    unsure,
+  };
 }
 
 /**
@@ -262,12 +320,12 @@ function checkHandlerFunction(target: PythonLambdaTarget, dir: string, source: s
  */
 function unknownImports(
   closure: Awaited<ReturnType<typeof firstPartyClosure>>,
-  provided: ModuleTree,
+  provided: (i: Closure["imports"][number]) => boolean,
   settings: PythonSettings,
   target: PythonLambdaTarget,
   dir: string,
 ): string[] {
-  const missing = closure.imports.filter((i) => !i.weak && !importProvided(provided, i));
+  const missing = closure.imports.filter((i) => !i.weak && !provided(i));
   if (missing.length === 0) return [];
   const lines = missing.map(
     (i) => `${relative(dir, i.file).split(sep).join("/")}:${i.line}: import ${i.module}`,

@@ -6,6 +6,7 @@ import { isSha256Hex } from "../util/sha256-hex.ts";
 import { type PathKind, PYTHON_FILES, pathKind } from "./path-kind.ts";
 import type { LambdaReport } from "./planned-zip.ts";
 import { arrayOf, isCount, isDistribution, isString, isZipDigest, mapOf, shape } from "./record-shape.ts";
+import type { ThirdPartyNote } from "./third-party-memo.ts";
 
 /** What a built lambda zip depended on and what it produced, for the no-op fast path. */
 export interface OutputRecord {
@@ -23,6 +24,8 @@ export interface OutputRecord {
   warnings?: string[];
   /** Why the build that wrote these outputs ran (for `tug explain`). */
   builtBecause?: string;
+  /** What the zip's wheel part was built from, so an edit to first-party code can reuse it. */
+  thirdParty?: ThirdPartyNote;
 }
 
 export interface FileStamp {
@@ -58,7 +61,11 @@ export const isOutputRecord = shape(
     unpackedBytes: isCount,
     distributions: arrayOf(isDistribution),
   },
-  { warnings: arrayOf(isString), builtBecause: isString },
+  {
+    warnings: arrayOf(isString),
+    builtBecause: isString,
+    thirdParty: shape({ key: isSha256Hex, entries: isCount, unprovided: arrayOf(isString) }),
+  },
 ) as (v: unknown) => v is OutputRecord;
 
 /** The record of `key`, or undefined when there is none or it is corrupt (then it is a miss). */
@@ -117,6 +124,8 @@ export interface PreviousOutput {
   previous: string | undefined;
   /** The report to give when nothing changed at all. */
   current: LambdaReport | undefined;
+  /** The last build's record, when its zip is still the file written then. */
+  record?: OutputRecord;
 }
 
 /**
@@ -137,7 +146,13 @@ export async function previousOutput(
   const previous = want && sameStamp(await stampOf(zipPath), want) ? zipPath : undefined;
   if (!record) return { previous, current: undefined, reason: "no earlier build with these settings" };
   const reason = await staleReason(record, root);
-  if (reason || !previous) return { previous, current: undefined, reason: reason ?? "the zip was changed" };
+  if (reason || !previous)
+    return {
+      previous,
+      current: undefined,
+      reason: reason ?? "the zip was changed",
+      ...(previous ? { record } : {}),
+    };
   const { digest, bytes, unpackedBytes, distributions, warnings } = record;
   const ms = Math.round(performance.now() - started);
   return {

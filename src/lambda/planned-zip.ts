@@ -11,6 +11,7 @@ import { type FileStamp, type OutputRecord, sameStamp, stampOf } from "./output-
 export { type PreviousOutput, previousOutput } from "./output-record.ts";
 
 import type { WheelFile } from "./python/wheel-table.ts";
+import { type ThirdPartyNote, thirdPartyCount } from "./third-party-memo.ts";
 
 export interface LambdaDistribution {
   name: string;
@@ -61,6 +62,8 @@ export type PlannedZip =
       reason?: string;
       /** False when something could not be checked: the zip is written but not recorded as current. */
       recordable?: boolean;
+      /** What the wheel part was built from, recorded so that a first-party edit can reuse it. */
+      thirdParty?: Omit<ThirdPartyNote, "entries">;
       /** The zip this build replaces, when it is still the one the last build wrote. */
       previous: string | undefined;
       wheels: WheelFile[];
@@ -154,6 +157,9 @@ export async function writePlanned(
       distributions,
       ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
       ...(planned.reason ? { builtBecause: planned.reason } : {}),
+      ...(planned.thirdParty
+        ? { thirdParty: { ...planned.thirdParty, entries: thirdPartyCount(planned.entries) } }
+        : {}),
     };
     await writingTo({ path: store.root, writing: "the lambda's build record in tug's cache" }, () =>
       store.putRecord("lambda-out", planned.key, record),

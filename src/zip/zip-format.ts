@@ -63,7 +63,8 @@ function versionNeeded(r: CentralRecord, force: boolean): number {
 }
 
 function flags(name: Buffer): number {
-  return name.some((b) => b >= 0x80) ? FLAG_UTF8 : 0;
+  for (const b of name) if (b >= 0x80) return FLAG_UTF8;
+  return 0;
 }
 
 function writeU64(buf: Buffer, value: number, at: number): void {
@@ -74,7 +75,7 @@ function writeU64(buf: Buffer, value: number, at: number): void {
 export function localHeader(r: CentralRecord, force = false): Buffer {
   const z64 = sizes64(r, force);
   const extra = z64 ? 20 : 0;
-  const b = Buffer.alloc(30 + r.name.length + extra);
+  const b = Buffer.alloc(localHeaderSize(r, force));
   b.writeUInt32LE(SIG_LOCAL, 0);
   b.writeUInt16LE(versionNeeded(r, force), 4);
   b.writeUInt16LE(flags(r.name), 6);
@@ -98,39 +99,57 @@ export function localHeader(r: CentralRecord, force = false): Buffer {
   return b;
 }
 
-/** The central directory header of an entry. */
-export function centralHeader(r: CentralRecord, force = false): Buffer {
+/** The ZIP64 fields a central header carries: only those whose 32-bit slot overflows, in this order (4.5.3). */
+function central64(r: CentralRecord, force: boolean): { big: boolean; far: boolean; fields: number[] } {
   const big = sizes64(r, force);
   const far = offset64(r, force);
-  // Only the fields whose 32-bit slot overflows appear, in this order (4.5.3).
   const fields = big ? [r.uncompressedSize, r.compressedSize] : [];
   if (far) fields.push(r.offset);
+  return { big, far, fields };
+}
+
+/** The size of an entry's local file header (what precedes its data). */
+export function localHeaderSize(r: CentralRecord, force = false): number {
+  return 30 + r.name.length + (sizes64(r, force) ? 20 : 0);
+}
+
+/** The size of an entry's central directory header. */
+export function centralHeaderSize(r: CentralRecord, force = false): number {
+  const n = central64(r, force).fields.length;
+  return 46 + r.name.length + (n ? 4 + 8 * n : 0);
+}
+
+/**
+ * Writes the central directory header of an entry into `b` at `at` (centralHeaderSize bytes):
+ * a whole directory goes into one buffer, and a comparison needs no buffer per entry.
+ */
+export function writeCentralHeader(r: CentralRecord, b: Buffer, at: number, force = false): void {
+  const { big, far, fields } = central64(r, force);
   const extra = fields.length ? 4 + 8 * fields.length : 0;
-  const b = Buffer.alloc(46 + r.name.length + extra);
-  b.writeUInt32LE(SIG_CENTRAL, 0);
-  b.writeUInt16LE(VERSION_MADE_BY, 4);
-  b.writeUInt16LE(versionNeeded(r, force), 6);
-  b.writeUInt16LE(flags(r.name), 8);
-  b.writeUInt16LE(r.method, 10);
-  b.writeUInt16LE(DOS_TIME, 12);
-  b.writeUInt16LE(DOS_DATE, 14);
-  b.writeUInt32LE(r.crc32, 16);
-  b.writeUInt32LE(big ? MAX32 : r.compressedSize, 20);
-  b.writeUInt32LE(big ? MAX32 : r.uncompressedSize, 24);
-  b.writeUInt16LE(r.name.length, 28);
-  b.writeUInt16LE(extra, 30);
+  b.fill(0, at, at + 46);
+  b.writeUInt32LE(SIG_CENTRAL, at);
+  b.writeUInt16LE(VERSION_MADE_BY, at + 4);
+  b.writeUInt16LE(versionNeeded(r, force), at + 6);
+  b.writeUInt16LE(flags(r.name), at + 8);
+  b.writeUInt16LE(r.method, at + 10);
+  b.writeUInt16LE(DOS_TIME, at + 12);
+  b.writeUInt16LE(DOS_DATE, at + 14);
+  b.writeUInt32LE(r.crc32, at + 16);
+  b.writeUInt32LE(big ? MAX32 : r.compressedSize, at + 20);
+  b.writeUInt32LE(big ? MAX32 : r.uncompressedSize, at + 24);
+  b.writeUInt16LE(r.name.length, at + 28);
+  b.writeUInt16LE(extra, at + 30);
   // comment length, disk number start, internal attributes: all 0
   const external = r.dir ? (((S_IFDIR | 0o755) << 16) | MSDOS_DIR) >>> 0 : ((S_IFREG | r.mode) << 16) >>> 0;
-  b.writeUInt32LE(external, 38);
-  b.writeUInt32LE(far ? MAX32 : r.offset, 42);
-  r.name.copy(b, 46);
+  b.writeUInt32LE(external, at + 38);
+  b.writeUInt32LE(far ? MAX32 : r.offset, at + 42);
+  r.name.copy(b, at + 46);
   if (extra) {
-    const at = 46 + r.name.length;
-    b.writeUInt16LE(ZIP64_EXTRA, at);
-    b.writeUInt16LE(extra - 4, at + 2);
-    for (const [i, v] of fields.entries()) writeU64(b, v, at + 4 + 8 * i);
+    const x = at + 46 + r.name.length;
+    b.writeUInt16LE(ZIP64_EXTRA, x);
+    b.writeUInt16LE(extra - 4, x + 2);
+    for (const [i, v] of fields.entries()) writeU64(b, v, x + 4 + 8 * i);
   }
-  return b;
 }
 
 export interface DirectoryEnd {

@@ -3,12 +3,13 @@ import { open } from "node:fs/promises";
 import { isDirEntry, type ZipEntry } from "./entry.ts";
 import {
   type CentralRecord,
-  centralHeader,
+  centralHeaderSize,
   centralRecord,
-  localHeader,
+  localHeaderSize,
   MAX16,
   MAX32,
   SIG_EOCD,
+  writeCentralHeader,
 } from "./zip-format.ts";
 
 /** The leading entries of a previous zip that a new zip can keep byte for byte. */
@@ -63,6 +64,8 @@ export async function reusableHead(
     await fh.read(cd, 0, cdSize, cdOffset);
 
     const records: CentralRecord[] = [];
+    // One scratch buffer for the expected headers: ten thousand wheel entries, no allocation each.
+    let expected = Buffer.alloc(1024);
     let offset = 0;
     let cdPos = 0;
     for (const p of planned) {
@@ -75,16 +78,14 @@ export async function reusableHead(
           : undefined;
       if (!identity) break;
       const record = centralRecord(p, identity, offset);
-      const expected = centralHeader(record);
-      if (
-        cdPos + expected.length > cd.length ||
-        !expected.equals(cd.subarray(cdPos, cdPos + expected.length))
-      )
-        break;
-      const end = offset + localHeader(record).length + record.compressedSize;
+      const size = centralHeaderSize(record);
+      if (size > expected.length) expected = Buffer.alloc(2 * size);
+      writeCentralHeader(record, expected, 0);
+      if (cdPos + size > cd.length || expected.compare(cd, cdPos, cdPos + size, 0, size) !== 0) break;
+      const end = offset + localHeaderSize(record) + record.compressedSize;
       if (end > cdOffset) break;
       records.push(record);
-      cdPos += expected.length;
+      cdPos += size;
       offset = end;
     }
     return records.length === 0 ? undefined : { path, records, bytes: offset, identity: fileIdentity(st) };

@@ -4,7 +4,14 @@ import type { Writable } from "node:stream";
 import { TugError } from "../errors.ts";
 import { invalidNameReason, isDirEntry, normalizeMode, type ZipEntry } from "./entry.ts";
 import { type Prepared, prepareEntry } from "./prepare-entry.ts";
-import { type CentralRecord, centralHeader, centralRecord, endRecords, localHeader } from "./zip-format.ts";
+import {
+  type CentralRecord,
+  centralHeaderSize,
+  centralRecord,
+  endRecords,
+  localHeader,
+  writeCentralHeader,
+} from "./zip-format.ts";
 import { ZipOutput } from "./zip-output.ts";
 import { reusableHead } from "./zip-reuse.ts";
 
@@ -118,7 +125,14 @@ export async function createZip(
       unpackedBytes += record.uncompressedSize;
     }
     const cdOffset = output.offset;
-    for (const r of records) await write(centralHeader(r, force));
+    // The directory as one buffer: one write and one hash update instead of one per entry.
+    const cd = Buffer.allocUnsafe(records.reduce((n, r) => n + centralHeaderSize(r, force), 0));
+    let at = 0;
+    for (const r of records) {
+      writeCentralHeader(r, cd, at, force);
+      at += centralHeaderSize(r, force);
+    }
+    await write(cd);
     const cdSize = output.offset - cdOffset;
     await write(endRecords({ count: records.length, cdOffset, cdSize }, force));
     const bytes = output.offset;
