@@ -1,6 +1,5 @@
 import { relative, resolve } from "node:path";
 import type { Command } from "commander";
-import { build } from "../build/build.ts";
 import { remoteCacheSetting } from "../config/remote-cache.ts";
 import { TugError } from "../errors.ts";
 import { addLambdaFlags, type LambdaFlags } from "./handler-args.ts";
@@ -62,6 +61,8 @@ export function buildCommand(program: Command): void {
     const { project, targets, repo } = await projectFromArgs(args, flags);
     // With --timings every step is listed at the end; the running log would repeat them.
     const progress = new Progress(Progress.modeFor(flags), { stepLines: !flags.timings });
+    // Loaded per command: start-up parses only what the command runs.
+    const { build } = await import("../build/build.ts");
     const result = await build(project, {
       targets,
       repo,

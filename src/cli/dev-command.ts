@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import { dev } from "../dev/dev.ts";
-import { formatReport, type UpdateReport } from "../dev/report.ts";
+import type { UpdateReport } from "../dev/report.ts";
 import { projectFromArgs } from "./project-args.ts";
 
 export function devCommand(program: Command): void {
@@ -14,6 +13,7 @@ export function devCommand(program: Command): void {
     )
     .action(async (names: string[], flags: { file?: string; json?: boolean }) => {
       const { project } = await projectFromArgs([], flags);
+      const { formatReport } = await import("../dev/report.ts");
       const onReport = (r: UpdateReport) => {
         if (flags.json) process.stdout.write(`${JSON.stringify(r)}\n`);
         else process.stderr.write(`${formatReport(r)}\n`);
@@ -33,6 +33,7 @@ export function devCommand(program: Command): void {
         sessions.push(await devLambdas(project, lambdas, layers, { onReport }));
       }
       if (imageNames.length > 0 || (names.length === 0 && project.targets.length > 0)) {
+        const { dev } = await import("../dev/dev.ts");
         sessions.push(
           await dev(project, {
             targets: imageNames,

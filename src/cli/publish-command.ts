@@ -1,6 +1,5 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { publishFromLayout } from "../build/publish.ts";
 import { findProject } from "../config/find.ts";
 import { TugError } from "../errors.ts";
 import { projectFromArgs } from "./project-args.ts";
@@ -35,6 +34,7 @@ export function publishCommand(program: Command): void {
             what: "no repository to publish to",
             hint: "pass --repo, set TUG_REPO, or repo: in tug.yaml",
           });
+        const { publishFromLayout } = await import("../build/publish.ts");
         const artifacts = await publishFromLayout({
           from: resolve(flags.from),
           targets,

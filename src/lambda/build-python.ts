@@ -1,27 +1,21 @@
 import { readFile } from "node:fs/promises";
 import { relative, sep } from "node:path";
 import type { PythonLambdaTarget, PythonLayerTarget, PythonSettings } from "../config/types.ts";
-import { isTugError, TugError } from "../errors.ts";
+import { TugError } from "../errors.ts";
 import { hexOf, sha256 } from "../oci/digest.ts";
 import type { ZipEntry } from "../zip/entry.ts";
-import { layerResolution } from "./build-layer.ts";
-import { functionRequirements, treeOf } from "./function-requirements.ts";
 import { checkLimits } from "./limits.ts";
 import type { OutputRecord } from "./output-record.ts";
-import { type LambdaDistribution, type PlannedZip, previousOutput } from "./planned-zip.ts";
+import { type PlannedZip, previousOutput } from "./planned-zip.ts";
 import { type Closure, firstPartyClosure } from "./python/imports.ts";
-import { lockedResolution } from "./python/locked-resolution.ts";
-import { importProvided, type ModuleTree, mergeTrees } from "./python/module-providers.ts";
-import type { FileRequirement } from "./python/requirements-file.ts";
+import { mergeTrees } from "./python/module-providers.ts";
 import { type RequirementsSource, readRequirementsSource } from "./python/requirements-source.ts";
-import { closeWheels, resolvedWheels } from "./python/resolved-wheels.ts";
-import type { Resolution } from "./python/resolver.ts";
 import { firstPartyZipNames } from "./python/source-roots.ts";
 import { checkSyntax } from "./python/syntax-check.ts";
-import { mergeWheels, type WheelEntries } from "./python/wheel-layout.ts";
-import type { WheelFile } from "./python/wheel-table.ts";
+import { mergeWheels } from "./python/wheel-layout.ts";
 import type { PythonContext } from "./python-context.ts";
 import { lambdaKey, lambdaZipPath } from "./python-keys.ts";
+import type { ThirdPartyPart } from "./python-third-party.ts";
 import { sourceGuard } from "./source-links.ts";
 import { reusedThirdParty, thirdPartyKey } from "./third-party-memo.ts";
 
@@ -78,7 +72,8 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   });
   for (const f of closure.files) files[f] = hexOf(sha256(await read(f)));
   // A syntax error is a build error with file:line, not a zip that fails at import on Lambda.
-  const syntax = await checkSyntax(
+  // The interpreter runs while the rest is planned; its verdict comes first all the same.
+  const syntaxChecked = checkSyntax(
     closure.files.map((f) => ({
       shown: relative(project.dir, f).split(sep).join("/"),
       data: sources.get(f) as Buffer,
@@ -87,24 +82,40 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
     target.runtime.python[1],
     ctx.store,
   );
+  syntaxChecked.catch(() => undefined); // awaited below, on every path
 
-  let source: RequirementsSource = {
-    requirements: [],
-    pins: new Map(),
-    hashes: new Map(),
-    fileHashes: new Map(),
-  };
-  if (closure.thirdParty.size > 0) {
-    source = await readRequirementsSource(settings.requirementsFile, target.where, project.dir);
-    // Hashes of the bytes that were parsed: an edit racing the build is a changed input next time.
-    for (const [f, sha] of source.fileHashes) files[f] = sha;
+  let third: ThirdPartyPart;
+  let memoKey: string;
+  try {
+    let source: RequirementsSource = {
+      requirements: [],
+      pins: new Map(),
+      hashes: new Map(),
+      fileHashes: new Map(),
+    };
+    if (closure.thirdParty.size > 0) {
+      source = await readRequirementsSource(settings.requirementsFile, target.where, project.dir);
+      // Hashes of the bytes that were parsed: an edit racing the build is a changed input next time.
+      for (const [f, sha] of source.fileHashes) files[f] = sha;
+    }
+    // The resolver, lock and wheel code loads only when the wheel part is built again.
+    const resolving = () => import("./python-third-party.ts");
+    const fromLayers = layers.length
+      ? await (await resolving()).layerPins(target, layers, ctx)
+      : { pins: new Map<string, string>(), tree: mergeTrees([]) };
+    const pins = new Map([...source.pins, ...fromLayers.pins]);
+    memoKey = thirdPartyKey(closure, source.fileHashes, fromLayers.pins);
+    third =
+      (await reusedThirdPartyPart(previous, record, memoKey)) ??
+      (await (await resolving()).resolvedThirdPartyPart(target, ctx, closure, source, pins, fromLayers));
+  } catch (e) {
+    await syntaxChecked; // a syntax error is the one to report
+    throw e;
   }
-  const fromLayers = await layerPins(target, layers, ctx);
-  const pins = new Map([...source.pins, ...fromLayers.pins]);
-  const memoKey = thirdPartyKey(closure, source.fileHashes, fromLayers.pins);
-  const third =
-    (await reusedThirdPartyPart(previous, record, memoKey)) ??
-    (await resolvedThirdPartyPart(target, ctx, closure, source, pins, fromLayers));
+  const syntax = await syntaxChecked.catch(async (e) => {
+    await Promise.all(third.wheels.map((w) => w.close()));
+    throw e;
+  });
   const { distributions, lists, wheels } = third;
   try {
     const warnings = [
@@ -148,19 +159,9 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
       started,
     };
   } catch (e) {
-    await closeWheels(wheels);
+    await Promise.all(wheels.map((w) => w.close()));
     throw e;
   }
-}
-
-/** A function's third-party part: its distributions, their zip entries, and what they provide. */
-interface ThirdPartyPart {
-  distributions: LambdaDistribution[];
-  lists: WheelEntries[];
-  wheels: WheelFile[];
-  provided: (i: Closure["imports"][number]) => boolean;
-  /** Checks that could not be made (an unreachable index): the zip is then not recorded. */
-  unsure: string[];
 }
 
 /** The last build's wheel part, when nothing it was made from has changed (third-party-memo.ts). */
@@ -179,106 +180,6 @@ async function reusedThirdPartyPart(
     provided: (i) => !unprovided.has(i.module),
     unsure: [],
   };
-}
-
-/** Resolves the requirements the function imports and lays their wheels out. */
-async function resolvedThirdPartyPart(
-  target: PythonLambdaTarget,
-  ctx: PythonContext,
-  closure: Closure,
-  source: RequirementsSource,
-  pins: Map<string, string>,
-  fromLayers: { pins: Map<string, string>; tree: ModuleTree },
-): Promise<ThirdPartyPart> {
-  const lockOf = (requirements: FileRequirement[], constraints: FileRequirement[]) => (fresh: boolean) =>
-    lockedResolution({
-      requirements,
-      source: { ...source, pins, constraints },
-      target: target.runtime,
-      ctx,
-      fresh,
-    });
-  const { resolution, unsure } = await functionRequirements({
-    closure,
-    source,
-    layerTree: fromLayers.tree,
-    resolveFor: (requirements, constraints) => withWheels(lockOf(requirements, constraints), ctx),
-    resolveAlone: (requirement, constraints) => lockOf([requirement], constraints)(false),
-    ctx,
-  });
-  // The layer provides these, at the versions just pinned: the function's zip leaves them out.
-  const own = resolution.distributions.filter((d) => !fromLayers.pins.has(d.name));
-  const { lists, tree, wheels } = await resolvedWheels(
-    { ...resolution, distributions: own },
-    {
-      index: ctx.index,
-      store: ctx.store,
-      strip: ctx.settings.strip,
-      moduleMapping: ctx.settings.moduleMapping,
-    },
-  );
-  const provided = mergeTrees([tree, fromLayers.tree]);
-  return {
-    distributions: own.map(({ name, version, wheel }) => ({ name, version, wheel })),
-    lists,
-    wheels,
-    provided: (i) => importProvided(provided, i),
-    unsure,
-  };
-}
-
-/**
- * A resolution whose wheels are all at hand. A lock can outlive its wheels (the index dropped
- * or rebuilt a file, a shared cache evicted it): then it is resolved afresh once, and replaced.
- */
-async function withWheels(
-  resolve: (fresh: boolean) => Promise<Resolution & { fromLock?: boolean }>,
-  ctx: PythonContext,
-): Promise<Resolution> {
-  const fetchAll = (r: Resolution) =>
-    Promise.all(
-      r.distributions.map((d) => ctx.index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 })),
-    );
-  const locked = await resolve(false);
-  try {
-    await fetchAll(locked);
-    return locked;
-  } catch (e) {
-    if (!locked.fromLock || !isTugError(e)) throw e;
-    const fresh = await resolve(true);
-    await fetchAll(fresh);
-    return fresh;
-  }
-}
-
-/**
- * The versions a function's layers fix (their distributions become exact pins for the function's
- * own resolution, so what the function imports from a layer is what the layer ships) and the
- * modules they provide. A requirements-file pin that disagrees with a layer is an error.
- */
-async function layerPins(
-  target: PythonLambdaTarget,
-  layers: readonly PythonLayerTarget[],
-  ctx: PythonContext,
-): Promise<{ pins: Map<string, string>; tree: ModuleTree }> {
-  const pins = new Map<string, string>();
-  const trees: ModuleTree[] = [];
-  for (const layer of layers) {
-    const resolution = await layerResolution(layer, ctx);
-    for (const d of resolution.distributions) {
-      const other = pins.get(d.name);
-      if (other !== undefined && other !== d.version) {
-        throw new TugError({
-          what: `lambda ${target.name}'s layers disagree: ${d.name} ${other} in one, ${d.version} in ${layer.name}`,
-          where: target.where,
-          hint: "pin the same version in both layers' requirements, or use one of them",
-        });
-      }
-      pins.set(d.name, d.version);
-    }
-    trees.push(await treeOf(resolution, ctx));
-  }
-  return { pins, tree: mergeTrees(trees) };
 }
 
 async function readHandler(

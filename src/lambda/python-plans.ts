@@ -6,10 +6,9 @@ import { sweepDeadTemps } from "../engine/dead-temps.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
 import { isSha256Hex } from "../util/sha256-hex.ts";
 import type { LambdaPlan } from "./build-lambdas.ts";
-import { planPythonLayer } from "./build-layer.ts";
 import { planPythonLambda } from "./build-python.ts";
 import { discardPlanned, writePlanned, type ZipMemo } from "./planned-zip.ts";
-import { simpleIndex } from "./python/index-client.ts";
+import type { SimpleIndex } from "./python/index-client.ts";
 import { indexUrlsWithFileOptions, requirementsIndexOptions } from "./python/requirements-indexes.ts";
 import type { PythonContext } from "./python-context.ts";
 
@@ -46,26 +45,28 @@ export async function planPythonZips(
   const ctx: PythonContext = {
     ...rest,
     ...(options.length === 0 ? {} : { resolveIndexUrls: urls }),
-    index: simpleIndex({
-      urls,
-      cacheDir: join(cacheDir, "python"),
-      wheelDir,
-      // With a shared cache, wheels travel through it like layer blobs (verified by sha256). A
-      // hash that is not 64 hex never names a blob or a URL: the wheel is simply not shared.
-      fromCache: async (sha) =>
-        base.store?.remote && isSha256Hex(sha) ? base.store.ensureBlob(`sha256:${sha}`) : false,
-      onWheel: (sha, path) => {
-        const remote = base.store?.remote;
-        if (remote && isSha256Hex(sha))
-          void stat(path).then(
-            (st) => remote.putBlob(`sha256:${sha}`, st.size, path),
-            () => {},
-          );
-      },
-    }),
+    index: lazyIndex(async () =>
+      (await import("./python/index-client.ts")).simpleIndex({
+        urls,
+        cacheDir: join(cacheDir, "python"),
+        wheelDir,
+        // With a shared cache, wheels travel through it like layer blobs (verified by sha256). A
+        // hash that is not 64 hex never names a blob or a URL: the wheel is simply not shared.
+        fromCache: async (sha) =>
+          base.store?.remote && isSha256Hex(sha) ? base.store.ensureBlob(`sha256:${sha}`) : false,
+        onWheel: (sha, path) => {
+          const remote = base.store?.remote;
+          if (remote && isSha256Hex(sha))
+            void stat(path).then(
+              (st) => remote.putBlob(`sha256:${sha}`, st.size, path),
+              () => {},
+            );
+        },
+      }),
+    ),
   };
   const settled = await Promise.allSettled([
-    ...layers.map((layer) => planPythonLayer(layer, ctx)),
+    ...layers.map(async (layer) => (await import("./build-layer.ts")).planPythonLayer(layer, ctx)),
     ...lambdas.map((target) => planPythonLambda(target, ctx)),
   ]);
   const planned = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
@@ -91,4 +92,21 @@ async function adoptOldWheels(cacheDir: string, wheelDir: string): Promise<void>
     if (/^[0-9a-f]{64}$/.test(name)) await rename(join(old, name), join(wheelDir, name)).catch(() => {});
   }
   await rm(join(cacheDir, "python", "wheels"), { recursive: true, force: true });
+}
+
+/**
+ * The index client, made on first use: a build that reuses its last zip's wheels never asks an
+ * index anything, and does not load the client (or the version parser it checks METADATA with).
+ */
+function lazyIndex(make: () => Promise<SimpleIndex>): PythonContext["index"] {
+  let index: Promise<SimpleIndex> | undefined;
+  const get = () => {
+    index ??= make();
+    return index;
+  };
+  return {
+    projectFiles: async (name) => (await get()).projectFiles(name),
+    metadata: async (file) => (await get()).metadata(file),
+    wheelPath: async (file) => (await get()).wheelPath(file),
+  };
 }

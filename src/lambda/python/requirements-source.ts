@@ -1,9 +1,7 @@
 import { basename, dirname, isAbsolute, join, relative, sep } from "node:path";
 import { TugError } from "../../errors.ts";
-import { readPyproject } from "./pyproject.ts";
 import { type FileRequirement, type IndexOption, parseRequirementsFile } from "./requirements-file.ts";
 import { addHashes, type Reading, readText } from "./requirements-reading.ts";
-import { readUvLock } from "./uv-lock.ts";
 
 /** What a project's requirements say, ready for the resolver. */
 export interface RequirementsSource {
@@ -40,8 +38,9 @@ export async function readRequirementsSource(
 ): Promise<RequirementsSource> {
   const r: Reading = { show: (f) => displayPath(f, displayRoot), fileHashes: new Map() };
   const name = basename(file);
-  if (name === "pyproject.toml") return readPyproject(file, where, r);
-  if (name === "uv.lock") return readUvLock(file, where, r);
+  // The TOML readers load only for TOML files: a requirements.txt build does not parse them.
+  if (name === "pyproject.toml") return (await import("./pyproject.ts")).readPyproject(file, where, r);
+  if (name === "uv.lock") return (await import("./uv-lock.ts")).readUvLock(file, where, r);
   return readPipRequirements(file, where, r);
 }
 
