@@ -186,8 +186,10 @@ test("an honest wheel is verified once: rebuilds take the cached verdict and nev
     zipPath,
   ]);
 
-  // Without the cached verdict the same wheel is read, verified and refused.
+  // Without the cached verdict the same wheel is read, verified and refused (without the output
+  // record too: an edit that keeps the imports would reuse the last zip's wheel part unread).
   await rm(join(p.cache, "ac", "wheel-table"), { recursive: true, force: true });
+  await rm(join(p.cache, "ac", "lambda-out"), { recursive: true, force: true });
   await writeFile(join(p.dir, "app.py"), `${APP}\n# edited again\n`);
   const cold = await runTug(["build"], { cwd: p.dir, env: p.env });
   assert.notEqual(cold.code, 0);
