@@ -18,6 +18,8 @@ packages=(
   # Python lambdas: invoke runs handlers with python3; the acceptance test compiles a real C
   # extension with gcc against the Python headers (python3-dev) and reads it back with readelf
   python3 python3-dev gcc binutils
+  # arm64 under emulation: qemu-aarch64 registered with binfmt_misc (flag F, so containers see it)
+  qemu-user-static binfmt-support
 )
 
 missing=()
@@ -52,5 +54,8 @@ trap cleanup EXIT
 
 apt-get update -qq </dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+
+# The packages register their binfmt entries on install; an existing install may have them off.
+update-binfmts --enable qemu-aarch64 || echo "ci-deps: update-binfmts --enable qemu-aarch64 failed (binfmt_misc not mounted?)" >&2
 
 echo "ci-deps: done"
