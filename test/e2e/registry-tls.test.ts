@@ -124,16 +124,33 @@ test("HTTPS registry with a trusted CA: tug pulls the base and pushes; skopeo ve
   assert.deepEqual(blob, gzipSync(tar, { level: 1 }), "a loopback registry gets gzip level 1");
 });
 
-test("HTTPS registry with a certificate tug does not trust: refused, naming the registry and TLS, nothing pushed", async (t) => {
-  const tls = await selfSignedCert(t, LOOPBACK_TLS_HOST);
+test("HTTPS registry whose certificate is untrusted, or trusted but for another address: refused, naming the registry and TLS, nothing pushed", async (t) => {
+  // Issued for 127.0.0.3, served on 127.0.0.2: the chain check fails first, then the name check.
+  const tls = await selfSignedCert(t, "127.0.0.3");
   const registry = await startRegistry(t, { host: LOOPBACK_TLS_HOST, tls });
   const p = await siteProject(t, "scratch");
-  const r = await build(p, ["--repo", registry.repo("demo")], { NODE_EXTRA_CA_CERTS: undefined });
-  assert.equal(r.code, 1, r.stderr);
-  const host = `${LOOPBACK_TLS_HOST}:${registry.port}`;
-  assert.match(r.stderr, new RegExp(`TLS handshake with registry ${host.replace(/\./g, "\\.")} failed`));
-  assert.match(r.stderr, /NODE_EXTRA_CA_CERTS/, "the hint says how to trust the certificate");
-  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+  const host = `${LOOPBACK_TLS_HOST}:${registry.port}`.replace(/\./g, "\\.");
+
+  const untrusted = await build(p, ["--repo", registry.repo("demo")], { NODE_EXTRA_CA_CERTS: undefined });
+  assert.equal(untrusted.code, 1, untrusted.stderr);
+  assert.match(
+    untrusted.stderr,
+    new RegExp(`TLS handshake with registry ${host} failed \\(DEPTH_ZERO_SELF_SIGNED_CERT\\)`),
+  );
+  assert.match(
+    untrusted.stderr,
+    /trust it with NODE_EXTRA_CA_CERTS/,
+    "the hint says how to trust the certificate",
+  );
+  assert.doesNotMatch(untrusted.stderr, /\n\s+at /, "no stack trace");
+
+  const misnamed = await build(p, ["--repo", registry.repo("demo")], { NODE_EXTRA_CA_CERTS: tls.certPath });
+  assert.equal(misnamed.code, 1, misnamed.stderr);
+  assert.match(
+    misnamed.stderr,
+    new RegExp(`TLS handshake with registry ${host} failed \\(ERR_TLS_CERT_ALTNAME_INVALID\\)`),
+  );
+  assert.match(misnamed.stderr, /its certificate does not name 127\.0\.0\.2/);
   assert.deepEqual(await repositories(registry), []);
 });
 
