@@ -18,24 +18,36 @@ packages=(
   # Python lambdas: invoke runs handlers with python3; the acceptance test compiles a real C
   # extension with gcc against the Python headers (python3-dev) and reads it back with readelf
   python3 python3-dev gcc binutils
+  # arm64 under emulation: qemu-aarch64 registered with binfmt_misc (flag F, so containers see it)
+  qemu-user-static binfmt-support
 )
+
+# An arm64 CPython for running arm64 lambda handlers under qemu: Debian's own build of the same
+# version as python3, unpacked into a sysroot (python3.X:arm64 cannot be installed beside the
+# amd64 one). Tests find it there (test/support/emulation.ts) and run it with QEMU_LD_PREFIX.
+arm64_root=/opt/tug-test/arm64-python
+py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3.11)
+arm64_debs=("python$py-minimal" "libpython$py-minimal" "libpython$py-stdlib" libc6 zlib1g libexpat1)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+need_arm64_root=false
+[[ -x $arm64_root/usr/bin/python$py ]] || need_arm64_root=true
 
-if ((${#missing[@]} == 0)); then
-  echo "ci-deps: all ${#packages[@]} packages present"
+if ((${#missing[@]} == 0)) && ! $need_arm64_root; then
+  echo "ci-deps: all ${#packages[@]} packages present, and the arm64 python$py sysroot"
   exit 0
 fi
 
 if [[ $(id -u) != 0 ]]; then
-  echo "ci-deps: missing ${missing[*]}; run as root to install them" >&2
+  wanted="${missing[*]}"
+  if $need_arm64_root; then wanted+=" (and the arm64 python$py sysroot $arm64_root)"; fi
+  echo "ci-deps: missing ${wanted}; run as root to install them" >&2
   exit 1
 fi
 
-echo "ci-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 
 # Packages such as nginx-light start their service on install; in a container or CI job that
@@ -47,10 +59,35 @@ if [[ ! -e $policy ]]; then
   chmod 755 "$policy"
   own_policy=true
 fi
-cleanup() { if $own_policy; then rm -f "$policy"; fi; }
+work=""
+cleanup() {
+  if $own_policy; then rm -f "$policy"; fi
+  if [[ -n $work ]]; then rm -rf "$work"; fi
+}
 trap cleanup EXIT
 
-apt-get update -qq </dev/null
-apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+if ((${#missing[@]} > 0)); then
+  echo "ci-deps: installing ${missing[*]}"
+  apt-get update -qq </dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+  # The packages register their binfmt entries on install; an existing install may have them off.
+  update-binfmts --enable qemu-aarch64 || echo "ci-deps: update-binfmts --enable qemu-aarch64 failed (binfmt_misc not mounted?)" >&2
+fi
+
+if $need_arm64_root; then
+  echo "ci-deps: unpacking Debian's arm64 python$py into $arm64_root"
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+  fi
+  apt-get update -qq </dev/null
+  work=$(mktemp -d)
+  chown _apt "$work" 2>/dev/null || true # apt-get download drops to _apt when it can write there
+  (cd "$work" && apt-get download -qq "${arm64_debs[@]/%/:arm64}" </dev/null)
+  rm -rf "$arm64_root.tmp"
+  mkdir -p "$arm64_root.tmp"
+  for deb in "$work"/*.deb; do dpkg-deb -x "$deb" "$arm64_root.tmp"; done
+  rm -rf "$arm64_root"
+  mv "$arm64_root.tmp" "$arm64_root"
+fi
 
 echo "ci-deps: done"

@@ -10,6 +10,7 @@ import { type ArtifactReport, build, loadProject } from "../../src/index.ts";
 import { type Base, makeBusyboxBase, makeNodeBase } from "../support/bases.ts";
 import { runTug, runTugJson } from "../support/cli.ts";
 import { type RecordedRequest, startCountingProxy } from "../support/counting-proxy.ts";
+import { requireArm64Emulation } from "../support/emulation.ts";
 import { startRegistry } from "../support/registry.ts";
 import { tempDir } from "../support/tmp.ts";
 import {
@@ -195,7 +196,8 @@ test("Node service on a registry Node base: base layers mounted, not uploaded; s
   await box.stop();
 });
 
-test("multi-platform Go target: an OCI index with linux/amd64 and linux/arm64", async (t) => {
+test("multi-platform Go target: an OCI index with linux/amd64 and linux/arm64; arm64 runs under qemu", async (t) => {
+  await requireArm64Emulation();
   const registry = await startRegistry(t);
   const p = await project(
     t,
@@ -207,6 +209,11 @@ test("multi-platform Go target: an OCI index with linux/amd64 and linux/arm64", 
     platforms: [linux/amd64, linux/arm64]
 `,
     ["hello"],
+  );
+  // Prints the architecture it was compiled for, so the run below shows which manifest podman took.
+  await writeFile(
+    join(p.dir, "hello", "main.go"),
+    'package main\n\nimport (\n\t"fmt"\n\t"runtime"\n)\n\nfunc main() { fmt.Println("hello from tug on", runtime.GOARCH) }\n',
   );
   const out = await runTugJson<BuildJson>(["build", "--repo", registry.repo("demo")], {
     cwd: p.dir,
@@ -224,6 +231,10 @@ test("multi-platform Go target: an OCI index with linux/amd64 and linux/arm64", 
     assert.equal(config.architecture, m.platform?.architecture);
     assert.equal((await skopeoInspectRaw(child)).layers?.length, 1);
   }
+  const ref = `docker://${registry.repo("demo/hello")}:latest`;
+  const arm = await podmanRun(ref, [], { extraArgs: ["--platform", "linux/arm64"] });
+  assert.equal(arm.code, 0, arm.stderr);
+  assert.equal(arm.stdout.trim(), "hello from tug on arm64");
 });
 
 test("warm rebuild after one edit uploads one layer, the config and the manifest", async (t) => {

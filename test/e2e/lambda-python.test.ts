@@ -651,31 +651,3 @@ test("a lock whose wheel left the index (and the cache) is resolved again, once,
     ["fakematplotlib==3.9.2", "fakenumpy==1.26.4"],
   );
 });
-
-test("a lock made from an index URL with credentials never goes to the shared cache", async (t) => {
-  const { lockedResolution } = await import("../../src/lambda/python/locked-resolution.ts");
-  const { simpleIndex } = await import("../../src/lambda/python/index-client.ts");
-  const { CacheStore } = await import("../../src/engine/cache-store.ts");
-  const { parseRuntime } = await import("../../src/lambda/python/runtime.ts");
-  const { parseRequirement } = await import("../../src/lambda/python/requirement.ts");
-  const root = await tempDir(t, "tug-lock-cred-");
-  const index = await buildFixtureIndex(join(root, "index"), [
-    { name: "fakea", version: "1.0", tag: "py3-none-any" },
-  ]);
-  const served = await serveFixtureIndex(t, index.root);
-  const withCredentials = served.simpleUrl.replace("http://", "http://ci:s3cret@");
-  const store = new CacheStore(join(root, "cache"));
-  const resolution = await lockedResolution({
-    requirements: [parseRequirement("fakea")],
-    source: { pins: new Map(), hashes: new Map() },
-    target: parseRuntime("python3.12", { arch: "x86_64" }),
-    ctx: {
-      indexUrls: [withCredentials],
-      index: simpleIndex({ urls: [withCredentials], cacheDir: join(root, "cache", "python") }),
-      store,
-    },
-  });
-  assert.equal(resolution.distributions[0]?.name, "fakea");
-  const kinds = await readdir(join(root, "cache", "ac"));
-  assert.deepEqual(kinds, ["python-lock-local"], "kept under a kind the remote cache never carries");
-});

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runTug, runTugJson } from "../support/cli.ts";
+import { startCountingProxy } from "../support/counting-proxy.ts";
 import { startNginxDav } from "../support/nginx-dav.ts";
 import { startRegistry } from "../support/registry.ts";
 import { S3RVER_CREDENTIALS, startS3rver } from "../support/s3rver.ts";
@@ -166,21 +167,40 @@ test("faults in the remote cache: the build still succeeds with correct output a
   }
 });
 
-test("--remote-cache=read never writes; off never talks to the server", async (t) => {
+test("--remote-cache=read: hits what a teammate pushed, writes nothing; off never talks to the server", async (t) => {
   const dav = await startNginxDav(t);
+  const proxy = await startCountingProxy(t, dav.url);
+  const remote = `http://${proxy.host}`;
   const counter = join(await tempDir(t, "tug-count-"), "runs");
-  await build(await checkout(t, counter), await tempDir(t, "tug-cache-"), dav.url, [
+  // The cheap targets only: `gen` marks each builder run in the counter file.
+  const targets = ["site", "gen"];
+  const first = await build(await checkout(t, counter), await tempDir(t, "tug-cache-"), remote, targets);
+  assert.ok(first.artifacts.every((x) => !x.cached));
+  const filled = proxy.requests().filter((r) => r.method === "PUT").length;
+  assert.ok(filled > 0, "the first clone filled the shared cache");
+
+  proxy.reset();
+  const read = await build(await checkout(t, counter), await tempDir(t, "tug-cache-"), remote, [
+    ...targets,
     "--remote-cache",
     "read",
   ]);
-  const entries = await fs.readdir(dav.root).catch(() => []);
-  assert.deepEqual(
-    entries.filter((e) => e === "cas" || e === "ac"),
-    [],
-    "read mode uploaded nothing",
+  assert.deepEqual(digests(read), digests(first));
+  assert.ok(
+    read.artifacts.every((x) => x.cached),
+    `every target a hit from the shared cache: ${JSON.stringify(read.artifacts)}`,
   );
+  assert.equal((await fs.readFile(counter, "utf8")).trim().split("\n").length, 1, "no builder ran again");
+  const methods = new Set(proxy.requests().map((r) => r.method));
+  assert.ok(methods.has("GET"), "read mode read from the server");
+  assert.deepEqual(
+    [...methods].filter((m) => m !== "GET" && m !== "HEAD"),
+    [],
+    "read mode sent no writes",
+  );
+
   const dir = await checkout(t, counter);
-  const r = await runTug(["build", "--remote-cache", "off", "--out", join(dir, ".tug", "out")], {
+  const r = await runTug(["build", ...targets, "--remote-cache", "off", "--out", join(dir, ".tug", "out")], {
     cwd: dir,
     env: { TUG_CACHE: await tempDir(t, "tug-cache-"), TUG_REMOTE_CACHE: "http://127.0.0.1:9" },
   });

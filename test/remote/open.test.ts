@@ -1,14 +1,18 @@
 // openRemoteCache picks the backend from the URL scheme and wires the environment into it.
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { Readable } from "node:stream";
 import { test } from "node:test";
 import { isTugError } from "../../src/errors.ts";
 import { sha256 } from "../../src/oci/digest.ts";
 import { openRemoteCache } from "../../src/remote/open.ts";
 import { startNginxDav } from "../support/nginx-dav.ts";
+import { startRegistry } from "../support/registry.ts";
 import { S3RVER_CREDENTIALS, startS3rver } from "../support/s3rver.ts";
+import { skopeoInspectRaw } from "../support/tools.ts";
 
 test("http(s):// is the Bazel HTTP cache, with TUG_REMOTE_CACHE_TOKEN as bearer token", async (t) => {
   const nginx = await startNginxDav(t);
@@ -46,10 +50,41 @@ test("s3:// reads its credentials, region and endpoint from the given environmen
   assert.deepEqual(await cache.getRecord("11".repeat(32)), Buffer.from("r"));
 });
 
-test("oci:// is the registry backend", async () => {
-  const cache = await openRemoteCache("oci://127.0.0.1:5999/team/cache", {});
-  assert.equal(cache.name, "oci://127.0.0.1:5999/team/cache");
-  await cache.close();
+test("oci:// is the registry backend: records become tagged artifacts skopeo reads, blobs land in the repo", async (t) => {
+  const registry = await startRegistry(t);
+  const cache = await openRemoteCache(`oci://${registry.repo("team/cache")}`, {});
+  t.after(() => cache.close());
+  const key = "22".repeat(32);
+  await cache.putRecord(key, Buffer.from('{"r":1}'));
+  const body = Buffer.from("blob for the oci backend");
+  await cache.putBlob(sha256(body), body.length, async () => Readable.from([body]));
+
+  const manifest = await skopeoInspectRaw(`docker://${registry.repo("team/cache")}:ac-${key}`);
+  assert.equal((manifest as { artifactType?: string }).artifactType, "application/vnd.tug.action-record.v1");
+  const link = join(
+    registry.storage,
+    "docker/registry/v2/repositories/team/cache/_layers",
+    sha256(body).replace(":", "/"),
+    "link",
+  );
+  assert.equal(await readFile(link, "utf8"), sha256(body));
+  assert.deepEqual(await cache.getRecord(key), Buffer.from('{"r":1}'));
+});
+
+test("oci:// speaks plain HTTP to a non-127.0.0.1 host only when insecureRegistries lists it", async (t) => {
+  const registry = await startRegistry(t, { host: "127.0.0.2" });
+  const url = `oci://${registry.repo("team/cache")}`;
+  const refused = await openRemoteCache(url, {});
+  t.after(() => refused.close());
+  await assert.rejects(
+    refused.putRecord("33".repeat(32), Buffer.from("{}")),
+    /TLS handshake with registry 127\.0\.0\.2/,
+  );
+
+  const allowed = await openRemoteCache(url, {}, { insecureRegistries: [`127.0.0.2:${registry.port}`] });
+  t.after(() => allowed.close());
+  await allowed.putRecord("33".repeat(32), Buffer.from("{}"));
+  assert.deepEqual(await allowed.getRecord("33".repeat(32)), Buffer.from("{}"));
 });
 
 test("an unknown scheme is a TugError with the accepted forms, never echoing credentials", async () => {

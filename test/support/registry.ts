@@ -6,6 +6,7 @@ import type { TestContext } from "node:test";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { stopProcess } from "./process.ts";
+import type { TlsFiles } from "./tls.ts";
 import { tempDir } from "./tmp.ts";
 import type { TokenServer } from "./token-server.ts";
 import { freePort, waitForHttp } from "./tools.ts";
@@ -15,12 +16,16 @@ export interface RegistryOptions {
   htpasswd?: { username: string; password: string };
   /** Bearer-token auth against a token server from `startTokenServer`. */
   token?: TokenServer;
+  /** Address to listen on; 127.0.0.1 unless set (127.0.0.2 is loopback yet not plain HTTP to tug). */
+  host?: string;
+  /** Serve HTTPS with this certificate (from `selfSignedCert` in tls.ts, with an IP SAN for `host`). */
+  tls?: TlsFiles;
 }
 
 export interface RunningRegistry {
   host: string;
   port: number;
-  /** `http://127.0.0.1:PORT` */
+  /** `http://127.0.0.1:PORT`, or `https://HOST:PORT` with `tls` */
   url: string;
   /** Storage root, e.g. for asserting what blobs exist on disk. */
   storage: string;
@@ -38,11 +43,11 @@ async function htpasswdLine(username: string, password: string): Promise<string>
   }
 }
 
-/** Starts docker-registry on a free 127.0.0.1 port; it is stopped by PID when `t` ends. */
+/** Starts docker-registry on a free port (127.0.0.1 by default); it is stopped by PID when `t` ends. */
 export async function startRegistry(t: TestContext, opts: RegistryOptions = {}): Promise<RunningRegistry> {
   const dir = await tempDir(t, "tug-registry-");
   const storage = join(dir, "storage");
-  const host = "127.0.0.1";
+  const host = opts.host ?? "127.0.0.1";
   let auth: Record<string, unknown> | undefined;
   if (opts.htpasswd) {
     const path = join(dir, "htpasswd");
@@ -64,7 +69,11 @@ export async function startRegistry(t: TestContext, opts: RegistryOptions = {}):
         delete: { enabled: true },
         maintenance: { uploadpurging: { enabled: false } },
       },
-      http: { addr: `${host}:${port}`, secret: "tug-test-secret" },
+      http: {
+        addr: `${host}:${port}`,
+        secret: "tug-test-secret",
+        ...(opts.tls ? { tls: { certificate: opts.tls.certPath, key: opts.tls.keyPath } } : {}),
+      },
       ...(auth ? { auth } : {}),
     };
     const configPath = join(dir, "config.yml");
@@ -77,9 +86,9 @@ export async function startRegistry(t: TestContext, opts: RegistryOptions = {}):
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     const stop = () => stopProcess(child);
     t.after(stop);
-    const url = `http://${host}:${port}`;
+    const url = `${opts.tls ? "https" : "http"}://${host}:${port}`;
     const ready = await Promise.race([
-      waitForHttp(`${url}/v2/`, { timeoutMs: 15_000 }).then(() => true),
+      waitForHttp(`${url}/v2/`, { timeoutMs: 15_000, caPath: opts.tls?.certPath }).then(() => true),
       exited.then(() => false),
     ]);
     if (ready) return { host, port, url, storage, repo: (p) => `${host}:${port}/${p}`, stop };

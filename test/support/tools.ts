@@ -3,6 +3,7 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, readlink, rm, statfs, symlink, writeFile } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
@@ -526,12 +527,14 @@ export function freePort(): Promise<number> {
 /** GETs `url` until it answers (any status) or `timeoutMs` passes; returns status and body. */
 export async function waitForHttp(
   url: string,
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number /** Trust this CA (PEM file) for an https URL. */; caPath?: string } = {},
 ): Promise<{ status: number; body: string }> {
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  const ca = opts.caPath ? await readFile(opts.caPath, "utf8") : undefined;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
+      if (ca) return await httpsGet(url, ca);
       const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       return { status: res.status, body: await res.text() };
     } catch (e) {
@@ -540,6 +543,24 @@ export async function waitForHttp(
     }
   }
   throw new Error(`${url} did not answer within ${opts.timeoutMs ?? 15_000} ms: ${String(last)}`);
+}
+
+function httpsGet(url: string, ca: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    // A readiness probe: the CA must sign the certificate, but it may name another address
+    // (tests of hostname checks serve such certificates on purpose).
+    const req = httpsRequest(url, { ca, timeout: 2_000, checkServerIdentity: () => undefined }, (res) => {
+      let body = "";
+      res.setEncoding("utf8").on("data", (c: string) => {
+        body += c;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

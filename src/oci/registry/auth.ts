@@ -103,7 +103,11 @@ export class Authenticator {
     if (res.statusCode >= 300) {
       throw new RegistryError({
         what: `${registry} does not look like an OCI registry: GET /v2/ answered ${res.statusCode}`,
-        hint: "check the registry host and port in the image reference",
+        // Go's net/http answers 400 to plain HTTP on a TLS port.
+        hint:
+          res.statusCode === 400 && url.startsWith("http:")
+            ? `tug spoke plain HTTP to it (loopback or --insecure-registry); if it serves HTTPS, drop it from --insecure-registry`
+            : "check the registry host and port in the image reference",
         status: res.statusCode,
       });
     }

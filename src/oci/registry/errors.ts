@@ -75,11 +75,23 @@ export function networkError(
       cause: e,
     });
   }
-  if (code.startsWith("ERR_SSL") || code.includes("CERT") || code === "EPROTO") {
+  if (code.includes("CERT") || code === "UNABLE_TO_VERIFY_LEAF_SIGNATURE") {
     return new RegistryError({
       what: `TLS handshake with registry ${opts.registry} failed (${code})`,
       where,
-      hint: `if ${opts.registry} serves plain HTTP, list it in insecureRegistries`,
+      hint:
+        code === "ERR_TLS_CERT_ALTNAME_INVALID"
+          ? `its certificate does not name ${registryHostname(opts.registry)}; reach it by a name the certificate lists`
+          : `its certificate is not trusted here; if it comes from a private CA, trust it with NODE_EXTRA_CA_CERTS=/path/to/ca.pem`,
+      code,
+      cause: e,
+    });
+  }
+  if (code.startsWith("ERR_SSL") || code === "EPROTO") {
+    return new RegistryError({
+      what: `TLS handshake with registry ${opts.registry} failed (${code})`,
+      where,
+      hint: `if ${opts.registry} serves plain HTTP, allow it with --insecure-registry ${opts.registry} (insecureRegistries in the API)`,
       code,
       cause: e,
     });
@@ -107,4 +119,11 @@ export function redactUrl(url: string): string {
   } catch {
     return url;
   }
+}
+
+/** `host` of `host:port` (or of `[v6]:port`). */
+function registryHostname(registry: string): string {
+  return registry.startsWith("[")
+    ? registry.slice(0, registry.indexOf("]") + 1)
+    : (registry.split(":")[0] ?? registry);
 }
