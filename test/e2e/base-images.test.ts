@@ -77,6 +77,8 @@ test("base images: one manifest HEAD per tag per build, none with --offline or f
     assert.equal(gets.length, 1, `${l}\n${describe(coldReqs)}`);
   }
   for (const a of cold.artifacts) assert.equal(await annotationOf(dir, a.target), digest, a.target);
+  const names = await skopeoInspectRaw(`oci:${join(dir, ".tug", "out", "oci")}:a`);
+  assert.equal(names.annotations?.["org.opencontainers.image.base.name"], proxy.repo("base/busybox:1"));
 
   // A source edit rebuilds `a` and `pinned`; the bases cost one HEAD for the tag and nothing else.
   await writeFile(join(dir, "a", "index.html"), "a2\n");
