@@ -105,3 +105,23 @@ test("compression: gzip level 1 for local outputs; {gzip: 9} and none recompress
   assert.equal(plain.diffId, fast.diffId);
   assert.ok((await runTool("tar", ["-tf", plain.blob])).stdout.includes("srv/www/index.html"));
 });
+
+test("zero-config: tug build ./DIR with no tug.yaml makes a files image of DIR under /app", async (t) => {
+  const root = await tempDir(t, "tug-zero-config-");
+  await mkdir(join(root, "static", "css"), { recursive: true });
+  await writeFile(join(root, "static", "index.html"), "<p>zero</p>\n");
+  await writeFile(join(root, "static", "css", "a.css"), "p{}\n");
+  const env = { TUG_CACHE: await tempDir(t, "tug-zero-cache-"), TUG_REPO: undefined };
+  const r = await runTug(["build", "./static", "--json"], { cwd: root, env });
+  assert.equal(r.code, 0, r.stderr);
+  const [a] = (JSON.parse(r.stdout) as { artifacts: Array<{ target: string; kind: string }> }).artifacts;
+  assert.equal(a?.target, "static");
+  // The directory is the project: its outputs land in its own .tug/out, read by skopeo and GNU tar.
+  const dir = join(root, "static", ".tug", "out", "oci");
+  const manifest = await skopeoInspectRaw(`oci:${dir}:static`);
+  const layer = manifest.layers?.at(-1);
+  assert.ok(layer);
+  const blob = join(dir, "blobs", "sha256", layer.digest.slice("sha256:".length));
+  const names = (await runTool("tar", ["-tzf", blob])).stdout.trim().split("\n");
+  assert.ok(names.includes("app/index.html") && names.includes("app/css/a.css"), names.join("\n"));
+});
