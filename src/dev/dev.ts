@@ -1,4 +1,4 @@
-import { access } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { selectTargets } from "../build/build.ts";
 import { hostPlatform } from "../config/platform.ts";
@@ -104,11 +104,10 @@ export async function dev(project: Project, opts: DevOptions): Promise<DevSessio
               events.map(async (e) => {
                 const path = relativeTo(context, e.path);
                 // An editor's temp file created and removed within one batch is no change at all.
-                const exists = await access(e.path).then(
-                  () => true,
-                  () => false,
-                );
-                return path && (exists || e.deleted) ? [{ path, deleted: !exists }] : [];
+                const st = await stat(e.path).catch(() => undefined);
+                // A directory that exists is no file change: the watcher reports its files.
+                if (st?.isDirectory()) return [];
+                return path && (st || e.deleted) ? [{ path, deleted: !st }] : [];
               }),
             );
             if (changes.flat().length > 0) session.notify(changes.flat(), at);

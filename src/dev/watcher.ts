@@ -74,18 +74,45 @@ export async function watch(root: string, opts: WatchOptions): Promise<Watcher> 
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
+  // Paths seen to exist (from the walk's readdir or a later batch): a path that is gone now is a
+  // deletion only if it was known; one never seen is an editor's temp file, created and removed.
+  const known = new Set<string>();
+  const knownDirs = new Set<string>();
+  const forget = (path: string) => {
+    known.delete(path);
+    if (!knownDirs.has(path)) return;
+    for (const set of [known, knownDirs])
+      for (const k of set) if (k === path || k.startsWith(path + sep)) set.delete(k);
+  };
+  const settle = async (paths: string[]): Promise<WatchEvent[]> => {
+    const out: WatchEvent[] = [];
+    for (const path of paths) {
+      const exists = await fs.lstat(path).then(
+        () => true,
+        () => false,
+      );
+      if (exists) known.add(path);
+      else if (known.has(path)) forget(path);
+      else continue;
+      out.push({ path, deleted: !exists });
+    }
+    return out;
+  };
   const flush = () => {
     timer = undefined;
-    const batch = [...pending.values()];
+    const paths = [...pending.keys()];
     pending = new Map();
-    if (batch.length > 0) Promise.resolve(opts.onBatch(batch)).catch((e: Error) => opts.onError?.(e));
+    if (paths.length === 0) return;
+    settle(paths)
+      .then((batch) => (batch.length > 0 && !closed ? opts.onBatch(batch) : undefined))
+      .catch((e: Error) => opts.onError?.(e));
   };
   const record = (path: string) => {
     if (closed || ignored(path, false)) return;
     if (rules && IGNORE_FILE_NAMES.has(basename(path)))
       reloadRules(path).catch((e: Error) => opts.onError?.(e));
     if (pending.size === 0) opts.onFirstEvent?.();
-    // Existence is decided when the batch is read: an event says "look here", not what happened.
+    // Existence is decided when the batch settles: an event says "look here", not what happened.
     pending.set(path, { path, deleted: false });
     if (timer) clearTimeout(timer);
     timer = setTimeout(flush, debounceMs);
@@ -95,6 +122,7 @@ export async function watch(root: string, opts: WatchOptions): Promise<Watcher> 
     if (closed || (watchers.has(dir) && !again) || ignored(dir, true)) return;
     const fresh = !watchers.has(dir);
     if (fresh && !startWatch(dir)) return;
+    knownDirs.add(dir);
     // After new ignore rules, the files of a directory they stopped excluding are changes too.
     const report = announce || (again && fresh);
     const entries = await fs.readdir(dir, { withFileTypes: true }).catch(() => []);
@@ -107,6 +135,7 @@ export async function watch(root: string, opts: WatchOptions): Promise<Watcher> 
     await Promise.all(
       entries.map((e) => {
         const path = join(dir, e.name);
+        known.add(path);
         if (e.isDirectory()) return watchDir(path, report, again);
         if (report) record(path);
         return undefined;

@@ -1,11 +1,14 @@
 import assert from "node:assert/strict";
-import { chmod, writeFile } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { test } from "node:test";
 import type { FileChange } from "../../src/dev/runtime.ts";
 import { deleteArgs, extractCommand, syncFrame, syncTar } from "../../src/dev/tar-sync.ts";
 import { tempDir } from "../support/tmp.ts";
+import { runTool } from "../support/tools.ts";
 import { readTar } from "./read-tar.ts";
 
 test("syncTar streams the writes relative to /, with modes kept and no parent directories", async (t) => {
@@ -28,6 +31,29 @@ test("syncTar streams the writes relative to /, with modes kept and no parent di
     { name: "app/key", type: "file", mode: 0o600, data: "k" },
     { name: "app/inline.txt", type: "file", mode: 0o644, data: "hi" },
   ]);
+
+  // GNU tar, an independent reader (the stream is written with tar-stream, readTar uses it too).
+  const tarFile = join(dir, "sync.tar");
+  await pipeline(syncTar(changes), createWriteStream(tarFile));
+  const listing = (await runTool("tar", ["--numeric-owner", "-tvf", tarFile])).stdout.trim().split("\n");
+  assert.deepEqual(
+    listing.map((l) => {
+      const f = l.split(/\s+/);
+      return `${f[0]} ${f[1]} ${f[2]} ${f.at(-1)}`;
+    }),
+    [
+      "-rw-r--r-- 0/0 15 app/src/server.js",
+      "-rwxr-xr-x 0/0 10 app/bin/run.sh",
+      "-rw------- 0/0 1 app/key",
+      "-rw-r--r-- 0/0 2 app/inline.txt",
+    ],
+  );
+  const out = join(dir, "x");
+  await mkdir(out);
+  await runTool("tar", ["-xpf", tarFile, "-C", out, "--no-same-owner"]);
+  assert.equal(await readFile(join(out, "app/src/server.js"), "utf8"), "console.log(1)\n");
+  assert.equal((await stat(join(out, "app/bin/run.sh"))).mode & 0o777, 0o755);
+  assert.equal((await stat(join(out, "app/key"))).mode & 0o777, 0o600);
 });
 
 test("a source deleted before the sync is left out (its deletion comes in the next batch)", async (t) => {

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import test, { type TestContext } from "node:test";
-import { ZipReader } from "../../src/zip/zip-reader.ts";
 import { buildFixtureIndex, serveFixtureIndex } from "../lambda/support/fixture-index.ts";
 import { runTug, runTugJson } from "../support/cli.ts";
 import { tempDir } from "../support/tmp.ts";
+import { readZipIndependently } from "../zip/tools.ts";
 
 const TUG_YAML = (indexUrl: string) => `python:
   index_url: ${indexUrl}
@@ -86,13 +86,9 @@ interface LambdaArtifact {
   reason?: string;
 }
 
+/** Entry names as CPython's zipfile lists them (after unzip -t and testzip pass). */
 async function zipNames(path: string): Promise<string[]> {
-  const reader = await ZipReader.open(path);
-  try {
-    return reader.entries.map((e) => e.name);
-  } finally {
-    await reader.close?.();
-  }
+  return [...(await readZipIndependently(path)).keys()];
 }
 
 test("each lambda's zip holds only the distributions its handler imports", async (t) => {

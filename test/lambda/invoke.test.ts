@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { isTugError, type TugError } from "../../src/errors.ts";
 import { type InvokeOptions, invokeLambda } from "../../src/lambda/invoke.ts";
-import { createZip } from "../../src/zip/zip-writer.ts";
 import { tempDir } from "../support/tmp.ts";
+import { runTool } from "../support/tools.ts";
 
 const ECHO = `
 import os
@@ -19,10 +19,13 @@ def handler(event, context):
 async function lambda(t: TestContext, files: Record<string, string>) {
   const dir = await tempDir(t, "tug-invoke-test-");
   const zip = join(dir, "fn.zip");
-  await createZip(
-    Object.entries(files).map(([name, data]) => ({ name, data: Buffer.from(data) })),
+  // Zipped by Python's zipfile, so tug's unpacking is checked against a writer that is not tug.
+  await runTool("python3", [
+    "-c",
+    "import json, sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n    for n, d in json.loads(sys.argv[2]).items(): z.writestr(n, d)",
     zip,
-  );
+    JSON.stringify(files),
+  ]);
   const tmpDir = join(dir, "tmp");
   await mkdir(tmpDir);
   const invoke = async (o: Omit<InvokeOptions, "zip" | "tmpDir">) => {

@@ -14,7 +14,7 @@ import { writeLayout } from "../../src/oci/layout.ts";
 import { tarEntriesFromDir } from "../../src/oci/tar.ts";
 import { MediaType } from "../../src/oci/types.ts";
 import { tempDir } from "../support/tmp.ts";
-import { listTree, umociUnpack } from "../support/tools.ts";
+import { listTree, runTool, umociUnpack } from "../support/tools.ts";
 
 async function readAll(s: Readable): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -44,6 +44,19 @@ test("buildLayer gzip: diffId hashes the tar, digest hashes the blob on disk", a
   assert.equal(res.diffSize, tar.length);
   assert.equal(res.mediaType, MediaType.ociLayerGzip);
   assert.ok(res.size < res.diffSize);
+  // GNU tar (and its gzip) read the multi-member blob: the paths, root ownership, the modes.
+  const listing = (await runTool("tar", ["--numeric-owner", "-tzvf", out])).stdout.trim().split("\n");
+  const rows = listing.map((l) => {
+    const f = l.split(/\s+/);
+    return `${f[0]} ${f[1]} ${f.at(-1)}`;
+  });
+  assert.deepEqual(rows, [
+    "drwxr-xr-x 0/0 app/",
+    "drwxr-xr-x 0/0 app/lib/",
+    "-rw-r--r-- 0/0 app/lib/big.bin",
+    "-rw-r--r-- 0/0 app/lib/text.txt",
+    "-rwxr-xr-x 0/0 app/main.sh",
+  ]);
 
   const again = await buildLayer({
     entries,

@@ -14,6 +14,19 @@ export function httpText(port: number): Promise<string> {
   });
 }
 
+/** GET http://127.0.0.1:PORT/PATH: the status and body, whatever the status. */
+export function httpGet(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get({ host: "127.0.0.1", port, path, agent: false }, (res) => {
+      let body = "";
+      res.on("data", (b: Buffer) => {
+        body += b;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on("error", reject);
+  });
+}
+
 /** Polls `f` every 20 ms until it returns something other than undefined/false. */
 export async function until<T>(what: string, f: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
   const end = Date.now() + timeoutMs;

@@ -65,3 +65,24 @@ export async function unzipTest(zip: string): Promise<string> {
 export async function unzipExtract(zip: string, dir: string): Promise<void> {
   await runTool("unzip", ["-q", zip, "-d", dir], { timeoutMs: 300_000 });
 }
+
+const READ_ALL = `
+import base64, json, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    bad = z.testzip()
+    if bad is not None:
+        sys.exit("testzip: first bad entry " + bad)
+    json.dump([[i.filename, base64.b64encode(z.read(i)).decode()] for i in z.infolist()], sys.stdout)
+`;
+
+/**
+ * Every entry of `zip` in central-directory order, name → bytes, as CPython's zipfile reads them
+ * (after `testzip()` checked every CRC) and after Info-ZIP's `unzip -t` passed: for tests of zips
+ * tug wrote, so that tug's own reader is never the only judge.
+ */
+export async function readZipIndependently(zip: string): Promise<Map<string, Buffer>> {
+  await unzipTest(zip);
+  const { stdout } = await runTool("python3", ["-c", READ_ALL, zip], { timeoutMs: 300_000 });
+  const rows = JSON.parse(stdout) as Array<[string, string]>;
+  return new Map(rows.map(([name, b64]) => [name, Buffer.from(b64, "base64")]));
+}

@@ -9,7 +9,7 @@ import type { ZipEntry } from "../../src/zip/entry.ts";
 import { precompressSync, rawEntry } from "../../src/zip/entry-cache.ts";
 import { createZip } from "../../src/zip/zip-writer.ts";
 import { tempDir } from "../support/tmp.ts";
-import { pyZipfileTest } from "./tools.ts";
+import { pyZipfileTest, unzipTest } from "./tools.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -59,6 +59,7 @@ test("reusing a previous zip gives the same bytes as a fresh write, and copies t
   assert.equal(reused.reused, 4, "the four wheel entries come from the previous zip");
   assert.equal(reused.sha256, fresh.sha256);
   assert.equal(sha(await readFile(out)), fresh.sha256);
+  assert.match(await unzipTest(out), /No errors detected/);
   assert.deepEqual(await readFile(out), await readFile(join(dir, "fresh.zip")));
   await pyZipfileTest(out);
   // Sources sort after the wheels' files, each group by name.
@@ -79,6 +80,8 @@ test("a change in the middle keeps only the entries before it; a damaged or fore
   const partial = await createZip(changed, out, { ...sourcesLast, reuse: out });
   assert.equal(partial.reused, 2);
   assert.equal(partial.sha256, fresh.sha256);
+  assert.match(await unzipTest(out), /No errors detected/);
+  assert.match(await pyZipfileTest(out), /Done testing/);
 
   // A base whose central directory does not match what this writer would produce is ignored.
   const bytes = await readFile(out);

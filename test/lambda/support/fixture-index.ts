@@ -8,7 +8,6 @@ import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { pathToFileURL } from "node:url";
 import { normalizeName } from "../../../src/lambda/python/name.ts";
-import { createZip } from "../../../src/zip/zip-writer.ts";
 
 /** One wheel of the fixture index: a real PEP 427 zip with METADATA, WHEEL, RECORD and a module. */
 export interface FixtureWheel {
@@ -52,7 +51,40 @@ export function metadataText(w: FixtureWheel): string {
   return `${lines.join("\n")}\n\n# ${w.name}\n\nRequires-Dist: not-a-header-in-the-body\n`;
 }
 
-async function buildWheel(w: FixtureWheel, dir: string): Promise<{ filename: string; path: string }> {
+// Wheels are zipped by Python's own zipfile, never by tug's writer: a fixture tug wrote would
+// prove only that tug reads its own zips. Fixed dates and modes keep the bytes (and so the
+// index's hashes) the same from run to run.
+const WHEEL_WRITER = `
+import base64, json, sys, zipfile
+for spec in json.load(sys.stdin):
+    with zipfile.ZipFile(spec["path"], "w", zipfile.ZIP_DEFLATED) as z:
+        for name, b64 in spec["files"]:
+            info = zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o100644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, base64.b64decode(b64))
+`;
+
+/** Writes every wheel in one python3 process; `specs` are paths with their (name, bytes) files. */
+function pythonZips(specs: Array<{ path: string; files: Array<[string, Buffer]> }>): Promise<void> {
+  const input = JSON.stringify(
+    specs.map((s) => ({ path: s.path, files: s.files.map(([n, d]) => [n, d.toString("base64")]) })),
+  );
+  return new Promise((resolve, reject) => {
+    const child = execFile("python3", ["-c", WHEEL_WRITER], { maxBuffer: 1 << 20 }, (e, _out, err) =>
+      e
+        ? reject(new Error(`python3 zipfile could not write the fixture wheels: ${err || e.message}`))
+        : resolve(),
+    );
+    child.stdin?.end(input);
+  });
+}
+
+/** The files of a PEP 427 wheel for `w`, RECORD last, and where it goes. */
+function wheelFiles(
+  w: FixtureWheel,
+  dir: string,
+): { filename: string; path: string; files: Array<[string, Buffer]> } {
   const dist = w.name.replace(/[-_.]+/g, "_");
   const filename = `${dist}-${w.version}-${w.tag}.whl`;
   const info = `${dist}-${w.version}.dist-info`;
@@ -75,12 +107,7 @@ async function buildWheel(w: FixtureWheel, dir: string): Promise<{ filename: str
   );
   record.push(`${info}/RECORD,,`);
   files.push([`${info}/RECORD`, Buffer.from(`${record.join("\n")}\n`)]);
-  const path = join(dir, filename);
-  await createZip(
-    files.map(([name, data]) => ({ name, data })),
-    path,
-  );
-  return { filename, path };
+  return { filename, path: join(dir, filename), files };
 }
 
 const sha256File = async (path: string) =>
@@ -97,8 +124,10 @@ export async function buildFixtureIndex(
   await mkdir(filesDir, { recursive: true });
   const byProject = new Map<string, { html: string[]; json: object[] }>();
   const out = new Map<string, string>();
-  for (const w of wheels) {
-    const { filename, path } = await buildWheel(w, filesDir);
+  const planned = wheels.map((w) => wheelFiles(w, filesDir));
+  await pythonZips(planned);
+  for (const [i, w] of wheels.entries()) {
+    const { filename, path } = planned[i]!;
     out.set(filename, path);
     const sha = await sha256File(path);
     const href = `../../files/${filename}`;
