@@ -225,11 +225,22 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
 function sinkFor(project: Project, opts: BuildOptions, engine: Engine, registry: RegistryAccess): Sink {
   const sinks: Sink[] = [];
   if (opts.repo) {
-    const mountFrom = (name: string): string[] => {
+    const registryBase = (name: string): string[] => {
       const base = project.targets.find((t) => t.name === name)?.base;
       if (base?.kind !== "registry") return [];
       const [baseRef, repo] = [parseReference(base.ref), parseReference(`${opts.repo}/${name}`)];
       return baseRef.registry === repo.registry ? [baseRef.repository] : [];
+    };
+    // On `tug://NAME`: the base target's repository (pushed earlier or in this run) and the
+    // registry base at the bottom of the chain. At most two tries before an upload.
+    const mountFrom = (name: string): string[] => {
+      const chain = buildOrder(
+        project.targets,
+        project.targets.filter((t) => t.name === name),
+      );
+      const base = chain.at(-1)?.base;
+      if (base?.kind !== "target") return registryBase(name);
+      return [parseReference(`${opts.repo}/${base.name}`).repository, ...registryBase(chain[0]!.name)];
     };
     sinks.push(registrySink(registry, engine, { repo: opts.repo, mountFrom, trustPushed: opts.trustPushed }));
   }

@@ -165,3 +165,56 @@ test("a tug:// cycle is a config error at the base: line, and nothing is built",
   const out = await runTool("ls", ["-A", c.dir]);
   assert.ok(!out.stdout.split("\n").includes(".tug"), out.stdout);
 });
+
+test("per platform: each platform image of a dependent stands on the same platform of its base target", async (t) => {
+  const dir = await tempDir(t, "tug-e2e-graph-platforms-");
+  await writeTree(dir, {
+    "tug.yaml": `images:
+  app:
+    builder: files
+    context: ./app
+    dest: /app
+    base: tug://arch
+    platforms: [linux/amd64, linux/arm64]
+  arch:
+    builder: command
+    run: mkdir -p out && echo "$TUG_ARCH" > out/arch
+    output: out
+    dest: /etc/built-for
+    platforms: [linux/arm64, linux/amd64, linux/riscv64]
+`,
+    "app/index.html": "hi\n",
+  });
+  const env = { TUG_CACHE: await tempDir(t, "tug-e2e-graph-cache-"), TUG_REPO: undefined };
+  // --jobs 1: the platforms of a command target share its output directory (one at a time).
+  const out = await runTugJson<BuildJson>(["build", "app", "--jobs", "1"], { cwd: dir, env });
+  assert.deepEqual(
+    out.artifacts.map((a) => [a.target, a.platforms]),
+    [["app", ["linux/amd64", "linux/arm64"]]],
+  );
+  const layout = join(dir, ".tug", "out", "oci");
+  const index = await skopeoInspectRaw(`oci:${layout}:app`);
+  assert.deepEqual(
+    index.manifests?.map((m) => m.platform?.architecture),
+    ["amd64", "arm64"],
+  );
+  // The arch layer of each platform differs (it holds the platform's name), and each app image
+  // starts with the one of its own platform.
+  const firstLayer = async (arch: string) =>
+    (await skopeoInspectConfig(`oci:${layout}:app`, { extraArgs: ["--override-arch", arch] })).rootfs
+      .diff_ids;
+  const [amd64, arm64] = await Promise.all([firstLayer("amd64"), firstLayer("arm64")]);
+  assert.equal(amd64.length, 2);
+  assert.notEqual(amd64[0], arm64[0]);
+  assert.equal(amd64[1], arm64[1], "the files layer is the same on both");
+  const unpacked = await tempDir(t, "tug-e2e-graph-unpack-");
+  await runTool("skopeo", ["copy", "--override-arch", "arm64", `oci:${layout}:app`, `oci:${unpacked}:app`]);
+  const manifest = await skopeoInspectRaw(`oci:${unpacked}:app`);
+  const archLayer = manifest.layers?.[0]?.digest.replace("sha256:", "") ?? "";
+  const listing = await runTool("tar", [
+    "-xzOf",
+    join(unpacked, "blobs", "sha256", archLayer),
+    "etc/built-for/arch",
+  ]);
+  assert.equal(listing.stdout, "arm64\n");
+});
