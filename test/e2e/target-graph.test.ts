@@ -8,9 +8,11 @@ import { type TestContext, test } from "node:test";
 import type { ArtifactReport } from "../../src/index.ts";
 import { makeBusyboxBase } from "../support/bases.ts";
 import { runTug, runTugJson } from "../support/cli.ts";
+import { startCountingProxy } from "../support/counting-proxy.ts";
 import { OFFLINE_GO_ENV, writeTree } from "../support/go-monorepo.ts";
+import { startRegistry } from "../support/registry.ts";
 import { tempDir } from "../support/tmp.ts";
-import { podmanRun, runTool, skopeoInspectConfig, skopeoInspectRaw } from "../support/tools.ts";
+import { podmanRun, runTool, skopeoCopy, skopeoInspectConfig, skopeoInspectRaw } from "../support/tools.ts";
 
 interface BuildJson {
   artifacts: ArtifactReport[];
@@ -217,4 +219,59 @@ test("per platform: each platform image of a dependent stands on the same platfo
     "etc/built-for/arch",
   ]);
   assert.equal(listing.stdout, "arm64\n");
+});
+
+test("pushed chain: the base image needs no registry, the registry base's layers are mounted, never uploaded", async (t) => {
+  const registry = await startRegistry(t);
+  const proxy = await startCountingProxy(t, registry.url);
+  const busybox = await makeBusyboxBase(join(await tempDir(t, "tug-e2e-busybox-"), "layout"));
+  await skopeoCopy(busybox.ref, `docker://${proxy.host}/base/busybox:1`);
+  const baseLayers = ((await skopeoInspectRaw(`docker://${proxy.host}/base/busybox:1`)).layers ?? []).map(
+    (l) => l.digest,
+  );
+  const dir = await tempDir(t, "tug-e2e-graph-push-");
+  await writeTree(dir, {
+    "tug.yaml": `images:
+  page:
+    builder: files
+    context: ./page
+    dest: /srv/page
+    base: tug://site
+  site:
+    builder: files
+    context: ./site
+    dest: /srv/site
+    base: ${proxy.host}/base/busybox:1
+`,
+    "page/p.txt": "page\n",
+    "site/s.txt": "site\n",
+  });
+  proxy.reset();
+  // Only the dependent is named: its base target is built in-process, never pushed or pulled.
+  const out = await runTugJson<BuildJson>(["build", "page"], {
+    cwd: dir,
+    env: { TUG_CACHE: await tempDir(t, "tug-e2e-graph-cache-"), TUG_REPO: proxy.repo("demo") },
+  });
+  assert.deepEqual(
+    out.artifacts.map((a) => a.target),
+    ["page"],
+  );
+  const reqs = proxy.requests();
+  assert.ok(!reqs.some((r) => r.path.startsWith("/v2/demo/site/")), "the base target was not pushed");
+  const uploads = reqs.filter((r) => r.method === "PUT" && /\/blobs\/uploads\//.test(r.path));
+  for (const l of baseLayers)
+    assert.ok(!uploads.some((r) => decodeURIComponent(r.path).includes(l)), `base layer ${l} was uploaded`);
+  const mounted = reqs.filter((r) => r.method === "POST" && /[?&]mount=/.test(r.path) && r.status === 201);
+  assert.equal(mounted.length, baseLayers.length);
+
+  const ref = `docker://${registry.repo("demo/page")}@${out.artifacts[0]!.digest}`;
+  const manifest = await skopeoInspectRaw(ref);
+  assert.deepEqual(
+    manifest.layers?.slice(0, baseLayers.length).map((l) => l.digest),
+    baseLayers,
+  );
+  assert.equal(manifest.layers?.length, baseLayers.length + 2);
+  const cat = await podmanRun(ref, ["cat", "/srv/site/s.txt", "/srv/page/p.txt"]);
+  assert.equal(cat.code, 0, cat.stderr);
+  assert.equal(cat.stdout, "site\npage\n");
 });
