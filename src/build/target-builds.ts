@@ -40,6 +40,7 @@ export function targetBuilds(o: {
         compression: o.compression(target),
         resolveBase,
         annotations: o.annotations,
+        isBase: o.targets.some((t) => t.base.kind === "target" && t.base.name === target.name),
       });
       // Reported by whoever awaits it; a base no dependent reached must not be "unhandled".
       p.catch(() => {});

@@ -48,6 +48,8 @@ export async function buildTargetImage(opts: {
   compression: Compression;
   resolveBase: BaseResolver;
   annotations: Record<string, string>;
+  /** Another target is built on this one: remember its config for that one's `tug explain`. */
+  isBase?: boolean;
   /** Layers appended after the builder's (the dev loop's supervisor). */
   extraLayers?: (platform: Platform) => LayerRecipe[];
 }): Promise<TargetImage> {
@@ -95,8 +97,7 @@ export async function buildTargetImage(opts: {
         if (await recordBaseUse(engine, target.name, platform, { target: base.target, config }))
           cached = false;
       }
-      // What `tug explain` of a target built on this one compares with (dev images excluded).
-      if (!opts.extraLayers)
+      if (opts.isBase)
         await rememberBuiltConfig(engine, target.name, platform, (await image.manifest()).config.digest);
       return { image, platform };
     }),
