@@ -8,7 +8,7 @@ import { emptyImage } from "../oci/image.ts";
 import { adoptLayout, readLayout, writeLayout } from "../oci/layout.ts";
 import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
 import { refuseCredentialsInReference } from "../oci/registry/reference-credentials.ts";
-import { type Image, type Platform, platformString } from "../oci/types.ts";
+import { type Artifact, type Image, type Platform, platformString } from "../oci/types.ts";
 import { selectPlatform } from "./platform-select.ts";
 import type { RegistryAccess } from "./registry-sink.ts";
 import type { BaseResolver, ResolvedBase } from "./target-image.ts";
@@ -23,11 +23,18 @@ export function baseResolver(opts: {
   engine: Engine;
   registry: RegistryAccess;
   offline: boolean;
+  /** The built image of another target (`base: tug://NAME`), in-process: no registry involved. */
+  targetImage?: (name: string) => Promise<Artifact>;
 }): BaseResolver {
   const memo = new Map<string, Promise<ResolvedBase>>();
   return (target, platform) => {
     const key = `${JSON.stringify(target.base)}|${platformString(platform)}`;
     let p = memo.get(key);
+    if (!p && target.base.kind === "target") {
+      // Not a timed step: the time is the base target's own build, reported under its name.
+      p = targetBase(target.base.name, platform, opts.targetImage);
+      memo.set(key, p);
+    }
     if (!p) {
       p = opts.engine.timings.step(target.name, `base ${platformString(platform)}`, async () => ({
         value: await resolveOne(opts, target, platform),
@@ -39,6 +46,16 @@ export function baseResolver(opts: {
   };
 }
 
+async function targetBase(
+  name: string,
+  platform: Platform,
+  targetImage: ((name: string) => Promise<Artifact>) | undefined,
+): Promise<ResolvedBase> {
+  if (!targetImage) throw new Error(`base tug://${name}: this build cannot build other targets`);
+  const image = await selectPlatform(await targetImage(name), platform, `tug://${name}`);
+  return { image, digest: await image.digest(), target: name };
+}
+
 async function resolveOne(
   opts: { engine: Engine; registry: RegistryAccess; offline: boolean },
   target: ImageTarget,
@@ -46,6 +63,7 @@ async function resolveOne(
 ): Promise<ResolvedBase> {
   const base = target.base;
   if (base.kind === "scratch") return { image: emptyImage(platform) };
+  if (base.kind === "target") throw new Error("tug:// bases are resolved by targetBase");
   if (base.kind === "layout") {
     const exists = await fs.stat(base.path).then(
       () => true,

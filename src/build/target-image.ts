@@ -5,15 +5,27 @@ import { cachedLayer, type LayerRecipe } from "../engine/layer-action.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
 import type { Compression } from "../oci/compress.ts";
 import type { Digest } from "../oci/digest.ts";
-import { appendLayers, asOci, indexFrom, withAnnotations, withConfig, withCreated } from "../oci/image.ts";
+import {
+  appendLayers,
+  asOci,
+  indexFrom,
+  withAnnotations,
+  withConfig,
+  withCreated,
+  withoutAnnotations,
+} from "../oci/image.ts";
 import { sourceDateEpoch } from "../oci/tar.ts";
 import type { Artifact, Image, Platform } from "../oci/types.ts";
+import { recordBaseUse, rememberBuiltConfig } from "./base-target.ts";
+import { extraLayerEnv, extraLayerRecipes } from "./extra-layers.ts";
 
 export interface ResolvedBase {
   image: Image;
   /** For the org.opencontainers.image.base.* annotations; undefined for scratch. */
   name?: string;
   digest?: Digest;
+  /** Set for `base: tug://NAME`: the image is that target's, built in this run. */
+  target?: string;
 }
 
 export type BaseResolver = (target: ImageTarget, platform: Platform) => Promise<ResolvedBase>;
@@ -36,27 +48,35 @@ export async function buildTargetImage(opts: {
   compression: Compression;
   resolveBase: BaseResolver;
   annotations: Record<string, string>;
+  /** Another target is built on this one: remember its config for that one's `tug explain`. */
+  isBase?: boolean;
   /** Layers appended after the builder's (the dev loop's supervisor). */
   extraLayers?: (platform: Platform) => LayerRecipe[];
 }): Promise<TargetImage> {
   const { engine, target, compression } = opts;
   let cached = true;
+  // `layers:` do not depend on the platform: scanned once, shared by every platform's image.
+  const extra = extraLayerRecipes(engine, target);
+  extra.catch(() => {});
   const perPlatform = await allSettledOrThrow(
     target.platforms.map(async (platform) => {
-      const [base, plan] = await Promise.all([
+      const [base, plan, userLayers] = await Promise.all([
         opts.resolveBase(target, platform),
         builderFor(target).plan({ engine, target, platform }),
+        extra,
       ]);
-      const recipes = [...plan.layers, ...(opts.extraLayers?.(platform) ?? [])];
+      const recipes = [...plan.layers, ...userLayers, ...(opts.extraLayers?.(platform) ?? [])];
       const layers = await Promise.all(recipes.map((r) => cachedLayer(engine, r, compression)));
       if (layers.some((l) => !l.cached)) cached = false;
+      // Built on another target: its manifest annotations (title, its own base) are not ours.
+      const baseImage = base.target === undefined ? base.image : withoutAnnotations(base.image);
       let image = appendLayers(
-        asOci(base.image),
+        asOci(baseImage),
         layers.map((l) => l.layer),
         `tug ${target.builder} builder`,
       );
       image = withConfig(image, {
-        env: { ...plan.config.env, ...target.env },
+        env: { ...plan.config.env, ...extraLayerEnv(target), ...target.env },
         entrypoint: target.entrypoint ?? plan.config.entrypoint,
         ...(target.cmd ? { cmd: target.cmd } : plan.config.cmd ? { cmd: plan.config.cmd } : {}),
         workdir: target.workdir ?? plan.config.workdir,
@@ -72,6 +92,13 @@ export async function buildTargetImage(opts: {
       if (base.name) annotations["org.opencontainers.image.base.name"] = base.name;
       if (base.digest) annotations["org.opencontainers.image.base.digest"] = base.digest;
       image = withAnnotations(image, { ...annotations, ...target.annotations });
+      if (base.target !== undefined) {
+        const config = (await base.image.manifest()).config.digest;
+        if (await recordBaseUse(engine, target.name, platform, { target: base.target, config }))
+          cached = false;
+      }
+      if (opts.isBase)
+        await rememberBuiltConfig(engine, target.name, platform, (await image.manifest()).config.digest);
       return { image, platform };
     }),
   );

@@ -1,11 +1,14 @@
 import { isAbsolute, resolve } from "node:path";
+import { IMAGE_NAME, TUG_SCHEME } from "./names.ts";
 import { isValidTag, referenceProblem } from "./reference.ts";
 
 /** Where a target's base image comes from. */
 export type BaseRef =
   | { kind: "scratch" }
   | { kind: "layout"; path: string; tag: string }
-  | { kind: "registry"; ref: string };
+  | { kind: "registry"; ref: string }
+  /** Another image target of the same tug.yaml, built first in the same run (`tug://NAME`). */
+  | { kind: "target"; name: string };
 
 const LAYOUT_PREFIX = "oci-layout:";
 
@@ -18,8 +21,17 @@ function splitLayout(rest: string): { path: string; tag: string | undefined } {
 }
 
 /** Why `s` is not a valid `base:` value; undefined when it is one. */
-export function baseProblem(s: string): string | undefined {
+export function baseProblem(s: string): string | { what: string; hint: string } | undefined {
   if (s === "scratch") return undefined;
+  if (s.startsWith(TUG_SCHEME)) {
+    const name = s.slice(TUG_SCHEME.length);
+    return IMAGE_NAME.test(name)
+      ? undefined
+      : {
+          what: `${JSON.stringify(s)} is not a tug reference`,
+          hint: "write tug://NAME with NAME an image of this tug.yaml",
+        };
+  }
   if (s.startsWith(LAYOUT_PREFIX)) {
     const { path, tag } = splitLayout(s.slice(LAYOUT_PREFIX.length));
     if (!path) return "oci-layout: needs a directory, e.g. oci-layout:./bases/busybox:latest";
@@ -32,6 +44,7 @@ export function baseProblem(s: string): string | undefined {
 /** Parses a `base:` value already accepted by `baseProblem`; layout paths resolve against `dir`. */
 export function parseBase(s: string, dir: string): BaseRef {
   if (s === "scratch") return { kind: "scratch" };
+  if (s.startsWith(TUG_SCHEME)) return { kind: "target", name: s.slice(TUG_SCHEME.length) };
   if (s.startsWith(LAYOUT_PREFIX)) {
     const { path, tag } = splitLayout(s.slice(LAYOUT_PREFIX.length));
     return { kind: "layout", path: isAbsolute(path) ? path : resolve(dir, path), tag: tag || "latest" };

@@ -48,10 +48,22 @@ function help(key: PropertyKey | undefined): string | undefined {
     : undefined;
 }
 
+/** The FIELD_HELP key of `path[i]` where one name means two things (`layers` of images and lambdas). */
+function helpKey(path: KeyPath, i: number): PropertyKey | undefined {
+  const key = path[i];
+  if (path[0] === "images" && path[2] === "layers") {
+    if (i === 2) return "imageLayers";
+    if (i === 4 && key === "from") return "layerFrom";
+    if (i === 4 && key === "to") return "layerTo";
+  }
+  if (path[0] === "lambdas" && i === 2 && key === "layers") return "lambdaLayers";
+  return key;
+}
+
 /** Help for the innermost key on the path that has some (`ports[1]` → ports). */
 function helpFor(path: KeyPath): string | undefined {
   for (let i = path.length - 1; i >= 0; i--) {
-    const h = help(path[i]);
+    const h = help(helpKey(path, i));
     if (h) return h;
   }
   return undefined;

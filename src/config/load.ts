@@ -1,5 +1,5 @@
-import { stat } from "node:fs/promises";
-import { dirname, join, relative, resolve } from "node:path";
+import { realpath, stat } from "node:fs/promises";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { type Document, LineCounter, parseDocument } from "yaml";
 import { isTugError, TugError } from "../errors.ts";
 import { readBoundedFile } from "../util/bounded-file.ts";
@@ -8,6 +8,7 @@ import { displayPath, isDirectory, isFile } from "./find.ts";
 import { checkLayerUse, toLambdaTarget, toLayerTarget, toPythonSettings } from "./lambda-target.ts";
 import { formatPath, locate, position } from "./locate.ts";
 import { EXTENSION_PREFIX, TugFileSchema } from "./schema.ts";
+import { graphProblems } from "./target-graph.ts";
 import { toImageTarget } from "./targets.ts";
 import type { ImageTarget, Project } from "./types.ts";
 import {
@@ -59,6 +60,7 @@ async function fileDiagnostics(doc: Document, targets: ImageTarget[], dir: strin
       });
       continue;
     }
+    out.push(...(await layerDiagnostics(doc, t, dir)));
     if (t.builder === "node" && !(await isFile(join(t.context, t.entry)))) {
       const path = [...at, "entry"];
       out.push({
@@ -70,6 +72,39 @@ async function fileDiagnostics(doc: Document, targets: ImageTarget[], dir: strin
     }
   }
   return out;
+}
+
+/** `layers:` sources exist and stay inside the context once symlinks are resolved. */
+async function layerDiagnostics(doc: Document, t: ImageTarget, dir: string): Promise<Diagnostic[]> {
+  const out: Diagnostic[] = [];
+  const context = await realpath(t.context);
+  for (const [i, layer] of (t.layers ?? []).entries()) {
+    const path = ["images", t.name, "layers", i, "from"];
+    const shown = relative(dir, join(t.context, layer.from)) || ".";
+    const real = await realpath(join(t.context, layer.from)).catch(() => undefined);
+    const problem =
+      real === undefined
+        ? {
+            what: `layers[${i}].from: ${shown} does not exist`,
+            hint: "from is relative to the target's context",
+          }
+        : real !== context && !real.startsWith(context + sep)
+          ? {
+              what: `layers[${i}].from: ${shown} resolves outside the context (to ${real})`,
+              hint: "a symlink may not lead a layer out of the context; copy the files into it",
+            }
+          : undefined;
+    if (problem) out.push({ offset: locate(doc, path), path, ...problem });
+  }
+  return out;
+}
+
+/** `base: tug://NAME` edges: unknown names, cycles, platforms the base target lacks. */
+function graphDiagnostics(doc: Document, targets: ImageTarget[]): Diagnostic[] {
+  return graphProblems(targets).map((p) => {
+    const path = ["images", p.target, "base"];
+    return { offset: locate(doc, path), path, what: p.what, hint: p.hint };
+  });
 }
 
 /** Reads, validates and normalises tug.yaml; every problem becomes one TugError with file:line:col. */
@@ -153,7 +188,7 @@ export async function loadProject(file: string): Promise<Project> {
       hint: "add an images: section, e.g.\nimages:\n  app:\n    builder: go",
     });
   }
-  const problems = await fileDiagnostics(doc, targets, dir);
+  const problems = [...graphDiagnostics(doc, targets), ...(await fileDiagnostics(doc, targets, dir))];
   if (problems.length > 0) throw diagnosticsError(problems, shown, lineCounter);
 
   return {

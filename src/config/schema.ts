@@ -19,7 +19,7 @@ export const FIELD_HELP = {
   remote: "URL of a shared remote cache",
   builder: "how to build the image: go, node, files or command",
   context: "directory the build reads, relative to tug.yaml (default .)",
-  base: "base image: scratch, a registry reference like docker.io/library/node:20, or oci-layout:PATH[:TAG]",
+  base: "base image: scratch, a registry reference like docker.io/library/node:20, oci-layout:PATH[:TAG], or tug://NAME (another image of this tug.yaml, built first)",
   platforms: "platforms to build, like linux/amd64 or linux/arm/v7 (default: this machine's linux platform)",
   env: "environment variables set in the image",
   entrypoint: "image entrypoint, as a list of arguments",
@@ -37,6 +37,10 @@ export const FIELD_HELP = {
   ignoreGit:
     "honour .gitignore files in and above the context, inside its git repository (default true; false for command, whose command may read what git ignores)",
   ignorePatterns: "extra patterns to leave out, gitignore syntax, relative to the context",
+  imageLayers:
+    "extra layers after the builder's, one cached layer each: [{from: ./kodata, to: /var/run/ko}]; from is relative to context (the context's ignore files apply), to is absolute in the image; to: /var/run/ko also sets KO_DATA_PATH",
+  layerFrom: "a directory or file relative to context, inside it",
+  layerTo: "absolute path in the image: the directory that receives from's contents, or the file's path",
   main: "Go package to build, relative to context (default .)",
   ldflags: "flags passed to go build -ldflags",
   goFlags:
@@ -126,6 +130,20 @@ const relativePath = (key: string) =>
       : undefined,
   );
 
+const imagePath = (key: string) =>
+  checkedString((s) =>
+    !s.startsWith("/")
+      ? { what: `${key} must be an absolute path in the image`, hint: `use /${s}` }
+      : s.split("/").includes("..")
+        ? { what: `${key} must not contain ..`, hint: "write the path in the image without .." }
+        : undefined,
+  );
+
+const ExtraLayer = z.strictObject({
+  from: relativePath("layers.from").describe(FIELD_HELP.layerFrom),
+  to: imagePath("layers.to").describe(FIELD_HELP.layerTo),
+});
+
 const goFlagProblem = (flag: string): Problem => {
   const refused = refusedFlag([flag]);
   return refused && { what: `flags: ${refused.flag} is not allowed`, hint: refused.hint };
@@ -213,6 +231,7 @@ const common = {
     })
     .optional()
     .describe(FIELD_HELP.ignore),
+  layers: z.array(ExtraLayer).optional().describe(FIELD_HELP.imageLayers),
   dev: Dev.optional(),
 };
 

@@ -1,4 +1,4 @@
-import { isAbsolute, relative, resolve } from "node:path";
+import { isAbsolute, posix, relative, resolve } from "node:path";
 import { COMMAND_IGNORE, DEFAULT_IGNORE, type IgnoreSettings } from "../engine/ignore-rules.ts";
 import { parseBase } from "./base.ts";
 import { hostPlatform } from "./platform.ts";
@@ -67,6 +67,14 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
     // A command reads the context on the host, .env.local or node_modules included: with git's
     // rules its key would miss files it reads, so .gitignore applies to it only on request.
     ignore: { git: raw.ignore?.git ?? raw.builder !== "command", patterns: raw.ignore?.patterns ?? [] },
+    ...(raw.layers?.length
+      ? {
+          layers: raw.layers.map((l) => ({
+            from: relative(context, resolve(context, l.from)).split("\\").join("/"),
+            to: posix.normalize(l.to).replace(/(.)\/+$/, "$1"),
+          })),
+        }
+      : {}),
     ...(raw.dev ? { dev: devConfig(raw.dev, dir) } : {}),
   };
   switch (raw.builder) {

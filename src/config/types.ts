@@ -34,8 +34,18 @@ export interface TargetCommon {
   tags: string[];
   /** Which context files are inputs besides .dockerignore/.tugignore (default: git on, no patterns). */
   ignore?: IgnoreSettings;
+  /** Extra layers after the builder's (`layers:`), in order; absent when none. */
+  layers?: ExtraLayer[];
   /** `tug dev` settings; undefined when the image has no `dev:` block. */
   dev?: DevConfig;
+}
+
+/** One `layers:` entry: a context directory or file copied to an absolute path in the image. */
+export interface ExtraLayer {
+  /** Relative to context, '/'-separated, no leading "./"; "" is the whole context. */
+  from: string;
+  /** Absolute, normalised (no trailing '/', no "." segments). */
+  to: string;
 }
 
 export type DevRuntimeName = "local" | "podman" | "docker" | "kubernetes";

@@ -1,9 +1,6 @@
 import { LineCounter, parseAllDocuments, Scalar, visit } from "yaml";
-import { IMAGE_NAME } from "../config/names.ts";
+import { IMAGE_NAME, TUG_SCHEME } from "../config/names.ts";
 import { TugError } from "../errors.ts";
-
-/** The scheme that marks an image field as "build this tug target and put its digest here". */
-export const TUG_SCHEME = "tug://";
 
 interface Reference {
   name: string;

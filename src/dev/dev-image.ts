@@ -1,7 +1,7 @@
 import { join } from "node:path";
-import { baseResolver } from "../build/base.ts";
 import { type RegistryAccess, registryAccess } from "../build/registry-sink.ts";
 import { layoutSink } from "../build/sinks.ts";
+import { targetBuilds } from "../build/target-builds.ts";
 import { buildTargetImage } from "../build/target-image.ts";
 import { builderFor } from "../builders/index.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
@@ -27,20 +27,32 @@ export async function buildDevImage(o: {
   platform: Platform;
   registry: RegistryAccess;
   compression: Compression;
+  /** The project's image targets, for a `base: tug://NAME` (built here too, without supervisor). */
+  targets?: readonly ImageTarget[];
 }): Promise<DevImage> {
   const single = { ...o.target, platforms: [o.platform] };
   const supervisor = await supervisorLayerRecipe(o.engine, o.platform);
+  // Each deploy re-plans the base targets too: an edit to a base's inputs is picked up by the
+  // next rebuild of this target (a cache hit otherwise), though only this context is watched.
+  const bases = targetBuilds({
+    engine: o.engine,
+    registry: o.registry,
+    offline: false,
+    targets: (o.targets ?? []).map((t) => (t.name === o.target.name ? t : { ...t, platforms: [o.platform] })),
+    compression: () => o.compression,
+    annotations: {},
+  });
   const [{ artifact }, plan] = await Promise.all([
     buildTargetImage({
       engine: o.engine,
       target: single,
       compression: o.compression,
-      resolveBase: baseResolver({ engine: o.engine, registry: o.registry, offline: false }),
+      resolveBase: bases.resolveBase,
       annotations: {},
       extraLayers: () => [supervisor],
     }),
     builderFor(single).plan({ engine: o.engine, target: single, platform: o.platform }),
-  ]);
+  ]).finally(() => bases.settled());
   const image = artifact as Image;
   const c = (await image.config()).config;
   const env = Object.fromEntries(
@@ -72,7 +84,14 @@ export function devImageDeployer(
   const registry = registryAccess();
   return {
     async deploy() {
-      const dev = await buildDevImage({ engine, target, platform, registry, compression: { kind: "none" } });
+      const dev = await buildDevImage({
+        engine,
+        target,
+        platform,
+        registry,
+        compression: { kind: "none" },
+        targets: project.targets,
+      });
       const published = await sink.publish(dev.image, target.name, ["dev"]);
       return {
         spec: { ...dev.spec, image: { layout, name: target.name, digest: published.digest } },

@@ -58,7 +58,12 @@ function kubernetesDeployer(o: {
   const sink = registrySink(o.registry, o.engine, { repo: o.repo });
   return {
     async deploy() {
-      const dev = await buildDevImage({ ...o, platform, compression: { kind: "gzip", level: 1 } });
+      const dev = await buildDevImage({
+        ...o,
+        platform,
+        compression: { kind: "gzip", level: 1 },
+        targets: o.project.targets,
+      });
       const published = await sink.publish(dev.image, o.target.name, ["dev"]);
       const texts = await Promise.all(
         (o.target.dev?.manifests ?? []).map(async (file) =>

@@ -55,8 +55,14 @@ export function planChanges(target: ImageTarget, changes: Change[]): Plan {
   const unsynced: Change[] = [];
   for (const c of relevant) {
     const to = syncTarget(c.path, syncRules, target);
+    // A file of a `layers:` entry is copied where that layer puts it (besides any rule above).
+    const layered = (target.layers ?? []).flatMap((l) => {
+      const at = layerPath(c.path, l);
+      return at === undefined ? [] : [{ ...c, to: at }];
+    });
     if (to) sync.push({ ...c, to });
-    else unsynced.push(c);
+    sync.push(...layered);
+    if (!to && layered.length === 0) unsynced.push(c);
   }
   const rebuildArtifact =
     target.builder === "go" || target.builder === "node" || target.builder === "command";
@@ -96,6 +102,15 @@ function syncTarget(
   }
   if (rules.length === 0 && target.builder === "files") return joinImage(target.dest, path);
   return undefined;
+}
+
+/** Where a context file lands through one `layers:` entry; undefined when it is not under `from`. */
+function layerPath(path: string, layer: { from: string; to: string }): string | undefined {
+  if (layer.from === "") return joinImage(layer.to, path);
+  if (path === layer.from) return layer.to;
+  return path.startsWith(`${layer.from}/`)
+    ? joinImage(layer.to, path.slice(layer.from.length + 1))
+    : undefined;
 }
 
 function joinImage(dir: string, rel: string): string {

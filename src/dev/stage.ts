@@ -1,5 +1,6 @@
 import { promises as fs } from "node:fs";
 import { dirname, join } from "node:path";
+import { extraLayerEnv, extraLayerRecipes } from "../build/extra-layers.ts";
 import type { BuildPlan } from "../builders/builder.ts";
 import { builderFor } from "../builders/index.ts";
 import type { ImageTarget } from "../config/types.ts";
@@ -30,7 +31,7 @@ export async function stageTarget(
   const fresh = `${staging}.new`;
   await fs.rm(fresh, { recursive: true, force: true });
   await fs.mkdir(fresh, { recursive: true });
-  for (const recipe of plan.layers) {
+  for (const recipe of [...plan.layers, ...(await extraLayerRecipes(engine, target))]) {
     const { entries, cleanup } = await recipe.produce();
     try {
       await materialize(fresh, entries);
@@ -45,7 +46,12 @@ export async function stageTarget(
   const cmd = target.cmd ?? (target.entrypoint ? [] : (plan.config.cmd ?? []));
   return {
     argv: [...entrypoint, ...cmd],
-    env: { ...plan.config.env, ...target.env },
+    // KO_DATA_PATH names the staged copy: the host's /var/run/ko is not the image's.
+    env: {
+      ...plan.config.env,
+      ...Object.fromEntries(Object.entries(extraLayerEnv(target)).map(([k, v]) => [k, join(staging, v)])),
+      ...target.env,
+    },
     workdir: target.workdir ?? plan.config.workdir,
     externals: planExternals(plan),
   };

@@ -219,6 +219,11 @@ export function withAnnotations(image: Image, annotations: Record<string, string
   return derive(image, (p) => ({ ...p, annotations: { ...p.annotations, ...annotations } }));
 }
 
+/** The image without manifest annotations: what a target built on another target starts from. */
+export function withoutAnnotations(image: Image): Image {
+  return derive(image, ({ annotations: _, ...p }) => p);
+}
+
 /** Sets the config's `created`; tug leaves it unset by default so builds are reproducible. */
 export function withCreated(image: Image, isoTime: string): Image {
   return derive(image, (p) => ({ ...p, config: { ...p.config, created: isoTime } }));

@@ -118,3 +118,28 @@ test("an edit of an ignore file rebuilds: it changes which files are inputs", ()
     assert.ok(plan.action === "rebuild" && plan.reason.includes(path));
   }
 });
+
+test("a file of a layers: entry syncs to where that layer puts it, without rebuilding the artifact", () => {
+  const web = { ...node(), layers: [{ from: "kodata", to: "/var/run/ko" }] };
+  const plan = planChanges(web, [{ path: "kodata/sub/greeting.txt", deleted: false }]);
+  assert.ok(plan.action === "live", JSON.stringify(plan));
+  assert.equal(plan.rebuildArtifact, false);
+  assert.deepEqual(
+    plan.sync.map((c) => c.to),
+    ["/var/run/ko/sub/greeting.txt"],
+  );
+  // A single-file layer, and a files target that also ships the file under dest.
+  const site = { ...files(), layers: [{ from: "conf/app.json", to: "/etc/app.json" }] };
+  const both = planChanges(site, [{ path: "conf/app.json", deleted: true }]);
+  assert.ok(both.action === "live");
+  assert.deepEqual(
+    both.sync.map((c) => [c.to, c.deleted]),
+    [
+      ["/srv/www/conf/app.json", true],
+      ["/etc/app.json", true],
+    ],
+  );
+  // Outside every layer, the builder's own rules apply as before.
+  const other = planChanges(web, [{ path: "kodatax/a.txt", deleted: false }]);
+  assert.ok(other.action === "live" && other.rebuildArtifact && other.sync.length === 0);
+});
