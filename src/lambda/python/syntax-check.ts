@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { TugError } from "../../errors.ts";
+import { knownInterpreter, rememberInterpreter } from "./interpreter-memo.ts";
 
 /** One first-party file to check: its bytes, their sha256 and the name messages use. */
 export interface SourceToCheck {
@@ -49,11 +50,13 @@ for f in req["files"]:
         out.append({"line": e.lineno or 0, "column": e.offset or 0, "message": e.msg})
     except ValueError as e:
         out.append({"line": 0, "column": 0, "message": str(e)})
-print(json.dumps({"version": "%d.%d.%d" % sys.version_info[:3], "results": out}))
+print(json.dumps({"version": "%d.%d.%d" % sys.version_info[:3], "executable": sys.executable, "results": out}))
 `;
 
 interface Judged {
   version: string;
+  /** The interpreter's own path: what a `python3.X` wrapper (a pyenv shim) ran in the end. */
+  executable?: string;
   results: (SyntaxProblem | null)[];
 }
 
@@ -107,7 +110,14 @@ export async function checkSyntax(
       files: todo.map((f) => ({ name: f.shown, data: f.data.toString("base64") })),
     });
     const exact = `python3.${minor}`;
-    let judged = await runPython(exact, input);
+    // A version manager's shim (pyenv: ~0.3 s a start) is resolved once and remembered.
+    const known = await knownInterpreter(store, exact);
+    let judged = known ? await runPython(known, input) : undefined;
+    if (!judged?.version.startsWith(`3.${minor}.`)) {
+      judged = await runPython(exact, input);
+      if (judged?.version.startsWith(`3.${minor}.`) && judged.executable)
+        await rememberInterpreter(store, exact, judged.executable);
+    }
     if (!judged?.version.startsWith(`3.${minor}.`)) judged = await runPython("python3", input);
     if (!judged || judged.results.length !== todo.length) {
       return { warnings: [`no python3 ran here: first-party files were not compiled for syntax errors`] };
