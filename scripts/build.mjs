@@ -39,5 +39,7 @@ await build({
   },
   define: { __TUG_BUILD__: JSON.stringify(await sourceHash("src")) },
   sourcemap: "linked",
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: "warning",
 });
