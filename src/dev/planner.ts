@@ -54,6 +54,11 @@ export function planChanges(target: ImageTarget, changes: Change[]): Plan {
   const sync: Array<Change & { to: string }> = [];
   const unsynced: Change[] = [];
   for (const c of relevant) {
+    // A file outside the context (a Go module reached by `replace`) is an input of the build only.
+    if (c.path.startsWith("../")) {
+      unsynced.push(c);
+      continue;
+    }
     const to = syncTarget(c.path, syncRules, target);
     // A file of a `layers:` entry is copied where that layer puts it (besides any rule above).
     const layered = (target.layers ?? []).flatMap((l) => {

@@ -143,3 +143,16 @@ test("a file of a layers: entry syncs to where that layer puts it, without rebui
   const other = planChanges(web, [{ path: "kodatax/a.txt", deleted: false }]);
   assert.ok(other.action === "live" && other.rebuildArtifact && other.sync.length === 0);
 });
+
+test("a change outside the context (a Go module reached by replace) is rebuilt, never synced", () => {
+  const target = {
+    name: "svc",
+    builder: "go",
+    context: "/p/svc",
+    dev: { sync: [{ from: ".", to: "/app" }] },
+  } as unknown as Parameters<typeof planChanges>[0];
+  const plan = planChanges(target, [{ path: "../shared/greet.go", deleted: false }]);
+  assert.equal(plan.action, "live");
+  assert.ok(plan.action === "live" && plan.rebuildArtifact, "the binary is rebuilt");
+  assert.deepEqual(plan.action === "live" ? plan.sync : [], []);
+});
