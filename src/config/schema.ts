@@ -23,6 +23,8 @@ export const FIELD_HELP = {
   platforms: "platforms to build, like linux/amd64 or linux/arm/v7 (default: this machine's linux platform)",
   env: "environment variables set in the image",
   entrypoint: "image entrypoint, as a list of arguments",
+  entrypointCheck:
+    "check at build time that the entrypoint's executable (or cmd's) exists in the image; false when it comes from a volume at run time",
   cmd: "image default command, as a list of arguments",
   workdir: "absolute working directory in the image",
   user: "user (and group) the container runs as, e.g. 65532 or nobody:nogroup",
@@ -214,6 +216,7 @@ const common = {
     .optional()
     .describe(FIELD_HELP.ignore),
   dev: Dev.optional(),
+  entrypoint_check: z.boolean().default(true).describe(FIELD_HELP.entrypointCheck),
 };
 
 export const GoImage = z.strictObject({

@@ -68,6 +68,7 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
     // rules its key would miss files it reads, so .gitignore applies to it only on request.
     ignore: { git: raw.ignore?.git ?? raw.builder !== "command", patterns: raw.ignore?.patterns ?? [] },
     ...(raw.dev ? { dev: devConfig(raw.dev, dir) } : {}),
+    ...(raw.entrypoint_check === false ? { entrypointCheck: false } : {}),
   };
   switch (raw.builder) {
     case "go":

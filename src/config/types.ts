@@ -36,6 +36,8 @@ export interface TargetCommon {
   ignore?: IgnoreSettings;
   /** `tug dev` settings; undefined when the image has no `dev:` block. */
   dev?: DevConfig;
+  /** False: skip the build-time check that the entrypoint's executable is in the image. */
+  entrypointCheck?: boolean;
 }
 
 export type DevRuntimeName = "local" | "podman" | "docker" | "kubernetes";
