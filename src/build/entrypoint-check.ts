@@ -90,7 +90,10 @@ export async function checkEntrypoint(o: {
   const where = `${target.where}, ${platformString(o.platform)}`;
   const { tables, listed } = await fileTables(o.engine, image, where);
   const fs = mergeFileTables(tables);
-  const { resolution, tried } = findExecutable(fs, argv0, { path: envPath(cfg.Env), workdir: cfg.WorkingDir });
+  const { resolution, tried } = findExecutable(fs, argv0, {
+    path: envPath(cfg.Env),
+    workdir: cfg.WorkingDir,
+  });
   if ("found" in resolution) return { listedLayers: listed };
   const role = cfg.Entrypoint?.[0] !== undefined ? "entrypoint" : "cmd";
   const reason = {
@@ -99,7 +102,9 @@ export async function checkEntrypoint(o: {
     "symlink-loop": `is a symlink loop (${resolution.path})`,
     directory: `is a directory (${resolution.path})`,
   }[resolution.missing];
-  const looked = argv0.includes("/") ? "" : ` (looked in ${tried.map((p) => p.slice(0, -argv0.length - 1)).join(", ")})`;
+  const looked = argv0.includes("/")
+    ? ""
+    : ` (looked in ${tried.map((p) => p.slice(0, -argv0.length - 1)).join(", ")})`;
   throw new TugError({
     what: `image ${target.name} cannot start: ${argv0} ${reason}${looked}`,
     where,

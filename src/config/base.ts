@@ -5,9 +5,12 @@ import { isValidTag, referenceProblem } from "./reference.ts";
 export type BaseRef =
   | { kind: "scratch" }
   | { kind: "layout"; path: string; tag: string }
-  | { kind: "registry"; ref: string };
+  | { kind: "registry"; ref: string }
+  | { kind: "host"; program: string };
 
 const LAYOUT_PREFIX = "oci-layout:";
+const HOST_PREFIX = "host:";
+const PROGRAM = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 
 /** Splits `oci-layout:PATH[:TAG]`: a tag is the text after a ':' that follows the last '/'. */
 function splitLayout(rest: string): { path: string; tag: string | undefined } {
@@ -17,9 +20,23 @@ function splitLayout(rest: string): { path: string; tag: string | undefined } {
   return { path: rest, tag: undefined };
 }
 
+/**
+ * The base when `base:` is unset. A CGO_ENABLED=0 Go binary, files and command outputs start on
+ * scratch. A Node bundle never does, and a registry default (distroless) would make the first
+ * build need the internet: host:node runs anywhere node runs, offline; a registry deployment
+ * names its Node base (README: Bases).
+ */
+export function defaultBase(builder: "go" | "node" | "files" | "command"): string {
+  return builder === "node" ? "host:node" : "scratch";
+}
+
 /** Why `s` is not a valid `base:` value; undefined when it is one. */
 export function baseProblem(s: string): string | undefined {
   if (s === "scratch") return undefined;
+  if (s.startsWith(HOST_PREFIX)) {
+    const program = s.slice(HOST_PREFIX.length);
+    return PROGRAM.test(program) ? undefined : "host: needs a program name on PATH, e.g. host:node";
+  }
   if (s.startsWith(LAYOUT_PREFIX)) {
     const { path, tag } = splitLayout(s.slice(LAYOUT_PREFIX.length));
     if (!path) return "oci-layout: needs a directory, e.g. oci-layout:./bases/busybox:latest";
@@ -32,6 +49,7 @@ export function baseProblem(s: string): string | undefined {
 /** Parses a `base:` value already accepted by `baseProblem`; layout paths resolve against `dir`. */
 export function parseBase(s: string, dir: string): BaseRef {
   if (s === "scratch") return { kind: "scratch" };
+  if (s.startsWith(HOST_PREFIX)) return { kind: "host", program: s.slice(HOST_PREFIX.length) };
   if (s.startsWith(LAYOUT_PREFIX)) {
     const { path, tag } = splitLayout(s.slice(LAYOUT_PREFIX.length));
     return { kind: "layout", path: isAbsolute(path) ? path : resolve(dir, path), tag: tag || "latest" };

@@ -19,7 +19,7 @@ export const FIELD_HELP = {
   remote: "URL of a shared remote cache",
   builder: "how to build the image: go, node, files or command",
   context: "directory the build reads, relative to tug.yaml (default .)",
-  base: "base image: scratch, a registry reference like docker.io/library/node:20, or oci-layout:PATH[:TAG]",
+  base: "base image: scratch, a registry reference like docker.io/library/node:20, oci-layout:PATH[:TAG], or host:PROGRAM (this machine's program and its libraries, e.g. host:node). Default: host:node for the node builder, scratch otherwise",
   platforms: "platforms to build, like linux/amd64 or linux/arm/v7 (default: this machine's linux platform)",
   env: "environment variables set in the image",
   entrypoint: "image entrypoint, as a list of arguments",
@@ -196,7 +196,7 @@ const Dev = z
 
 const common = {
   context: z.string().default(".").describe(FIELD_HELP.context),
-  base: checkedString(baseProblem).default("scratch").describe(FIELD_HELP.base),
+  base: checkedString(baseProblem).optional().describe(FIELD_HELP.base),
   platforms: z.array(Platform).min(1).optional().describe(FIELD_HELP.platforms),
   env: StringMap.optional().describe(FIELD_HELP.env),
   entrypoint: Args.optional().describe(FIELD_HELP.entrypoint),

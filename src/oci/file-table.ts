@@ -36,7 +36,14 @@ function clean(name: string): string {
 
 /** Reads a layer's tar headers (skipping contents) into its file table. */
 export async function readLayerFileTable(layer: Layer, where: string): Promise<LayerFileTable> {
-  const table: LayerFileTable = { files: {}, symlinks: {}, hardlinks: {}, dirs: [], whiteouts: [], opaque: [] };
+  const table: LayerFileTable = {
+    files: {},
+    symlinks: {},
+    hardlinks: {},
+    dirs: [],
+    whiteouts: [],
+    opaque: [],
+  };
   const extract = tar.extract();
   extract.on("entry", (header, stream, next) => {
     const path = clean(header.name);
@@ -44,7 +51,8 @@ export async function readLayerFileTable(layer: Layer, where: string): Promise<L
     const dir = posix.dirname(path);
     if (base === ".wh..wh..opq") table.opaque.push(dir);
     else if (base.startsWith(".wh.")) table.whiteouts.push(posix.join(dir, base.slice(4)));
-    else if (header.type === "file" || header.type === "contiguous-file") table.files[path] = header.mode ?? 0;
+    else if (header.type === "file" || header.type === "contiguous-file")
+      table.files[path] = header.mode ?? 0;
     else if (header.type === "symlink") table.symlinks[path] = header.linkname ?? "";
     else if (header.type === "link") table.hardlinks[path] = clean(header.linkname ?? "");
     else if (header.type === "directory") table.dirs.push(path);
@@ -52,15 +60,15 @@ export async function readLayerFileTable(layer: Layer, where: string): Promise<L
     stream.resume();
   });
   const mediaType = layer.mediaType();
-  const compressed = await layer.compressed();
   try {
+    const compressed = await layer.compressed();
     if (GZIP.has(mediaType)) await pipeline(compressed, createGunzip(), extract);
     else await pipeline(compressed, extract);
   } catch (e) {
     throw new TugError({
-      what: `cannot list the files of layer ${await layer.digest()} (${(e as Error).message})`,
+      what: `cannot list the files of layer ${await layer.digest()}: ${e instanceof TugError ? e.what : (e as Error).message}`,
       where,
-      hint: "the layer is not a valid tar; use another base, or set entrypoint_check: false",
+      hint: "the layer could not be read as a tar (a broken or incomplete base?); copy the base again, or set entrypoint_check: false",
       cause: e,
     });
   }

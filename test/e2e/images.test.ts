@@ -335,6 +335,7 @@ test("local outputs: OCI layout and docker tarballs; publish pushes the same dig
     context: ./web
     entry: src/server.ts
     base: scratch
+    entrypoint_check: false # never run here; a node image on scratch cannot start
   site:
     builder: files
     context: ./public
@@ -383,6 +384,7 @@ test("tug explain names the edited file", async (t) => {
     context: ./web
     entry: src/server.ts
     base: scratch
+    entrypoint_check: false # never run here; a node image on scratch cannot start
 `,
     ["web"],
   );
@@ -412,6 +414,7 @@ test("tug resolve replaces tug://web with the pushed digest and keeps comments",
     context: ./web
     entry: src/server.ts
     base: scratch
+    entrypoint_check: false # never run here; a node image on scratch cannot start
 `,
     ["web"],
   );
