@@ -115,6 +115,6 @@ export async function checkEntrypoint(o: {
 function baseHint(target: ImageTarget, argv0: string): string {
   const base = target.base.kind === "scratch" ? "scratch" : "the base";
   if (target.builder === "node")
-    return `${base} has no node: pick a base with node, e.g. base: gcr.io/distroless/nodejs${target.node}-debian12 (or your registry's copy), or base: host:node to use this machine's node`;
+    return `${base} has no node on PATH: pick a base with node, e.g. base: docker.io/library/node:${target.node}-slim or cgr.dev/chainguard/node (or your registry's copy), or base: host:node to use this machine's node`;
   return `${base} has no ${argv0}: pick a base that has it, or fix entrypoint/cmd`;
 }

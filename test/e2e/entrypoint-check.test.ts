@@ -33,7 +33,7 @@ test("a node image on scratch fails at build with what, where and a base hint; o
   assert.match(r.stderr, /where: images\.web \(tug\.yaml:2\), linux\//);
   assert.match(
     r.stderr,
-    /hint: scratch has no node: pick a base with node, e\.g\. base: gcr\.io\/distroless\/nodejs20/,
+    /hint: scratch has no node on PATH: pick a base with node, e\.g\. base: docker\.io\/library\/node:20-slim/,
   );
   assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
   // Nothing half-written: no image of web in the output layout.
