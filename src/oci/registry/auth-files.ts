@@ -36,15 +36,19 @@ type AuthFileContent = z.infer<typeof fileSchema>;
 /**
  * The files containers/image (podman, buildah, skopeo) searches, in its order: an explicit
  * `$REGISTRY_AUTH_FILE` is the only file read; otherwise `$XDG_RUNTIME_DIR/containers/auth.json`
- * (where `podman login` writes), `$XDG_CONFIG_HOME/containers/auth.json`, then docker's
- * `$DOCKER_CONFIG/config.json` (where `docker login` writes). The first file holding an entry for
- * the registry wins, so a user of both tools gets what `podman push` would use.
+ * (where `podman login` writes; `/run/containers/UID/auth.json` without XDG_RUNTIME_DIR, as for
+ * root), `$XDG_CONFIG_HOME/containers/auth.json`, then docker's `$DOCKER_CONFIG/config.json`
+ * (where `docker login` writes). The first file holding an entry for the registry wins, so a
+ * user of both tools gets what `podman push` would use.
  */
-export function authFilePaths(env: NodeJS.ProcessEnv, home: string = homedir()): AuthFile[] {
+export function authFilePaths(
+  env: NodeJS.ProcessEnv,
+  home: string = homedir(),
+  uid: number = process.getuid?.() ?? 0,
+): AuthFile[] {
   if (env.REGISTRY_AUTH_FILE) return [{ path: env.REGISTRY_AUTH_FILE, kind: "containers" }];
-  const files: AuthFile[] = [];
-  if (env.XDG_RUNTIME_DIR)
-    files.push({ path: join(env.XDG_RUNTIME_DIR, "containers/auth.json"), kind: "containers" });
+  const runtimeDir = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, "containers") : `/run/containers/${uid}`;
+  const files: AuthFile[] = [{ path: join(runtimeDir, "auth.json"), kind: "containers" }];
   const configHome = env.XDG_CONFIG_HOME || join(home, ".config");
   files.push({ path: join(configHome, "containers/auth.json"), kind: "containers" });
   files.push({ path: join(env.DOCKER_CONFIG || join(home, ".docker"), "config.json"), kind: "docker" });

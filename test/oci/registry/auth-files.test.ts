@@ -26,7 +26,8 @@ test("login files are searched in containers/image's order; REGISTRY_AUTH_FILE a
     { path: "/cfg/containers/auth.json", kind: "containers" },
     { path: "/dk/config.json", kind: "docker" },
   ]);
-  assert.deepEqual(authFilePaths({}, "/home/u"), [
+  assert.deepEqual(authFilePaths({}, "/home/u", 1000), [
+    { path: "/run/containers/1000/auth.json", kind: "containers" },
     { path: "/home/u/.config/containers/auth.json", kind: "containers" },
     { path: "/home/u/.docker/config.json", kind: "docker" },
   ]);
