@@ -143,14 +143,15 @@ export async function credentialsInFile(
   registry: string,
   repository: string | undefined,
   env: NodeJS.ProcessEnv,
+  runHelper: typeof runCredentialHelper = runCredentialHelper,
 ): Promise<Credentials | undefined> {
   const host = normalizeAuthKey(registry);
   const serverUrl = host === DOCKER_HUB ? HUB_KEY : host;
   const helper = Object.entries(content.credHelpers ?? {}).find(([k]) => normalizeAuthKey(k) === host)?.[1];
-  if (helper) return runCredentialHelper(helper, serverUrl, env);
+  if (helper) return runHelper(helper, serverUrl, env);
   // containers/image ignores credsStore (registries.conf configures its helpers); docker honours it.
   if (file.kind === "docker" && content.credsStore) {
-    const found = await runCredentialHelper(content.credsStore, serverUrl, env);
+    const found = await runHelper(content.credsStore, serverUrl, env);
     if (found) return found;
   }
   const entries = Object.entries(content.auths ?? {});
@@ -184,11 +185,22 @@ export function registryCredentials(opts: RegistryCredentialsOptions = {}): Cred
     }
     return p;
   };
+  // Lookups are per repository (namespace-scoped keys); a helper answers per host, so once.
+  const helperAnswers = new Map<string, Promise<Credentials | undefined>>();
+  const runHelper: typeof runCredentialHelper = (name, serverUrl, helperEnv) => {
+    const key = `${name}\0${serverUrl}`;
+    let p = helperAnswers.get(key);
+    if (!p) {
+      p = runCredentialHelper(name, serverUrl, helperEnv);
+      helperAnswers.set(key, p);
+    }
+    return p;
+  };
   return async (registry, repository) => {
     for (const file of files) {
       const content = await read(file);
       if (!content) continue;
-      const found = await credentialsInFile(file, content, registry, repository, env);
+      const found = await credentialsInFile(file, content, registry, repository, env, runHelper);
       if (found) return found;
     }
     return undefined;
