@@ -89,7 +89,8 @@ export function mergeFileTables(tables: LayerFileTable[]): Map<string, Entry> {
     for (const dir of t.opaque) removeUnder(dir, false);
     for (const p of t.whiteouts) removeUnder(p, true);
     for (const d of t.dirs) {
-      if (fs.get(d)?.kind !== "dir") removeUnder(d, true);
+      const was = fs.get(d);
+      if (was && was.kind !== "dir") fs.delete(d); // a file or link replaced by a directory
       fs.set(d, { kind: "dir" });
     }
     for (const [p, mode] of Object.entries(t.files)) fs.set(p, { kind: "file", mode });
