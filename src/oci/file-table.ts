@@ -57,6 +57,8 @@ export async function readLayerFileTable(layer: Layer, where: string): Promise<L
     else if (header.type === "link") table.hardlinks[path] = clean(header.linkname ?? "");
     else if (header.type === "directory") table.dirs.push(path);
     stream.on("end", next);
+    // A failing source destroys the entry too; the pipeline below reports that error once.
+    stream.on("error", () => {});
     stream.resume();
   });
   const mediaType = layer.mediaType();
@@ -65,10 +67,13 @@ export async function readLayerFileTable(layer: Layer, where: string): Promise<L
     if (GZIP.has(mediaType)) await pipeline(compressed, createGunzip(), extract);
     else await pipeline(compressed, extract);
   } catch (e) {
+    const inner = e instanceof TugError ? e : undefined;
     throw new TugError({
-      what: `cannot list the files of layer ${await layer.digest()}: ${e instanceof TugError ? e.what : (e as Error).message}`,
+      what: `cannot list the files of layer ${await layer.digest()}: ${inner ? inner.what : (e as Error).message}`,
       where,
-      hint: "the layer could not be read as a tar (a broken or incomplete base?); copy the base again, or set entrypoint_check: false",
+      hint:
+        inner?.hint ??
+        "the layer could not be read as a tar (a broken or incomplete base?); copy the base again, or set entrypoint_check: false",
       cause: e,
     });
   }
