@@ -1,6 +1,6 @@
 import { isAbsolute, posix, relative, resolve } from "node:path";
 import { COMMAND_IGNORE, DEFAULT_IGNORE, type IgnoreSettings } from "../engine/ignore-rules.ts";
-import { parseBase } from "./base.ts";
+import { defaultBase, parseBase } from "./base.ts";
 import { hostPlatform } from "./platform.ts";
 import type { RawImageTarget } from "./schema.ts";
 import type { Compression, DevConfig, ImageTarget, Platform, TargetCommon } from "./types.ts";
@@ -50,7 +50,7 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
     name,
     where,
     context,
-    base: parseBase(raw.base, dir),
+    base: parseBase(raw.base ?? defaultBase(raw.builder), dir),
     platforms: raw.platforms ? raw.platforms.map(parsePlatform) : [hostPlatform()],
     env: strings(raw.env),
     ...(raw.entrypoint ? { entrypoint: raw.entrypoint } : {}),
@@ -76,6 +76,7 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
         }
       : {}),
     ...(raw.dev ? { dev: devConfig(raw.dev, dir) } : {}),
+    ...(raw.entrypoint_check === false ? { entrypointCheck: false } : {}),
   };
   switch (raw.builder) {
     case "go":

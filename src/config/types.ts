@@ -38,6 +38,8 @@ export interface TargetCommon {
   layers?: ExtraLayer[];
   /** `tug dev` settings; undefined when the image has no `dev:` block. */
   dev?: DevConfig;
+  /** False: skip the build-time check that the entrypoint's executable is in the image. */
+  entrypointCheck?: boolean;
 }
 
 /** One `layers:` entry: a context directory or file copied to an absolute path in the image. */

@@ -170,7 +170,7 @@ test("node image: excluded files are neither shipped nor inputs of the bundle", 
   await write(join(dir, "web"), { ...CONTEXT, "static/index.html": "<h1>hi</h1>\n" });
   await fs.writeFile(
     join(dir, "tug.yaml"),
-    "images:\n  web:\n    builder: node\n    context: ./web\n    entry: src/server.ts\n    base: scratch\n",
+    "images:\n  web:\n    builder: node\n    context: ./web\n    entry: src/server.ts\n    base: scratch\n    entrypoint_check: false\n",
   );
   const first = await buildJson(dir, cache);
   const paths = await layerPaths(join(dir, ".tug", "out", "oci"), "web");

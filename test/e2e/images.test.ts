@@ -346,6 +346,7 @@ test("local outputs: OCI layout and docker tarballs; publish pushes the same dig
     context: ./web
     entry: src/server.ts
     base: scratch
+    entrypoint_check: false # never run here; a node image on scratch cannot start
   site:
     builder: files
     context: ./public
@@ -394,6 +395,7 @@ test("tug explain names the edited file", async (t) => {
     context: ./web
     entry: src/server.ts
     base: scratch
+    entrypoint_check: false # never run here; a node image on scratch cannot start
 `,
     ["web"],
   );
@@ -423,6 +425,7 @@ test("tug resolve replaces tug://web with the pushed digest and keeps comments",
     context: ./web
     entry: src/server.ts
     base: scratch
+    entrypoint_check: false # never run here; a node image on scratch cannot start
 `,
     ["web"],
   );
