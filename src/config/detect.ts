@@ -98,7 +98,14 @@ export async function detectProject(dir: string): Promise<Project> {
     };
   } else if (await exists(join(abs, "package.json"), "file")) {
     const entry = await nodeEntry(abs);
-    target = { ...common("found package.json"), builder: "node", entry, external: [], node: "20" };
+    target = {
+      ...common("found package.json"),
+      builder: "node",
+      entry,
+      external: [],
+      node: "20",
+      bundle: true,
+    };
   } else {
     target = {
       ...common("no go.mod or package.json: copying files"),

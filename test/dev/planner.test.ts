@@ -43,6 +43,7 @@ const node = (d?: Partial<DevConfig>): ImageTarget => ({
   entry: "src/server.ts",
   external: [],
   node: "20",
+  bundle: true,
   dev: dev(d),
 });
 const files = (d?: Partial<DevConfig>): ImageTarget => ({
