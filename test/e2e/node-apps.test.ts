@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { type Base, makeNodeBase } from "../support/bases.ts";
+import { type Base, makeNodeBase, makeNodeIndexBase } from "../support/bases.ts";
 import { runTug, runTugJson } from "../support/cli.ts";
 import { copyInstalled, npmInstalled } from "../support/npm-project.ts";
 import { tempDir } from "../support/tmp.ts";
@@ -219,4 +219,129 @@ console.log(JSON.stringify({ message, template, settings, kind: legacy.kind, sep
     !paths.includes("app/src/main.ts") && !paths.includes("app/src/legacy.cjs"),
     "bundled sources stay out",
   );
+});
+
+// ---- bundle: false ----------------------------------------------------------------------------
+
+test("bundle: false ships sources as they are over a lockfile node_modules layer a source edit keeps", async (t) => {
+  const base = await makeNodeIndexBase(join(await tempDir(t, "tug-node-base-"), "layout"), OTHER_ARCH);
+  const p = await project(
+    t,
+    {
+      "src/server.js": `const express = require("express");
+const app = express();
+app.get("/", (_req, res) => res.type("text/plain").send(require("./message.js") + " " + __filename));
+app.listen(Number(process.env.PORT), () => console.log("listening"));
+`,
+      "src/message.js": 'module.exports = "version one";\n',
+    },
+    await npmInstalled({ express: "4.21.2" }),
+  );
+  await writeFile(
+    join(p.dir, "tug.yaml"),
+    yaml(base, `entry: src/server.js\nbundle: false\nplatforms: [linux/${HOST_ARCH}, linux/${OTHER_ARCH}]`),
+  );
+  await runTugJson<BuildJson>(["build"], p.opts);
+  const layout = join(p.dir, ".tug", "out", "oci");
+  const layers = async (arch: string) =>
+    ((await layoutManifest(layout, "web", arch)).layers ?? []).slice(-2).map((l) => l.digest);
+  const [deps1, app1] = await layers(HOST_ARCH);
+  const [otherDeps1] = await layers(OTHER_ARCH);
+  const depsPaths = await layerPaths(layout, deps1!);
+  assert.ok(depsPaths.includes("app/node_modules/express/package.json"), depsPaths.slice(0, 20).join(" "));
+  // The other platform's node_modules comes from npm ci of the same lockfile: the same packages.
+  assert.deepEqual(await layerPaths(layout, otherDeps1!), depsPaths);
+  assert.deepEqual((await layerPaths(layout, app1!)).filter((x) => !x.endsWith("/")).sort(), [
+    "app/package-lock.json",
+    "app/package.json",
+    "app/src/message.js",
+    "app/src/server.js",
+    "app/tug.yaml",
+  ]);
+  const box = await podmanRunDetached(t, `oci:${layout}:web`, [], { publish: [8080], env: { PORT: "8080" } });
+  const first = await waitForHttp(`http://127.0.0.1:${box.ports[8080]}/`, { timeoutMs: 60_000 });
+  assert.equal(first.body, "version one /app/src/server.js");
+  await box.stop();
+
+  await writeFile(join(p.dir, "src", "message.js"), 'module.exports = "version two";\n');
+  await runTugJson<BuildJson>(["build"], p.opts);
+  const [deps2, app2] = await layers(HOST_ARCH);
+  const [otherDeps2] = await layers(OTHER_ARCH);
+  assert.equal(deps2, deps1, "a source edit keeps the node_modules layer");
+  assert.equal(otherDeps2, otherDeps1);
+  assert.notEqual(app2, app1);
+  const again = await podmanRunDetached(t, `oci:${layout}:web`, [], {
+    publish: [8080],
+    env: { PORT: "8080" },
+  });
+  assert.equal(
+    (await waitForHttp(`http://127.0.0.1:${again.ports[8080]}/`, { timeoutMs: 60_000 })).body,
+    "version two /app/src/server.js",
+  );
+});
+
+test("bundle: false refuses a TypeScript entry and a project with dependencies but no package-lock.json", async (t) => {
+  const base = await node();
+  const ts = await project(t, { "src/server.ts": "console.log(1 as number);\n", "package.json": "{}\n" });
+  await writeFile(join(ts.dir, "tug.yaml"), yaml(base, "entry: src/server.ts\nbundle: false"));
+  const r = await runTug(["build"], ts.opts);
+  assert.notEqual(r.code, 0);
+  assert.match(
+    r.stderr,
+    /entry src\/server\.ts is TypeScript, and bundle: false runs the sources as they are/,
+  );
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+
+  const nolock = await project(t, {
+    "index.js": "require('left-pad');\n",
+    "package.json": '{ "dependencies": { "left-pad": "1.3.0" } }\n',
+  });
+  await writeFile(join(nolock.dir, "tug.yaml"), yaml(base, "entry: index.js\nbundle: false"));
+  const n = await runTug(["build"], nolock.opts);
+  assert.notEqual(n.code, 0);
+  assert.match(n.stderr, /installs node_modules from package-lock\.json.*none \(dependencies: left-pad\)/);
+});
+
+// ---- native addons ------------------------------------------------------------------------------
+
+test("a native addon compiled at install time: the host platform queries sqlite, the other fails naming it", async (t) => {
+  const base = await makeNodeIndexBase(join(await tempDir(t, "tug-node-base-"), "layout"), OTHER_ARCH);
+  const p = await project(
+    t,
+    {
+      "src/db.js": `const Database = require("better-sqlite3");
+const db = new Database(":memory:");
+db.exec("create table t (x text)");
+db.prepare("insert into t values (?)").run("hello sqlite");
+console.log(db.prepare("select x from t").get().x);
+`,
+    },
+    await npmInstalled({ "better-sqlite3": "12.11.1" }),
+  );
+  await writeFile(
+    join(p.dir, "tug.yaml"),
+    yaml(base, `entry: src/db.js\nplatforms: [linux/${HOST_ARCH}, linux/${OTHER_ARCH}]`),
+  );
+  const failed = await runTug(["build"], p.opts);
+  assert.notEqual(failed.code, 0, failed.stdout);
+  assert.match(
+    failed.stderr,
+    new RegExp(`native package better-sqlite3 has no binary for linux/${OTHER_ARCH}`),
+  );
+  assert.match(failed.stderr, /no \.node file: it is compiled when installed/);
+  assert.match(failed.stderr, new RegExp(`drop linux/${OTHER_ARCH} from platforms`));
+
+  await writeFile(join(p.dir, "tug.yaml"), yaml(base, "entry: src/db.js"));
+  await runTugJson<BuildJson>(["build"], p.opts);
+  const layout = join(p.dir, ".tug", "out", "oci");
+  // Layers: the base's, then deps (native packages), assets (package.json…), the bundle.
+  const deps = ((await layoutManifest(layout, "web")).layers ?? []).at(-3)!.digest;
+  assert.ok(
+    (await layerPaths(layout, deps)).includes(
+      "app/node_modules/better-sqlite3/build/Release/better_sqlite3.node",
+    ),
+  );
+  const r = await podmanRun(`oci:${layout}:web`, []);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), "hello sqlite");
 });
