@@ -304,7 +304,12 @@ test("bundle: false refuses a TypeScript entry and a project with dependencies b
 
 // ---- native addons ------------------------------------------------------------------------------
 
-test("a native addon compiled at install time: the host platform queries sqlite, the other fails naming it", async (t) => {
+// better-sqlite3's install downloads a prebuilt binary from GitHub, unreachable here, then
+// compiles with node-gyp against /usr/include/node: ~3.5 min on two cores, once per machine
+// (npmInstalled caches it), hence the longer timeout.
+test("a native addon compiled at install time: the host platform queries sqlite, the other fails naming it", {
+  timeout: 900_000,
+}, async (t) => {
   const base = await makeNodeIndexBase(join(await tempDir(t, "tug-node-base-"), "layout"), OTHER_ARCH);
   const p = await project(
     t,
