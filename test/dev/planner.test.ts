@@ -119,3 +119,30 @@ test("an edit of an ignore file rebuilds: it changes which files are inputs", ()
     assert.ok(plan.action === "rebuild" && plan.reason.includes(path));
   }
 });
+
+test("node without sync rules: non-code files sync to /app/PATH, code rebuilds the bundle; bundle: false syncs all", () => {
+  const changes = [
+    { path: "views/index.html", deleted: false },
+    { path: "src/routes.ts", deleted: false },
+    { path: "data/old.json", deleted: true },
+  ];
+  const bundled = planChanges(node(), changes);
+  assert.ok(bundled.action === "live");
+  if (bundled.action !== "live") return;
+  assert.deepEqual(
+    bundled.sync.map((s) => [s.to, s.deleted]),
+    [
+      ["/app/views/index.html", false],
+      ["/app/data/old.json", true],
+    ],
+  );
+  assert.equal(bundled.rebuildArtifact, true, "src/routes.ts is bundled");
+  const sources = planChanges({ ...node(), bundle: false } as ImageTarget, changes);
+  assert.ok(sources.action === "live");
+  if (sources.action !== "live") return;
+  assert.deepEqual(
+    sources.sync.map((s) => s.to),
+    ["/app/views/index.html", "/app/src/routes.ts", "/app/data/old.json"],
+  );
+  assert.equal(sources.rebuildArtifact, false);
+});
