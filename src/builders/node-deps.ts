@@ -89,7 +89,11 @@ export function externalsRecipe(o: {
               : "list it in package.json's dependencies (not devDependencies) and update package-lock.json",
           });
         }
-        const trees = await Promise.all(closure.map((name) => scanTree(join(nodeModules, name))));
+        const trees = await Promise.all(
+          closure.map((name) =>
+            scanTree(join(nodeModules, name), { statCache: install.host ? engine.statCache : undefined }),
+          ),
+        );
         const files = trees.flatMap((t, i) =>
           t.files.map((f) => ({ ...f, path: `${closure[i]}/${f.path}` })),
         );
@@ -126,7 +130,7 @@ export function nodeModulesRecipe(o: {
     trees: { lockfile: [lockfile] },
     produce: async () => {
       if (install.host) {
-        const files = await hostProductionFiles(target, lockfile);
+        const files = await hostProductionFiles(engine, target, lockfile);
         await checkNativeBinaries({ files, platform, where: target.where });
         return { entries: entriesUnder("/app/node_modules", files) };
       }
@@ -147,7 +151,11 @@ export function nodeModulesRecipe(o: {
 }
 
 /** The lockfile's production packages as installed in the context, each checked against its locked version. */
-async function hostProductionFiles(target: NodeTarget, lockfile: SourceFile): Promise<SourceFile[]> {
+async function hostProductionFiles(
+  engine: Engine,
+  target: NodeTarget,
+  lockfile: SourceFile,
+): Promise<SourceFile[]> {
   const where = `${target.where} (${lockfile.path})`;
   const locked = productionPackages(await fs.readFile(lockfile.abs, "utf8"), where);
   const out: SourceFile[] = [];
@@ -173,7 +181,7 @@ async function hostProductionFiles(target: NodeTarget, lockfile: SourceFile): Pr
       });
     }
     // Nested packages are lockfile entries of their own (and dev ones must stay out).
-    const tree = await scanTree(dir, { ignore: (p) => p === "node_modules" });
+    const tree = await scanTree(dir, { statCache: engine.statCache, ignore: (p) => p === "node_modules" });
     const prefix = pkg.path.slice("node_modules/".length);
     for (const f of tree.files) out.push({ ...f, path: `${prefix}/${f.path}` });
   }
