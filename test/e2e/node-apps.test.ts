@@ -280,7 +280,7 @@ app.listen(Number(process.env.PORT), () => console.log("listening"));
   );
 });
 
-test("bundle: false refuses a TypeScript entry and a project with dependencies but no package-lock.json", async (t) => {
+test("bundle: false refuses a TypeScript entry, dependencies without package-lock.json, a lockfile not installed", async (t) => {
   const base = await node();
   const ts = await project(t, { "src/server.ts": "console.log(1 as number);\n", "package.json": "{}\n" });
   await writeFile(join(ts.dir, "tug.yaml"), yaml(base, "entry: src/server.ts\nbundle: false"));
@@ -300,6 +300,22 @@ test("bundle: false refuses a TypeScript entry and a project with dependencies b
   const n = await runTug(["build"], nolock.opts);
   assert.notEqual(n.code, 0);
   assert.match(n.stderr, /installs node_modules from package-lock\.json.*none \(dependencies: left-pad\)/);
+
+  // A lockfile whose packages are not installed on this machine: nothing is guessed.
+  await writeFile(
+    join(nolock.dir, "package-lock.json"),
+    JSON.stringify({
+      lockfileVersion: 3,
+      packages: {
+        "": { dependencies: { "left-pad": "1.3.0" } },
+        "node_modules/left-pad": { version: "1.3.0" },
+      },
+    }),
+  );
+  const stale = await runTug(["build"], nolock.opts);
+  assert.notEqual(stale.code, 0);
+  assert.match(stale.stderr, /node_modules\/left-pad \(1\.3\.0, in package-lock\.json\) is not installed/);
+  assert.match(stale.stderr, /run npm ci in the context/);
 });
 
 // ---- native addons ------------------------------------------------------------------------------
