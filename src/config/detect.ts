@@ -106,6 +106,7 @@ export async function detectProject(dir: string): Promise<Project> {
       entry,
       external: [],
       node: "20",
+      bundle: true,
     };
   } else {
     target = {

@@ -54,6 +54,8 @@ export const FIELD_HELP = {
   entry: "entry point bundled by esbuild, relative to context, e.g. src/server.ts",
   external: "packages left out of the bundle and installed from the lockfile instead",
   node: 'Node.js major version the bundle targets, e.g. "20" (default 20)',
+  bundle:
+    "true (default): esbuild bundles entry into one file at the entry's own path under /app; false: ship the sources as they are plus a node_modules layer installed from package-lock.json (npm ci --omit=dev), for apps that cannot be bundled",
   dest: "absolute directory in the image that receives the files",
   run: "command that writes the output directory: a shell string or a list of arguments",
   output: "directory the command writes, relative to context; its contents become the layer",
@@ -280,6 +282,7 @@ export const NodeImage = z.strictObject({
     })
     .default("20")
     .describe(FIELD_HELP.node),
+  bundle: z.boolean().default(true).describe(FIELD_HELP.bundle),
 });
 
 export const FilesImage = z.strictObject({

@@ -98,6 +98,7 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
         entry: relative(context, resolve(context, raw.entry)).split("\\").join("/"),
         external: raw.external,
         node: String(raw.node),
+        bundle: raw.bundle,
       };
     case "files":
       return { ...common, builder: "files", dest: raw.dest };

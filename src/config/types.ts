@@ -92,6 +92,8 @@ export interface NodeTarget extends TargetCommon {
   external: string[];
   /** Target Node.js version as a string, e.g. "20". */
   node: string;
+  /** False: ship the sources unbundled with a node_modules layer from the lockfile. */
+  bundle: boolean;
 }
 
 export interface FilesTarget extends TargetCommon {

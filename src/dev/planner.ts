@@ -1,6 +1,8 @@
+import { posix } from "node:path";
 import type { ImageTarget } from "../config/types.ts";
 import { globToRegExp, matchesAny } from "../engine/glob.ts";
 import { IGNORE_FILE_NAMES } from "../engine/ignore-rules.ts";
+import { CODE_EXTENSIONS } from "../node/entry-module.ts";
 
 /** A changed path, relative to the target's context ('/' separators). */
 export interface Change {
@@ -29,6 +31,8 @@ const DEPENDENCY_FILES: Record<ImageTarget["builder"], string[]> = {
   files: [],
   command: [],
 };
+
+const isCodePath = (path: string) => CODE_EXTENSIONS.has(posix.extname(path));
 
 const IGNORED = /(^|\/)(\.git|node_modules|\.tug)(\/|$)/;
 
@@ -106,6 +110,10 @@ function syncTarget(
     if (path.startsWith(`${from}/`)) return joinImage(r.to, path.slice(from.length + 1));
   }
   if (rules.length === 0 && target.builder === "files") return joinImage(target.dest, path);
+  // A node image holds the context's files at their paths under /app: all of them unbundled,
+  // the non-code ones beside a bundle (code changes rebuild the bundle instead).
+  if (rules.length === 0 && target.builder === "node" && (!target.bundle || !isCodePath(path)))
+    return joinImage("/app", path);
   return undefined;
 }
 
