@@ -64,7 +64,10 @@ export const isOutputRecord = shape(
   {
     warnings: arrayOf(isString),
     builtBecause: isString,
-    thirdParty: shape({ key: isSha256Hex, entries: isCount, unprovided: arrayOf(isString) }),
+    thirdParty: shape(
+      { key: isSha256Hex, entries: isCount, unprovided: arrayOf(isString) },
+      { bytes: isCount },
+    ),
   },
 ) as (v: unknown) => v is OutputRecord;
 
