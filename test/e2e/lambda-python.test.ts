@@ -591,7 +591,8 @@ test("wheels are blobs of the cache: tug cache verify checks them, prune frees t
   const pruned = await runTug(["cache", "prune", "--max-size", "1K"], { cwd: p.dir, env: p.env });
   assert.equal(pruned.code, 0, pruned.stderr);
   await assert.rejects(stat(join(cache, "blobs", "sha256", sha)));
-  await writeFile(join(p.dir, "lambdas", "echo.py"), `${ECHO}\n# again\n`);
+  // Without its zip (an edit would reuse the zip's wheel part and need no wheel at all).
+  await rm(join(p.dir, ".tug", "out", "lambdas"), { recursive: true });
   const again = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build", "echo"], {
     cwd: p.dir,
     env: p.env,
@@ -637,7 +638,8 @@ test("a lock whose wheel left the index (and the cache) is resolved again, once,
   await rm(gone);
   await rm(join(p.env.TUG_CACHE as string, "blobs", "sha256", sha));
 
-  await writeFile(join(p.dir, "lambdas", "plot.py"), `${PLOT}\n# edited\n`);
+  // Without the zip: an edit alone would reuse its wheel part, which needs neither lock nor wheel.
+  await rm(join(p.dir, ".tug", "out", "lambdas"), { recursive: true });
   const again = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build", "plot"], {
     cwd: p.dir,
     env: p.env,
