@@ -28,7 +28,7 @@ export interface BuildOptions {
   registry?: RegistryAccess;
   /** Step start/end and log events, for progress displays. */
   onEvent?: (e: EngineEvent) => void;
-  /** `--sbom`: the document written for each zip (default SPDX 2.3). */
+  /** `--sbom`: the document attached to each image and written beside each zip (default SPDX 2.3). */
   sbom?: SbomFormat;
 }
 

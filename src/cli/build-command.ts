@@ -59,7 +59,7 @@ export function buildCommand(program: Command): void {
         .description("build images and lambdas (and push images when a repo is set)")
         .option(
           "--sbom <format>",
-          "SBOM written beside each zip: spdx (SPDX 2.3 JSON, default), cyclonedx (CycloneDX 1.5) or none",
+          "SBOM for each image and zip: spdx (SPDX 2.3 JSON, default), cyclonedx (CycloneDX 1.5) or none",
         ),
     ),
   ).action(async (args: string[], flags: CommonBuildFlags & LambdaFlags & { sbom?: string }) => {

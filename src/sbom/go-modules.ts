@@ -26,10 +26,15 @@ export function goModulesFromBuildInfo(text: string): SbomPackage[] {
   return out;
 }
 
-/** Runs `go version -m BINARY` (go is on PATH wherever the Go builder runs). */
+/** `go version -m BINARY` as printed (go is on PATH wherever the Go builder runs). */
+export async function goBuildInfo(binary: string): Promise<string> {
+  return (await promisify(execFile)("go", ["version", "-m", binary], { maxBuffer: 16 << 20 })).stdout;
+}
+
+/** The modules `go version -m BINARY` names; an error when it names none. */
 export async function goModulesOf(binary: string, where?: string): Promise<SbomPackage[]> {
   try {
-    const { stdout } = await promisify(execFile)("go", ["version", "-m", binary], { maxBuffer: 16 << 20 });
+    const stdout = await goBuildInfo(binary);
     const modules = goModulesFromBuildInfo(stdout);
     // `go version -m` exits 0 on a file that is no Go binary, and says so on stderr.
     if (modules.length === 0)
