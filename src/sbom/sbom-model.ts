@@ -59,8 +59,7 @@ export function sbomSuffix(format: Exclude<SbomFormat, "none">): string {
 /** A package URL (purl spec); names are percent-encoded where the spec requires it. */
 export function purlOf(p: SbomPackage): string {
   const enc = (s: string) => encodeURIComponent(s).replace(/%2F/g, "/");
-  if (p.ecosystem === "oci")
-    return `pkg:oci/${enc(p.name)}@${encodeURIComponent(`sha256:${p.sha256 ?? ""}`)}`;
+  if (p.ecosystem === "oci") return ociPurl(p.name, p.sha256 ?? "");
   if (p.ecosystem === "npm" && p.name.startsWith("@")) {
     const [scope, name] = p.name.split("/");
     return `pkg:npm/${encodeURIComponent(scope ?? "")}/${enc(name ?? "")}@${encodeURIComponent(p.version)}`;
@@ -72,4 +71,17 @@ export function purlOf(p: SbomPackage): string {
 export function sortedPackages(packages: readonly SbomPackage[]): SbomPackage[] {
   const key = (p: SbomPackage) => `${p.ecosystem}\u0000${p.name}\u0000${p.version}`;
   return [...packages].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+/** purl-spec's oci type: the last path segment as the name, the repository and tag as qualifiers. */
+function ociPurl(ref: string, hex: string): string {
+  const slash = ref.lastIndexOf("/");
+  const colon = ref.lastIndexOf(":");
+  const [repository, tag] = colon > slash ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, undefined];
+  const name = repository.slice(repository.lastIndexOf("/") + 1).toLowerCase();
+  const qualifiers = [
+    `repository_url=${encodeURIComponent(repository)}`,
+    ...(tag ? [`tag=${encodeURIComponent(tag)}`] : []),
+  ];
+  return `pkg:oci/${encodeURIComponent(name)}@sha256%3A${hex}?${qualifiers.join("&")}`;
 }

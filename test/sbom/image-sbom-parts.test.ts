@@ -13,6 +13,7 @@ import {
   referrersIndex,
   referrersTag,
 } from "../../src/sbom/referrer-manifest.ts";
+import { sbomDocument } from "../../src/sbom/sbom-document.ts";
 import { tempDir } from "../support/tmp.ts";
 import { runTool } from "../support/tools.ts";
 
@@ -101,4 +102,43 @@ test("the referrers tag index keeps other referrers, adds each once, in digest o
     [a.digest, b.digest].sort(),
   );
   assert.deepEqual(referrersIndex(both, a), both);
+});
+
+test("an image's documents: the base as a container with its digest, Go modules as libraries, in both formats", () => {
+  const packages = [
+    {
+      ecosystem: "oci" as const,
+      name: "127.0.0.1:5000/base/busybox:1",
+      version: `sha256:${"cd".repeat(32)}`,
+      sha256: "cd".repeat(32),
+    },
+    { ecosystem: "golang" as const, name: "github.com/google/uuid", version: "v1.6.0" },
+  ];
+  const subject = { name: "web (linux/amd64)", sha256: "ab".repeat(32), kind: "image" as const };
+  const spdx = JSON.parse(sbomDocument("spdx", subject, packages, {})?.text ?? "");
+  const rootId = spdx.relationships[0].relatedSpdxElement;
+  assert.match(rootId, /^SPDXRef-Image-[A-Za-z0-9.-]+$/);
+  const base = spdx.packages.find((p: { name: string }) => p.name === packages[0]?.name);
+  assert.equal(base.primaryPackagePurpose, "CONTAINER");
+  assert.equal(
+    base.externalRefs[0].referenceLocator,
+    `pkg:oci/busybox@sha256%3A${"cd".repeat(32)}?repository_url=127.0.0.1%3A5000%2Fbase%2Fbusybox&tag=1`,
+  );
+  assert.deepEqual(
+    spdx.relationships.slice(1).map((r: { relationshipType: string }) => r.relationshipType),
+    ["CONTAINS", "DESCENDANT_OF"],
+  );
+  const cdx = JSON.parse(sbomDocument("cyclonedx", subject, packages, {})?.text ?? "");
+  assert.equal(cdx.metadata.component.type, "container");
+  assert.deepEqual(
+    cdx.components.map((c: { type: string; purl: string }) => [c.type, c.purl]),
+    [
+      ["library", "pkg:golang/github.com/google/uuid@v1.6.0"],
+      [
+        "container",
+        `pkg:oci/busybox@sha256%3A${"cd".repeat(32)}?repository_url=127.0.0.1%3A5000%2Fbase%2Fbusybox&tag=1`,
+      ],
+    ],
+  );
+  assert.equal(sbomDocument("none", subject, packages, {}), undefined);
 });
