@@ -15,6 +15,7 @@ import { platformString } from "../oci/types.ts";
 import { type ArtifactReport, type BuildOptions, defaultCompression } from "./build.ts";
 import { gitInfo } from "./git-info.ts";
 import { type RegistryAccess, registryAccess, registrySink } from "./registry-sink.ts";
+import { layoutSboms, registrySboms } from "./sbom-sinks.ts";
 import { fanOut, layoutSink, type Published, type Sink, tarballSink } from "./sinks.ts";
 import { type TargetBuilds, targetBuilds } from "./target-builds.ts";
 import type { TargetImage } from "./target-image.ts";
@@ -113,6 +114,7 @@ export async function buildImages(
 
 function sinkFor(project: Project, opts: BuildOptions, engine: Engine, registry: RegistryAccess): Sink {
   const sinks: Sink[] = [];
+  const sbom = opts.sbom ?? "spdx";
   if (opts.repo) {
     const registryBase = (name: string): string[] => {
       const base = project.targets.find((t) => t.name === name)?.base;
@@ -131,11 +133,17 @@ function sinkFor(project: Project, opts: BuildOptions, engine: Engine, registry:
       if (base?.kind !== "target") return registryBase(name);
       return [parseReference(`${opts.repo}/${base.name}`).repository, ...registryBase(chain[0]!.name)];
     };
-    sinks.push(registrySink(registry, engine, { repo: opts.repo, mountFrom, trustPushed: opts.trustPushed }));
+    const pushed = registrySink(registry, engine, {
+      repo: opts.repo,
+      mountFrom,
+      trustPushed: opts.trustPushed,
+    });
+    sinks.push(registrySboms(pushed, registry, opts.repo, { format: sbom, engine }));
   }
   const out = outDir(project, opts);
   if (out) {
-    sinks.push(layoutSink(join(out, "oci"), engine.store.root));
+    const layout = join(out, "oci");
+    sinks.push(layoutSboms(layoutSink(layout, engine.store.root), layout, { format: sbom, engine }));
     sinks.push(tarballSink(out, hostPlatform(), opts.repo));
   }
   return sinks.length === 1 ? sinks[0]! : fanOut(sinks);

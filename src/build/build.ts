@@ -5,6 +5,7 @@ import type { EngineEvent, StepTiming } from "../engine/timings.ts";
 import { TugError } from "../errors.ts";
 import type { LambdaReport } from "../lambda/build-python.ts";
 import type { Compression } from "../oci/compress.ts";
+import type { SbomFormat } from "../sbom/sbom-model.ts";
 import type { RegistryAccess } from "./registry-sink.ts";
 
 export interface BuildOptions {
@@ -27,6 +28,8 @@ export interface BuildOptions {
   registry?: RegistryAccess;
   /** Step start/end and log events, for progress displays. */
   onEvent?: (e: EngineEvent) => void;
+  /** `--sbom`: the document attached to each image and written beside each zip (default SPDX 2.3). */
+  sbom?: SbomFormat;
 }
 
 export interface ArtifactReport {
@@ -112,7 +115,7 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
           m.buildLambdas(
             project,
             selected.lambdas,
-            { out: opts.out, cacheDir: opts.cacheDir, remote: opts.remoteCache },
+            { out: opts.out, cacheDir: opts.cacheDir, remote: opts.remoteCache, sbom: opts.sbom },
             selected.layers,
           ),
         );

@@ -2,6 +2,7 @@ import { relative, resolve } from "node:path";
 import type { Command } from "commander";
 import { remoteCacheSetting } from "../config/remote-cache.ts";
 import { TugError } from "../errors.ts";
+import { parseSbomFormat } from "../sbom/sbom-model.ts";
 import { addLambdaFlags, type LambdaFlags } from "./handler-args.ts";
 import { fmtMs, Progress } from "./progress.ts";
 import { projectFromArgs } from "./project-args.ts";
@@ -55,9 +56,14 @@ export function buildCommand(program: Command): void {
           "[targets-or-dir...]",
           "target names, a directory (zero-config image) or FILE:FUNCTION (a lambda)",
         )
-        .description("build images and lambdas (and push images when a repo is set)"),
+        .description("build images and lambdas (and push images when a repo is set)")
+        .option(
+          "--sbom <format>",
+          "SBOM for each image and zip: spdx (SPDX 2.3 JSON, default), cyclonedx (CycloneDX 1.5) or none",
+        ),
     ),
-  ).action(async (args: string[], flags: CommonBuildFlags & LambdaFlags) => {
+  ).action(async (args: string[], flags: CommonBuildFlags & LambdaFlags & { sbom?: string }) => {
+    const sbom = parseSbomFormat(flags.sbom, "--sbom");
     const { project, targets, repo } = await projectFromArgs(args, flags);
     // With --timings every step is listed at the end; the running log would repeat them.
     const progress = new Progress(Progress.modeFor(flags), { stepLines: !flags.timings });
@@ -72,6 +78,7 @@ export function buildCommand(program: Command): void {
       remoteCache: remoteCacheSetting(project, flags.remoteCache, process.env),
       insecureRegistries: flags.insecureRegistry,
       jobs: parseJobs(flags.jobs),
+      sbom,
       onEvent: progress.onEvent,
     });
     progress.done();

@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { isTugError } from "../errors.ts";
 import { parseHttpTimeoutSeconds, setHttpTimeoutSeconds } from "../util/http-timeout.ts";
 import { redactText } from "../util/redact.ts";
+import { TUG_VERSION } from "../version.ts";
 import { buildCommand } from "./build-command.ts";
 import { cacheCommand } from "./cache-command.ts";
 import { devCommand } from "./dev-command.ts";
@@ -12,7 +13,7 @@ import { resolveCommand } from "./resolve-command.ts";
 
 const program = new Command("tug")
   .description("From a changed line of code to running code: daemonless OCI images.")
-  .version("0.1.0")
+  .version(TUG_VERSION)
   .addOption(new Option("--debug", "print stack traces of errors"))
   .addOption(
     new Option(

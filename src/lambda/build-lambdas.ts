@@ -9,6 +9,7 @@ import type {
 import { CacheStore, defaultCacheDir } from "../engine/cache-store.ts";
 import type { RemoteMode } from "../engine/remote-sync.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
+import type { SbomFormat } from "../sbom/sbom-model.ts";
 import { previousOutput } from "./output-record.ts";
 import type { LambdaReport, ZipMemo } from "./planned-zip.ts";
 import { lambdaKey, lambdaOutDir, lambdaZipPath, layerKey, layerZipPath } from "./python-keys.ts";
@@ -23,6 +24,8 @@ export interface BuildLambdasOptions {
   remote?: { url: string; mode: RemoteMode } | undefined;
   /** Where remote-cache trouble is reported (default: stderr). */
   warn?: (message: string) => void;
+  /** `--sbom`: the document written beside each zip (default SPDX). */
+  sbom?: SbomFormat | undefined;
 }
 
 export interface LambdaPlan {
@@ -76,6 +79,7 @@ async function planPython(
     settings: project.python,
     indexUrls: indexUrls(project.python),
     outDir: lambdaOutDir(project, opts.out),
+    sbom: opts.sbom ?? "spdx",
   };
   // The no-op fast path: when every zip is current, neither the parser, the resolver nor the
   // zip writer is even loaded.

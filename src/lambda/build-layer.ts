@@ -52,7 +52,13 @@ export async function planPythonLayer(layer: PythonLayerTarget, ctx: PythonConte
       zipPath,
       key,
       entries,
-      distributions: resolution.distributions.map(({ name, version, wheel }) => ({ name, version, wheel })),
+      distributions: resolution.distributions.map(({ name, version, wheel, sha256 }) => ({
+        name,
+        version,
+        wheel,
+        sha256,
+      })),
+      sbom: ctx.sbom,
       meta: {
         runtime: layer.runtime.runtime,
         architecture: layer.runtime.arch,

@@ -148,6 +148,7 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
       key: lambdaKey(target, ctx),
       entries,
       distributions,
+      sbom: ctx.sbom,
       meta: {
         runtime: target.runtime.runtime,
         architecture: target.runtime.arch,

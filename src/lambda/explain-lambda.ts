@@ -3,6 +3,7 @@ import { indexUrls } from "../config/lambda-target.ts";
 import type { Project } from "../config/types.ts";
 import { CacheStore, defaultCacheDir } from "../engine/cache-store.ts";
 import { TugError } from "../errors.ts";
+import type { SbomFormat } from "../sbom/sbom-model.ts";
 import { previousOutput, readOutputRecord } from "./output-record.ts";
 import { lambdaKey, lambdaOutDir, lambdaZipPath, layerKey, layerZipPath } from "./python-keys.ts";
 
@@ -13,7 +14,7 @@ import { lambdaKey, lambdaOutDir, lambdaZipPath, layerKey, layerZipPath } from "
 export async function explainLambda(
   project: Project,
   name: string,
-  opts: { cacheDir?: string; out?: string } = {},
+  opts: { cacheDir?: string; out?: string; sbom?: SbomFormat } = {},
 ): Promise<StepExplanation[]> {
   const lambda = project.lambdas?.find((l) => l.name === name);
   const layer = project.layers?.find((l) => l.name === name);
@@ -30,6 +31,7 @@ export async function explainLambda(
     settings: project.python,
     indexUrls: indexUrls(project.python),
     outDir: lambdaOutDir(project, opts.out),
+    sbom: opts.sbom ?? "spdx",
   };
   const [key, zipPath, kind] = lambda
     ? [lambdaKey(lambda, keys), lambdaZipPath(keys, name), "lambda" as const]

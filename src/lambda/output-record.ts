@@ -6,6 +6,11 @@ import { isSha256Hex } from "../util/sha256-hex.ts";
 import { type PathKind, PYTHON_FILES, pathKind } from "./path-kind.ts";
 import type { LambdaReport } from "./planned-zip.ts";
 import { arrayOf, isCount, isDistribution, isString, isZipDigest, mapOf, shape } from "./record-shape.ts";
+
+// A record from before wheels' sha256s were kept (for the SBOM) is a miss, and is rebuilt once.
+const isWheelDistribution = (v: unknown) =>
+  isDistribution(v) && isSha256Hex((v as { sha256?: unknown }).sha256);
+
 import type { ThirdPartyNote } from "./third-party-memo.ts";
 
 /** What a built lambda zip depended on and what it produced, for the no-op fast path. */
@@ -19,7 +24,8 @@ export interface OutputRecord {
   digest: string;
   bytes: number;
   unpackedBytes: number;
-  distributions: Array<{ name: string; version: string; wheel: string }>;
+  /** With each wheel's sha256: a memo'd build's SBOM comes from here. */
+  distributions: Array<{ name: string; version: string; wheel: string; sha256: string }>;
   /** Shown again on every cached build, until the cause is fixed. */
   warnings?: string[];
   /** Why the build that wrote these outputs ran (for `tug explain`). */
@@ -59,7 +65,7 @@ export const isOutputRecord = shape(
     digest: isZipDigest,
     bytes: isCount,
     unpackedBytes: isCount,
-    distributions: arrayOf(isDistribution),
+    distributions: arrayOf(isWheelDistribution),
   },
   {
     warnings: arrayOf(isString),

@@ -1,8 +1,10 @@
 import type { Hash } from "node:crypto";
 import { rename, rm, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
 import { sweepDeadTemps, tempPathFor } from "../engine/dead-temps.ts";
+import { sbomDocument } from "../sbom/sbom-document.ts";
+import { type SbomFormat, sbomSuffix } from "../sbom/sbom-model.ts";
 import { makeDirectory, writingTo } from "../util/io-error.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { createZip } from "../zip/zip-writer.ts";
@@ -17,7 +19,12 @@ export interface LambdaDistribution {
   name: string;
   version: string;
   wheel: string;
+  /** Hex sha256 of the wheel file (Python); what the SBOM lists. */
+  sha256?: string;
 }
+
+/** A Python distribution as a zip holds it: its wheel's sha256 is known. */
+export type WheelDistribution = LambdaDistribution & { sha256: string };
 
 export interface LambdaReport {
   target: string;
@@ -54,7 +61,9 @@ export type PlannedZip =
       /** The output record's key. */
       key: string;
       entries: ZipEntry[];
-      distributions: LambdaDistribution[];
+      distributions: WheelDistribution[];
+      /** `--sbom`: the document written beside the zip, from the same distributions. */
+      sbom: SbomFormat;
       /** What `NAME.zip.json` says besides the digest and distributions. */
       meta: Record<string, unknown>;
       inputs: Pick<OutputRecord, "files" | "probes">;
@@ -95,6 +104,9 @@ export async function writePlanned(
   // Unique per writer: two builds of one project at once must not rename each other's files.
   const tmp = tempPathFor(zipPath);
   const metaTmp = tempPathFor(metaPath);
+  const sbomFormat = planned.sbom;
+  const sbomPath = sbomFormat === "none" ? undefined : `${zipPath}${sbomSuffix(sbomFormat)}`;
+  const sbomTmp = sbomPath ? tempPathFor(sbomPath) : undefined;
   let result: Awaited<ReturnType<typeof createZip>>;
   let digest: string;
   /** Where the first-party part starts in the zip written: the wheel part's end. */
@@ -126,14 +138,28 @@ export async function writePlanned(
     if (memo && boundary) memo.heads.set(zipPath, { ...boundary, stamp: undefined });
     boundaryBytes = boundary?.bytes;
     digest = `sha256:${result.sha256}`;
-    const meta = { ...planned.meta, digest, distributions };
+    const sbom = zipSbom(planned, result.sha256);
+    const meta = {
+      ...planned.meta,
+      digest,
+      distributions,
+      ...(sbomPath ? { sbom: basename(sbomPath) } : {}),
+    };
     await writingTo({ path: metaPath, writing: "the lambda zip's description" }, async () => {
+      if (sbomTmp && sbom) await writeFile(sbomTmp, sbom.text);
       await writeFile(metaTmp, `${JSON.stringify(meta, null, 2)}\n`);
+      // A document in another format would describe an older zip: it goes.
+      await Promise.all(otherSbomPaths(zipPath, sbomFormat).map((p) => rm(p, { force: true })));
       await rename(tmp, zipPath);
+      if (sbomTmp && sbomPath) await rename(sbomTmp, sbomPath);
       await rename(metaTmp, metaPath);
     });
   } catch (e) {
-    await Promise.all([rm(tmp, { force: true }), rm(metaTmp, { force: true })]);
+    await Promise.all([
+      rm(tmp, { force: true }),
+      rm(metaTmp, { force: true }),
+      ...(sbomTmp ? [rm(sbomTmp, { force: true })] : []),
+    ]);
     // ZipOutput names the zip on a failed write; a failed read (a source, a wheel) stays as it is.
     throw e;
   } finally {
@@ -152,13 +178,21 @@ export async function writePlanned(
     ...(planned.reason ? { reason: planned.reason } : {}),
     ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
   };
-  const [zipStamp, metaStamp] = await Promise.all([stampOf(zipPath), stampOf(metaPath)]);
+  const [zipStamp, metaStamp, sbomStamp] = await Promise.all([
+    stampOf(zipPath),
+    stampOf(metaPath),
+    sbomPath ? stampOf(sbomPath) : undefined,
+  ]);
   const head = memo?.heads.get(zipPath);
   if (head) head.stamp = zipStamp;
-  if (store && zipStamp && metaStamp && planned.recordable !== false) {
+  if (store && zipStamp && metaStamp && (!sbomPath || sbomStamp) && planned.recordable !== false) {
     const record: OutputRecord = {
       ...planned.inputs,
-      outputs: { [zipPath]: zipStamp, [metaPath]: metaStamp },
+      outputs: {
+        [zipPath]: zipStamp,
+        [metaPath]: metaStamp,
+        ...(sbomPath && sbomStamp ? { [sbomPath]: sbomStamp } : {}),
+      },
       digest,
       bytes: report.bytes,
       unpackedBytes: report.unpackedBytes,
@@ -180,4 +214,25 @@ export async function writePlanned(
     );
   }
   return report;
+}
+
+/** The zip's SBOM: the zip itself as the root, one package per wheel it holds. */
+function zipSbom(planned: Extract<PlannedZip, { kind: "write" }>, sha256: string) {
+  return sbomDocument(
+    planned.sbom,
+    { name: basename(planned.zipPath), sha256, kind: "zip" },
+    planned.distributions.map((d) => ({
+      ecosystem: "pypi",
+      name: d.name,
+      version: d.version,
+      fileName: d.wheel,
+      sha256: d.sha256,
+    })),
+  );
+}
+
+function otherSbomPaths(zipPath: string, format: SbomFormat): string[] {
+  return (["spdx", "cyclonedx"] as const)
+    .filter((f) => f !== format)
+    .map((f) => `${zipPath}${sbomSuffix(f)}`);
 }

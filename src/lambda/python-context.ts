@@ -1,5 +1,6 @@
 import type { Project, PythonSettings } from "../config/types.ts";
 import type { CacheStore } from "../engine/cache-store.ts";
+import type { SbomFormat } from "../sbom/sbom-model.ts";
 import type { SimpleIndex } from "./python/index-client.ts";
 
 /** What every Python lambda and layer of one build shares. */
@@ -21,4 +22,6 @@ export interface PythonContext {
   store?: CacheStore;
   /** Directory that receives `NAME.zip` and `NAME.zip.json` of lambdas (…/lambdas). */
   outDir: string;
+  /** `--sbom`: the document written beside each zip (and part of its key). */
+  sbom: SbomFormat;
 }

@@ -1,6 +1,7 @@
 import { dirname, join } from "node:path";
 import type { Project, PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
 import { hashJson } from "../engine/key.ts";
+import { sbomStamp } from "../sbom/sbom-model.ts";
 import { indexUrlsForKeys } from "./python/index-urls.ts";
 import { formatGlibc } from "./python/runtime.ts";
 import type { PythonContext } from "./python-context.ts";
@@ -14,7 +15,12 @@ export function lambdaOutDir(project: Project, out: string | undefined): string 
   return join(out ?? join(project.dir, ".tug", "out"), "lambdas");
 }
 
-type KeyContext = Pick<PythonContext, "project" | "settings" | "indexUrls" | "outDir">;
+type KeyContext = Pick<PythonContext, "project" | "settings" | "indexUrls" | "outDir" | "sbom">;
+
+/** The SBOM a zip gets: its format, and its `created` time (SOURCE_DATE_EPOCH) when it has one. */
+function sbomForKey(ctx: KeyContext): string {
+  return ctx.sbom === "none" ? "none" : `${ctx.sbom}@${sbomStamp().created}`;
+}
 
 export function lambdaZipPath(ctx: Pick<PythonContext, "outDir">, name: string): string {
   return join(ctx.outDir, `${name}.zip`);
@@ -61,6 +67,7 @@ export function lambdaKey(target: PythonLambdaTarget, ctx: KeyContext): string {
     layers: layers.map((l) => (l ? layerIdentity(l) : null)),
     indexUrls: indexUrlsForKeys(ctx.indexUrls),
     settings: settingsForKey(ctx.settings),
+    sbom: sbomForKey(ctx),
   });
 }
 
@@ -71,5 +78,6 @@ export function layerKey(layer: PythonLayerTarget, ctx: KeyContext): string {
     layer: layerIdentity(layer),
     indexUrls: indexUrlsForKeys(ctx.indexUrls),
     strip: ctx.settings.strip,
+    sbom: sbomForKey(ctx),
   });
 }

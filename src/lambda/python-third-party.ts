@@ -4,7 +4,7 @@ import type { PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
 import { isTugError, TugError } from "../errors.ts";
 import { layerResolution } from "./build-layer.ts";
 import { functionRequirements, treeOf } from "./function-requirements.ts";
-import type { LambdaDistribution } from "./planned-zip.ts";
+import type { WheelDistribution } from "./planned-zip.ts";
 import type { Closure } from "./python/imports.ts";
 import { lockedResolution } from "./python/locked-resolution.ts";
 import { importProvided, type ModuleTree, mergeTrees } from "./python/module-providers.ts";
@@ -18,7 +18,7 @@ import type { PythonContext } from "./python-context.ts";
 
 /** A function's third-party part: its distributions, their zip entries, and what they provide. */
 export interface ThirdPartyPart {
-  distributions: LambdaDistribution[];
+  distributions: WheelDistribution[];
   lists: WheelEntries[];
   wheels: WheelFile[];
   provided: (i: Closure["imports"][number]) => boolean;
@@ -64,7 +64,7 @@ export async function resolvedThirdPartyPart(
   );
   const provided = mergeTrees([tree, fromLayers.tree]);
   return {
-    distributions: own.map(({ name, version, wheel }) => ({ name, version, wheel })),
+    distributions: own.map(({ name, version, wheel, sha256 }) => ({ name, version, wheel, sha256 })),
     lists,
     wheels,
     provided: (i) => importProvided(provided, i),

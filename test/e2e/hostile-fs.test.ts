@@ -148,7 +148,7 @@ test("lambda zip on a full output disk: one ENOSPC error, the previous zip intac
   if (!(await mountSmallTmpfs(t, out, "2m"))) return;
   assertBuilt(await buildLambda(p));
   const files = await listTree(out);
-  assert.deepEqual(files, ["lambdas/api.zip", "lambdas/api.zip.json"]);
+  assert.deepEqual(files, ["lambdas/api.zip", "lambdas/api.zip.json", "lambdas/api.zip.spdx.json"]);
   const before = await Promise.all(files.map((f) => readFile(join(out, f))));
 
   await setLambdaData(p, 3_000_000);

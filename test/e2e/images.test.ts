@@ -244,13 +244,15 @@ test("warm rebuild after one edit uploads one layer, the config and the manifest
   const base = await pushNodeBase(proxy.host);
   const p = await project(t, WEB_YAML(base.ref), ["web"]);
   const proj = await loadProject(p.file);
-  const first = await build(proj, { repo: proxy.repo("demo"), cacheDir: p.cache });
+  // The image's own traffic; an SBOM's (one blob, two manifests) is counted in image-sbom.test.ts.
+  const opts = { repo: proxy.repo("demo"), cacheDir: p.cache, sbom: "none" as const };
+  const first = await build(proj, opts);
   assert.equal(first.artifacts[0]?.cached, false);
 
   const greeting = join(p.dir, "web", "src", "greeting.ts");
   await writeFile(greeting, (await readFile(greeting, "utf8")).replace("hello from web", "hello again"));
   proxy.reset();
-  const second = await build(proj, { repo: proxy.repo("demo"), cacheDir: p.cache });
+  const second = await build(proj, opts);
   const web = second.artifacts[0]!;
   assert.equal(web.cached, false, "an edited source rebuilds the bundle layer");
   assert.notEqual(web.digest, first.artifacts[0]?.digest);
@@ -271,7 +273,7 @@ test("warm rebuild after one edit uploads one layer, the config and the manifest
   assert.equal(web.pushedBytes, manifest.config!.size + manifest.layers!.at(-1)!.size);
 
   // Once more, unchanged: the report says cached.
-  const third = await build(proj, { repo: proxy.repo("demo"), cacheDir: p.cache });
+  const third = await build(proj, opts);
   assert.equal(third.artifacts[0]?.cached, true);
   assert.equal(third.artifacts[0]?.digest, web.digest);
   assert.equal(third.artifacts[0]?.pushedBytes, 0);

@@ -131,6 +131,7 @@ test("each lambda's zip holds only the distributions its handler imports", async
     handler: "lambdas/echo.handler",
     digest: echo.digest,
     distributions: echo.distributions,
+    sbom: "echo.zip.spdx.json",
   });
 
   const invoked = await runTug(["invoke", "echo", "--event", '{"a":1}'], { cwd: p.dir, env: p.env });
@@ -554,7 +555,7 @@ test("kill -9 while a lambda zip is written, then rebuild: no temp left, same by
   assert.equal(rebuilt.artifacts[0]?.cached, false);
   assert.deepEqual(
     (await readdir(out)).sort(),
-    ["fn.zip", "fn.zip.json"],
+    ["fn.zip", "fn.zip.json", "fn.zip.spdx.json"],
     "the dead writer's temp files are gone",
   );
   const clean = await runTugJson<{ artifacts: LambdaArtifact[] }>(["build", "--out", join(root, "clean")], {

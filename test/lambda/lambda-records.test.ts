@@ -26,7 +26,7 @@ const good: OutputRecord = {
   digest: `sha256:${HEX}`,
   bytes: 10,
   unpackedBytes: 20,
-  distributions: [{ name: "evil", version: "1.0", wheel: "evil-1.0-py3-none-any.whl" }],
+  distributions: [{ name: "evil", version: "1.0", wheel: "evil-1.0-py3-none-any.whl", sha256: HEX }],
 };
 
 test("an output record with every digest and path well formed is accepted", () => {
@@ -42,6 +42,10 @@ const corrupt: Array<[string, unknown]> = [
   ["an unknown probe kind", { ...good, probes: { "/p/x": "symlink" } }],
   ["a negative size", { ...good, bytes: -1 }],
   ["a distribution that is not one", { ...good, distributions: [{ name: 1 }] }],
+  [
+    "a distribution without its wheel's sha256 (a record from before SBOMs)",
+    { ...good, distributions: [{ name: "evil", version: "1.0", wheel: "evil-1.0-py3-none-any.whl" }] },
+  ],
   ["no files at all", { ...good, files: undefined }],
   ["a string", "sha256:abc"],
 ];

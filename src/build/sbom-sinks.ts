@@ -1,0 +1,99 @@
+// Decorators that attach each published image's SBOMs the OCI 1.1 way: in a layout, the artifact
+// manifests beside the image (index.json lists them untagged); in a registry, pushed by digest and
+// listed in the referrers tag `sha256-<hex>` (the fallback of distribution-spec 1.1, which
+// Debian's docker-registry 2.8 needs: it has no referrers API). Already attached: nothing is sent.
+import type { Engine } from "../engine/engine.ts";
+import { withKeyLock } from "../engine/key-lock.ts";
+import { Limiter } from "../engine/limiter.ts";
+import { sha256 } from "../oci/digest.ts";
+import { readIndexJson } from "../oci/layout.ts";
+import { parseReference } from "../oci/reference.ts";
+import type { IndexManifest } from "../oci/types.ts";
+import { MediaType } from "../oci/types.ts";
+import { imageSbomReferrers } from "../sbom/image-sbom.ts";
+import { referrerImage } from "../sbom/referrer-image.ts";
+import { type ReferrerArtifact, referrersIndex, referrersTag } from "../sbom/referrer-manifest.ts";
+import type { SbomFormat } from "../sbom/sbom-model.ts";
+import type { RegistryAccess } from "./registry-sink.ts";
+import type { Sink } from "./sinks.ts";
+
+interface SbomOptions {
+  format: SbomFormat;
+  engine: Engine;
+}
+
+async function referrersOf(artifact: Parameters<Sink["publish"]>[0], name: string, o: SbomOptions) {
+  return o.engine.timings.step(name, "sbom", async () => ({
+    value: await imageSbomReferrers({ artifact, name, format: o.format, store: o.engine.store }),
+    cached: false,
+  }));
+}
+
+/** `inner` (a layout sink at `dir`), then each platform image's SBOM referrer into the layout. */
+export function layoutSboms(inner: Sink, dir: string, o: SbomOptions): Sink {
+  if (o.format === "none") return inner;
+  const serial = new Limiter(1);
+  return {
+    async publish(artifact, name, tags) {
+      const published = await inner.publish(artifact, name, tags);
+      const referrers = await referrersOf(artifact, name, o);
+      const present = new Set((await readIndexJson(dir)).manifests.map((m) => m.digest));
+      const missing = referrers.filter((r) => !present.has(r.digest));
+      if (missing.length === 0) return published;
+      const { writeLayout } = await import("../oci/layout-write.ts");
+      let written = 0;
+      // The layout sink's lock: index.json is read-modified-written.
+      await serial.run(() =>
+        withKeyLock(o.engine.store.root, `layout-${sha256(dir).slice(7, 23)}`, async () => {
+          for (const r of missing)
+            written += (await writeLayout(dir, referrerImage(r), { tags: [] })).writtenBytes;
+        }),
+      );
+      return { ...published, pushedBytes: published.pushedBytes + written };
+    },
+  };
+}
+
+/** `inner` (a registry sink to `repo`), then each SBOM referrer by digest and in its referrers tag. */
+export function registrySboms(inner: Sink, access: RegistryAccess, repo: string, o: SbomOptions): Sink {
+  if (o.format === "none") return inner;
+  return {
+    async publish(artifact, name, tags) {
+      const published = await inner.publish(artifact, name, tags);
+      const referrers = await referrersOf(artifact, name, o);
+      const target = parseReference(`${repo}/${name}`);
+      const repoRef = { registry: target.registry, repository: target.repository };
+      let pushed = 0;
+      // The image was already there: a referrer this cache recorded attaching is too (no request).
+      const trustRecord = published.pushedBytes === 0;
+      for (const r of referrers) pushed += await attach(r, repoRef, access, o.engine, trustRecord);
+      return { ...published, pushedBytes: published.pushedBytes + pushed };
+    },
+  };
+}
+
+async function attach(
+  r: ReferrerArtifact,
+  repo: { registry: string; repository: string },
+  access: RegistryAccess,
+  engine: Engine,
+  trustRecord: boolean,
+): Promise<number> {
+  const tag = referrersTag(r.manifest.subject.digest);
+  const recordKey = `${repo.registry}/${repo.repository}:${tag}:${r.digest}`;
+  if (trustRecord && (await engine.store.getRecord<boolean>("sbom-attached", recordKey)) === true) return 0;
+  const client = await access.client();
+  const current = await engine.io
+    .run(() => client.manifest(repo, tag))
+    .then((m) => JSON.parse(m.raw.toString("utf8")) as IndexManifest)
+    .catch(() => undefined);
+  if (current?.manifests?.some((m) => m.digest === r.digest)) {
+    await engine.store.putRecord("sbom-attached", recordKey, true);
+    return 0;
+  }
+  const res = await access.push(referrerImage(r), { ...repo, digest: r.digest });
+  const index = Buffer.from(JSON.stringify(referrersIndex(current, r)));
+  await engine.io.run(() => client.putManifest(repo, tag, index, MediaType.ociIndex));
+  await engine.store.putRecord("sbom-attached", recordKey, true);
+  return res.pushedBytes + index.length;
+}

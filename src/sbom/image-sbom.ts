@@ -1,0 +1,113 @@
+import { createWriteStream } from "node:fs";
+import { chmod, mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import tar from "tar-stream";
+import type { CacheStore } from "../engine/cache-store.ts";
+import { hexOf } from "../oci/digest.ts";
+import type { Artifact, Descriptor, Image, Layer, Platform } from "../oci/types.ts";
+import { isIndex, platformString } from "../oci/types.ts";
+import { goBuildInfo, goModulesFromBuildInfo } from "./go-modules.ts";
+import { type ReferrerArtifact, referrerArtifact } from "./referrer-manifest.ts";
+import { sbomDocument } from "./sbom-document.ts";
+import type { SbomFormat, SbomPackage } from "./sbom-model.ts";
+
+// An image's SBOM, one per platform manifest: the manifest digest is the root; the base image
+// (from the org.opencontainers.image.base.* annotations tug writes) and, for a Go entrypoint, the
+// modules its binary's build info names. Module lists are cached per layer digest: a no-op or an
+// edit that keeps the binary's layer reads one record.
+
+const BASE_NAME = "org.opencontainers.image.base.name";
+const BASE_DIGEST = "org.opencontainers.image.base.digest";
+
+/** The SBOM referrers of an artifact: one per platform image, each with that image as subject. */
+export async function imageSbomReferrers(opts: {
+  artifact: Artifact;
+  name: string;
+  format: SbomFormat;
+  store: CacheStore;
+}): Promise<ReferrerArtifact[]> {
+  const { artifact, name, format, store } = opts;
+  if (format === "none") return [];
+  const images: Array<{ image: Image; platform?: Platform }> = isIndex(artifact)
+    ? (await artifact.images()).map((c) => ({
+        image: c.image,
+        ...(c.descriptor.platform ? { platform: c.descriptor.platform } : {}),
+      }))
+    : [{ image: artifact }];
+  return Promise.all(
+    images.map(async ({ image, platform }) => {
+      const [raw, manifest, digest] = await Promise.all([
+        image.rawManifest(),
+        image.manifest(),
+        image.digest(),
+      ]);
+      const packages = [...baseOf(manifest.annotations), ...(await entrypointModules(image, store))];
+      const shown = platform ? `${name} (${platformString(platform)})` : name;
+      const doc = sbomDocument(format, { name: shown, sha256: hexOf(digest), kind: "image" }, packages);
+      const subject: Descriptor = { mediaType: image.mediaType(), digest, size: raw.length };
+      return referrerArtifact(subject, doc?.text ?? "", doc?.mediaType ?? "");
+    }),
+  );
+}
+
+function baseOf(annotations: Record<string, string> | undefined): SbomPackage[] {
+  const name = annotations?.[BASE_NAME];
+  const digest = annotations?.[BASE_DIGEST];
+  if (!name || !digest?.startsWith("sha256:")) return [];
+  return [{ ecosystem: "oci", name, version: digest, sha256: hexOf(digest as `sha256:${string}`) }];
+}
+
+/** The Go modules of the image's entrypoint binary, or none when it is not a Go binary. */
+async function entrypointModules(image: Image, store: CacheStore): Promise<SbomPackage[]> {
+  const entry = (await image.config()).config.Entrypoint?.[0];
+  if (!entry?.startsWith("/")) return [];
+  const path = entry.slice(1);
+  const layers = await image.layers();
+  // The topmost layer that holds the path is the one whose file runs.
+  for (const layer of [...layers].reverse()) {
+    const key = `${await layer.digest()}:${path}`;
+    const cached = await store.getRecord<{ found: boolean; buildInfo: string }>("sbom-go", key);
+    if (cached && typeof cached.found === "boolean" && typeof cached.buildInfo === "string") {
+      if (cached.found) return goModulesFromBuildInfo(cached.buildInfo);
+      continue;
+    }
+    const found = await buildInfoIn(layer, path, store);
+    await store.putRecord("sbom-go", key, { found: found !== undefined, buildInfo: found ?? "" });
+    if (found !== undefined) return goModulesFromBuildInfo(found);
+  }
+  return [];
+}
+
+/** `go version -m` output for `path` in the layer (empty when not a Go binary), or undefined when absent. */
+async function buildInfoIn(layer: Layer, path: string, store: CacheStore): Promise<string | undefined> {
+  const dir = await store.tempPath("sbom");
+  await mkdir(dir, { recursive: true });
+  const out = join(dir, "binary");
+  try {
+    let found = false;
+    const extract = tar.extract();
+    extract.on("entry", (header, stream, next) => {
+      const name = header.name.replace(/^\.?\//, "");
+      if (name === path && header.type === "file") {
+        found = true;
+        pipeline(stream, createWriteStream(out)).then(() => next(), next);
+      } else {
+        stream.on("end", () => next());
+        stream.resume();
+      }
+    });
+    const source = await layer.compressed();
+    const gzip = layer.mediaType().endsWith("gzip");
+    await (gzip ? pipeline(source, createGunzip(), extract) : pipeline(source, extract));
+    if (!found) return undefined;
+    // Not a Go binary (or no go on PATH): the image simply lists no Go modules.
+    // `go version` skips a file without an executable bit.
+    await chmod(out, 0o755);
+    const text = await goBuildInfo(out).catch(() => "");
+    return goModulesFromBuildInfo(text).length > 0 ? text : "";
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
