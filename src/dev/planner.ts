@@ -28,6 +28,7 @@ const DEPENDENCY_FILES: Record<ImageTarget["builder"], string[]> = {
   go: [],
   files: [],
   command: [],
+  python: ["requirements.txt", "pyproject.toml", "uv.lock"],
 };
 
 const IGNORED = /(^|\/)(\.git|node_modules|\.tug)(\/|$)/;
