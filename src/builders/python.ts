@@ -129,7 +129,10 @@ const indexes = new WeakMap<Engine, Map<string, SimpleIndex>>();
 
 function indexFor(engine: Engine, urls: readonly string[]): SimpleIndex {
   let byUrls = indexes.get(engine);
-  if (!byUrls) indexes.set(engine, (byUrls = new Map()));
+  if (!byUrls) {
+    byUrls = new Map();
+    indexes.set(engine, byUrls);
+  }
   const key = urls.join("\n");
   let index = byUrls.get(key);
   if (!index) {
@@ -139,7 +142,8 @@ function indexFor(engine: Engine, urls: readonly string[]): SimpleIndex {
       cacheDir: join(store.root, "python"),
       wheelDir: join(store.root, "blobs", "sha256"),
       // Wheels are CAS blobs: with a shared cache they come from it like layer blobs.
-      fromCache: async (sha) => (store.remote && isSha256Hex(sha) ? store.ensureBlob(`sha256:${sha}`) : false),
+      fromCache: async (sha) =>
+        store.remote && isSha256Hex(sha) ? store.ensureBlob(`sha256:${sha}`) : false,
     });
     byUrls.set(key, index);
   }

@@ -61,7 +61,8 @@ export const FIELD_HELP = {
   pyGlibc: 'python images: the base\'s glibc, the manylinux ceiling for wheels, e.g. "2.36" (default 2.28)',
   pySourceRoots:
     "python images: directories (relative to context) whose files are installed at /app relative to them, e.g. [src]",
-  pyIndexUrl: "python images: the package index (simple API) wheels come from (default PyPI, or TUG_INDEX_URL/PIP_INDEX_URL)",
+  pyIndexUrl:
+    "python images: the package index (simple API) wheels come from (default PyPI, or TUG_INDEX_URL/PIP_INDEX_URL)",
   pyExtraIndexUrls: "python images: more package indexes, searched after index_url",
   run: "command that writes the output directory: a shell string or a list of arguments",
   output: "directory the command writes, relative to context; its contents become the layer",

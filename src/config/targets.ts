@@ -1,9 +1,9 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, posix, relative, resolve } from "node:path";
 import { COMMAND_IGNORE, DEFAULT_IGNORE, type IgnoreSettings } from "../engine/ignore-rules.ts";
-import { PYPI_SIMPLE } from "./lambda-target.ts";
 import { chooseIndexUrls } from "../lambda/python/index-urls.ts";
 import { parseBase } from "./base.ts";
+import { PYPI_SIMPLE } from "./lambda-target.ts";
 import { hostPlatform } from "./platform.ts";
 import type { RawImageTarget } from "./schema.ts";
 import type { Compression, DevConfig, ImageTarget, Platform, TargetCommon } from "./types.ts";
