@@ -264,7 +264,8 @@ export async function makeNodeBase(dir?: string): Promise<Base> {
 }
 
 // Parts of the standard library no service imports: tests, GUI, build configuration, pip.
-const PYTHON_STDLIB_SKIP = /^(test|tests|idlelib|tkinter|turtledemo|ensurepip|lib2to3|site-packages|config-[^/]*|__pycache__)$/;
+const PYTHON_STDLIB_SKIP =
+  /^(test|tests|idlelib|tkinter|turtledemo|ensurepip|lib2to3|site-packages|config-[^/]*|__pycache__)$/;
 
 /**
  * The machine's own `python3`: its binary, its standard library (without tests, GUI and
