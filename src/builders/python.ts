@@ -1,4 +1,5 @@
 import { join, relative, sep } from "node:path";
+import { PYPI_SIMPLE } from "../config/lambda-target.ts";
 import type { PythonImageTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import { DEFAULT_IGNORE } from "../engine/ignore-rules.ts";
@@ -7,6 +8,8 @@ import { scanTree } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
 import { type SimpleIndex, simpleIndex } from "../lambda/python/index-client.ts";
 import { lockedResolution } from "../lambda/python/locked-resolution.ts";
+import type { IndexOption } from "../lambda/python/requirements-file.ts";
+import { indexUrlsWithFileOptions } from "../lambda/python/requirements-indexes.ts";
 import { readRequirementsSource } from "../lambda/python/requirements-source.ts";
 import type { Resolution } from "../lambda/python/resolver.ts";
 import { type Machine, type PythonTarget, parseGlibc } from "../lambda/python/runtime.ts";
@@ -111,17 +114,31 @@ function resolveRequirements(
   engine: Engine,
   target: PythonImageTarget,
   pyTarget: PythonTarget,
-): Promise<Resolution> {
-  if (target.requirements === undefined) return Promise.resolve({ target: pyTarget, distributions: [] });
+): Promise<Resolution & { indexUrls: readonly string[] }> {
+  if (target.requirements === undefined)
+    return Promise.resolve({ target: pyTarget, distributions: [], indexUrls: [] });
   const file = target.requirements;
-  return readRequirementsSource(file, target.where, target.context).then((source) =>
-    lockedResolution({
+  return readRequirementsSource(file, target.where, target.context).then(async (source) => {
+    const urls = indexUrls(target, source.indexOptions ?? []);
+    const resolution = await lockedResolution({
       requirements: source.requirements,
       source,
       target: pyTarget,
-      ctx: { indexUrls: target.indexUrls, index: indexFor(engine, target.indexUrls), store: engine.store },
-    }),
-  );
+      ctx: { indexUrls: urls, index: indexFor(engine, urls), store: engine.store },
+    });
+    return { ...resolution, indexUrls: urls };
+  });
+}
+
+/** `index_url:`/`extra_index_urls:`, the file's `--index-url` lines and the environment, as pip reads them. */
+function indexUrls(target: PythonImageTarget, options: readonly IndexOption[]): string[] {
+  return indexUrlsWithFileOptions({
+    indexUrl: target.indexUrl,
+    extraIndexUrls: target.extraIndexUrls,
+    env: process.env,
+    defaultUrl: PYPI_SIMPLE,
+    options,
+  });
 }
 
 // One index client per engine and index list: its page and metadata caches serve every platform.
@@ -154,9 +171,10 @@ function depsRecipe(
   engine: Engine,
   target: PythonImageTarget,
   platform: Platform,
-  resolution: Resolution,
+  resolution: Resolution & { indexUrls: readonly string[] },
 ): LayerRecipe {
-  const index = indexFor(engine, target.indexUrls);
+  // A wheel's URL and sha256 come with the resolution; the client only fetches and checks it.
+  const index = indexFor(engine, resolution.indexUrls);
   return {
     target: target.name,
     step: `deps ${platform.os}/${platform.architecture}`,

@@ -1,9 +1,7 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, posix, relative, resolve } from "node:path";
 import { COMMAND_IGNORE, DEFAULT_IGNORE, type IgnoreSettings } from "../engine/ignore-rules.ts";
-import { chooseIndexUrls } from "../lambda/python/index-urls.ts";
 import { parseBase } from "./base.ts";
-import { PYPI_SIMPLE } from "./lambda-target.ts";
 import { hostPlatform } from "./platform.ts";
 import type { RawImageTarget } from "./schema.ts";
 import type { Compression, DevConfig, ImageTarget, Platform, TargetCommon } from "./types.ts";
@@ -119,12 +117,8 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
         pythonFullVersion: `${major}.${minor}.${patch ?? 0}`,
         glibc: raw.glibc,
         sourceRoots: raw.source_roots.map((r) => resolve(context, r)),
-        indexUrls: chooseIndexUrls({
-          indexUrl: raw.index_url,
-          extraIndexUrls: raw.extra_index_urls,
-          env: process.env,
-          defaultUrl: PYPI_SIMPLE,
-        }),
+        ...(raw.index_url !== undefined ? { indexUrl: raw.index_url } : {}),
+        extraIndexUrls: raw.extra_index_urls,
       };
     }
     case "command":

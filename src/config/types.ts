@@ -124,8 +124,9 @@ export interface PythonImageTarget extends TargetCommon {
   glibc: string;
   /** Absolute directories whose files land at /app relative to them (like lambdas' python.source_roots). */
   sourceRoots: string[];
-  /** index_url then extra_index_urls, as chosen (with TUG/PIP/UV_INDEX_URL), for the wheel resolver. */
-  indexUrls: string[];
+  /** `index_url:`; the builder picks the indexes with the requirements file's --index-url lines and TUG/PIP/UV_INDEX_URL, as lambdas do. */
+  indexUrl?: string;
+  extraIndexUrls: string[];
 }
 
 export type ImageTarget = GoTarget | NodeTarget | FilesTarget | CommandTarget | PythonImageTarget;

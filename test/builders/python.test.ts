@@ -34,7 +34,8 @@ function pythonTarget(ctx: string, indexUrl: string, t: Partial<PythonImageTarge
     pythonFullVersion: "3.11.0",
     glibc: "2.28",
     sourceRoots: [],
-    indexUrls: [indexUrl],
+    indexUrl,
+    extraIndexUrls: [],
     ...t,
   };
 }
@@ -155,4 +156,14 @@ test("no wheel for the platform: a pip-style error naming the requirement, versi
       return true;
     },
   );
+});
+
+test("an --index-url line in the requirements file is the index, as with pip", async (t) => {
+  const { url, ctx, engine } = await fixture(t);
+  await fs.writeFile(join(ctx, "requirements.txt"), `--index-url ${url}\ngreeter==2.0\n`);
+  const { indexUrl: _, ...target } = pythonTarget(ctx, url);
+  const plan = await builderFor(target).plan({ engine, target, platform: target.platforms[0]! });
+  const wheels = plan.layers[0]?.params.wheels;
+  assert.ok(Array.isArray(wheels) && wheels.length === 1);
+  assert.match(wheels[0] ?? "", /^[0-9a-f]{64} greeter-2\.0-py3-none-any\.whl$/);
 });

@@ -40,7 +40,7 @@ test("a python image normalises: absolute paths, python version, default glibc, 
   assert.equal(target.glibc, "2.28");
   assert.equal(target.requirements, join(dir, "requirements.txt"));
   assert.deepEqual(target.sourceRoots, [join(dir, "src")]);
-  assert.equal(target.indexUrls[0], "https://pypi.example/simple/");
+  assert.equal(target.indexUrl, "https://pypi.example/simple/");
 
   const bare = await fixture(t, { "tug.yaml": PY });
   const noReqs = (await loadProject(join(bare, "tug.yaml"))).targets[0];

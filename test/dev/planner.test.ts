@@ -154,7 +154,7 @@ test("python: a source edit syncs into /app (source roots stripped) and restarts
     pythonFullVersion: "3.11.0",
     glibc: "2.28",
     sourceRoots: ["/ctx/src"],
-    indexUrls: ["https://pypi.org/simple/"],
+    extraIndexUrls: [],
     dev: dev(),
   };
   const plan = planChanges(py, [
