@@ -47,7 +47,11 @@ export const pythonBuilder: Builder = {
         ignore: (p) => NOT_APP.test(p),
         ignoreFiles: target.ignore ?? DEFAULT_IGNORE,
       }),
-      resolveRequirements(engine, target, pyTarget),
+      // A step of its own: index requests show in --timings and the progress view; a lock hit is "cached".
+      engine.timings.step(target.name, `resolve ${platform.os}/${platform.architecture}`, async () => {
+        const r = await resolveRequirements(engine, target, pyTarget);
+        return { value: r, cached: r.fromLock === true || r.distributions.length === 0 };
+      }),
     ]);
     const files = tree.files.filter((f) => f.type !== "dir");
     const names = firstPartyZipNames(
@@ -114,7 +118,7 @@ function resolveRequirements(
   engine: Engine,
   target: PythonImageTarget,
   pyTarget: PythonTarget,
-): Promise<Resolution & { indexUrls: readonly string[] }> {
+): Promise<Resolution & { indexUrls: readonly string[]; fromLock?: boolean }> {
   if (target.requirements === undefined)
     return Promise.resolve({ target: pyTarget, distributions: [], indexUrls: [] });
   const file = target.requirements;
