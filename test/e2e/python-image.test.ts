@@ -10,7 +10,7 @@ import { type Base, makePythonBase } from "../support/bases.ts";
 import { type RecordedRequest, startCountingProxy } from "../support/counting-proxy.ts";
 import { startRegistry } from "../support/registry.ts";
 import { tempDir } from "../support/tmp.ts";
-import { podmanRunDetached, runTool, skopeoInspectRaw, waitForHttp } from "../support/tools.ts";
+import { podmanRun, podmanRunDetached, runTool, skopeoInspectRaw, waitForHttp } from "../support/tools.ts";
 
 // The host's CPython as a base image: made once per file (and cached across runs by bases.ts).
 let pythonBase: ReturnType<typeof makePythonBase> | undefined;
@@ -40,7 +40,12 @@ async function project(
   opts: { extra?: string; baseRef?: string } = {},
 ) {
   const index = await pythonWheelIndex(await tempDir(t, "tug-py-idx-"), [
-    { name: "greeting", version: "1.0", files: { "greeting/__init__.py": 'VALUE = "wheel-one"\n' } },
+    {
+      name: "greeting",
+      version: "1.0",
+      files: { "greeting/__init__.py": 'VALUE = "wheel-one"\ndef main():\n    print("greet", VALUE)\n' },
+      distInfo: { "entry_points.txt": "[console_scripts]\ngreet = greeting:main\n" },
+    },
     { name: "greeting", version: "2.0", files: { "greeting/__init__.py": 'VALUE = "wheel-two"\n' } },
     {
       name: "native",
@@ -98,6 +103,9 @@ test("python service on the host's CPython: serves the wheel's value; an edit pu
   assert.equal(res.status, 200, await box.logs());
   assert.equal(res.body, "wheel-one first-party v1\n");
   await box.stop();
+  // The generated console-script launcher runs in the image with its python3 and PYTHONPATH.
+  const script = await podmanRun(ref(first.digest), [], { entrypoint: "/app/bin/greet" });
+  assert.equal(script.stdout, "greet wheel-one\n", script.stderr);
 
   // A source edit: a new app layer (the last), the same deps layer, and only it and the config go up.
   await writeFile(join(p.dir, "src", "server.py"), SERVER("v2"));

@@ -271,7 +271,7 @@ const PYTHON_STDLIB_SKIP =
  * The machine's own `python3`: its binary, its standard library (without tests, GUI and
  * site-packages) and every library `ldd` lists for the binary and the stdlib's extension
  * modules, all at their host paths (CPython finds its prefix from the binary's real path), plus
- * /usr/local/bin/python3 pointing at it. Env PATH set, no Entrypoint or Cmd. `version` is the
+ * /usr/local/bin/python3 pointing at it, and /usr/bin/env (static busybox). Env PATH set, no Entrypoint or Cmd. `version` is the
  * interpreter's "3.11.7"; `glibc` the host's "2.36".
  */
 export async function makePythonBase(dir?: string): Promise<Base & { version: string; glibc: string }> {
@@ -286,17 +286,22 @@ export async function makePythonBase(dir?: string): Promise<Base & { version: st
   for (const bin of [binary, ...modules])
     for (const l of await sharedLibraries(bin)) libs.set(l.path, l.file);
   const key = await hashFiles(
-    [RECIPE_VERSION, version, ...libs.keys(), ...stdlibFiles],
-    [binary, ...modules, ...libs.values()],
+    [RECIPE_VERSION, version, "env", ...libs.keys(), ...stdlibFiles],
+    [binary, BUSYBOX, ...modules, ...libs.values()],
   );
   const cached = await cachedLayout("python", key, async () => ({
     dirs: [{ path: "/tmp", mode: 0o1777 }],
     files: [
       { from: binary, to: binary, mode: 0o755 },
+      { from: BUSYBOX, to: "/bin/busybox", mode: 0o755 },
       ...stdlibFiles.map((f) => ({ from: f, to: f })),
       ...[...libs].map(([path, file]) => ({ from: file, to: path })),
     ],
-    symlinks: [{ path: "/usr/local/bin/python3", target: binary }],
+    // /usr/bin/env (busybox's applet), as slim Python bases have it: script shebangs use it.
+    symlinks: [
+      { path: "/usr/local/bin/python3", target: binary },
+      { path: "/usr/bin/env", target: "/bin/busybox" },
+    ],
     contents: [{ to: "/etc/passwd", data: "root:x:0:0:root:/root:/bin/sh\n" }],
     config: { env: [PATH] },
   }));
