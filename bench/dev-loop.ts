@@ -536,7 +536,8 @@ async function main(): Promise<void> {
         await dev.stop();
       }
     };
-    const bundle = join(proj, ".tug/dev/web/root/app/index.mjs");
+    // The demo web is "type": "module": src/server.ts bundles to /app/src/server.js.
+    const bundle = join(proj, ".tug/dev/web/root/app/src/server.js");
     await live("node, local", "web", webPort, join(proj, "web/src/greeting.ts"), GREETING, 200, async () => {
       const nodeE0 = await medianOf(10, () => runTool(process.execPath, ["-e", "0"]));
       const service = await medianOf(10, () => nodeServiceStart(bundle));

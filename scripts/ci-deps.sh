@@ -26,6 +26,10 @@ packages=(
 # version as python3, unpacked into a sysroot (python3.X:arm64 cannot be installed beside the
 # amd64 one). Tests find it there (test/support/emulation.ts) and run it with QEMU_LD_PREFIX.
 arm64_root=/opt/tug-test/arm64-python
+# `ci-deps.sh build`: only what README command 1 (building the bundled example) needs.
+if [[ ${1:-} == build ]]; then
+  packages=(golang-go ca-certificates)
+fi
 py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3.11)
 arm64_debs=("python$py-minimal" "libpython$py-minimal" "libpython$py-stdlib" libc6 zlib1g libexpat1)
 
@@ -34,17 +38,19 @@ for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 need_arm64_root=false
-[[ -x $arm64_root/usr/bin/python$py ]] || need_arm64_root=true
+[[ ${1:-} == build || -x $arm64_root/usr/bin/python$py ]] || need_arm64_root=true
 
 if ((${#missing[@]} == 0)) && ! $need_arm64_root; then
-  echo "ci-deps: all ${#packages[@]} packages present, and the arm64 python$py sysroot"
+  echo "ci-deps: all ${#packages[@]} packages present$([[ ${1:-} == build ]] || echo ", and the arm64 python$py sysroot")"
   exit 0
 fi
 
 if [[ $(id -u) != 0 ]]; then
+  # A sudo user (README commands): the same script again as root; a fresh Debian root has no sudo.
+  if command -v sudo >/dev/null; then exec sudo -E bash "$0" "$@"; fi
   wanted="${missing[*]}"
   if $need_arm64_root; then wanted+=" (and the arm64 python$py sysroot $arm64_root)"; fi
-  echo "ci-deps: missing ${wanted}; run as root to install them" >&2
+  echo "ci-deps: missing ${wanted}; run as root (or install sudo) to install them" >&2
   exit 1
 fi
 
@@ -71,8 +77,13 @@ if ((${#missing[@]} > 0)); then
   apt-get update -qq </dev/null
   apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
   # The packages register their binfmt entries on install; an existing install may have them off.
-  update-binfmts --enable qemu-aarch64 || echo "ci-deps: update-binfmts --enable qemu-aarch64 failed (binfmt_misc not mounted?)" >&2
+  if [[ ${1:-} != build ]]; then update-binfmts --enable qemu-aarch64 || echo "ci-deps: update-binfmts --enable qemu-aarch64 failed (binfmt_misc not mounted?)" >&2; fi
 fi
+
+# python3 may have come with this install: the sysroot must be its version.
+py=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo "$py")
+arm64_debs=("python$py-minimal" "libpython$py-minimal" "libpython$py-stdlib" libc6 zlib1g libexpat1)
+[[ ${1:-} == build || -x $arm64_root/usr/bin/python$py ]] || need_arm64_root=true
 
 if $need_arm64_root; then
   echo "ci-deps: unpacking Debian's arm64 python$py into $arm64_root"

@@ -9,6 +9,7 @@ import { adoptLayout, readLayout, writeLayout } from "../oci/layout.ts";
 import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
 import { refuseCredentialsInReference } from "../oci/registry/reference-credentials.ts";
 import { type Artifact, type Image, type Platform, platformString } from "../oci/types.ts";
+import { hostBase } from "./host-base.ts";
 import { selectPlatform } from "./platform-select.ts";
 import type { RegistryAccess } from "./registry-sink.ts";
 import type { BaseResolver, ResolvedBase } from "./target-image.ts";
@@ -64,6 +65,7 @@ async function resolveOne(
   const base = target.base;
   if (base.kind === "scratch") return { image: emptyImage(platform) };
   if (base.kind === "target") throw new Error("tug:// bases are resolved by targetBase");
+  if (base.kind === "host") return hostBase({ engine: opts.engine, target, platform, program: base.program });
   if (base.kind === "layout") {
     const exists = await fs.stat(base.path).then(
       () => true,

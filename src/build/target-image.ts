@@ -15,8 +15,9 @@ import {
   withoutAnnotations,
 } from "../oci/image.ts";
 import { sourceDateEpoch } from "../oci/tar.ts";
-import type { Artifact, Image, Platform } from "../oci/types.ts";
+import { type Artifact, type Image, type Platform, platformString } from "../oci/types.ts";
 import { recordBaseUse, rememberBuiltConfig } from "./base-target.ts";
+import { checkEntrypoint } from "./entrypoint-check.ts";
 import { extraLayerEnv, extraLayerRecipes } from "./extra-layers.ts";
 
 export interface ResolvedBase {
@@ -85,6 +86,11 @@ export async function buildTargetImage(opts: {
         labels: target.labels,
       });
       image = withCreated(image, createdTime());
+      // Cached: every layer's file table came from the cache, no layer was read.
+      await engine.timings.step(target.name, `entrypoint check ${platformString(platform)}`, async () => {
+        const { listedLayers } = await checkEntrypoint({ engine, target, image, platform });
+        return { value: listedLayers, cached: listedLayers === 0 };
+      });
       const annotations: Record<string, string> = {
         ...opts.annotations,
         "org.opencontainers.image.title": target.name,

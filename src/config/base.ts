@@ -8,9 +8,13 @@ export type BaseRef =
   | { kind: "layout"; path: string; tag: string }
   | { kind: "registry"; ref: string }
   /** Another image target of the same tug.yaml, built first in the same run (`tug://NAME`). */
-  | { kind: "target"; name: string };
+  | { kind: "target"; name: string }
+  /** A program of this machine and the libraries it loads (`host:node`): runs offline. */
+  | { kind: "host"; program: string };
 
 const LAYOUT_PREFIX = "oci-layout:";
+const HOST_PREFIX = "host:";
+const PROGRAM = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 
 /** Splits `oci-layout:PATH[:TAG]`: a tag is the text after a ':' that follows the last '/'. */
 function splitLayout(rest: string): { path: string; tag: string | undefined } {
@@ -18,6 +22,17 @@ function splitLayout(rest: string): { path: string; tag: string | undefined } {
   if (colon > rest.lastIndexOf("/") && colon > 0)
     return { path: rest.slice(0, colon), tag: rest.slice(colon + 1) };
   return { path: rest, tag: undefined };
+}
+
+/**
+ * The base when `base:` is unset. A CGO_ENABLED=0 Go binary, files and command outputs start on
+ * scratch. A Node bundle never does, and a registry default (distroless) would make the first
+ * build need the internet (and distroless nodejs has no node on PATH, where the bundle's
+ * `node /app/index.mjs` looks): host:node runs anywhere node runs, offline; a registry
+ * deployment names its Node base (README: Bases).
+ */
+export function defaultBase(builder: "go" | "node" | "files" | "command" | "python"): string {
+  return builder === "node" ? "host:node" : "scratch";
 }
 
 /** Why `s` is not a valid `base:` value; undefined when it is one. */
@@ -32,6 +47,10 @@ export function baseProblem(s: string): string | { what: string; hint: string } 
           hint: "write tug://NAME with NAME an image of this tug.yaml",
         };
   }
+  if (s.startsWith(HOST_PREFIX)) {
+    const program = s.slice(HOST_PREFIX.length);
+    return PROGRAM.test(program) ? undefined : "host: needs a program name on PATH, e.g. host:node";
+  }
   if (s.startsWith(LAYOUT_PREFIX)) {
     const { path, tag } = splitLayout(s.slice(LAYOUT_PREFIX.length));
     if (!path) return "oci-layout: needs a directory, e.g. oci-layout:./bases/busybox:latest";
@@ -45,6 +64,7 @@ export function baseProblem(s: string): string | { what: string; hint: string } 
 export function parseBase(s: string, dir: string): BaseRef {
   if (s === "scratch") return { kind: "scratch" };
   if (s.startsWith(TUG_SCHEME)) return { kind: "target", name: s.slice(TUG_SCHEME.length) };
+  if (s.startsWith(HOST_PREFIX)) return { kind: "host", program: s.slice(HOST_PREFIX.length) };
   if (s.startsWith(LAYOUT_PREFIX)) {
     const { path, tag } = splitLayout(s.slice(LAYOUT_PREFIX.length));
     return { kind: "layout", path: isAbsolute(path) ? path : resolve(dir, path), tag: tag || "latest" };

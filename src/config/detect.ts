@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { TugError } from "../errors.ts";
 import { readBoundedFile } from "../util/bounded-file.ts";
+import { defaultBase, parseBase } from "./base.ts";
 import { displayPath } from "./find.ts";
 import { hostPlatform } from "./platform.ts";
 import type { ImageTarget, Project, TargetCommon } from "./types.ts";
@@ -98,7 +99,15 @@ export async function detectProject(dir: string): Promise<Project> {
     };
   } else if (await exists(join(abs, "package.json"), "file")) {
     const entry = await nodeEntry(abs);
-    target = { ...common("found package.json"), builder: "node", entry, external: [], node: "20" };
+    target = {
+      ...common("found package.json"),
+      base: parseBase(defaultBase("node"), abs),
+      builder: "node",
+      entry,
+      external: [],
+      node: "20",
+      bundle: true,
+    };
   } else {
     target = {
       ...common("no go.mod or package.json: copying files"),

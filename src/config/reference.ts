@@ -28,7 +28,7 @@ export function referenceProblem(s: string): string | undefined {
     return "the part after @ must be a digest like sha256:<64 hex digits>";
   }
   if (REFERENCE.test(name.toLowerCase())) return "repository names must be lowercase";
-  return "expected a reference like docker.io/library/node:20, registry:5000/base@sha256:…, oci-layout:PATH[:TAG] or scratch";
+  return "expected a reference like docker.io/library/node:20, registry:5000/base@sha256:…, oci-layout:PATH[:TAG], host:PROGRAM or scratch";
 }
 
 export function isValidTag(s: string): boolean {

@@ -19,10 +19,12 @@ export const FIELD_HELP = {
   remote: "URL of a shared remote cache",
   builder: "how to build the image: go, node, python, files or command",
   context: "directory the build reads, relative to tug.yaml (default .)",
-  base: "base image: scratch, a registry reference like docker.io/library/node:20, oci-layout:PATH[:TAG], or tug://NAME (another image of this tug.yaml, built first)",
+  base: "base image: scratch, a registry reference like docker.io/library/node:20, oci-layout:PATH[:TAG], tug://NAME (another image of this tug.yaml, built first), or host:PROGRAM (this machine's program and its libraries, e.g. host:node). Default: host:node for the node builder, scratch otherwise",
   platforms: "platforms to build, like linux/amd64 or linux/arm/v7 (default: this machine's linux platform)",
   env: "environment variables set in the image",
   entrypoint: "image entrypoint, as a list of arguments",
+  entrypointCheck:
+    "check at build time that the entrypoint's executable (or cmd's) exists in the image; false when it comes from a volume at run time",
   cmd: "image default command, as a list of arguments",
   workdir: "absolute working directory in the image",
   user: "user (and group) the container runs as, e.g. 65532 or nobody:nogroup",
@@ -52,6 +54,8 @@ export const FIELD_HELP = {
   entry: "entry point bundled by esbuild, relative to context, e.g. src/server.ts",
   external: "packages left out of the bundle and installed from the lockfile instead",
   node: 'Node.js major version the bundle targets, e.g. "20" (default 20)',
+  bundle:
+    "true (default): esbuild bundles entry into one file at the entry's own path under /app; false: ship the sources as they are plus a node_modules layer installed from package-lock.json (npm ci --omit=dev), for apps that cannot be bundled",
   dest: "absolute directory in the image that receives the files",
   pyRequirements:
     "python images: requirements.txt, pyproject.toml or uv.lock relative to context (default requirements.txt when it exists); wheels only",
@@ -223,7 +227,7 @@ const Dev = z
 
 const common = {
   context: z.string().default(".").describe(FIELD_HELP.context),
-  base: checkedString(baseProblem).default("scratch").describe(FIELD_HELP.base),
+  base: checkedString(baseProblem).optional().describe(FIELD_HELP.base),
   platforms: z.array(Platform).min(1).optional().describe(FIELD_HELP.platforms),
   env: StringMap.optional().describe(FIELD_HELP.env),
   entrypoint: Args.optional().describe(FIELD_HELP.entrypoint),
@@ -244,6 +248,7 @@ const common = {
     .describe(FIELD_HELP.ignore),
   layers: z.array(ExtraLayer).optional().describe(FIELD_HELP.imageLayers),
   dev: Dev.optional(),
+  entrypoint_check: z.boolean().default(true).describe(FIELD_HELP.entrypointCheck),
 };
 
 export const GoImage = z.strictObject({
@@ -288,6 +293,7 @@ export const NodeImage = z.strictObject({
     })
     .default("20")
     .describe(FIELD_HELP.node),
+  bundle: z.boolean().default(true).describe(FIELD_HELP.bundle),
 });
 
 export const FilesImage = z.strictObject({

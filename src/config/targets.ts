@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, posix, relative, resolve } from "node:path";
 import { COMMAND_IGNORE, DEFAULT_IGNORE, type IgnoreSettings } from "../engine/ignore-rules.ts";
-import { parseBase } from "./base.ts";
+import { defaultBase, parseBase } from "./base.ts";
 import { hostPlatform } from "./platform.ts";
 import type { RawImageTarget } from "./schema.ts";
 import type { Compression, DevConfig, ImageTarget, Platform, TargetCommon } from "./types.ts";
@@ -51,7 +51,7 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
     name,
     where,
     context,
-    base: parseBase(raw.base, dir),
+    base: parseBase(raw.base ?? defaultBase(raw.builder), dir),
     platforms: raw.platforms ? raw.platforms.map(parsePlatform) : [hostPlatform()],
     env: strings(raw.env),
     ...(raw.entrypoint ? { entrypoint: raw.entrypoint } : {}),
@@ -77,6 +77,7 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
         }
       : {}),
     ...(raw.dev ? { dev: devConfig(raw.dev, dir) } : {}),
+    ...(raw.entrypoint_check === false ? { entrypointCheck: false } : {}),
   };
   switch (raw.builder) {
     case "go":
@@ -98,6 +99,7 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
         entry: relative(context, resolve(context, raw.entry)).split("\\").join("/"),
         external: raw.external,
         node: String(raw.node),
+        bundle: raw.bundle,
       };
     case "files":
       return { ...common, builder: "files", dest: raw.dest };

@@ -38,6 +38,8 @@ export interface TargetCommon {
   layers?: ExtraLayer[];
   /** `tug dev` settings; undefined when the image has no `dev:` block. */
   dev?: DevConfig;
+  /** False: skip the build-time check that the entrypoint's executable is in the image. */
+  entrypointCheck?: boolean;
 }
 
 /** One `layers:` entry: a context directory or file copied to an absolute path in the image. */
@@ -90,6 +92,8 @@ export interface NodeTarget extends TargetCommon {
   external: string[];
   /** Target Node.js version as a string, e.g. "20". */
   node: string;
+  /** False: ship the sources unbundled with a node_modules layer from the lockfile. */
+  bundle: boolean;
 }
 
 export interface FilesTarget extends TargetCommon {

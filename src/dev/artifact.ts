@@ -8,6 +8,7 @@ import { toolIdentity } from "../builders/tool-identity.ts";
 import type { CommandTarget, GoTarget, ImageTarget, NodeTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import { scanTree } from "../engine/source-tree.ts";
+import { bundleOutputFor } from "../node/entry-module.ts";
 import type { Platform } from "../oci/types.ts";
 import type { FileChange } from "./runtime.ts";
 
@@ -27,7 +28,8 @@ export async function devArtifact(
   platform: Platform,
   externals: string[],
 ): Promise<DevArtifact | undefined> {
-  if (target.builder === "node") return nodeArtifact(target, externals);
+  // Unbundled sources reach the running thing by the planner's syncs.
+  if (target.builder === "node") return target.bundle ? nodeArtifact(target, externals) : undefined;
   if (target.builder === "go") return goArtifact(engine, target, platform);
   if (target.builder === "command") return commandArtifact(target, platform);
   return undefined;
@@ -35,13 +37,14 @@ export async function devArtifact(
 
 async function nodeArtifact(target: NodeTarget, externals: string[]): Promise<DevArtifact> {
   const { context } = await import("esbuild");
+  const output = await bundleOutputFor(target.context, target.entry);
   let ctx: BuildContext<ReturnType<typeof bundleOptions>> | undefined;
   return {
     async rebuild() {
       try {
-        ctx ??= await context(bundleOptions(target, externals));
+        ctx ??= await context(bundleOptions(target, externals, output));
         const result = await ctx.rebuild();
-        return [{ path: "/app/index.mjs", kind: "write", data: bundleOutput(result), mode: 0o644 }];
+        return [{ path: `/app/${output.path}`, kind: "write", data: bundleOutput(result), mode: 0o644 }];
       } catch (e) {
         throw esbuildError(e, target);
       }

@@ -1,11 +1,12 @@
 import { stat } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import { selectTargets } from "../build/build.ts";
 import { hostPlatform } from "../config/platform.ts";
 import { ignoreSettings } from "../config/targets.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
 import { TugError } from "../errors.ts";
+import { outsideModuleDirs } from "../go/module-dirs.ts";
 import { localRuntime } from "./local-runtime.ts";
 import type { UpdateReport } from "./report.ts";
 import type { Runtime } from "./runtime.ts";
@@ -90,30 +91,38 @@ export async function dev(project: Project, opts: DevOptions): Promise<DevSessio
       const session = sessions[i]!;
       const context = resolve(target.context);
       let firstSeen: number | undefined;
-      watchers.push(
-        await watch(context, {
-          debounceMs: opts.debounceMs,
-          ignoreFiles: ignoreSettings(target),
-          onFirstEvent: () => {
-            firstSeen ??= performance.now();
-          },
-          onBatch: async (events) => {
-            const at = firstSeen ?? performance.now();
-            firstSeen = undefined;
-            const changes = await Promise.all(
-              events.map(async (e) => {
-                const path = relativeTo(context, e.path);
-                // An editor's temp file created and removed within one batch is no change at all.
-                const st = await stat(e.path).catch(() => undefined);
-                // A directory that exists is no file change: the watcher reports its files.
-                if (st?.isDirectory()) return [];
-                return path && (st || e.deleted) ? [{ path, deleted: !st }] : [];
-              }),
-            );
-            if (changes.flat().length > 0) session.notify(changes.flat(), at);
-          },
-        }),
-      );
+      // A Go build also reads local modules outside its context (`replace => ../shared`, go.work).
+      const roots = [
+        context,
+        ...(target.builder === "go" ? await outsideModuleDirs(context, goListEnv(target)) : []),
+      ];
+      for (const root of roots) {
+        watchers.push(
+          await watch(root, {
+            debounceMs: opts.debounceMs,
+            ignoreFiles: ignoreSettings(target),
+            onFirstEvent: () => {
+              firstSeen ??= performance.now();
+            },
+            onBatch: async (events) => {
+              const at = firstSeen ?? performance.now();
+              firstSeen = undefined;
+              const changes = await Promise.all(
+                events.map(async (e) => {
+                  // Outside the context a path is "../shared/x.go": a rebuild input, never synced.
+                  const path = root === context ? relativeTo(context, e.path) : pathFrom(context, e.path);
+                  // An editor's temp file created and removed within one batch is no change at all.
+                  const st = await stat(e.path).catch(() => undefined);
+                  // A directory that exists is no file change: the watcher reports its files.
+                  if (st?.isDirectory()) return [];
+                  return path && (st || e.deleted) ? [{ path, deleted: !st }] : [];
+                }),
+              );
+              if (changes.flat().length > 0) session.notify(changes.flat(), at);
+            },
+          }),
+        );
+      }
     }
     // Watch first, then start: an edit made while a target starts is queued, not lost.
     await Promise.all(sessions.map((s) => s.start()));
@@ -128,4 +137,15 @@ export async function dev(project: Project, opts: DevOptions): Promise<DevSessio
     },
     stop,
   };
+}
+
+/** `abs` relative to `dir` with "/" separators, "../" included when it lies outside. */
+function pathFrom(dir: string, abs: string): string | undefined {
+  const rel = relative(dir, abs);
+  return rel === "" ? undefined : rel.split(sep).join("/");
+}
+
+/** The environment `go list` runs with for a target: the user's, with the target's build_env. */
+function goListEnv(target: ImageTarget): NodeJS.ProcessEnv {
+  return target.builder === "go" ? { ...process.env, ...(target.buildEnv ?? {}) } : process.env;
 }

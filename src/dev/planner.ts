@@ -1,8 +1,9 @@
-import { join, relative, sep } from "node:path";
+import { join, posix, relative, sep } from "node:path";
 import type { ImageTarget } from "../config/types.ts";
 import { globToRegExp, matchesAny } from "../engine/glob.ts";
 import { IGNORE_FILE_NAMES } from "../engine/ignore-rules.ts";
 import { zipNameOf } from "../lambda/python/source-roots.ts";
+import { CODE_EXTENSIONS } from "../node/entry-module.ts";
 
 /** A changed path, relative to the target's context ('/' separators). */
 export interface Change {
@@ -33,6 +34,8 @@ const DEPENDENCY_FILES: Record<ImageTarget["builder"], string[]> = {
   python: ["requirements.txt", "pyproject.toml", "uv.lock"],
 };
 
+const isCodePath = (path: string) => CODE_EXTENSIONS.has(posix.extname(path));
+
 const IGNORED = /(^|\/)(\.git|node_modules|\.tug)(\/|$)/;
 
 /**
@@ -61,6 +64,11 @@ export function planChanges(target: ImageTarget, changes: Change[]): Plan {
   const sync: Array<Change & { to: string }> = [];
   const unsynced: Change[] = [];
   for (const c of relevant) {
+    // A file outside the context (a Go module reached by `replace`) is an input of the build only.
+    if (c.path.startsWith("../")) {
+      unsynced.push(c);
+      continue;
+    }
     const to = syncTarget(c.path, syncRules, target);
     // A file of a `layers:` entry is copied where that layer puts it (besides any rule above).
     const layered = (target.layers ?? []).flatMap((l) => {
@@ -108,6 +116,10 @@ function syncTarget(
     if (path.startsWith(`${from}/`)) return joinImage(r.to, path.slice(from.length + 1));
   }
   if (rules.length === 0 && target.builder === "files") return joinImage(target.dest, path);
+  // A node image holds the context's files at their paths under /app: all of them unbundled,
+  // the non-code ones beside a bundle (code changes rebuild the bundle instead).
+  if (rules.length === 0 && target.builder === "node" && (!target.bundle || !isCodePath(path)))
+    return joinImage("/app", path);
   // Python sources are the app layer as they are: a copy into /app (source roots stripped) and a
   // restart is the whole update; the deps layer is never touched.
   if (rules.length === 0 && target.builder === "python")

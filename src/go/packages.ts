@@ -92,7 +92,12 @@ export interface GoInputs {
 
 /** Splits the concatenated JSON objects `go list -json` prints. */
 export function parseGoList(text: string): GoPackage[] {
-  const out: GoPackage[] = [];
+  return jsonObjectStream<GoPackage>(text);
+}
+
+/** The concatenated JSON objects of any `go … -json` output (`go list -m -json` too). */
+export function jsonObjectStream<T>(text: string): T[] {
+  const out: T[] = [];
   let depth = 0;
   let start = -1;
   let inString = false;
@@ -105,7 +110,7 @@ export function parseGoList(text: string): GoPackage[] {
     else if (c === "{") {
       if (depth++ === 0) start = i;
     } else if (c === "}" && --depth === 0) {
-      out.push(JSON.parse(text.slice(start, i + 1)) as GoPackage);
+      out.push(JSON.parse(text.slice(start, i + 1)) as T);
     }
   }
   return out;

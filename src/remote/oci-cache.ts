@@ -52,7 +52,7 @@ export function parseOciCacheUrl(url: string): Repo {
   const bad = (why: string) =>
     new TugError({
       what: `invalid OCI remote cache "${url}": ${why}`,
-      hint: "use oci://REGISTRY[:PORT]/REPOSITORY, e.g. oci://ghcr.io/acme/tug-cache; credentials come from `docker login`",
+      hint: "use oci://REGISTRY[:PORT]/REPOSITORY, e.g. oci://ghcr.io/acme/tug-cache; credentials come from `podman login` or `docker login`",
     });
   if (!url.startsWith("oci://")) throw bad("it does not start with oci://");
   const rest = url.slice("oci://".length).replace(/\/+$/, "");
@@ -258,7 +258,7 @@ class OciRemoteCache implements RemoteCache {
 
 /**
  * A remote cache kept in an OCI registry repository, `oci://REGISTRY/REPO`. Credentials
- * (docker's config.json and credential helpers) and plain-HTTP handling come from the registry
+ * (podman auth.json, docker config.json and credential helpers) and plain-HTTP handling come from the registry
  * client; a client built here uses the remote-cache time limits and few retries, so a stalled
  * registry costs seconds rather than a build.
  */

@@ -43,6 +43,7 @@ const node = (d?: Partial<DevConfig>): ImageTarget => ({
   entry: "src/server.ts",
   external: [],
   node: "20",
+  bundle: true,
   dev: dev(d),
 });
 const files = (d?: Partial<DevConfig>): ImageTarget => ({
@@ -120,7 +121,8 @@ test("an edit of an ignore file rebuilds: it changes which files are inputs", ()
 });
 
 test("a file of a layers: entry syncs to where that layer puts it, without rebuilding the artifact", () => {
-  const web = { ...node(), layers: [{ from: "kodata", to: "/var/run/ko" }] };
+  // A Go service (a node image would also ship kodata/ under /app, as an asset).
+  const web = { ...node(), builder: "go", layers: [{ from: "kodata", to: "/var/run/ko" }] } as ImageTarget;
   const plan = planChanges(web, [{ path: "kodata/sub/greeting.txt", deleted: false }]);
   assert.ok(plan.action === "live", JSON.stringify(plan));
   assert.equal(plan.rebuildArtifact, false);
@@ -169,4 +171,44 @@ test("python: a source edit syncs into /app (source roots stripped) and restarts
   ]);
   assert.equal(planChanges(py, [{ path: "reqs/prod.txt", deleted: false }]).action, "rebuild");
   assert.equal(planChanges(py, [{ path: "uv.lock", deleted: false }]).action, "rebuild");
+});
+
+test("a change outside the context (a Go module reached by replace) is rebuilt, never synced", () => {
+  const target = {
+    name: "svc",
+    builder: "go",
+    context: "/p/svc",
+    dev: { sync: [{ from: ".", to: "/app" }] },
+  } as unknown as Parameters<typeof planChanges>[0];
+  const plan = planChanges(target, [{ path: "../shared/greet.go", deleted: false }]);
+  assert.equal(plan.action, "live");
+  assert.ok(plan.action === "live" && plan.rebuildArtifact, "the binary is rebuilt");
+  assert.deepEqual(plan.action === "live" ? plan.sync : [], []);
+});
+
+test("node without sync rules: non-code files sync to /app/PATH, code rebuilds the bundle; bundle: false syncs all", () => {
+  const changes = [
+    { path: "views/index.html", deleted: false },
+    { path: "src/routes.ts", deleted: false },
+    { path: "data/old.json", deleted: true },
+  ];
+  const bundled = planChanges(node(), changes);
+  assert.ok(bundled.action === "live");
+  if (bundled.action !== "live") return;
+  assert.deepEqual(
+    bundled.sync.map((s) => [s.to, s.deleted]),
+    [
+      ["/app/views/index.html", false],
+      ["/app/data/old.json", true],
+    ],
+  );
+  assert.equal(bundled.rebuildArtifact, true, "src/routes.ts is bundled");
+  const sources = planChanges({ ...node(), bundle: false } as ImageTarget, changes);
+  assert.ok(sources.action === "live");
+  if (sources.action !== "live") return;
+  assert.deepEqual(
+    sources.sync.map((s) => s.to),
+    ["/app/views/index.html", "/app/src/routes.ts", "/app/data/old.json"],
+  );
+  assert.equal(sources.rebuildArtifact, false);
 });

@@ -23,7 +23,7 @@ import { freePort } from "../support/tools.ts";
 interface Fixture {
   dir: string;
   cache: string;
-  /** An empty DOCKER_CONFIG: no credentials from the machine running the tests. */
+  /** An empty DOCKER_CONFIG (and podman login dirs): no credentials from the machine running the tests. */
   dockerConfig: string;
 }
 
@@ -37,7 +37,14 @@ async function fixture(t: TestContext, yaml: string): Promise<Fixture> {
 function tug(f: Fixture, args: string[]): Promise<CliResult> {
   return runTug(["build", ...args], {
     cwd: f.dir,
-    env: { TUG_CACHE: f.cache, DOCKER_CONFIG: f.dockerConfig, TUG_REPO: "" },
+    env: {
+      TUG_CACHE: f.cache,
+      DOCKER_CONFIG: f.dockerConfig,
+      XDG_CONFIG_HOME: f.dockerConfig,
+      XDG_RUNTIME_DIR: f.dockerConfig,
+      REGISTRY_AUTH_FILE: "",
+      TUG_REPO: "",
+    },
   });
 }
 

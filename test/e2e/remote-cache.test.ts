@@ -32,7 +32,7 @@ async function checkout(t: TestContext, counter: string): Promise<string> {
     join(dir, "tug.yaml"),
     `images:
   hello: { builder: go, context: ./hello }
-  web: { builder: node, context: ./web, entry: src/server.ts }
+  web: { builder: node, context: ./web, entry: src/server.ts, base: scratch, entrypoint_check: false }
   site: { builder: files, context: ./public, dest: /srv/www }
   gen:
     builder: command

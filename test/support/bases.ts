@@ -10,6 +10,7 @@ import {
   mkdir,
   mkdtemp,
   readdir,
+  readFile,
   realpath,
   rename,
   rm,
@@ -335,4 +336,57 @@ async function sharedLibraries(binary: string): Promise<Array<{ path: string; fi
     if (m?.[1]) out.push({ path: m[1], file: await realpath(m[1]) });
   }
   return out;
+}
+
+/**
+ * An OCI layout at `dir` whose tag `latest` is an image index: the node base for the host's
+ * architecture plus a copy relabelled `otherArch` by `umoci config --architecture`. The copy
+ * still holds the host's node binary, so it must never run: it only lets a multi-platform build
+ * get as far as the other platform's own layers (where, say, a missing native binary is found).
+ */
+export async function makeNodeIndexBase(dir: string, otherArch: string): Promise<Base> {
+  const host = await makeNodeBase(dir);
+  const hostArch = process.arch === "arm64" ? "arm64" : "amd64";
+  await runTool("umoci", [
+    "config",
+    "--image",
+    `${dir}:latest`,
+    "--architecture",
+    otherArch,
+    "--tag",
+    "other",
+  ]);
+  const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as {
+    manifests: Array<{
+      mediaType: string;
+      digest: string;
+      size: number;
+      annotations?: Record<string, string>;
+    }>;
+  };
+  const byTag = (tag: string) => {
+    const m = index.manifests.find((x) => x.annotations?.["org.opencontainers.image.ref.name"] === tag);
+    if (!m) throw new Error(`no ${tag} in ${dir}`);
+    return { mediaType: m.mediaType, digest: m.digest, size: m.size };
+  };
+  const list = `${JSON.stringify({
+    schemaVersion: 2,
+    mediaType: "application/vnd.oci.image.index.v1+json",
+    manifests: [
+      { ...byTag("latest"), platform: { os: "linux", architecture: hostArch } },
+      { ...byTag("other"), platform: { os: "linux", architecture: otherArch } },
+    ],
+  })}`;
+  const hex = createHash("sha256").update(list).digest("hex");
+  await writeFile(join(dir, "blobs", "sha256", hex), list);
+  index.manifests = [
+    {
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      digest: `sha256:${hex}`,
+      size: Buffer.byteLength(list),
+      annotations: { "org.opencontainers.image.ref.name": "latest" },
+    },
+  ];
+  await writeFile(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, ...index }));
+  return host;
 }

@@ -43,7 +43,15 @@ export async function login(f: Fixture, registry: string): Promise<void> {
 export function tug(f: Fixture, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return runTug(["build", ...args], {
     cwd: f.dir,
-    env: { TUG_CACHE: f.cache, DOCKER_CONFIG: f.dockerConfig, TUG_REPO: "", ...env },
+    env: {
+      TUG_CACHE: f.cache,
+      DOCKER_CONFIG: f.dockerConfig,
+      XDG_CONFIG_HOME: f.dockerConfig,
+      XDG_RUNTIME_DIR: f.dockerConfig,
+      REGISTRY_AUTH_FILE: "",
+      TUG_REPO: "",
+      ...env,
+    },
   });
 }
 

@@ -589,3 +589,36 @@ export async function goBuildStatic(srcDir: string, out: string): Promise<string
   });
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// buildah
+
+/**
+ * `buildah bud` of `dockerfile` on `context` in a private store (chroot isolation: no RUN needs
+ * a runtime here), pushed to the OCI layout `out` as `out:latest`, which podman runs as
+ * `oci:OUT:latest`. The store goes when `t` ends.
+ */
+export async function buildahBud(
+  t: TestContext,
+  o: { dockerfile: string; context: string; out: string },
+): Promise<string> {
+  const store = await podmanStore(t);
+  const driver = store.args[store.args.indexOf("--storage-driver") + 1] ?? "vfs";
+  const global = [
+    "--root",
+    join(store.dir, "root"),
+    "--runroot",
+    join(store.dir, "run"),
+    "--storage-driver",
+    driver,
+  ];
+  const tag = `localhost/tug-compare-${randomBytes(4).toString("hex")}:latest`;
+  const opts = { env: store.env, timeoutMs: 600_000 };
+  await runTool(
+    "buildah",
+    [...global, "bud", "--isolation", "chroot", "-f", o.dockerfile, "-t", tag, o.context],
+    opts,
+  );
+  await runTool("buildah", [...global, "push", tag, `oci:${o.out}:latest`], opts);
+  return `oci:${o.out}:latest`;
+}

@@ -1,5 +1,6 @@
 import { TugError } from "../../errors.ts";
 import { redactUrl } from "../../util/redact.ts";
+import { sha256 } from "../digest.ts";
 import { MAX_TOKEN_BYTES } from "../size-limits.ts";
 import type { CredentialSource, Credentials } from "./docker-config.ts";
 import { networkError, RegistryError } from "./errors.ts";
@@ -24,6 +25,8 @@ function atoms(scopes: string[]): Set<string> {
 
 interface CachedToken {
   header: string;
+  /** Which login fetched it: a namespace-scoped login must not reuse another login's token. */
+  login: string;
   atoms: Set<string>;
   expiresAt: number;
 }
@@ -31,13 +34,27 @@ interface CachedToken {
 interface RegistryState {
   /** The challenge `/v2/` answered with; null when the registry needs no auth. */
   challenge?: Promise<Challenge | null>;
-  credentials?: Promise<Credentials | undefined>;
+  /** Credentials by repository: logins may be scoped to a namespace (containers-auth.json). */
+  credentials: Map<string, Promise<Credentials | undefined>>;
   tokens: CachedToken[];
   /** Token requests in flight by scope set, so parallel requests share one fetch. */
   pending: Map<string, Promise<CachedToken>>;
 }
 
 const EXPIRY_MARGIN_MS = 10_000;
+
+/** The repository of the first scope: the one the request is about, whose login applies. */
+function repositoryOf(scopes: string[]): string | undefined {
+  const first = scopes[0];
+  if (!first?.startsWith("repository:")) return undefined;
+  return first.slice("repository:".length, first.lastIndexOf(":"));
+}
+
+/** Identifies a login without keeping its secret in a second place. */
+function loginId(creds: Credentials | undefined): string {
+  if (!creds) return "anonymous";
+  return sha256(JSON.stringify([creds.username ?? "", creds.password ?? "", creds.identityToken ?? ""]));
+}
 
 /**
  * Auth per registry: ping `/v2/` once to learn the scheme, then Basic from stored credentials
@@ -55,20 +72,24 @@ export class Authenticator {
   private of(registry: string): RegistryState {
     let s = this.state.get(registry);
     if (!s) {
-      s = { tokens: [], pending: new Map() };
+      s = { tokens: [], pending: new Map(), credentials: new Map() };
       this.state.set(registry, s);
     }
     return s;
   }
 
-  async hasCredentials(registry: string): Promise<boolean> {
-    return (await this.credentials(registry)) !== undefined;
+  async hasCredentials(registry: string, repository?: string): Promise<boolean> {
+    return (await this.credentials(registry, repository)) !== undefined;
   }
 
-  private credentials(registry: string): Promise<Credentials | undefined> {
+  private credentials(registry: string, repository: string | undefined): Promise<Credentials | undefined> {
     const s = this.of(registry);
-    s.credentials ??= this.credentialSource(registry);
-    return s.credentials;
+    let p = s.credentials.get(repository ?? "");
+    if (!p) {
+      p = this.credentialSource(registry, repository);
+      s.credentials.set(repository ?? "", p);
+    }
+    return p;
   }
 
   private challenge(registry: string): Promise<Challenge | null> {
@@ -138,7 +159,8 @@ export class Authenticator {
     const wanted = atoms(scopes);
     s.tokens = s.tokens.filter((t) => ![...wanted].every((a) => t.atoms.has(a)));
     const extra = challenge.params.scope ? challenge.params.scope.split(" ") : [];
-    if (challenge.scheme === "basic" && !(await this.credentials(registry))) return undefined;
+    if (challenge.scheme === "basic" && !(await this.credentials(registry, repositoryOf(scopes))))
+      return undefined;
     return this.headerFor(registry, challenge, [...new Set([...scopes, ...extra])]);
   }
 
@@ -147,7 +169,7 @@ export class Authenticator {
     challenge: Challenge,
     scopes: string[],
   ): Promise<string | undefined> {
-    const creds = await this.credentials(registry);
+    const creds = await this.credentials(registry, repositoryOf(scopes));
     if (challenge.scheme === "basic") {
       if (!creds?.username || creds.password === undefined) return undefined;
       return `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString("base64")}`;
@@ -156,12 +178,16 @@ export class Authenticator {
     const s = this.of(registry);
     const wanted = atoms(scopes);
     const now = Date.now();
-    const hit = s.tokens.find((t) => t.expiresAt > now && [...wanted].every((a) => t.atoms.has(a)));
+    const login = loginId(creds);
+    const hit = s.tokens.find(
+      (t) => t.login === login && t.expiresAt > now && [...wanted].every((a) => t.atoms.has(a)),
+    );
     if (hit) return hit.header;
-    const key = [...wanted].sort().join(" ");
+    const key = `${login} ${[...wanted].sort().join(" ")}`;
     let pending = s.pending.get(key);
     if (!pending) {
-      pending = this.fetchToken(registry, challenge, scopes, creds).then((token) => {
+      pending = this.fetchToken(registry, challenge, scopes, creds).then((fetched) => {
+        const token = { ...fetched, login };
         s.tokens = s.tokens.filter((t) => t.expiresAt > Date.now());
         s.tokens.push(token);
         return token;
@@ -227,7 +253,7 @@ export class Authenticator {
     challenge: Challenge,
     scopes: string[],
     creds: Credentials | undefined,
-  ): Promise<CachedToken> {
+  ): Promise<Omit<CachedToken, "login">> {
     const url = this.checkedRealm(registry, challenge.params.realm, creds);
     const service = challenge.params.service;
     const headers: Record<string, string> = {};
@@ -260,7 +286,7 @@ export class Authenticator {
           ? `the token service of ${registry} rejected the stored credentials`
           : `registry ${registry} requires credentials`,
         where: `${url.origin}${url.pathname}`,
-        hint: `run \`docker login ${registry}\` (credentials are read from ~/.docker/config.json)`,
+        hint: `run \`podman login ${registry}\` or \`docker login ${registry}\` (tug reads both; see README "Registry logins")`,
         status: res.statusCode,
       });
     }

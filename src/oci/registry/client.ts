@@ -8,7 +8,8 @@ import type { Reference } from "../reference.ts";
 import { MAX_MANIFEST_BYTES } from "../size-limits.ts";
 import { MediaType } from "../types.ts";
 import { Authenticator, repositoryScope } from "./auth.ts";
-import { type CredentialSource, dockerConfigCredentials } from "./docker-config.ts";
+import { registryCredentials } from "./auth-files.ts";
+import type { CredentialSource } from "./docker-config.ts";
 import { networkError, RegistryError } from "./errors.ts";
 import { responseError } from "./response-error.ts";
 import { backoffDelay, DEFAULT_RETRY, type RetryNotice, type RetryPolicy, withRetry } from "./retry.ts";
@@ -18,7 +19,7 @@ import { verifyBuffer, verifyingStream } from "./verify.ts";
 export type Repo = Pick<Reference, "registry" | "repository">;
 
 export interface RegistryClientOptions extends TransportOptions {
-  /** Where logins come from; default: docker's config.json and credential helpers. */
+  /** Where logins come from; default: podman's auth.json files, then docker's config.json (see auth-files.ts). */
   credentials?: CredentialSource;
   retry?: Partial<RetryPolicy>;
   onRetry?: (notice: RetryNotice & { operation: string }) => void;
@@ -69,7 +70,7 @@ export class RegistryClient {
 
   constructor(opts: RegistryClientOptions = {}) {
     this.transport = new Transport(opts);
-    this.auth = new Authenticator(this.transport, opts.credentials ?? dockerConfigCredentials());
+    this.auth = new Authenticator(this.transport, opts.credentials ?? registryCredentials());
     // Retries of one operation end with the HTTP deadline unless the caller says otherwise.
     this.retryPolicy = { ...DEFAULT_RETRY, budgetMs: httpTimeouts().deadlineMs, ...opts.retry };
     this.monolithicMaxBytes = opts.monolithicMaxBytes ?? 8 * 1024 * 1024;
@@ -144,7 +145,10 @@ export class RegistryClient {
           continue;
         }
         // The body is still unread: responseError reads the registry's error from it.
-        throw await responseError(res, { op, hasCredentials: await this.auth.hasCredentials(registry) });
+        throw await responseError(res, {
+          op,
+          hasCredentials: await this.auth.hasCredentials(registry, op.repo.repository),
+        });
       }
       const location = res.headers.location;
       if (
@@ -161,7 +165,10 @@ export class RegistryClient {
         continue;
       }
       if (op.expect.includes(res.statusCode)) return res;
-      throw await responseError(res, { op, hasCredentials: await this.auth.hasCredentials(registry) });
+      throw await responseError(res, {
+        op,
+        hasCredentials: await this.auth.hasCredentials(registry, op.repo.repository),
+      });
     }
   }
 

@@ -8,7 +8,7 @@ const BARE_USERINFO = /^[^/@\s]*@[^@\s]*\//;
 
 /**
  * Image references and repositories never carry credentials (docker has no such syntax; logins
- * live in config.json). One that does is refused with the password hidden, so neither the
+ * live in auth.json or config.json). One that does is refused with the password hidden, so neither the
  * error, nor --json, nor a record repeats it.
  */
 export function refuseCredentialsInReference(input: string, where: string | undefined): void {
@@ -20,6 +20,6 @@ export function refuseCredentialsInReference(input: string, where: string | unde
   throw new TugError({
     what: `image reference ${shown} carries credentials`,
     where,
-    hint: "remove user:password@ from it and log in with `docker login HOST` (tug reads ~/.docker/config.json)",
+    hint: "remove user:password@ from it and log in with `podman login HOST` or `docker login HOST` (tug reads both login files)",
   });
 }

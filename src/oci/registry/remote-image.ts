@@ -160,7 +160,7 @@ export async function resolveDigest(client: RegistryClient, ref: Reference): Pro
   if (!head) {
     throw new TugError({
       what: `image ${formatReference(ref)} not found`,
-      hint: "check the repository name and tag; private images also need `docker login`",
+      hint: "check the repository name and tag; private images also need `podman login` or `docker login`",
     });
   }
   return head.digest ?? (await client.manifest(repo, manifestReference(ref))).digest;

@@ -43,7 +43,7 @@ export async function responseError(
       what: ctx.hasCredentials
         ? `registry ${op.repo.registry} rejected the stored credentials (${op.operation})`
         : `registry ${op.repo.registry} requires authentication (${op.operation})`,
-      hint: `run \`docker login ${op.repo.registry}\`, or add credentials for it to ~/.docker/config.json ($DOCKER_CONFIG)`,
+      hint: `run \`podman login ${op.repo.registry}\` or \`docker login ${op.repo.registry}\` (tug reads $REGISTRY_AUTH_FILE, containers/auth.json, then ~/.docker/config.json)`,
     });
   }
   if (status === 403) {
@@ -59,7 +59,7 @@ export async function responseError(
     return new RegistryError({
       ...base,
       what: `image ${op.repo.registry}/${op.repo.repository} not found (${op.operation})`,
-      hint: "check the repository name and the tag or digest; private images also need `docker login`",
+      hint: "check the repository name and the tag or digest; private images also need `podman login` or `docker login`",
     });
   }
   if (status === 400 && code === "DIGEST_INVALID") {

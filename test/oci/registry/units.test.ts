@@ -3,7 +3,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { isTugError } from "../../../src/errors.ts";
-import { dockerConfigCredentials, normalizeAuthKey } from "../../../src/oci/registry/docker-config.ts";
+import { dockerConfigCredentials, normalizeAuthKey } from "../../../src/oci/registry/auth-files.ts";
 import { RegistryError } from "../../../src/oci/registry/errors.ts";
 import { allSettledOrThrow, limiter } from "../../../src/oci/registry/limit.ts";
 import { backoffDelay, DEFAULT_RETRY, withRetry } from "../../../src/oci/registry/retry.ts";
