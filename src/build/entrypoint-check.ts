@@ -116,5 +116,7 @@ function baseHint(target: ImageTarget, argv0: string): string {
   const base = target.base.kind === "scratch" ? "scratch" : "the base";
   if (target.builder === "node")
     return `${base} has no node on PATH: pick a base with node, e.g. base: docker.io/library/node:${target.node}-slim or cgr.dev/chainguard/node (or your registry's copy), or base: host:node to use this machine's node`;
+  if (target.builder === "python")
+    return `${base} has no ${argv0}: pick a base with CPython ${target.python.join(".")}, e.g. base: docker.io/library/python:${target.python.join(".")}-slim (or your registry's copy)`;
   return `${base} has no ${argv0}: pick a base that has it, or fix entrypoint/cmd`;
 }

@@ -4,12 +4,14 @@ import { commandBuilder } from "./command.ts";
 import { filesBuilder } from "./files.ts";
 import { goBuilder } from "./go.ts";
 import { nodeBuilder } from "./node.ts";
+import { pythonBuilder } from "./python.ts";
 
 const builders: Record<ImageTarget["builder"], Builder> = {
   go: goBuilder,
   node: nodeBuilder,
   files: filesBuilder,
   command: commandBuilder,
+  python: pythonBuilder,
 };
 
 export function builderFor(target: ImageTarget): Builder {

@@ -31,7 +31,7 @@ function splitLayout(rest: string): { path: string; tag: string | undefined } {
  * `node /app/index.mjs` looks): host:node runs anywhere node runs, offline; a registry
  * deployment names its Node base (README: Bases).
  */
-export function defaultBase(builder: "go" | "node" | "files" | "command"): string {
+export function defaultBase(builder: "go" | "node" | "files" | "command" | "python"): string {
   return builder === "node" ? "host:node" : "scratch";
 }
 

@@ -17,7 +17,7 @@ export const FIELD_HELP = {
   images: "container images to build, by name",
   cache: "cache settings",
   remote: "URL of a shared remote cache",
-  builder: "how to build the image: go, node, files or command",
+  builder: "how to build the image: go, node, python, files or command",
   context: "directory the build reads, relative to tug.yaml (default .)",
   base: "base image: scratch, a registry reference like docker.io/library/node:20, oci-layout:PATH[:TAG], tug://NAME (another image of this tug.yaml, built first), or host:PROGRAM (this machine's program and its libraries, e.g. host:node). Default: host:node for the node builder, scratch otherwise",
   platforms: "platforms to build, like linux/amd64 or linux/arm/v7 (default: this machine's linux platform)",
@@ -57,6 +57,17 @@ export const FIELD_HELP = {
   bundle:
     "true (default): esbuild bundles entry into one file at the entry's own path under /app; false: ship the sources as they are plus a node_modules layer installed from package-lock.json (npm ci --omit=dev), for apps that cannot be bundled",
   dest: "absolute directory in the image that receives the files",
+  pyRequirements:
+    "python images: requirements.txt, pyproject.toml or uv.lock relative to context (default requirements.txt when it exists); wheels only",
+  pyModule: "python images: module the entrypoint runs as python3 -m MODULE",
+  pyCommand: "python images: entrypoint as a list of arguments, instead of module",
+  pyVersion: 'python images: the CPython the base runs, "3.11" or "3.11.9"; wheel tags and markers follow it',
+  pyGlibc: 'python images: the base\'s glibc, the manylinux ceiling for wheels, e.g. "2.36" (default 2.28)',
+  pySourceRoots:
+    "python images: directories (relative to context) whose files are installed at /app relative to them, e.g. [src]",
+  pyIndexUrl:
+    "python images: the package index (simple API) wheels come from (default PyPI, or TUG_INDEX_URL/PIP_INDEX_URL)",
+  pyExtraIndexUrls: "python images: more package indexes, searched after index_url",
   run: "command that writes the output directory: a shell string or a list of arguments",
   output: "directory the command writes, relative to context; its contents become the layer",
   inputs:
@@ -302,7 +313,43 @@ export const CommandImage = z.strictObject({
   inputs: z.array(relativePath("inputs")).min(1).default(["."]).describe(FIELD_HELP.inputs),
 });
 
-export const BUILDERS = { go: GoImage, node: NodeImage, files: FilesImage, command: CommandImage } as const;
+export const PythonImage = z
+  .strictObject({
+    builder: z.literal("python").describe(FIELD_HELP.builder),
+    ...common,
+    requirements: relativePath("requirements").optional().describe(FIELD_HELP.pyRequirements),
+    module: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, {
+        error: "expected a dotted Python module name like app.main",
+      })
+      .optional()
+      .describe(FIELD_HELP.pyModule),
+    command: Args.min(1).optional().describe(FIELD_HELP.pyCommand),
+    python_version: z
+      .string()
+      .regex(/^3\.[0-9]+(\.[0-9]+)?$/, { error: 'expected a CPython version like "3.11" or "3.11.9"' })
+      .describe(FIELD_HELP.pyVersion),
+    glibc: z
+      .string()
+      .regex(/^2\.[0-9]+$/, { error: 'expected a glibc version like "2.36"' })
+      .default("2.28")
+      .describe(FIELD_HELP.pyGlibc),
+    source_roots: z.array(relativePath("source_roots")).default([]).describe(FIELD_HELP.pySourceRoots),
+    index_url: z.string().min(1).optional().describe(FIELD_HELP.pyIndexUrl),
+    extra_index_urls: z.array(z.string().min(1)).default([]).describe(FIELD_HELP.pyExtraIndexUrls),
+  })
+  .refine((t) => (t.module === undefined) !== (t.command === undefined), {
+    error: "set exactly one of module: (runs python3 -m MODULE) and command: (a list of arguments)",
+  });
+
+export const BUILDERS = {
+  go: GoImage,
+  node: NodeImage,
+  files: FilesImage,
+  command: CommandImage,
+  python: PythonImage,
+} as const;
 export type BuilderName = keyof typeof BUILDERS;
 
 export const ImageTargetSchema = z.discriminatedUnion("builder", [
@@ -310,6 +357,7 @@ export const ImageTargetSchema = z.discriminatedUnion("builder", [
   NodeImage,
   FilesImage,
   CommandImage,
+  PythonImage,
 ]);
 
 export const PythonSettings = z

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { isAbsolute, posix, relative, resolve } from "node:path";
 import { COMMAND_IGNORE, DEFAULT_IGNORE, type IgnoreSettings } from "../engine/ignore-rules.ts";
 import { defaultBase, parseBase } from "./base.ts";
@@ -102,6 +103,26 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
       };
     case "files":
       return { ...common, builder: "files", dest: raw.dest };
+    case "python": {
+      const [major, minor, patch] = raw.python_version.split(".").map(Number) as [number, number, number?];
+      const requirements = raw.requirements ?? "requirements.txt";
+      return {
+        ...common,
+        builder: "python",
+        // The default file is optional (a service without dependencies); a named one must exist.
+        ...(raw.requirements !== undefined || existsSync(resolve(context, requirements))
+          ? { requirements: resolve(context, requirements) }
+          : {}),
+        ...(raw.module !== undefined ? { module: raw.module } : {}),
+        ...(raw.command !== undefined ? { command: raw.command } : {}),
+        python: [major, minor],
+        pythonFullVersion: `${major}.${minor}.${patch ?? 0}`,
+        glibc: raw.glibc,
+        sourceRoots: raw.source_roots.map((r) => resolve(context, r)),
+        ...(raw.index_url !== undefined ? { indexUrl: raw.index_url } : {}),
+        extraIndexUrls: raw.extra_index_urls,
+      };
+    }
     case "command":
       return {
         ...common,

@@ -114,7 +114,26 @@ export interface CommandTarget extends TargetCommon {
   inputs: string[];
 }
 
-export type ImageTarget = GoTarget | NodeTarget | FilesTarget | CommandTarget;
+export interface PythonImageTarget extends TargetCommon {
+  builder: "python";
+  /** Absolute path of the requirements source (requirements.txt, pyproject.toml or uv.lock); undefined: no dependencies. */
+  requirements?: string;
+  /** `python -m MODULE`; exactly one of module and command is set. */
+  module?: string;
+  command?: string[];
+  /** CPython the base runs: [major, minor] and the full release markers see ("3.11.0" when only "3.11" is given). */
+  python: readonly [number, number];
+  pythonFullVersion: string;
+  /** Highest glibc of the base: manylinux wheels above it are not installable. */
+  glibc: string;
+  /** Absolute directories whose files land at /app relative to them (like lambdas' python.source_roots). */
+  sourceRoots: string[];
+  /** `index_url:`; the builder picks the indexes with the requirements file's --index-url lines and TUG/PIP/UV_INDEX_URL, as lambdas do. */
+  indexUrl?: string;
+  extraIndexUrls: string[];
+}
+
+export type ImageTarget = GoTarget | NodeTarget | FilesTarget | CommandTarget | PythonImageTarget;
 
 export interface Project {
   /** Absolute path of tug.yaml; undefined for a zero-config project. */

@@ -1,7 +1,8 @@
-import { posix } from "node:path";
+import { join, posix, relative, sep } from "node:path";
 import type { ImageTarget } from "../config/types.ts";
 import { globToRegExp, matchesAny } from "../engine/glob.ts";
 import { IGNORE_FILE_NAMES } from "../engine/ignore-rules.ts";
+import { zipNameOf } from "../lambda/python/source-roots.ts";
 import { CODE_EXTENSIONS } from "../node/entry-module.ts";
 
 /** A changed path, relative to the target's context ('/' separators). */
@@ -30,6 +31,7 @@ const DEPENDENCY_FILES: Record<ImageTarget["builder"], string[]> = {
   go: [],
   files: [],
   command: [],
+  python: ["requirements.txt", "pyproject.toml", "uv.lock"],
 };
 
 const isCodePath = (path: string) => CODE_EXTENSIONS.has(posix.extname(path));
@@ -45,7 +47,11 @@ export function planChanges(target: ImageTarget, changes: Change[]): Plan {
   const relevant = changes.filter((c) => !IGNORED.test(c.path) && !isCommandOutput(target, c.path));
   if (relevant.length === 0) return { action: "none" };
   const dev = target.dev;
-  const fallBack = [...(dev?.fallBackOn ?? []), ...DEPENDENCY_FILES[target.builder]];
+  const fallBack = [
+    ...(dev?.fallBackOn ?? []),
+    ...DEPENDENCY_FILES[target.builder],
+    ...requirementsFile(target),
+  ];
   // New ignore rules change which files are inputs: only a rebuild ships exactly the new set.
   const rules = relevant.find((c) => IGNORE_FILE_NAMES.has(c.path.split("/").pop()!));
   if (rules)
@@ -114,7 +120,18 @@ function syncTarget(
   // the non-code ones beside a bundle (code changes rebuild the bundle instead).
   if (rules.length === 0 && target.builder === "node" && (!target.bundle || !isCodePath(path)))
     return joinImage("/app", path);
+  // Python sources are the app layer as they are: a copy into /app (source roots stripped) and a
+  // restart is the whole update; the deps layer is never touched.
+  if (rules.length === 0 && target.builder === "python")
+    return joinImage("/app", zipNameOf(join(target.context, path), target.context, target.sourceRoots));
   return undefined;
+}
+
+/** A python target's requirements file, relative to its context: a change there means new wheels. */
+function requirementsFile(target: ImageTarget): string[] {
+  if (target.builder !== "python" || target.requirements === undefined) return [];
+  const rel = relative(target.context, target.requirements).split(sep).join("/");
+  return rel.startsWith("..") ? [] : [rel];
 }
 
 /** Where a context file lands through one `layers:` entry; undefined when it is not under `from`. */

@@ -158,7 +158,7 @@ test("duplicate keys are reported at the second one", async (t) => {
 
 test("an unknown builder names the choices and points at the value", async (t) => {
   const e = await loadError(t, EXAMPLE.replace("builder: node", "builder: rust"));
-  assert.equal(e.what, 'unknown builder "rust"; expected one of go, node, files, command');
+  assert.equal(e.what, 'unknown builder "rust"; expected one of go, node, files, command, python');
   assert.match(e.where ?? "", /^images\.web\.builder \(.*tug\.yaml:8:14\)$/);
   assert.ok(e.hint);
 });

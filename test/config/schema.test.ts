@@ -18,6 +18,6 @@ test("the JSON Schema describes builders and rejects unknown keys", () => {
   assert.equal(schema.additionalProperties, false);
   assert.deepEqual(
     schema.properties.images.additionalProperties.oneOf.map((o) => o.properties.builder.const),
-    ["go", "node", "files", "command"],
+    ["go", "node", "files", "command", "python"],
   );
 });

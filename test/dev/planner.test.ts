@@ -146,6 +146,33 @@ test("a file of a layers: entry syncs to where that layer puts it, without rebui
   assert.ok(other.action === "live" && other.rebuildArtifact && other.sync.length === 0);
 });
 
+test("python: a source edit syncs into /app (source roots stripped) and restarts; requirements rebuild", () => {
+  const py: ImageTarget = {
+    ...common,
+    builder: "python",
+    requirements: "/ctx/reqs/prod.txt",
+    module: "server",
+    python: [3, 11],
+    pythonFullVersion: "3.11.0",
+    glibc: "2.28",
+    sourceRoots: ["/ctx/src"],
+    extraIndexUrls: [],
+    dev: dev(),
+  };
+  const plan = planChanges(py, [
+    { path: "src/pkg/views.py", deleted: false },
+    { path: "tools/x.py", deleted: true },
+  ]);
+  assert.equal(plan.action, "live");
+  assert.ok(plan.action === "live" && !plan.rebuildArtifact && plan.restart);
+  assert.deepEqual(plan.action === "live" && plan.sync.map((s) => [s.to, s.deleted]), [
+    ["/app/pkg/views.py", false],
+    ["/app/tools/x.py", true],
+  ]);
+  assert.equal(planChanges(py, [{ path: "reqs/prod.txt", deleted: false }]).action, "rebuild");
+  assert.equal(planChanges(py, [{ path: "uv.lock", deleted: false }]).action, "rebuild");
+});
+
 test("a change outside the context (a Go module reached by replace) is rebuilt, never synced", () => {
   const target = {
     name: "svc",

@@ -264,6 +264,63 @@ export async function makeNodeBase(dir?: string): Promise<Base> {
   return deliver(cached, dir);
 }
 
+// Parts of the standard library no service imports: tests, GUI, build configuration, pip.
+const PYTHON_STDLIB_SKIP =
+  /^(test|tests|idlelib|tkinter|turtledemo|ensurepip|lib2to3|site-packages|config-[^/]*|__pycache__)$/;
+
+/**
+ * The machine's own `python3`: its binary, its standard library (without tests, GUI and
+ * site-packages) and every library `ldd` lists for the binary and the stdlib's extension
+ * modules, all at their host paths (CPython finds its prefix from the binary's real path), plus
+ * /usr/local/bin/python3 pointing at it, and /usr/bin/env (static busybox). Env PATH set, no Entrypoint or Cmd. `version` is the
+ * interpreter's "3.11.7"; `glibc` the host's "2.36".
+ */
+export async function makePythonBase(dir?: string): Promise<Base & { version: string; glibc: string }> {
+  const probe = await runTool("python3", [
+    "-c",
+    "import os, platform, sys, sysconfig; print(os.path.realpath(sys.executable)); print(sysconfig.get_paths()['stdlib']); print(platform.python_version()); print(platform.libc_ver()[1])",
+  ]);
+  const [binary = "", stdlib = "", version = "", glibc = ""] = probe.stdout.trim().split("\n");
+  const stdlibFiles = await filesUnder(stdlib, (name) => PYTHON_STDLIB_SKIP.test(name));
+  const modules = stdlibFiles.filter((f) => f.endsWith(".so"));
+  const libs = new Map<string, string>();
+  for (const bin of [binary, ...modules])
+    for (const l of await sharedLibraries(bin)) libs.set(l.path, l.file);
+  const key = await hashFiles(
+    [RECIPE_VERSION, version, "env", ...libs.keys(), ...stdlibFiles],
+    [binary, BUSYBOX, ...modules, ...libs.values()],
+  );
+  const cached = await cachedLayout("python", key, async () => ({
+    dirs: [{ path: "/tmp", mode: 0o1777 }],
+    files: [
+      { from: binary, to: binary, mode: 0o755 },
+      { from: BUSYBOX, to: "/bin/busybox", mode: 0o755 },
+      ...stdlibFiles.map((f) => ({ from: f, to: f })),
+      ...[...libs].map(([path, file]) => ({ from: file, to: path })),
+    ],
+    // /usr/bin/env (busybox's applet), as slim Python bases have it: script shebangs use it.
+    symlinks: [
+      { path: "/usr/local/bin/python3", target: binary },
+      { path: "/usr/bin/env", target: "/bin/busybox" },
+    ],
+    contents: [{ to: "/etc/passwd", data: "root:x:0:0:root:/root:/bin/sh\n" }],
+    config: { env: [PATH] },
+  }));
+  return { ...(await deliver(cached, dir)), version, glibc };
+}
+
+/** Regular files under `root` (absolute paths, sorted), skipping directories whose name `skip` matches. */
+async function filesUnder(root: string, skip: (name: string) => boolean): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(root, { withFileTypes: true })) {
+    const p = join(root, e.name);
+    if (e.isDirectory()) {
+      if (!skip(e.name)) out.push(...(await filesUnder(p, skip)));
+    } else if (e.isFile() && !e.name.endsWith(".pyc")) out.push(p);
+  }
+  return out.sort();
+}
+
 /** `path` is where the binary looks for the library, `file` the real file behind it on this host. */
 async function sharedLibraries(binary: string): Promise<Array<{ path: string; file: string }>> {
   const r = await runTool("ldd", [binary], { allowFailure: true });

@@ -1,0 +1,209 @@
+import { join, relative, sep } from "node:path";
+import { PYPI_SIMPLE } from "../config/lambda-target.ts";
+import type { PythonImageTarget } from "../config/types.ts";
+import type { Engine } from "../engine/engine.ts";
+import { DEFAULT_IGNORE } from "../engine/ignore-rules.ts";
+import type { LayerRecipe } from "../engine/layer-action.ts";
+import { scanTree } from "../engine/source-tree.ts";
+import { TugError } from "../errors.ts";
+import { type SimpleIndex, simpleIndex } from "../lambda/python/index-client.ts";
+import { lockedResolution } from "../lambda/python/locked-resolution.ts";
+import type { IndexOption } from "../lambda/python/requirements-file.ts";
+import { indexUrlsWithFileOptions } from "../lambda/python/requirements-indexes.ts";
+import { readRequirementsSource } from "../lambda/python/requirements-source.ts";
+import type { Resolution } from "../lambda/python/resolver.ts";
+import { type Machine, type PythonTarget, parseGlibc } from "../lambda/python/runtime.ts";
+import { firstPartyZipNames } from "../lambda/python/source-roots.ts";
+import { cachedWheelTable, WheelFile } from "../lambda/python/wheel-table.ts";
+import type { LayerEntry } from "../oci/tar.ts";
+import type { Platform } from "../oci/types.ts";
+import { isSha256Hex } from "../util/sha256-hex.ts";
+import type { Builder } from "./builder.ts";
+import { installEntries, SITE_PACKAGES } from "./python-install.ts";
+
+const MACHINES: Readonly<Record<string, { machine: Machine; arch: "x86_64" | "arm64" }>> = {
+  amd64: { machine: "x86_64", arch: "x86_64" },
+  arm64: { machine: "aarch64", arch: "arm64" },
+};
+
+// What a Python service tree holds that is never part of the app: bytecode of the host's
+// Python and virtualenvs (the deps layer stands for those).
+const NOT_APP = /(^|\/)(__pycache__|\.venv|venv|\.tox|\.mypy_cache|\.pytest_cache)$|\.py[co]$/;
+
+/**
+ * `python`: wheels resolved for each platform (the lambdas' resolver, tags and index client)
+ * installed into /app/site-packages as pip --target does, in a deps layer keyed by the
+ * resolution (wheel sha256s) and the platform, so a source edit never rebuilds or re-pushes it;
+ * then the first-party files under /app (source roots stripped) in the app layer.
+ */
+export const pythonBuilder: Builder = {
+  async plan({ engine, target, platform }) {
+    if (target.builder !== "python") throw new Error("python builder given another target");
+    const pyTarget = pythonTarget(target, platform);
+    const [tree, resolution] = await Promise.all([
+      scanTree(target.context, {
+        statCache: engine.statCache,
+        where: target.where,
+        ignore: (p) => NOT_APP.test(p),
+        ignoreFiles: target.ignore ?? DEFAULT_IGNORE,
+      }),
+      // A step of its own: index requests show in --timings and the progress view; a lock hit is "cached".
+      engine.timings.step(target.name, `resolve ${platform.os}/${platform.architecture}`, async () => {
+        const r = await resolveRequirements(engine, target, pyTarget);
+        return { value: r, cached: r.fromLock === true || r.distributions.length === 0 };
+      }),
+    ]);
+    const files = tree.files.filter((f) => f.type !== "dir");
+    const names = firstPartyZipNames(
+      files.map((f) => f.abs),
+      target.context,
+      target.sourceRoots,
+      target.where,
+    );
+    const layers: LayerRecipe[] = [];
+    if (resolution.distributions.length > 0) layers.push(depsRecipe(engine, target, platform, resolution));
+    layers.push({
+      target: target.name,
+      step: `app ${platform.os}/${platform.architecture}`,
+      kind: "python-app",
+      version: 1,
+      params: {
+        sourceRoots: target.sourceRoots.map((r) => relative(target.context, r).split(sep).join("/")),
+      },
+      trees: { context: tree.files },
+      produce: async () => ({
+        entries: files.map(
+          (f): LayerEntry => ({
+            path: `app/${names.get(f.abs) ?? f.path}`,
+            ...(f.type === "symlink"
+              ? { type: "symlink", mode: 0o777, linkname: f.linkname }
+              : { type: "file", mode: f.executable ? 0o755 : 0o644, size: f.size, source: f.abs }),
+          }),
+        ),
+      }),
+    });
+    return {
+      layers,
+      config: {
+        entrypoint: target.module ? ["python3", "-m", target.module] : (target.command ?? []),
+        workdir: "/app",
+        env: { PYTHONPATH: `/${SITE_PACKAGES}:/app`, PYTHONUNBUFFERED: "1" },
+      },
+    };
+  },
+};
+
+/** What the resolver needs to know of the image's interpreter on one platform. */
+export function pythonTarget(target: PythonImageTarget, platform: Platform): PythonTarget {
+  const m = platform.os === "linux" ? MACHINES[platform.architecture] : undefined;
+  if (!m) {
+    throw new TugError({
+      what: `builder python cannot pick wheels for ${platform.os}/${platform.architecture}`,
+      where: target.where,
+      hint: "python images are built for linux/amd64 and linux/arm64 (manylinux wheels)",
+    });
+  }
+  return {
+    runtime: `python${target.python[0]}.${target.python[1]}`,
+    arch: m.arch,
+    machine: m.machine,
+    python: target.python,
+    fullVersion: target.pythonFullVersion,
+    glibc: parseGlibc(target.glibc, target.where),
+    os: `the base image (glibc ${target.glibc})`,
+  };
+}
+
+function resolveRequirements(
+  engine: Engine,
+  target: PythonImageTarget,
+  pyTarget: PythonTarget,
+): Promise<Resolution & { indexUrls: readonly string[]; fromLock?: boolean }> {
+  if (target.requirements === undefined)
+    return Promise.resolve({ target: pyTarget, distributions: [], indexUrls: [] });
+  const file = target.requirements;
+  return readRequirementsSource(file, target.where, target.context).then(async (source) => {
+    const urls = indexUrls(target, source.indexOptions ?? []);
+    const resolution = await lockedResolution({
+      requirements: source.requirements,
+      source,
+      target: pyTarget,
+      ctx: { indexUrls: urls, index: indexFor(engine, urls), store: engine.store },
+    });
+    return { ...resolution, indexUrls: urls };
+  });
+}
+
+/** `index_url:`/`extra_index_urls:`, the file's `--index-url` lines and the environment, as pip reads them. */
+function indexUrls(target: PythonImageTarget, options: readonly IndexOption[]): string[] {
+  return indexUrlsWithFileOptions({
+    indexUrl: target.indexUrl,
+    extraIndexUrls: target.extraIndexUrls,
+    env: process.env,
+    defaultUrl: PYPI_SIMPLE,
+    options,
+  });
+}
+
+// One index client per engine and index list: its page and metadata caches serve every platform.
+const indexes = new WeakMap<Engine, Map<string, SimpleIndex>>();
+
+function indexFor(engine: Engine, urls: readonly string[]): SimpleIndex {
+  let byUrls = indexes.get(engine);
+  if (!byUrls) {
+    byUrls = new Map();
+    indexes.set(engine, byUrls);
+  }
+  const key = urls.join("\n");
+  let index = byUrls.get(key);
+  if (!index) {
+    const store = engine.store;
+    index = simpleIndex({
+      urls,
+      cacheDir: join(store.root, "python"),
+      wheelDir: join(store.root, "blobs", "sha256"),
+      // Wheels are CAS blobs: with a shared cache they come from it like layer blobs.
+      fromCache: async (sha) =>
+        store.remote && isSha256Hex(sha) ? store.ensureBlob(`sha256:${sha}`) : false,
+    });
+    byUrls.set(key, index);
+  }
+  return index;
+}
+
+function depsRecipe(
+  engine: Engine,
+  target: PythonImageTarget,
+  platform: Platform,
+  resolution: Resolution & { indexUrls: readonly string[] },
+): LayerRecipe {
+  // A wheel's URL and sha256 come with the resolution; the client only fetches and checks it.
+  const index = indexFor(engine, resolution.indexUrls);
+  return {
+    target: target.name,
+    step: `deps ${platform.os}/${platform.architecture}`,
+    kind: "python-deps",
+    version: 1,
+    // The wheels' bytes (sha256) are the whole input: requirements edits that resolve the same
+    // wheels keep the layer, and a source edit never touches it.
+    params: {
+      machine: resolution.target.machine,
+      wheels: resolution.distributions.map((d) => `${d.sha256} ${d.wheel}`),
+    },
+    trees: {},
+    produce: async () => {
+      const wheels = await Promise.all(
+        resolution.distributions.map(async (d) => {
+          const path = await index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
+          const rows = await cachedWheelTable(engine.store, d.sha256, path, d.wheel);
+          return { wheel: d.wheel, rows, file: new WheelFile(path) };
+        }),
+      );
+      try {
+        return { entries: await installEntries(wheels) };
+      } finally {
+        await Promise.all(wheels.map((w) => w.file.close()));
+      }
+    },
+  };
+}
