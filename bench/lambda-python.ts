@@ -39,12 +39,20 @@ const PLOT_GLIBC_MINOR = 28;
 
 /**
  * What a "cold" tug cache keeps from a warm one: the downloaded wheels and their METADATA, the
- * per-wheel file tables (keyed by the wheel's sha256, shared by every lambda) and the validated
- * tug.yaml. Everything else (lambda/action records, resolutions, assembled zips, blobs) is dropped,
+ * per-wheel file tables (keyed by the wheel's sha256, shared by every lambda), the validated
+ * tug.yaml, and which interpreter `python3.X` is on this PATH (a pyenv shim here costs ~0.35 s a
+ * start; that is machine state, not the project's). Everything else (lambda/action records, resolutions, assembled zips, blobs) is dropped,
  * and so is the project's .tug/out. An allowlist, so a record added later is dropped by default:
  * "cold" can only be colder than intended, never secretly warm. The dropped paths are printed.
  */
-const COLD_KEEP = ["blobs", "python/metadata", "ac/wheel-table", "ac/project", "ac/tool"];
+const COLD_KEEP = [
+  "blobs",
+  "python/metadata",
+  "ac/wheel-table",
+  "ac/project",
+  "ac/tool",
+  "ac/python-interpreter",
+];
 /**
  * Row 7's cache: as cold, less the wheel tables, which are the cached verdicts of entry
  * verification (issue 9, rule 4): every wheel is read, inflated and checked once more.
