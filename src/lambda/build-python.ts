@@ -4,7 +4,6 @@ import type { PythonLambdaTarget, PythonLayerTarget, PythonSettings } from "../c
 import { TugError } from "../errors.ts";
 import { hexOf, sha256 } from "../oci/digest.ts";
 import type { ZipEntry } from "../zip/entry.ts";
-import { hashFilePrefix } from "../zip/zip-output.ts";
 import { checkLimits } from "./limits.ts";
 import type { OutputRecord } from "./output-record.ts";
 import { type PlannedZip, previousOutput } from "./planned-zip.ts";
@@ -46,13 +45,6 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
     project.dir,
   );
   if (current) return { kind: "current", report: current };
-  // The last zip's wheel part is hashed while the sources are parsed and checked: when this
-  // build reuses that part (third-party-memo.ts), the writer need not read it again.
-  const headBytes = previous ? record?.thirdParty?.bytes : undefined;
-  const headHash =
-    previous && headBytes
-      ? { bytes: headBytes, state: hashFilePrefix(previous, headBytes).catch(() => undefined) }
-      : undefined;
 
   const files: Record<string, string> = {};
   // Every first-party file is checked before it is read: no link may lead out of the project.
@@ -162,7 +154,6 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
         unprovided: [...new Set(closure.imports.filter((i) => !third.provided(i)).map((i) => i.module))],
       },
       ...(reason ? { reason } : {}),
-      ...(headHash ? { headHash } : {}),
       previous,
       wheels,
       warnings,

@@ -70,10 +70,7 @@ export const isOutputRecord = shape(
   {
     warnings: arrayOf(isString),
     builtBecause: isString,
-    thirdParty: shape(
-      { key: isSha256Hex, entries: isCount, unprovided: arrayOf(isString) },
-      { bytes: isCount },
-    ),
+    thirdParty: shape({ key: isSha256Hex, entries: isCount, unprovided: arrayOf(isString) }),
   },
 ) as (v: unknown) => v is OutputRecord;
 

@@ -72,9 +72,7 @@ export type PlannedZip =
       /** False when something could not be checked: the zip is written but not recorded as current. */
       recordable?: boolean;
       /** What the wheel part was built from, recorded so that a first-party edit can reuse it. */
-      thirdParty?: Omit<ThirdPartyNote, "entries" | "bytes">;
-      /** The sha256 state of the previous zip's wheel part, hashed while planning. */
-      headHash?: { bytes: number; state: Promise<{ hash: Hash; identity: string } | undefined> };
+      thirdParty?: Omit<ThirdPartyNote, "entries">;
       /** The zip this build replaces, when it is still the one the last build wrote. */
       previous: string | undefined;
       wheels: WheelFile[];
@@ -109,34 +107,28 @@ export async function writePlanned(
   const sbomTmp = sbomPath ? tempPathFor(sbomPath) : undefined;
   let result: Awaited<ReturnType<typeof createZip>>;
   let digest: string;
-  /** Where the first-party part starts in the zip written: the wheel part's end. */
-  let boundaryBytes: number | undefined;
   try {
     // First-party sources go last: after an edit to them, the wheels' part of the previous zip
     // is copied as one block and only the tail is written.
     const kept = memo?.heads.get(zipPath);
-    // A resident process kept the sha256 state of the head it wrote; a one-shot build may have
-    // hashed the previous zip's wheel part while it planned (headHash).
-    const early = planned.headHash ? await planned.headHash.state : undefined;
     const reuseHash =
-      planned.previous && kept && sameStamp(kept.stamp, await stampOf(planned.previous))
-        ? kept
-        : early && planned.headHash
-          ? { bytes: planned.headHash.bytes, ...early }
-          : undefined;
+      planned.previous && kept && sameStamp(kept.stamp, await stampOf(planned.previous)) ? kept : undefined;
     let boundary: { bytes: number; hash: Hash } | undefined;
     result = await createZip(entries, tmp, {
       lookahead: 32,
       group: (e) => ("data" in e ? 1 : 0),
       ...(planned.previous ? { reuse: planned.previous } : {}),
       ...(reuseHash ? { reuseHash } : {}),
-      onGroupBoundary: (at: { bytes: number; hash: Hash }) => {
-        boundary = at;
-      },
+      ...(memo
+        ? {
+            onGroupBoundary: (at: { bytes: number; hash: Hash }) => {
+              boundary = at;
+            },
+          }
+        : {}),
     });
     memo?.heads.delete(zipPath);
     if (memo && boundary) memo.heads.set(zipPath, { ...boundary, stamp: undefined });
-    boundaryBytes = boundary?.bytes;
     digest = `sha256:${result.sha256}`;
     const sbom = zipSbom(planned, result.sha256);
     const meta = {
@@ -200,13 +192,7 @@ export async function writePlanned(
       ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
       ...(planned.reason ? { builtBecause: planned.reason } : {}),
       ...(planned.thirdParty
-        ? {
-            thirdParty: {
-              ...planned.thirdParty,
-              entries: thirdPartyCount(planned.entries),
-              ...(boundaryBytes !== undefined ? { bytes: boundaryBytes } : {}),
-            },
-          }
+        ? { thirdParty: { ...planned.thirdParty, entries: thirdPartyCount(planned.entries) } }
         : {}),
     };
     await writingTo({ path: store.root, writing: "the lambda's build record in tug's cache" }, () =>

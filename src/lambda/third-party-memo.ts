@@ -39,8 +39,6 @@ export interface ThirdPartyNote {
   key: string;
   /** How many leading entries of the zip are the wheels'. */
   entries: number;
-  /** Where they end in the zip (the first first-party entry's offset). */
-  bytes?: number;
   /** Modules the sources import that no wheel provides, for the warnings. */
   unprovided: string[];
 }

@@ -13,18 +13,6 @@ function tmpPathFor(out: string): string {
   return tempPathFor(join(dirname(out), `.${basename(out)}`));
 }
 
-/**
- * The sha256 state over the first `bytes` bytes of `path`, with the identity of the file read (see
- * fileIdentity): a caller that starts this early can check it is still the file a zip resumes from.
- */
-export async function hashFilePrefix(path: string, bytes: number): Promise<{ hash: Hash; identity: string }> {
-  const identity = fileIdentity(await stat(path, { bigint: true }));
-  const hash = await hashHead(path, bytes);
-  if (fileIdentity(await stat(path, { bigint: true })) !== identity)
-    throw new Error(`${path} changed while read`);
-  return { hash, identity };
-}
-
 async function hashHead(path: string, bytes: number): Promise<Hash> {
   const hash = createHash("sha256");
   const fh = await open(path, "r");

@@ -40,7 +40,7 @@ export interface ZipOptions {
    * The sha256 state of `reuse`'s first `bytes` bytes, when the caller kept it (a resident
    * process that wrote that zip): if the reusable head is exactly that long, it is not read again.
    */
-  reuseHash?: { bytes: number; hash: Hash; identity?: string };
+  reuseHash?: { bytes: number; hash: Hash };
   /** Told where the first entry of a later group starts, with the sha256 state there. */
   onGroupBoundary?(at: { bytes: number; hash: Hash }): void;
 }
@@ -88,11 +88,7 @@ export async function createZip(
     tmpDir: options.tmpDir ?? tmpdir(),
   };
   const lookahead = Math.max(1, options.lookahead ?? 8);
-  const given = options.reuseHash;
-  const known =
-    given && head && given.bytes === head.bytes && (given.identity ?? head.identity) === head.identity
-      ? given.hash.copy()
-      : undefined;
+  const known = options.reuseHash?.bytes === head?.bytes ? options.reuseHash?.hash.copy() : undefined;
   const resumed = head && typeof out === "string" ? await ZipOutput.resume(out, head, known) : undefined;
   const output = resumed ?? ZipOutput.open(out);
   const kept = resumed ? head : undefined;
