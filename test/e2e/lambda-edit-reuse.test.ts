@@ -63,6 +63,9 @@ test("a handler edit reuses the wheel part without the index or the wheels, and 
   await rm(join(cache, "ac", "wheel-table"), { recursive: true, force: true });
   const second = (await buildWheelProject(p)).get("fn");
   assert.equal(await sha(second?.path as string), expected);
+  // The digest tug reports carries the sha256 of the reused part (kept, not read again).
+  const meta = JSON.parse(await readFile(`${second?.path}.json`, "utf8")) as { digest: string };
+  assert.equal(meta.digest, `sha256:${expected}`);
   assert.deepEqual(second?.distributions, first?.distributions);
   const out = await runTug(["invoke", "fn", "--event", "{}"], { cwd: p.dir, env: p.env });
   assert.equal(out.code, 0, out.stderr);
