@@ -61,6 +61,7 @@ const COLD_UNVERIFIED_KEEP = COLD_KEEP.filter((k) => k !== "ac/wheel-table");
 const BLOB_OPEN = /blobs\/sha256\/[0-9a-f]{64}"/;
 
 const PLOT_MUST = ["matplotlib", "numpy", "contourpy", "pillow"];
+const WARMUP_EDITS = 2;
 const ECHO_MUST = ["msgspec", "structlog"];
 
 interface LambdaJson {
@@ -444,7 +445,7 @@ async function main(): Promise<void> {
     // Row 6: the same edits with `tug dev` resident (one process; the zip is rebuilt on change).
     progress("tug dev: plot after editing plot.py, resident (warm cache)");
     const devEdits = await devLoop(TUG, yamlPath, work, { ...baseEnv, TUG_CACHE: warmCache }, runs, (i) =>
-      writeFileSync(plotPath, plotPy(71 + i, `# dev edit ${i + 1}\n`)),
+      writeFileSync(plotPath, plotPy(81 + i, `# dev edit ${i + 1}\n`)),
     );
 
     progress("tug invoke plot and echo (not timed)");
@@ -694,14 +695,16 @@ async function devLoop(
     const start = await next();
     if (!start.ok) throw new Error(`tug dev failed to start: ${start.error}`);
     const out: Array<{ wall: number; reported: number }> = [];
-    for (let i = 0; i < runs; i++) {
+    // Two untimed edits first, as edit-push does: a resident process is measured warm (its first
+    // edits also fill the kept head hash and V8's optimised code, ~130-270 ms here).
+    for (let i = -WARMUP_EDITS; i < runs; i++) {
       await new Promise((r) => setTimeout(r, 300)); // let the previous round settle
       const report = next();
       const t = performance.now();
       edit(i);
       const r = await report;
       if (!r.ok || r.action !== "rebuild") throw new Error(`tug dev edit ${i + 1}: ${JSON.stringify(r)}`);
-      out.push({ wall: performance.now() - t, reported: r.ms });
+      if (i >= 0) out.push({ wall: performance.now() - t, reported: r.ms });
     }
     return out;
   } finally {
