@@ -8,6 +8,7 @@ import type { Engine } from "../engine/engine.ts";
 import type { SourceFile } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
 import { digestFile } from "../oci/digest.ts";
+import { goHeaderDigest } from "./file-header.ts";
 import {
   type GoInputs,
   goInputsOf,
@@ -30,6 +31,8 @@ interface ListMemo {
   watch: Record<string, string>;
   /** directory → [stamp, mode, digest of the names that matter]. */
   dirs: Record<string, [string, WatchedDir["names"], string]>;
+  /** Go file → goHeaderDigest: a changed stamp with the same header keeps the answer. */
+  headers?: Record<string, string>;
 }
 
 export interface GoSourcesRequest {
@@ -109,7 +112,13 @@ async function stillValid(memo: ListMemo, stats: Map<string, BigIntStats | undef
   const paths = Object.keys(memo.watch);
   const fileStats = await Promise.all(paths.map(lstat));
   for (const [i, p] of paths.entries()) {
-    if (stampOf(fileStats[i]) !== memo.watch[p]) return false;
+    if (stampOf(fileStats[i]) !== memo.watch[p]) {
+      // A Go file whose imports, constraints and embeds are as they were: only its body changed.
+      const header = memo.headers?.[p];
+      const text =
+        header && fileStats[i]?.isFile() ? await fs.readFile(p, "utf8").catch(() => undefined) : undefined;
+      if (text === undefined || goHeaderDigest(text) !== header) return false;
+    }
     stats.set(p, fileStats[i]);
   }
   for (const [dir, [stamp, mode, names]] of Object.entries(memo.dirs)) {
@@ -189,7 +198,13 @@ async function listInputs(
   for (const { dir, names } of inputs.watchDirs) {
     dirs[dir] = [stampOf(await lstat(dir)), names, await namesDigest(dir, names)];
   }
-  return { v: 1, files: inputs.files, watch, dirs };
+  const headers: Record<string, string> = {};
+  for (const p of paths) {
+    if (!p.endsWith(".go") || !fileStats[paths.indexOf(p)]?.isFile()) continue;
+    const text = await fs.readFile(p, "utf8").catch(() => undefined);
+    if (text !== undefined) headers[p] = goHeaderDigest(text);
+  }
+  return { v: 1, files: inputs.files, watch, dirs, headers };
 }
 
 /** Inputs may live beside the context (a replaced sibling), but not outside the project or its repository. */

@@ -115,14 +115,32 @@ test("go list runs once: a no-op and unrelated files reuse its answer, a new Go 
     first.find((f) => f.path === "../shared/msg.txt")?.digest,
   );
   await writeTree(repo, { "svc/more.go": "package main\n\nconst more = 1\n" });
-  assert.ok(paths(await sources(target)).includes("more.go"));
+  const withMore = await sources(target);
+  assert.ok(paths(withMore).includes("more.go"));
   assert.equal(await go.lists(), 2, "a new Go file in a package directory lists again");
+  // A body edit (the imports, build constraints and embeds as they were) keeps the answer.
+  await writeTree(repo, {
+    "svc/more.go": "package main\n\nconst more = 2\n\nfunc f() int { return more }\n",
+  });
+  const body = await sources(target);
+  assert.equal(await go.lists(), 2, "a declarations-only edit reuses the file list");
+  assert.notEqual(
+    body.find((f) => f.path === "more.go")?.digest,
+    withMore.find((f) => f.path === "more.go")?.digest,
+  );
+  // A new //go:embed line changes what go list reports: it lists again.
+  await writeTree(repo, {
+    "svc/more.go":
+      'package main\n\nimport _ "embed"\n\nconst more = 2\n\n//go:embed more.go\nvar self string\n',
+  });
+  await sources(target);
+  assert.equal(await go.lists(), 3, "an import or embed edit lists again");
   await writeTree(repo, {
     "shared/inner/inner.go": "package inner\n\nconst N = 1\n",
     "svc/more.go": 'package main\n\nimport _ "example.com/shared/inner"\n',
   });
   assert.ok(paths(await sources(target)).includes("../shared/inner/inner.go"));
-  assert.equal(await go.lists(), 3);
+  assert.equal(await go.lists(), 4);
 });
 
 test("removing the go.work above a module makes go list run again", async (t) => {
