@@ -1,9 +1,8 @@
-import { open } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { hashJson } from "../engine/key.ts";
 import type { ZipEntry, ZipRawEntry } from "../zip/entry.ts";
 import { normalizeMode } from "../zip/entry.ts";
-import { MAX16, MAX32, SIG_EOCD } from "../zip/zip-format.ts";
-import { parseCentralDirectory } from "../zip/zip-reader.ts";
+import { ZipReader } from "../zip/zip-reader.ts";
 import type { OutputRecord } from "./output-record.ts";
 import type { Closure } from "./python/imports.ts";
 import { WheelFile } from "./python/wheel-table.ts";
@@ -62,50 +61,36 @@ export async function reusedThirdParty(
 ): Promise<ReusedThirdParty | undefined> {
   const note = record?.thirdParty;
   if (!zipPath || !note || note.key !== key) return undefined;
-  const fh = await open(zipPath, "r").catch(() => undefined);
-  if (!fh) return undefined;
+  const size = await stat(zipPath).then(
+    (st) => st.size,
+    () => undefined,
+  );
+  if (size !== record.bytes) return undefined;
+  // Corrupt or not ours after all: no reuse, the wheel part is built again.
+  const reader = await ZipReader.open(zipPath).catch(() => undefined);
+  if (!reader) return undefined;
   try {
-    const { size } = await fh.stat();
-    if (size < 22 || size !== record.bytes) return undefined;
-    const eocd = Buffer.alloc(22);
-    await fh.read(eocd, 0, 22, size - 22);
-    if (eocd.readUInt32LE(0) !== SIG_EOCD) return undefined;
-    const count = eocd.readUInt16LE(10);
-    const cdSize = eocd.readUInt32LE(12);
-    const cdOffset = eocd.readUInt32LE(16);
-    if (count === MAX16 || cdOffset === MAX32 || cdSize === MAX32 || count < note.entries) return undefined;
-    if (cdOffset + cdSize + 22 !== size) return undefined;
-    const cd = Buffer.alloc(cdSize);
-    await fh.read(cd, 0, cdSize, cdOffset);
-    const head = parseCentralDirectory(cd, count, zipPath).slice(0, note.entries);
+    if (reader.entries.length < note.entries) return undefined;
     const file = new WheelFile(zipPath);
     const entries: ZipRawEntry[] = [];
-    for (const e of head) {
+    for (const e of reader.entries.slice(0, note.entries)) {
       if (e.dir || (e.method !== 0 && e.method !== 8)) return undefined;
+      const method: 0 | 8 = e.method;
       // This writer's local headers carry no extra field below 4 GiB (zip-format.ts).
-      const dataOffset = e.localHeaderOffset + 30 + Buffer.byteLength(e.name);
-      const row = { dataOffset, compressedSize: e.compressedSize };
-      entries.push({
+      const row = {
         name: e.name,
         mode: normalizeMode(e.mode),
-        method: e.method,
+        method,
         crc32: e.crc32,
         compressedSize: e.compressedSize,
         uncompressedSize: e.uncompressedSize,
-        raw: () =>
-          file.raw({
-            ...row,
-            name: e.name,
-            mode: e.mode,
-            method: e.method as 0 | 8,
-            crc32: e.crc32,
-            uncompressedSize: e.uncompressedSize,
-          }),
-      });
+        dataOffset: e.localHeaderOffset + 30 + Buffer.byteLength(e.name),
+      };
+      entries.push({ ...row, raw: () => file.raw(row) });
     }
     return { entries, file };
   } finally {
-    await fh.close();
+    await reader.close();
   }
 }
 
