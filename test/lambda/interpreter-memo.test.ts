@@ -60,18 +60,18 @@ test("a remembered interpreter that is gone, or another PATH, goes through the s
   process.env.PATH = `${bin}:/nonexistent:${process.env.PATH}`;
   await checkSyntax([file("a = 2\n")], minor, store);
   assert.equal(await count(), 2);
-  // A record naming a file that does not exist is not trusted.
+  // Records naming a file that does not exist are not trusted (every record: one per PATH).
   const records = join(root, "ac", "python-interpreter");
-  const [sub] = await readdir(records);
-  const dir = join(records, sub as string);
-  for (const name of await readdir(dir)) {
-    const path = join(dir, name);
-    const text = (await readFile(path, "utf8")).replace(
-      /"executable":"[^"]+"/,
-      '"executable":"/nonexistent/python"',
-    );
-    await rm(path);
-    await writeFile(path, text);
+  for (const sub of await readdir(records)) {
+    for (const name of await readdir(join(records, sub))) {
+      const path = join(records, sub, name);
+      const text = (await readFile(path, "utf8")).replace(
+        /"executable":"[^"]+"/,
+        '"executable":"/nonexistent/python"',
+      );
+      await rm(path);
+      await writeFile(path, text);
+    }
   }
   await checkSyntax([file("a = 3\n")], minor, store);
   assert.equal(await count(), 3);
