@@ -2,14 +2,18 @@
 // result must be byte for byte what a clean build of the edited project gives, and anything that
 // can change the wheel part (a new import, a requirements edit) must not reuse it.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import type { PyWheel } from "../lambda/support/python-wheels.ts";
-import { buildWheelProject, type WheelProject, wheelProject } from "../lambda/support/wheel-project.ts";
+import {
+  buildWheelProject,
+  cleanBuild,
+  fileSha256,
+  type WheelProject,
+  wheelProject,
+} from "../lambda/support/wheel-project.ts";
 import { runTug } from "../support/cli.ts";
-import { tempDir } from "../support/tmp.ts";
 
 const WHEELS: PyWheel[] = [
   { name: "alpha", version: "1.0", files: { "alpha/__init__.py": "VALUE = 'alpha'\n" }, topLevel: ["alpha"] },
@@ -28,20 +32,11 @@ async function project(t: TestContext): Promise<WheelProject> {
   });
 }
 
-const sha = async (path: string) =>
-  createHash("sha256")
-    .update(await readFile(path))
-    .digest("hex");
+const sha = fileSha256;
 
 /** The zip a clean cache and output dir give for the project as it is now. */
 async function cleanBuildDigest(t: TestContext, p: WheelProject): Promise<string> {
-  const other = await tempDir(t, "tug-edit-reuse-clean-");
-  const r = await runTug(["build", "--json", "--out", join(other, "out")], {
-    cwd: p.dir,
-    env: { ...p.env, TUG_CACHE: join(other, "cache") },
-  });
-  assert.equal(r.code, 0, r.stderr);
-  return sha(join(other, "out", "lambdas", "fn.zip"));
+  return sha(join(await cleanBuild(t, p), "fn.zip"));
 }
 
 test("a handler edit reuses the wheel part without the index or the wheels, and gives a clean build's bytes", async (t) => {

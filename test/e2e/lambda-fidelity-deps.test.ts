@@ -13,6 +13,7 @@ import type { PyWheel } from "../lambda/support/python-wheels.ts";
 import {
   type BuiltLambda,
   buildWheelProject,
+  invokeWheelProject,
   type WheelProject,
   type WheelProjectSpec,
   wheelProject,
@@ -31,11 +32,7 @@ const build = buildWheelProject;
 
 const versions = (a: Built | undefined) => (a?.distributions ?? []).map((d) => `${d.name}==${d.version}`);
 
-async function invoke(p: Project, name: string): Promise<unknown> {
-  const r = await runTug(["invoke", name, "--event", "{}"], { cwd: p.dir, env: p.env });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
-}
+const invoke = invokeWheelProject;
 
 /** The zip's file names, read by Info-ZIP's unzip (a reader independent of tug's). */
 async function zipNames(t: TestContext, zip: string): Promise<string[]> {

@@ -2,14 +2,12 @@
 // with the wheel file's sha256, in SPDX 2.3 JSON (default) or CycloneDX 1.5 JSON, and the same
 // bytes from the same inputs, whether the wheel part was laid out again or reused after an edit.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import type { PyWheel } from "../lambda/support/python-wheels.ts";
-import { type WheelProject, wheelProject } from "../lambda/support/wheel-project.ts";
+import { cleanBuild, fileSha256, type WheelProject, wheelProject } from "../lambda/support/wheel-project.ts";
 import { runTug } from "../support/cli.ts";
-import { tempDir } from "../support/tmp.ts";
 
 const WHEELS: PyWheel[] = [
   { name: "alpha", version: "1.0", files: { "alpha/__init__.py": "VALUE = 'alpha'\n" } },
@@ -29,21 +27,7 @@ async function project(t: TestContext): Promise<WheelProject> {
   });
 }
 
-const sha = async (path: string) =>
-  createHash("sha256")
-    .update(await readFile(path))
-    .digest("hex");
-
-/** `tug build` into a fresh cache and output directory; returns the lambdas directory. */
-async function cleanBuild(t: TestContext, p: WheelProject, args: string[] = [], env = {}): Promise<string> {
-  const other = await tempDir(t, "tug-sbom-clean-");
-  const r = await runTug(["build", "--out", join(other, "out"), ...args], {
-    cwd: p.dir,
-    env: { ...p.env, TUG_CACHE: join(other, "cache"), ...env },
-  });
-  assert.equal(r.code, 0, r.stderr);
-  return join(other, "out", "lambdas");
-}
+const sha = fileSha256;
 
 interface SpdxPackage {
   SPDXID: string;

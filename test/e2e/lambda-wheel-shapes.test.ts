@@ -16,11 +16,11 @@ import { type LocalPython, localPython } from "../lambda/support/fixture-index.t
 import {
   type BuiltLambda,
   buildWheelProject,
+  invokeWheelProject,
   type WheelProject,
   type WheelProjectSpec,
   wheelProject,
 } from "../lambda/support/wheel-project.ts";
-import { runTug } from "../support/cli.ts";
 import { tempDir } from "../support/tmp.ts";
 
 const exec = promisify(execFile);
@@ -40,11 +40,7 @@ function artifact(built: Map<string, Built>, name: string): Built {
 
 const versions = (a: Built) => a.distributions.map((d) => `${d.name}==${d.version}`);
 
-async function invoke(p: Project, name: string): Promise<unknown> {
-  const r = await runTug(["invoke", name, "--event", "{}"], { cwd: p.dir, env: p.env });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
-}
+const invoke = invokeWheelProject;
 
 /** Unpacks a zip with Info-ZIP's unzip (a reader independent of tug's); returns the directory and its file names. */
 async function unzip(t: TestContext, zip: string): Promise<{ dir: string; names: string[] }> {

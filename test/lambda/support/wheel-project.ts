@@ -1,9 +1,11 @@
 // A Python lambda project over a file:// index of wheels written by python3's zipfile, built
 // with the CLI: the shape the end-to-end fidelity tests share.
-import { mkdir, writeFile } from "node:fs/promises";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { TestContext } from "node:test";
-import { runTugJson } from "../../support/cli.ts";
+import { runTug, runTugJson } from "../../support/cli.ts";
 import { tempDir } from "../../support/tmp.ts";
 import { type PyWheel, pythonWheelIndex } from "./python-wheels.ts";
 
@@ -49,4 +51,34 @@ export async function wheelProject(
 export async function buildWheelProject(p: WheelProject): Promise<Map<string, BuiltLambda>> {
   const out = await runTugJson<{ artifacts: BuiltLambda[] }>(["build"], { cwd: p.dir, env: p.env });
   return new Map(out.artifacts.map((a) => [a.target, a]));
+}
+
+/** `tug build` into a fresh cache and output directory (nothing of the project's own reused): the lambdas directory. */
+export async function cleanBuild(
+  t: TestContext,
+  p: WheelProject,
+  args: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<string> {
+  const other = await tempDir(t, "tug-clean-build-");
+  const r = await runTug(["build", "--out", join(other, "out"), ...args], {
+    cwd: p.dir,
+    env: { ...p.env, TUG_CACHE: join(other, "cache"), ...env },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  return join(other, "out", "lambdas");
+}
+
+/** Hex sha256 of a file's bytes. */
+export async function fileSha256(path: string): Promise<string> {
+  return createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
+}
+
+/** `tug invoke NAME --event {}` in the project: the handler's JSON result (a failure fails the test). */
+export async function invokeWheelProject(p: WheelProject, name: string): Promise<unknown> {
+  const r = await runTug(["invoke", name, "--event", "{}"], { cwd: p.dir, env: p.env });
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
 }
