@@ -97,25 +97,38 @@ export async function cachedLayer(
   await recordExplain(engine, recipe, key);
   return engine.timings.step<LayerResult>(recipe.target, recipe.step, async () => {
     const hit = await lookup(engine, key, compression);
-    if (hit) return { value: { layer: hit, cached: true, key }, cached: true };
+    if (hit && !hit.cached)
+      engine.timings.log(
+        recipe.target,
+        `${recipe.step}: recompressed from the cached layer (contents unchanged)`,
+      );
+    if (hit) return { value: { layer: hit.layer, cached: hit.cached, key }, cached: hit.cached };
     return withKeyLock(engine.store.root, key, async () => {
       // Another process may have finished the same action while we waited for the lock.
       const late = await lookup(engine, key, compression);
-      if (late) return { value: { layer: late, cached: true, key }, cached: true };
+      if (late) return { value: { layer: late.layer, cached: late.cached, key }, cached: late.cached };
       const layer = await engine.cpu.run(() => produceLayer(engine, recipe, key, compression));
       return { value: { layer, cached: false, key }, cached: false };
     });
   });
 }
 
-async function lookup(engine: Engine, key: string, compression: Compression): Promise<Layer | undefined> {
+/**
+ * `cached: false` when the layer had to be recompressed: its bytes and digest are new, so the
+ * image is not the one built before (a `compression:` change).
+ */
+async function lookup(
+  engine: Engine,
+  key: string,
+  compression: Compression,
+): Promise<{ layer: Layer; cached: boolean } | undefined> {
   const rec = await engine.store.getRecord("layer", key, isLayerRecord);
   if (!rec) return undefined;
   const descKey = `${rec.diffId}|${compressionKey(compression)}`;
   const desc = await engine.store.getRecord("desc", descKey, isDescriptorRecord);
   if (desc && (await engine.store.ensureBlob(desc.digest, desc.size))) {
     engine.store.touchBlob(desc.digest);
-    return layerFromStore(engine, rec.diffId, desc);
+    return { layer: layerFromStore(engine, rec.diffId, desc), cached: true };
   }
   // The diffID is known but not in this compression: recompress from any blob we hold.
   const other = await engine.store.getRecord("diff", rec.diffId, isDiffRecord);
@@ -132,7 +145,7 @@ async function lookup(engine: Engine, key: string, compression: Compression): Pr
       await fs.rm(out, { force: true });
       return undefined;
     }
-    return storeLayer(engine, key, res, out, compression);
+    return { layer: await storeLayer(engine, key, res, out, compression), cached: false };
   });
 }
 
