@@ -35,6 +35,23 @@ export const commandBuilder: Builder = {
     // Only the declared inputs key the action (default ".": the whole context, minus the output).
     const inputs = target.inputs.filter((p) => p !== "." && p !== "./");
     const files = inputs.length === 0 ? tree.files : tree.files.filter((f) => matchesAny(f.path, inputs));
+    const runAndCollect = async () => {
+      await fs.rm(outAbs, { recursive: true, force: true });
+      await runCommand(
+        argv,
+        target.context,
+        { TUG_OS: platform.os, TUG_ARCH: platform.architecture, TUG_OUT: outAbs },
+        target.where,
+      );
+      const out = await scanTree(outAbs).catch(() => {
+        throw new TugError({
+          what: `the command for ${target.name} did not create its output directory ${target.output}`,
+          where: target.where,
+          hint: `make the command write its files into ${target.output} (also given as $TUG_OUT)`,
+        });
+      });
+      return { entries: entriesUnder(target.dest, out.files) };
+    };
     return {
       config: {},
       layers: [
@@ -53,27 +70,39 @@ export const commandBuilder: Builder = {
           },
           trees: { context: files },
           produce: async () => {
-            await fs.rm(outAbs, { recursive: true, force: true });
-            await runCommand(
-              argv,
-              target.context,
-              { TUG_OS: platform.os, TUG_ARCH: platform.architecture, TUG_OUT: outAbs },
-              target.where,
-            );
-            const out = await scanTree(outAbs).catch(() => {
-              throw new TugError({
-                what: `the command for ${target.name} did not create its output directory ${target.output}`,
-                where: target.where,
-                hint: `make the command write its files into ${target.output} (also given as $TUG_OUT)`,
-              });
-            });
-            return { entries: entriesUnder(target.dest, out.files) };
+            // Every platform's command writes the same output directory: one at a time, held
+            // until the layer has been read from it (`cleanup` runs after the tar is written).
+            const release = await lockOutput(outAbs);
+            try {
+              return { ...(await runAndCollect()), cleanup: async () => release() };
+            } catch (e) {
+              release();
+              throw e;
+            }
           },
         },
       ],
     };
   },
 };
+
+const outputLocks = new Map<string, Promise<void>>();
+
+/** Waits for the previous holder of `dir`, then holds it until the returned release is called. */
+async function lockOutput(dir: string): Promise<() => void> {
+  const previous = outputLocks.get(dir) ?? Promise.resolve();
+  let release!: () => void;
+  const held = new Promise<void>((r) => {
+    release = r;
+  });
+  const tail = previous.then(() => held);
+  outputLocks.set(dir, tail);
+  await previous;
+  return () => {
+    release();
+    if (outputLocks.get(dir) === tail) outputLocks.delete(dir);
+  };
+}
 
 /** Runs the target's command; a failure is one TugError with the tail of its output. */
 export function runCommand(

@@ -6,6 +6,7 @@ import { builderFor } from "../../src/builders/index.ts";
 import type { CommandTarget } from "../../src/config/types.ts";
 import { Engine } from "../../src/engine/engine.ts";
 import { cachedLayer, recipeKey } from "../../src/engine/layer-action.ts";
+import { readTar } from "../dev/read-tar.ts";
 import { tempDir } from "../support/tmp.ts";
 
 /** A command target in `ctx` on scratch for linux/amd64, with the fields a test cares about. */
@@ -132,4 +133,36 @@ test("command builder: .dockerignore'd files do not key the command; git-ignored
   assert.equal(await key(), first, "a .dockerignore'd file is no input");
   await fs.writeFile(join(ctx, ".env.local"), "VITE_API=two");
   assert.notEqual(await key(), first, "the command reads git-ignored files: they key it");
+});
+
+test("command builder: two platforms building at once never see each other's output", async (t) => {
+  const ctx = await tempDir(t, "tug-cmd-plat-");
+  const engine = await Engine.open({ cacheDir: await tempDir(t, "tug-cache-"), scope: ctx });
+  // The command clears nothing itself and writes its platform twice, 200 ms apart: run together,
+  // the second platform's rm + writes would land between the first one's writes and its tar.
+  const target = commandTarget(ctx, {
+    name: "gen",
+    where: "images.gen",
+    run: ["sh", "-c", 'mkdir -p out && echo "$TUG_ARCH" > out/a && sleep 0.2 && echo "$TUG_ARCH" > out/b'],
+    output: join(ctx, "out"),
+    dest: "/data",
+    inputs: [],
+  });
+  const platforms = [
+    { os: "linux", architecture: "amd64" },
+    { os: "linux", architecture: "arm64" },
+  ];
+  const layers = await Promise.all(
+    platforms.map(async (platform) => {
+      const plan = await builderFor(target).plan({ engine, target: { ...target, platforms }, platform });
+      return cachedLayer(engine, plan.layers[0]!, { kind: "none" });
+    }),
+  );
+  for (const [i, { layer }] of layers.entries()) {
+    const files = new Map((await readTar(await layer.compressed())).map((e) => [e.name, e.data]));
+    const arch = platforms[i]!.architecture;
+    assert.equal(files.get("data/a"), `${arch}\n`, `platform ${arch}: out/a`);
+    assert.equal(files.get("data/b"), `${arch}\n`, `platform ${arch}: out/b`);
+  }
+  await engine.close();
 });
