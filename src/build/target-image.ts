@@ -61,9 +61,10 @@ export async function buildTargetImage(opts: {
   extra.catch(() => {});
   const perPlatform = await allSettledOrThrow(
     target.platforms.map(async (platform) => {
+      const resolvedBase = opts.resolveBase(target, platform);
       const [base, plan, userLayers] = await Promise.all([
-        opts.resolveBase(target, platform),
-        builderFor(target).plan({ engine, target, platform }),
+        resolvedBase,
+        builderFor(target).plan({ engine, target, platform, base: () => resolvedBase.then((b) => b.image) }),
         extra,
       ]);
       const recipes = [...plan.layers, ...userLayers, ...(opts.extraLayers?.(platform) ?? [])];

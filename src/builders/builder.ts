@@ -3,7 +3,7 @@ import type { Engine } from "../engine/engine.ts";
 import type { LayerRecipe } from "../engine/layer-action.ts";
 import type { SourceFile } from "../engine/source-tree.ts";
 import type { LayerEntry } from "../oci/tar.ts";
-import type { Platform } from "../oci/types.ts";
+import type { Image, Platform } from "../oci/types.ts";
 
 /** What a builder adds to the image config; user settings in tug.yaml are applied after it. */
 export interface ConfigDefaults {
@@ -23,6 +23,8 @@ export interface PlanContext {
   engine: Engine;
   target: ImageTarget;
   platform: Platform;
+  /** The base image for this platform, for builders that must read it (python: its CPython). */
+  base?: () => Promise<Image>;
 }
 
 /** A builder turns a target into layer recipes; planning reads inputs but runs nothing. */

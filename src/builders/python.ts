@@ -19,6 +19,7 @@ import type { LayerEntry } from "../oci/tar.ts";
 import type { Platform } from "../oci/types.ts";
 import { isSha256Hex } from "../util/sha256-hex.ts";
 import type { Builder } from "./builder.ts";
+import { type BaseInterpreter, baseInterpreter } from "./python-base.ts";
 import { installEntries, SITE_PACKAGES } from "./python-install.ts";
 
 const MACHINES: Readonly<Record<string, { machine: Machine; arch: "x86_64" | "arm64" }>> = {
@@ -37,9 +38,12 @@ const NOT_APP = /(^|\/)(__pycache__|\.venv|venv|\.tox|\.mypy_cache|\.pytest_cach
  * then the first-party files under /app (source roots stripped) in the app layer.
  */
 export const pythonBuilder: Builder = {
-  async plan({ engine, target, platform }) {
+  async plan(ctx) {
+    const { engine, target, platform } = ctx;
     if (target.builder !== "python") throw new Error("python builder given another target");
-    const pyTarget = pythonTarget(target, platform);
+    const image = await ctx.base?.();
+    const base = image ? await baseInterpreter(engine, image, target.where) : undefined;
+    const pyTarget = pythonTarget(target, platform, base);
     const [tree, resolution] = await Promise.all([
       scanTree(target.context, {
         statCache: engine.statCache,
@@ -94,7 +98,11 @@ export const pythonBuilder: Builder = {
 };
 
 /** What the resolver needs to know of the image's interpreter on one platform. */
-export function pythonTarget(target: PythonImageTarget, platform: Platform): PythonTarget {
+export function pythonTarget(
+  target: PythonImageTarget,
+  platform: Platform,
+  base: BaseInterpreter | undefined,
+): PythonTarget {
   const m = platform.os === "linux" ? MACHINES[platform.architecture] : undefined;
   if (!m) {
     throw new TugError({
@@ -103,15 +111,71 @@ export function pythonTarget(target: PythonImageTarget, platform: Platform): Pyt
       hint: "python images are built for linux/amd64 and linux/arm64 (manylinux wheels)",
     });
   }
+  const where = `${target.where}, ${platform.os}/${platform.architecture}`;
+  const python = target.python ?? base?.python;
+  if (!python) {
+    throw new TugError({
+      what: `cannot tell which CPython the base of ${target.name} runs: it has no python3 on its PATH named pythonX.Y or beside a pythonX.Y stdlib`,
+      where,
+      hint: 'set python_version: "3.12" (and glibc:) to the base\'s, or pick a base with CPython, e.g. docker.io/library/python:3.12-slim',
+    });
+  }
+  const shown = (v: readonly [number, number]) => v.join(".");
+  if (base && target.python && shown(base.python) !== shown(target.python)) {
+    throw new TugError({
+      what: `python_version is ${shown(target.python)} but the base's python3 is ${shown(base.python)} (${base.executable})`,
+      where,
+      hint: `wheels for ${shown(target.python)} would not import there: set python_version: "${shown(base.python)}" or pick a base with CPython ${shown(target.python)}`,
+    });
+  }
+  const baseFull = base && shown(base.python) === shown(python) ? base.fullVersion : undefined;
+  if (target.pythonFullVersion && baseFull && target.pythonFullVersion !== baseFull) {
+    throw new TugError({
+      what: `python_version is ${target.pythonFullVersion} but the base runs CPython ${baseFull}`,
+      where,
+      hint: `markers such as python_full_version would be evaluated for the wrong release: set python_version: "${baseFull}"`,
+    });
+  }
+  if (base?.libc?.kind === "musl") {
+    throw new TugError({
+      what: `the base of ${target.name} uses musl libc (Alpine-style); tug installs manylinux (glibc) wheels`,
+      where,
+      hint: "pick a glibc base, e.g. docker.io/library/python:3.12-slim (Debian)",
+    });
+  }
+  const baseGlibc = base?.libc?.kind === "glibc" ? base.libc.version : undefined;
+  if (target.glibc && baseGlibc && compareGlibc(target.glibc, baseGlibc) > 0) {
+    throw new TugError({
+      what: `glibc is set to ${target.glibc} but the base has glibc ${baseGlibc}`,
+      where,
+      hint: `wheels for manylinux_${target.glibc.replace(".", "_")} would not load there: set glibc: "${baseGlibc}" or drop glibc: to use the base's`,
+    });
+  }
+  // Without a python3 in the base (python comes at run time) the conservative manylinux_2_28.
+  const glibc = target.glibc ?? baseGlibc ?? (base ? undefined : "2.28");
+  if (!glibc) {
+    throw new TugError({
+      what: `cannot find the glibc of the base of ${target.name} (no libc.so.6 with a version tug can read)`,
+      where,
+      hint: 'set glibc: "2.36" (the base\'s: ldd --version in the image)',
+    });
+  }
   return {
-    runtime: `python${target.python[0]}.${target.python[1]}`,
+    runtime: `python${python[0]}.${python[1]}`,
     arch: m.arch,
     machine: m.machine,
-    python: target.python,
-    fullVersion: target.pythonFullVersion,
-    glibc: parseGlibc(target.glibc, target.where),
-    os: `the base image (glibc ${target.glibc})`,
+    python,
+    // Unknown patch (neither python_version nor the base says): X.Y.0, as for bare lambda versions.
+    fullVersion: target.pythonFullVersion ?? baseFull ?? `${python[0]}.${python[1]}.0`,
+    glibc: parseGlibc(glibc, target.where),
+    os: `the base image (glibc ${glibc})`,
   };
+}
+
+function compareGlibc(a: string, b: string): number {
+  const [, am = 0] = a.split(".").map(Number);
+  const [, bm = 0] = b.split(".").map(Number);
+  return am - bm;
 }
 
 function resolveRequirements(

@@ -61,8 +61,10 @@ export const FIELD_HELP = {
     "python images: requirements.txt, pyproject.toml or uv.lock relative to context (default requirements.txt when it exists); wheels only",
   pyModule: "python images: module the entrypoint runs as python3 -m MODULE",
   pyCommand: "python images: entrypoint as a list of arguments, instead of module",
-  pyVersion: 'python images: the CPython the base runs, "3.11" or "3.11.9"; wheel tags and markers follow it',
-  pyGlibc: 'python images: the base\'s glibc, the manylinux ceiling for wheels, e.g. "2.36" (default 2.28)',
+  pyVersion:
+    'python images: the CPython the base runs, "3.11" or "3.11.9" (default: read from the base\'s python3); wheel tags and markers follow it',
+  pyGlibc:
+    'python images: the manylinux ceiling for wheels, e.g. "2.36" (default: the base\'s glibc, read from its libc.so.6)',
   pySourceRoots:
     "python images: directories (relative to context) whose files are installed at /app relative to them, e.g. [src]",
   pyIndexUrl:
@@ -329,11 +331,12 @@ export const PythonImage = z
     python_version: z
       .string()
       .regex(/^3\.[0-9]+(\.[0-9]+)?$/, { error: 'expected a CPython version like "3.11" or "3.11.9"' })
+      .optional()
       .describe(FIELD_HELP.pyVersion),
     glibc: z
       .string()
       .regex(/^2\.[0-9]+$/, { error: 'expected a glibc version like "2.36"' })
-      .default("2.28")
+      .optional()
       .describe(FIELD_HELP.pyGlibc),
     source_roots: z.array(relativePath("source_roots")).default([]).describe(FIELD_HELP.pySourceRoots),
     index_url: z.string().min(1).optional().describe(FIELD_HELP.pyIndexUrl),

@@ -104,7 +104,11 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
     case "files":
       return { ...common, builder: "files", dest: raw.dest };
     case "python": {
-      const [major, minor, patch] = raw.python_version.split(".").map(Number) as [number, number, number?];
+      const [major, minor, patch] = (raw.python_version?.split(".").map(Number) ?? []) as [
+        number?,
+        number?,
+        number?,
+      ];
       const requirements = raw.requirements ?? "requirements.txt";
       return {
         ...common,
@@ -115,9 +119,9 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
           : {}),
         ...(raw.module !== undefined ? { module: raw.module } : {}),
         ...(raw.command !== undefined ? { command: raw.command } : {}),
-        python: [major, minor],
-        pythonFullVersion: `${major}.${minor}.${patch ?? 0}`,
-        glibc: raw.glibc,
+        ...(major !== undefined && minor !== undefined ? { python: [major, minor] as const } : {}),
+        ...(patch !== undefined ? { pythonFullVersion: `${major}.${minor}.${patch}` } : {}),
+        ...(raw.glibc !== undefined ? { glibc: raw.glibc } : {}),
         sourceRoots: raw.source_roots.map((r) => resolve(context, r)),
         ...(raw.index_url !== undefined ? { indexUrl: raw.index_url } : {}),
         extraIndexUrls: raw.extra_index_urls,

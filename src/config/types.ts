@@ -121,11 +121,12 @@ export interface PythonImageTarget extends TargetCommon {
   /** `python -m MODULE`; exactly one of module and command is set. */
   module?: string;
   command?: string[];
-  /** CPython the base runs: [major, minor] and the full release markers see ("3.11.0" when only "3.11" is given). */
-  python: readonly [number, number];
-  pythonFullVersion: string;
-  /** Highest glibc of the base: manylinux wheels above it are not installable. */
-  glibc: string;
+  /** `python_version:` [major, minor]; undefined: read from the base (its python3). */
+  python?: readonly [number, number];
+  /** `python_version:` with its patch ("3.11.9"); undefined: the base's, when it says. */
+  pythonFullVersion?: string;
+  /** `glibc:`, the manylinux ceiling; undefined: read from the base's libc.so.6. */
+  glibc?: string;
   /** Absolute directories whose files land at /app relative to them (like lambdas' python.source_roots). */
   sourceRoots: string[];
   /** `index_url:`; the builder picks the indexes with the requirements file's --index-url lines and TUG/PIP/UV_INDEX_URL, as lambdas do. */

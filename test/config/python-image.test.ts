@@ -29,15 +29,15 @@ async function loadError(
   );
 }
 
-test("a python image normalises: absolute paths, python version, default glibc, requirements when present", async (t) => {
+test("a python image normalises: absolute paths, python version, glibc left to the base, requirements when present", async (t) => {
   const dir = await fixture(t, { "tug.yaml": PY, "requirements.txt": "x\n", "src/app/main.py": "" });
   const target = (await loadProject(join(dir, "tug.yaml"))).targets[0];
   assert.ok(target?.builder === "python");
   assert.equal(target.module, "app.main");
   assert.equal(target.command, undefined);
   assert.deepEqual(target.python, [3, 12]);
-  assert.equal(target.pythonFullVersion, "3.12.0");
-  assert.equal(target.glibc, "2.28");
+  assert.equal(target.pythonFullVersion, undefined, "no patch given: the base's, read at build");
+  assert.equal(target.glibc, undefined, "read from the base's libc.so.6 at build");
   assert.equal(target.requirements, join(dir, "requirements.txt"));
   assert.deepEqual(target.sourceRoots, [join(dir, "src")]);
   assert.equal(target.indexUrl, "https://pypi.example/simple/");
@@ -47,13 +47,21 @@ test("a python image normalises: absolute paths, python version, default glibc, 
   assert.ok(noReqs?.builder === "python" && noReqs.requirements === undefined, "no file, no dependencies");
 });
 
-test("a python image needs exactly one of module and command, and a python_version", async (t) => {
+test("a python image needs exactly one of module and command; python_version, when given, is X.Y or X.Y.Z", async (t) => {
   const both = await loadError(t, `${PY}    command: [python3, x.py]\n`);
   assert.match(both.what, /exactly one of module: .* and command:/);
   const neither = await loadError(t, PY.replace("    module: app.main\n", ""));
   assert.match(neither.what, /exactly one of module: .* and command:/);
-  const noVersion = await loadError(t, PY.replace('    python_version: "3.12"\n', ""));
-  assert.match(`${noVersion.what} ${noVersion.where}`, /python_version/);
+  const noVersion = (
+    await loadProject(
+      join(await fixture(t, { "tug.yaml": PY.replace('    python_version: "3.12"\n', "") }), "tug.yaml"),
+    )
+  ).targets[0];
+  assert.ok(noVersion?.builder === "python" && noVersion.python === undefined, "read from the base at build");
+  const full = (
+    await loadProject(join(await fixture(t, { "tug.yaml": PY.replace('"3.12"', '"3.12.4"') }), "tug.yaml"))
+  ).targets[0];
+  assert.ok(full?.builder === "python" && full.pythonFullVersion === "3.12.4");
   const badVersion = await loadError(t, PY.replace('"3.12"', '"python3"'));
   assert.match(badVersion.what, /CPython version like "3\.11"/);
 });

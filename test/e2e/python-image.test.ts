@@ -37,7 +37,7 @@ http.server.ThreadingHTTPServer(("0.0.0.0", 8080), Handler).serve_forever()
 async function project(
   t: TestContext,
   base: Base & { version: string; glibc: string },
-  opts: { extra?: string; baseRef?: string } = {},
+  opts: { extra?: string; baseRef?: string; versions?: string } = {},
 ) {
   const index = await pythonWheelIndex(await tempDir(t, "tug-py-idx-"), [
     {
@@ -47,6 +47,14 @@ async function project(
       distInfo: { "entry_points.txt": "[console_scripts]\ngreet = greeting:main\n" },
     },
     { name: "greeting", version: "2.0", files: { "greeting/__init__.py": 'VALUE = "wheel-two"\n' } },
+    // Picked only when tug knows the base's CPython and glibc; the generic one otherwise.
+    {
+      name: "pick",
+      version: "1.0",
+      tag: `cp${base.version.split(".").slice(0, 2).join("")}-cp${base.version.split(".").slice(0, 2).join("")}-manylinux_${base.glibc.replace(".", "_")}_x86_64`,
+      files: { "pick/__init__.py": 'VALUE = "for-this-base"\n' },
+    },
+    { name: "pick", version: "1.0", files: { "pick/__init__.py": 'VALUE = "generic"\n' } },
     {
       name: "native",
       version: "1.0",
@@ -69,9 +77,7 @@ async function project(
     builder: python
     base: ${opts.baseRef ?? `oci-layout:${base.layout}:${base.tag}`}
     module: server
-    python_version: "${major}.${minor}"
-    glibc: "${base.glibc}"
-    index_url: ${index}
+${opts.versions ?? `    python_version: "${major}.${minor}"\n    glibc: "${base.glibc}"\n`}    index_url: ${index}
     source_roots: [src]
     ports: [8080]
 ${opts.extra ?? ""}`,
@@ -168,4 +174,46 @@ test("multi-platform python image: each platform's deps layer holds that platfor
     assert.match(listing, /native-1\.0\.dist-info\/WHEEL/);
   }
   assert.deepEqual(Object.fromEntries(arches), { amd64: "x86_64", arm64: "aarch64" });
+});
+
+test("python_version and glibc left out: read from the base (python3's name, libc.so.6), so its best wheel is picked; a contradiction is refused", async (t) => {
+  const registry = await startRegistry(t);
+  const base = await python();
+  const p = await project(t, base, { versions: "" });
+  await writeFile(join(p.dir, "requirements.txt"), "pick==1.0\n");
+  const built = (
+    await build(await loadProject(p.file), { repo: registry.repo("py"), cacheDir: p.cache, sbom: "none" })
+  ).artifacts[0]!;
+  const manifest = await skopeoInspectRaw(`docker://${registry.repo("py/svc")}@${built.digest}`);
+  const dir = await tempDir(t, "tug-py-layer-");
+  const blob = join(dir, "deps.tar.gz");
+  const url = `${registry.url}/v2/py/svc/blobs/${manifest.layers?.at(-2)?.digest}`;
+  await writeFile(blob, Buffer.from(await (await fetch(url)).arrayBuffer()));
+  const init = execFileSync("tar", ["-xzOf", blob, "app/site-packages/pick/__init__.py"]).toString();
+  assert.equal(init, 'VALUE = "for-this-base"\n', `the cp/manylinux_${base.glibc} wheel of the base`);
+
+  const [major, minor] = base.version.split(".").map(Number);
+  const other = `${major}.${minor! + 1}`;
+  const wrong = await project(t, base, { versions: `    python_version: "${other}"\n` });
+  await assert.rejects(
+    build(await loadProject(wrong.file), { repo: registry.repo("py"), cacheDir: wrong.cache, sbom: "none" }),
+    (e: Error) => {
+      assert.match(
+        e.message,
+        new RegExp(
+          `python_version is ${other.replace(".", "\\.")} but the base's python3 is ${major}\\.${minor}`,
+        ),
+      );
+      return true;
+    },
+  );
+  const tooNew = await project(t, base, { versions: '    glibc: "2.99"\n' });
+  await assert.rejects(
+    build(await loadProject(tooNew.file), {
+      repo: registry.repo("py"),
+      cacheDir: tooNew.cache,
+      sbom: "none",
+    }),
+    /glibc is set to 2\.99 but the base has glibc \d/,
+  );
 });

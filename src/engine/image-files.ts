@@ -1,0 +1,59 @@
+import { TugError } from "../errors.ts";
+import { canListLayer, type LayerFileTable, readLayerFileTable } from "../oci/file-table.ts";
+import type { Image } from "../oci/types.ts";
+import type { Engine } from "./engine.ts";
+
+const RECORD_KIND = "layer-files";
+
+function isStringRecord(v: unknown, value: (x: unknown) => boolean): boolean {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && Object.values(v).every(value);
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === "string");
+}
+
+// Records may come from a shared cache: a table of the wrong shape is a miss, never trusted.
+function isFileTable(v: unknown): v is LayerFileTable {
+  if (typeof v !== "object" || v === null) return false;
+  const t = v as Record<string, unknown>;
+  return (
+    isStringRecord(t.files, (x) => typeof x === "number") &&
+    isStringRecord(t.symlinks, (x) => typeof x === "string") &&
+    isStringRecord(t.hardlinks, (x) => typeof x === "string") &&
+    isStringArray(t.dirs) &&
+    isStringArray(t.whiteouts) &&
+    isStringArray(t.opaque)
+  );
+}
+
+/**
+ * The image's file tables, one per layer, from the cache by diff_id: a base layer or an unchanged
+ * app layer is listed once per machine (or shared cache), never again on a warm build.
+ */
+export async function imageFileTables(
+  engine: Engine,
+  image: Image,
+  where: string,
+): Promise<{ tables: LayerFileTable[]; listed: number }> {
+  const [layers, config] = await Promise.all([image.layers(), image.config()]);
+  let listed = 0;
+  const tables = await Promise.all(
+    layers.map(async (layer, i) => {
+      const diffId = config.rootfs.diff_ids[i] ?? (await layer.diffId());
+      const known = await engine.store.getRecord(RECORD_KIND, diffId, isFileTable);
+      if (known) return known;
+      if (!canListLayer(layer.mediaType())) {
+        throw new TugError({
+          what: `image ${where} cannot be checked: tug cannot read layers of type ${layer.mediaType()}`,
+          hint: "use a base with gzip layers, or set entrypoint_check: false on this image",
+        });
+      }
+      const table = await engine.io.run(() => readLayerFileTable(layer, where));
+      await engine.store.putRecord(RECORD_KIND, diffId, table);
+      listed++;
+      return table;
+    }),
+  );
+  return { tables, listed };
+}
