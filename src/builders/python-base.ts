@@ -4,7 +4,7 @@ import type { Engine } from "../engine/engine.ts";
 import { imageFileTables } from "../engine/image-files.ts";
 import { findExecutable, type LayerFileTable, mergeFileTables, resolveInImage } from "../oci/file-table.ts";
 import { readLayerFile } from "../oci/layer-file.ts";
-import type { Image } from "../oci/types.ts";
+import type { Image, Platform } from "../oci/types.ts";
 
 /** What a base image says of its CPython, read from its layers and config (never run). */
 export interface BaseInterpreter {
@@ -143,4 +143,29 @@ async function libcOf(
     if (m?.[1]) return { kind: "glibc", version: m[1] };
   }
   return undefined;
+}
+
+const LAST_KIND = "base-python-of-target";
+
+function lastKey(target: { name: string; base: unknown }, platform: Platform): string {
+  return `${target.name}|${platform.os}/${platform.architecture}|${JSON.stringify(target.base)}`;
+}
+
+/**
+ * The base's interpreter when the base is at hand (a build), else the one the last build of this
+ * target on this base read: `tug explain` and the local dev runtime plan without pulling bases.
+ */
+export async function targetBaseInterpreter(
+  engine: Engine,
+  target: { name: string; base: unknown; where: string },
+  platform: Platform,
+  base: (() => Promise<Image>) | undefined,
+): Promise<{ interpreter: BaseInterpreter | undefined; read: boolean }> {
+  if (!base) {
+    const last = await engine.store.getRecord(LAST_KIND, lastKey(target, platform), isBaseInterpreter);
+    return { interpreter: last, read: last !== undefined };
+  }
+  const interpreter = await baseInterpreter(engine, await base(), target.where);
+  if (interpreter) await engine.store.putRecord(LAST_KIND, lastKey(target, platform), interpreter);
+  return { interpreter, read: true };
 }

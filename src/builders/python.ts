@@ -19,7 +19,7 @@ import type { LayerEntry } from "../oci/tar.ts";
 import type { Platform } from "../oci/types.ts";
 import { isSha256Hex } from "../util/sha256-hex.ts";
 import type { Builder } from "./builder.ts";
-import { type BaseInterpreter, baseInterpreter } from "./python-base.ts";
+import { type BaseInterpreter, targetBaseInterpreter } from "./python-base.ts";
 import { installEntries, SITE_PACKAGES } from "./python-install.ts";
 
 const MACHINES: Readonly<Record<string, { machine: Machine; arch: "x86_64" | "arm64" }>> = {
@@ -41,9 +41,8 @@ export const pythonBuilder: Builder = {
   async plan(ctx) {
     const { engine, target, platform } = ctx;
     if (target.builder !== "python") throw new Error("python builder given another target");
-    const image = await ctx.base?.();
-    const base = image ? await baseInterpreter(engine, image, target.where) : undefined;
-    const pyTarget = pythonTarget(target, platform, base);
+    const { interpreter, read } = await targetBaseInterpreter(engine, target, platform, ctx.base);
+    const pyTarget = pythonTarget(target, platform, interpreter, read);
     const [tree, resolution] = await Promise.all([
       scanTree(target.context, {
         statCache: engine.statCache,
@@ -102,6 +101,8 @@ export function pythonTarget(
   target: PythonImageTarget,
   platform: Platform,
   base: BaseInterpreter | undefined,
+  /** false: the base was not read (planned without it, and no build has read it yet). */
+  baseRead = true,
 ): PythonTarget {
   const m = platform.os === "linux" ? MACHINES[platform.architecture] : undefined;
   if (!m) {
@@ -113,6 +114,13 @@ export function pythonTarget(
   }
   const where = `${target.where}, ${platform.os}/${platform.architecture}`;
   const python = target.python ?? base?.python;
+  if (!python && !baseRead) {
+    throw new TugError({
+      what: `${target.name} has no python_version and its base has not been read yet`,
+      where,
+      hint: `run tug build ${target.name} once (it reads the base's CPython), or set python_version: "3.12"`,
+    });
+  }
   if (!python) {
     throw new TugError({
       what: `cannot tell which CPython the base of ${target.name} runs: it has no python3 on its PATH named pythonX.Y or beside a pythonX.Y stdlib`,
@@ -152,7 +160,14 @@ export function pythonTarget(
     });
   }
   // Without a python3 in the base (python comes at run time) the conservative manylinux_2_28.
-  const glibc = target.glibc ?? baseGlibc ?? (base ? undefined : "2.28");
+  const glibc = target.glibc ?? baseGlibc ?? (base || !baseRead ? undefined : "2.28");
+  if (!glibc && !baseRead) {
+    throw new TugError({
+      what: `${target.name} has no glibc: and its base has not been read yet`,
+      where,
+      hint: `run tug build ${target.name} once (it reads the base's glibc), or set glibc: "2.36"`,
+    });
+  }
   if (!glibc) {
     throw new TugError({
       what: `cannot find the glibc of the base of ${target.name} (no libc.so.6 with a version tug can read)`,

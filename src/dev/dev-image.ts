@@ -51,7 +51,12 @@ export async function buildDevImage(o: {
       annotations: {},
       extraLayers: () => [supervisor],
     }),
-    builderFor(single).plan({ engine: o.engine, target: single, platform: o.platform }),
+    builderFor(single).plan({
+      engine: o.engine,
+      target: single,
+      platform: o.platform,
+      base: () => bases.resolveBase(single, o.platform).then((b) => b.image),
+    }),
   ]).finally(() => bases.settled());
   const image = artifact as Image;
   const c = (await image.config()).config;

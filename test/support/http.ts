@@ -37,3 +37,16 @@ export async function until<T>(what: string, f: () => T | undefined | false, tim
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Polls `port` until it answers `text`; the last answer (or error) is in the timeout's message. */
+export async function untilReply(port: number, text: string, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  let last = "";
+  for (;;) {
+    last = await httpText(port).catch((e: Error) => `(${e.message})`);
+    if (last === text) return;
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${JSON.stringify(text)} on :${port}; last: ${last}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
