@@ -4,15 +4,10 @@ import assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { loadProject } from "../../src/config/index.ts";
-import { hostPlatform } from "../../src/config/platform.ts";
-import { containerRuntime } from "../../src/dev/container-runtime.ts";
-import { dev } from "../../src/dev/dev.ts";
-import { devImageDeployer } from "../../src/dev/dev-image.ts";
-import type { UpdateReport } from "../../src/dev/report.ts";
 import { pythonWheelIndex } from "../lambda/support/python-wheels.ts";
 import { makePythonBase } from "../support/bases.ts";
-import { httpText, until, untilReply } from "../support/http.ts";
+import { startDev } from "../support/dev-session.ts";
+import { httpText, untilReply } from "../support/http.ts";
 import { tempDir } from "../support/tmp.ts";
 import { freePort, podmanStore, runTool } from "../support/tools.ts";
 
@@ -57,30 +52,21 @@ test("tug dev, python service in podman: an edit restarts the process in the sam
       port: ${port}
 `,
   );
-  const reports: UpdateReport[] = [];
-  const session = await dev(await loadProject(join(dir, "tug.yaml")), {
-    cacheDir: await tempDir(t, "tug-cache-"),
-    onReport: (r) => reports.push(r),
-    onLog: () => {},
-    imageRuntime: async (target, engine, project) => ({
-      runtime: containerRuntime({ cli: "podman", globalArgs: store.args, env: store.env }),
-      deployer: devImageDeployer(engine, target, project, hostPlatform()),
-    }),
-  });
+  const { session, reports, next } = await startDev(t, join(dir, "tug.yaml"), { podman: store });
   try {
     const start = reports[0]!;
     assert.ok(start.ok, start.error);
     assert.equal(await httpText(port), "wheel-one v1\n");
 
     await fs.writeFile(join(dir, "src", "server.py"), SERVER("v2"));
-    const live = await until("the live update", () => reports.find((r) => r.action === "live-update"));
+    const live = await next("live-update");
     await session.idle();
     assert.ok(live.ok, live.error);
     assert.equal(live.id, start.id, "same container: synced and restarted, not rebuilt");
     await untilReply(port, "wheel-one v2\n");
 
     await fs.writeFile(join(dir, "requirements.txt"), "greeting==2.0\n");
-    const rebuilt = await until("the rebuild", () => reports.find((r) => r.action === "rebuild"));
+    const rebuilt = await next("rebuild");
     await session.idle();
     assert.ok(rebuilt.ok, rebuilt.error);
     await untilReply(port, "wheel-two v2\n");

@@ -1,0 +1,48 @@
+// A `tug dev` session on a project file with its reports collected, for e2e tests of the loop:
+// in a private podman store when `podman` is given, else with the project's own runtimes.
+import type { TestContext } from "node:test";
+import { loadProject } from "../../src/config/index.ts";
+import { hostPlatform } from "../../src/config/platform.ts";
+import { containerRuntime } from "../../src/dev/container-runtime.ts";
+import { type DevSession, dev } from "../../src/dev/dev.ts";
+import { devImageDeployer } from "../../src/dev/dev-image.ts";
+import type { UpdateReport } from "../../src/dev/report.ts";
+import { until } from "./http.ts";
+import { tempDir } from "./tmp.ts";
+import type { podmanStore } from "./tools.ts";
+
+export interface DevUnderTest {
+  session: DevSession;
+  reports: UpdateReport[];
+  /** The first report of `action` after the `after`-th report (default: any). */
+  next(action: UpdateReport["action"], after?: number): Promise<UpdateReport>;
+}
+
+export async function startDev(
+  t: TestContext,
+  tugYaml: string,
+  opts: { podman?: Awaited<ReturnType<typeof podmanStore>>; targets?: string[] } = {},
+): Promise<DevUnderTest> {
+  const reports: UpdateReport[] = [];
+  const store = opts.podman;
+  const session = await dev(await loadProject(tugYaml), {
+    ...(opts.targets ? { targets: opts.targets } : {}),
+    cacheDir: await tempDir(t, "tug-cache-"),
+    onReport: (r) => reports.push(r),
+    onLog: () => {},
+    ...(store
+      ? {
+          imageRuntime: async (target, engine, project) => ({
+            runtime: containerRuntime({ cli: "podman", globalArgs: store.args, env: store.env }),
+            deployer: devImageDeployer(engine, target, project, hostPlatform()),
+          }),
+        }
+      : {}),
+  });
+  return {
+    session,
+    reports,
+    next: (action, after = 0) =>
+      until(`a ${action} report`, () => reports.slice(after).find((r) => r.action === action)),
+  };
+}
