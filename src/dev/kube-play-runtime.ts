@@ -133,8 +133,10 @@ export function kubePlayRuntime(opts: KubePlayRuntimeOptions): Runtime {
       }
       stopping = undefined;
       port = spec.port;
-      work ??= await fs.mkdtemp(join(tmpdir(), "tug-kube-play-"));
-      env.CONTAINERS_CONF ??= await ulimitContainersConf(env, work);
+      if (!work) {
+        work = await fs.mkdtemp(join(tmpdir(), "tug-kube-play-"));
+        env.CONTAINERS_CONF = await ulimitContainersConf(env, work);
+      }
       const ref = await loadImage(spec);
       const texts = await Promise.all(
         opts.manifests.map(async (file) =>
