@@ -51,13 +51,17 @@ export async function processTree(root: number): Promise<number[]> {
 export async function treeListensOn(root: number, port: number): Promise<boolean> {
   const inodes = await listeningInodes(port);
   if (inodes.size === 0) return false;
-  for (const pid of await processTree(root)) {
-    const fds = await fs.readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
-    for (const fd of fds) {
-      const link = await fs.readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
-      const m = /^socket:\[(\d+)\]$/.exec(link);
-      if (m && inodes.has(m[1]!)) return true;
-    }
-  }
+  // The process itself first: the usual case, without walking every process on the machine.
+  if (await holds(root, inodes)) return true;
+  for (const pid of await processTree(root)) if (pid !== root && (await holds(pid, inodes))) return true;
   return false;
+}
+
+async function holds(pid: number, inodes: Set<string>): Promise<boolean> {
+  const fds = await fs.readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+  const links = await Promise.all(fds.map((fd) => fs.readlink(`/proc/${pid}/fd/${fd}`).catch(() => "")));
+  return links.some((link) => {
+    const m = /^socket:\[(\d+)\]$/.exec(link);
+    return m !== null && inodes.has(m[1]!);
+  });
 }
