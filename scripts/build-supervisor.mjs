@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const SUPERVISOR_PLATFORMS = ["amd64", "arm64"];
@@ -15,7 +15,9 @@ export const SUPERVISOR_PLATFORMS = ["amd64", "arm64"];
 const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
 
 /** Builds into `out` (created); returns false (after a note on stderr) when go is not installed. */
-export function buildSupervisors(out, { go = "go", log = (m) => process.stderr.write(`${m}\n`) } = {}) {
+export function buildSupervisors(outDir, { go = "go", log = (m) => process.stderr.write(`${m}\n`) } = {}) {
+  // Absolute: go runs in a scratch module directory.
+  const out = resolve(outDir);
   const source = readFileSync(fileURLToPath(new URL("../src/dev/supervisor/main.go", import.meta.url)));
   try {
     execFileSync(go, ["version"], { stdio: "ignore" });
