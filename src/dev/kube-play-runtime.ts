@@ -120,6 +120,15 @@ export function kubePlayRuntime(opts: KubePlayRuntimeOptions): Runtime {
     return `localhost${link.path}:latest`;
   }
 
+  const ownConf = env.CONTAINERS_CONF;
+  /** Removes the private containers.conf and played YAML once the pod is down. */
+  async function cleanup(): Promise<void> {
+    if (work) await fs.rm(work, { recursive: true, force: true });
+    work = undefined;
+    if (ownConf === undefined) delete env.CONTAINERS_CONF;
+    else env.CONTAINERS_CONF = ownConf;
+  }
+
   const runtime: Runtime = {
     kind: "kube-play",
 
@@ -203,6 +212,7 @@ export function kubePlayRuntime(opts: KubePlayRuntimeOptions): Runtime {
             throw e;
           });
         played = undefined;
+        await cleanup();
       })();
       return stopping;
     },
