@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
+import { buildSupervisors } from "./build-supervisor.mjs";
 
 // Identifies this build of the code, so caches of derived data (the parsed project) never
 // outlive a change to the code that derived them.
@@ -43,3 +44,6 @@ await build({
   minifySyntax: true,
   logLevel: "warning",
 });
+
+// The dev supervisor for linux/amd64 and linux/arm64, with its sha256 manifest (dist/supervisor).
+buildSupervisors(join("dist", "supervisor"));

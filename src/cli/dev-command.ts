@@ -8,10 +8,11 @@ export function devCommand(program: Command): void {
     .argument("[targets...]")
     .option("-f, --file <tug.yaml>", "project file (default: ./tug.yaml)")
     .option("--json", "stream one JSON object per update on stdout")
+    .option("--runtime <name>", "run every image target here: local, podman, docker, kube-play or kubernetes")
     .description(
       "build, run and watch images (live-updated) and lambdas (zips rebuilt) on every change (Ctrl-C stops)",
     )
-    .action(async (names: string[], flags: { file?: string; json?: boolean }) => {
+    .action(async (names: string[], flags: { file?: string; json?: boolean; runtime?: string }) => {
       const { project } = await projectFromArgs([], flags);
       const { formatReport } = await import("../dev/report.ts");
       const onReport = (r: UpdateReport) => {
@@ -37,6 +38,7 @@ export function devCommand(program: Command): void {
         sessions.push(
           await dev(project, {
             targets: imageNames,
+            ...(flags.runtime ? { runtime: flags.runtime } : {}),
             onReport,
             onLog: (target, line) => process.stderr.write(`${target} | ${line}\n`),
             imageRuntime: async (target, engine, p) =>

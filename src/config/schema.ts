@@ -75,7 +75,8 @@ export const FIELD_HELP = {
   inputs:
     "paths relative to context whose contents decide when the command reruns (default: the whole context)",
   dev: "tug dev: how to run this image while developing and update it live",
-  runtime: "where tug dev runs it: local (a host process), podman, docker or kubernetes",
+  runtime:
+    "where tug dev runs it: local (a host process), podman, docker, kube-play (dev.manifests played by podman kube play) or kubernetes",
   devPort: "readiness: HTTP GET on this port until it answers 2xx/3xx",
   readyLog: "readiness: a regular expression that a log line matches once the process is ready",
   liveUpdate: "steps applied on a change, in order: fall_back_on, sync, run, restart",
@@ -86,7 +87,7 @@ export const FIELD_HELP = {
   restart: "restart the process after an update (default true)",
   namespace: "kubernetes: namespace of the pods",
   selector: "kubernetes: label selector of the pods (default app=NAME)",
-  manifests: "kubernetes: YAML files applied (after tug resolve) on a full deploy",
+  manifests: "kubernetes, kube-play: YAML files applied or played (after tug resolve) on a full deploy",
   python: "settings shared by the Python lambdas: package indexes and requirements",
   indexUrl:
     "simple (PEP 503/691) index URL; http(s):// or file:// (default https://pypi.org/simple, also TUG_INDEX_URL)",
@@ -215,7 +216,7 @@ const LiveUpdateStep = z.union(
 const Dev = z
   .strictObject({
     runtime: z
-      .enum(["local", "podman", "docker", "kubernetes"])
+      .enum(["local", "podman", "docker", "kube-play", "kubernetes"])
       .default("local")
       .describe(FIELD_HELP.runtime),
     port: z.int().min(1).max(65535).optional().describe(FIELD_HELP.devPort),

@@ -50,7 +50,7 @@ export interface ExtraLayer {
   to: string;
 }
 
-export type DevRuntimeName = "local" | "podman" | "docker" | "kubernetes";
+export type DevRuntimeName = "local" | "podman" | "docker" | "kube-play" | "kubernetes";
 
 /** The `dev:` block, normalised: live_update steps split by kind, in their written order. */
 export interface DevConfig {

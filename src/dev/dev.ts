@@ -3,7 +3,7 @@ import { join, relative, resolve, sep } from "node:path";
 import { selectTargets } from "../build/build.ts";
 import { hostPlatform } from "../config/platform.ts";
 import { ignoreSettings } from "../config/targets.ts";
-import type { ImageTarget, Project } from "../config/types.ts";
+import type { DevRuntimeName, ImageTarget, Project } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
 import { TugError } from "../errors.ts";
 import { outsideModuleDirs } from "../go/module-dirs.ts";
@@ -21,6 +21,8 @@ export interface DevOptions {
   onReport(r: UpdateReport): void;
   onLog(target: string, line: string, stream: "stdout" | "stderr"): void;
   debounceMs?: number;
+  /** `tug dev --runtime`: overrides every target's `dev.runtime`. */
+  runtime?: string;
   /** Image runtimes (podman/docker/kubernetes) are created here; `local` needs nothing. */
   imageRuntime?: (
     target: ImageTarget,
@@ -39,11 +41,13 @@ export interface DevSession {
 /** Builds, starts and watches every target; updates each on change until `stop()`. */
 export async function dev(project: Project, opts: DevOptions): Promise<DevSession> {
   const withDev = project.targets.filter((t) => t.dev);
-  const targets = opts.targets?.length
+  const selected = opts.targets?.length
     ? selectTargets(project, opts.targets)
     : withDev.length
       ? withDev
       : project.targets;
+  const override = opts.runtime === undefined ? undefined : runtimeName(opts.runtime);
+  const targets = override ? selected.map((t) => withRuntime(t, override)) : selected;
   const engine = await Engine.open({ cacheDir: opts.cacheDir, scope: project.dir });
   const platform = hostPlatform();
   const sessions: TargetSession[] = [];
@@ -137,6 +141,25 @@ export async function dev(project: Project, opts: DevOptions): Promise<DevSessio
     },
     stop,
   };
+}
+
+const RUNTIMES: readonly DevRuntimeName[] = ["local", "podman", "docker", "kube-play", "kubernetes"];
+
+function runtimeName(name: string): DevRuntimeName {
+  const found = RUNTIMES.find((r) => r === name);
+  if (!found) {
+    throw new TugError({
+      what: `unknown dev runtime "${name}"`,
+      where: "--runtime",
+      hint: `one of ${RUNTIMES.join(", ")}`,
+    });
+  }
+  return found;
+}
+
+function withRuntime(t: ImageTarget, runtime: DevRuntimeName): ImageTarget {
+  const dev = t.dev ?? { runtime, fallBackOn: [], sync: [], run: [], restart: true, manifests: [] };
+  return { ...t, dev: { ...dev, runtime } };
 }
 
 /** `abs` relative to `dir` with "/" separators, "../" included when it lies outside. */

@@ -8,11 +8,12 @@ import type { Engine } from "../engine/engine.ts";
 import { TugError } from "../errors.ts";
 import { containerRuntime } from "./container-runtime.ts";
 import { buildDevImage, devImageDeployer } from "./dev-image.ts";
+import { kubePlayRuntime } from "./kube-play-runtime.ts";
 import { kubernetesRuntime } from "./kubernetes-runtime.ts";
 import type { Runtime } from "./runtime.ts";
 import type { Deployer } from "./session.ts";
 
-/** The runtime and deployer for a target whose `dev.runtime` is podman, docker or kubernetes. */
+/** The runtime and deployer for a target whose `dev.runtime` is podman, docker, kube-play or kubernetes. */
 export async function imageRuntime(
   target: ImageTarget,
   engine: Engine,
@@ -23,6 +24,12 @@ export async function imageRuntime(
   if (kind === "podman" || kind === "docker") {
     return {
       runtime: containerRuntime({ cli: kind }),
+      deployer: devImageDeployer(engine, target, project, platform),
+    };
+  }
+  if (kind === "kube-play") {
+    return {
+      runtime: kubePlayRuntime({ manifests: target.dev?.manifests ?? [] }),
       deployer: devImageDeployer(engine, target, project, platform),
     };
   }

@@ -5,11 +5,10 @@
 // SIGHUP), only reached through `kubectl exec` instead of `podman exec`.
 import { parseAllDocuments } from "yaml";
 import { TugError } from "../errors.ts";
-import { type CommandResult, type CommandRunner, type Follower, processRunner } from "./command-runner.ts";
-import { generation } from "./generation.ts";
+import { type CommandRunner, processRunner, type RunOptions } from "./command-runner.ts";
 import type { FileChange, RunSpec, Runtime } from "./runtime.ts";
-import { parseSupervisorExit, SUPERVISOR_PATH } from "./supervisor.ts";
-import { extractCommand, syncTar } from "./tar-sync.ts";
+import { Supervised } from "./supervised.ts";
+import { SUPERVISOR_PATH } from "./supervisor.ts";
 
 export interface KubernetesRuntimeOptions {
   /** `-n NAMESPACE` on every command; kubectl's current context namespace when unset. */
@@ -85,8 +84,10 @@ export function workloadsOf(manifests: string[]): string[] {
  * - exec: `kubectl exec POD [-c C] -- /bin/sh -c CMD` (the container's workingDir);
  * - logs: `kubectl logs -f POD [-c C]`; `spec.port`: `kubectl port-forward` on 127.0.0.1.
  *
- * `exited()` as in the container runtime: the supervisor's `[tug] process exited (…)` line, a
- * restart, stop, or the logs follower ending (the pod went away) resolve it.
+ * The live-update half is the shared `Supervised` one (the podman runtimes run it for real),
+ * with kubectl's exec shape; when the runner can open a session, syncs and restarts go
+ * through one `kubectl exec -i POD -- /tug/supervisor agent /`. `exited()`: the supervisor's
+ * `[tug] process exited (…)` line, a restart, stop, or the logs ending (the pod went away).
  */
 export function kubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime {
   const kubectl = opts.kubectl ?? "kubectl";
@@ -95,63 +96,51 @@ export function kubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime {
   const inContainer = opts.container ? ["-c", opts.container] : [];
   const timeout = opts.readyTimeoutSeconds ?? 120;
   const manifests = opts.manifests ?? [];
-
-  let pod: string | undefined;
-  let target = "";
-  let followers: Follower[] = [];
-  let current = generation();
+  const box = new Supervised({
+    cli: kubectl,
+    global: ns,
+    runner,
+    exec: (pod, argv, interactive) => [
+      "exec",
+      ...(interactive ? ["-i"] : []),
+      pod,
+      ...inContainer,
+      "--",
+      ...argv,
+    ],
+    hup: (pod) => ["exec", pod, ...inContainer, "--", SUPERVISOR_PATH, "signal", "HUP"],
+    logs: (pod) => ["logs", "-f", pod, ...inContainer],
+    name: (pod) => `pod ${pod}`,
+    installHint: "install kubectl",
+  });
+  const run = (args: string[], o?: RunOptions) => box.run(args, o);
   let stopping: Promise<void> | undefined;
-
-  const run = (args: string[], o?: Parameters<CommandRunner["run"]>[2]) =>
-    runner.run(kubectl, [...ns, ...args], o).catch((e: unknown) => {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") {
-        throw new TugError({
-          what: `${kubectl} is not installed (not found on PATH)`,
-          hint: "install kubectl",
-        });
-      }
-      throw e;
-    });
-  const failed = (what: string, r: CommandResult) =>
-    new TugError({
-      what,
-      where: target ? `tug dev ${target}` : undefined,
-      hint: r.stderr.trim() || r.stdout.trim() || `kubectl exited ${r.code}`,
-    });
-  const need = (): string => {
-    if (!pod) throw new TugError({ what: `${target || "the target"} has no pod selected (start it first)` });
-    return pod;
-  };
   const manifestText = () => manifests.map((m) => m.replace(/\n*$/, "\n")).join("---\n");
 
   const runtime: Runtime = {
     kind: "kubernetes",
 
     async start(spec: RunSpec) {
-      if (pod) await runtime.stop();
+      if (box.id()) await runtime.stop();
       stopping = undefined;
-      current = generation();
-      target = spec.target;
       if (manifests.length > 0) {
         const r = await run(["apply", "-f", "-"], { stdin: manifestText(), timeoutMs: 120_000 });
-        if (r.code !== 0) throw failed(`kubectl apply for ${spec.target} failed`, r);
+        if (r.code !== 0) throw box.failed(`kubectl apply for ${spec.target} failed`, r);
         for (const w of workloadsOf(manifests)) {
           const s = await run(["rollout", "status", w, `--timeout=${timeout}s`], {
             timeoutMs: (timeout + 10) * 1000,
           });
-          if (s.code !== 0) throw failed(`${w} did not roll out`, s);
+          if (s.code !== 0) throw box.failed(`${w} did not roll out`, s);
         }
       }
       const ready = await run(
         ["wait", "--for=condition=Ready", "pod", "-l", opts.selector, `--timeout=${timeout}s`],
-        {
-          timeoutMs: (timeout + 10) * 1000,
-        },
+        { timeoutMs: (timeout + 10) * 1000 },
       );
-      if (ready.code !== 0) throw failed(`no pod matching ${opts.selector} became ready`, ready);
+      if (ready.code !== 0) throw box.failed(`no pod matching ${opts.selector} became ready`, ready);
       const list = await run(["get", "pods", "-l", opts.selector, "-o", "json"]);
-      if (list.code !== 0) throw failed(`kubectl get pods -l ${opts.selector} failed`, list);
-      pod = pickPod(JSON.parse(list.stdout) as PodList, opts.container);
+      if (list.code !== 0) throw box.failed(`kubectl get pods -l ${opts.selector} failed`, list);
+      const pod = pickPod(JSON.parse(list.stdout) as PodList, opts.container);
       if (!pod) {
         throw new TugError({
           what: `no running, ready pod matches ${opts.selector}`,
@@ -159,17 +148,9 @@ export function kubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime {
           hint: "check the target's selector: (its pods' labels) and `kubectl get pods`",
         });
       }
-      const logs = runner.follow(kubectl, [...ns, "logs", "-f", pod, ...inContainer], (line, stream) => {
-        spec.onLog(line, stream);
-        const crash = parseSupervisorExit(line);
-        if (crash) current.end(crash);
-      });
-      void logs.done.then(() => {
-        if (followers.includes(logs)) current.end({ code: null, signal: null });
-      });
-      followers = [logs];
+      box.attach(pod, spec);
       if (spec.port !== undefined) {
-        followers.push(
+        box.keep(
           runner.follow(
             kubectl,
             [...ns, "port-forward", "--address", "127.0.0.1", `pod/${pod}`, `${spec.port}:${spec.port}`],
@@ -179,62 +160,27 @@ export function kubernetesRuntime(opts: KubernetesRuntimeOptions): Runtime {
       }
     },
 
-    async sync(changes: FileChange[]) {
-      if (changes.length === 0) return;
-      const p = need();
-      const r = await run(
-        ["exec", "-i", p, ...inContainer, "--", ...extractCommand(SUPERVISOR_PATH, changes)],
-        {
-          stdin: syncTar(changes),
-          timeoutMs: 120_000,
-        },
-      );
-      if (r.code !== 0) throw failed(`syncing ${changes.length} file change(s) into pod ${p} failed`, r);
-    },
-
-    async exec(command) {
-      const p = need();
-      const r = await run(["exec", p, ...inContainer, "--", "/bin/sh", "-c", command], {
-        timeoutMs: 600_000,
-      });
-      const output = r.stdout + r.stderr;
-      if ((r.code === 126 || r.code === 127) && /\/bin\/sh.*(not found|no such file)/i.test(output)) {
-        throw new TugError({
-          what: `cannot run "${command}" in ${target}: the image has no /bin/sh`,
-          hint: "run: steps need a shell in the image; use a base with one, or drop the step",
-        });
-      }
-      return { code: r.code, output };
-    },
-
-    async restart() {
-      const p = need();
-      const r = await run(["exec", p, ...inContainer, "--", SUPERVISOR_PATH, "signal", "HUP"]);
-      if (r.code !== 0) throw failed(`restarting ${target} in pod ${p} failed`, r);
-      current.end({ code: null, signal: "SIGTERM" });
-      current = generation();
-    },
+    sync: (changes: FileChange[]) => box.sync(changes),
+    exec: (command) => box.exec(command),
+    restart: () => box.restart(),
 
     stop() {
-      stopping ??= (async () => {
-        const fs = followers;
-        followers = [];
-        for (const f of fs) f.stop();
+      stopping ??= box.detach(async () => {
         if (opts.deleteOnStop && manifests.length > 0) {
           const r = await run(["delete", "--ignore-not-found", "--wait=false", "-f", "-"], {
             stdin: manifestText(),
             timeoutMs: 60_000,
           });
-          if (r.code !== 0) throw failed(`kubectl delete for ${target} failed`, r);
+          if (r.code !== 0) throw box.failed("kubectl delete failed", r);
         }
-        current.end({ code: null, signal: "SIGTERM" });
-        pod = undefined;
-      })();
+      });
       return stopping;
     },
 
-    id: () => pod,
-    exited: () => current.done,
+    id: () => box.id(),
+    // The port-forward reaches the pod tug chose: an answer through it is that pod's.
+    owns: async () => box.id() !== undefined,
+    exited: () => box.exited(),
   };
   return runtime;
 }

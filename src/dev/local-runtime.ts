@@ -4,6 +4,7 @@ import { promises as fs } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { TugError } from "../errors.ts";
+import { treeListensOn } from "./port-owner.ts";
 import type { ExitStatus, FileChange, RunSpec, Runtime } from "./runtime.ts";
 
 /**
@@ -33,14 +34,26 @@ export function localRuntime(): Runtime {
     });
     child = proc;
     const s = spec;
-    createInterface({ input: proc.stdout! }).on("line", (l) => s.onLog(l, "stdout"));
-    createInterface({ input: proc.stderr! }).on("line", (l) => s.onLog(l, "stderr"));
+    const streams = (["stdout", "stderr"] as const).map((name) => {
+      const rl = createInterface({ input: proc[name]! });
+      rl.on("line", (l) => s.onLog(l, name));
+      return new Promise<void>((r) => rl.once("close", r));
+    });
     exit = new Promise((resolve) => {
       proc.once("error", (e) => {
         s.onLog(`cannot start ${cmd}: ${e.message}`, "stderr");
         resolve({ code: 127, signal: null });
       });
-      proc.once("exit", (code, signal) => resolve({ code, signal }));
+      // Its last lines (the error a crash report shows) are read before the exit is told; a
+      // grandchild holding the pipes open does not delay it by more than a moment.
+      proc.once("exit", (code, signal) => {
+        let timer: NodeJS.Timeout | undefined;
+        const flushed = new Promise((r) => (timer = setTimeout(r, 300)));
+        void Promise.race([Promise.all(streams), flushed]).then(() => {
+          clearTimeout(timer);
+          resolve({ code, signal });
+        });
+      });
     });
   };
 
@@ -92,6 +105,8 @@ export function localRuntime(): Runtime {
       await kill();
     },
     id: () => (child?.pid ? String(child.pid) : undefined),
+    owns: async (port) =>
+      child?.pid !== undefined && child.exitCode === null ? treeListensOn(child.pid, port) : false,
     exited: () => exit,
   };
 }

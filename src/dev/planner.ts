@@ -4,6 +4,7 @@ import { globToRegExp, matchesAny } from "../engine/glob.ts";
 import { IGNORE_FILE_NAMES } from "../engine/ignore-rules.ts";
 import { zipNameOf } from "../lambda/python/source-roots.ts";
 import { CODE_EXTENSIONS } from "../node/entry-module.ts";
+import { isEditorTemp } from "./editor-temp.ts";
 
 /** A changed path, relative to the target's context ('/' separators). */
 export interface Change {
@@ -44,7 +45,12 @@ const IGNORED = /(^|\/)(\.git|node_modules|\.tug)(\/|$)/;
  * and redeploy. Pure: the session does the I/O.
  */
 export function planChanges(target: ImageTarget, changes: Change[]): Plan {
-  const relevant = changes.filter((c) => !IGNORED.test(c.path) && !isCommandOutput(target, c.path));
+  const relevant = changes.filter(
+    (c) =>
+      !IGNORED.test(c.path) &&
+      !isCommandOutput(target, c.path) &&
+      !isEditorTemp(c.path.split("/").pop() ?? ""),
+  );
   if (relevant.length === 0) return { action: "none" };
   const dev = target.dev;
   const fallBack = [

@@ -1,16 +1,26 @@
 import { request } from "node:http";
 
-/** Resolves once GET http://127.0.0.1:PORT/ answers 2xx/3xx; rejects after `timeoutMs`. */
+/**
+ * Resolves once GET http://127.0.0.1:PORT/ answers 2xx/3xx and `ours()` says the listener is the
+ * target's (not another program that held the port first); rejects after `timeoutMs`.
+ */
 export async function waitForPort(
   port: number,
-  opts: { timeoutMs?: number; signal?: AbortSignal } = {},
+  opts: { timeoutMs?: number; signal?: AbortSignal; ours?: () => Promise<boolean> } = {},
 ): Promise<void> {
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   for (let delay = 5; ; delay = Math.min(delay * 1.5, 50)) {
     if (opts.signal?.aborted) throw new Error("aborted");
-    if (await answers(port)) return;
-    if (Date.now() > deadline)
-      throw new Error(`nothing answered on port ${port} within ${opts.timeoutMs ?? 30_000} ms`);
+    const answered = await answers(port);
+    if (answered && (await (opts.ours?.() ?? true))) return;
+    if (Date.now() > deadline) {
+      const ms = opts.timeoutMs ?? 30_000;
+      throw new Error(
+        answered
+          ? `port ${port} answered within ${ms} ms, but not from the target's process: another program holds it`
+          : `nothing answered on port ${port} within ${ms} ms`,
+      );
+    }
     await new Promise((r) => setTimeout(r, delay));
   }
 }

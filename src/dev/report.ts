@@ -1,7 +1,8 @@
 /** One line of feedback per update, also streamed as JSON with `--json`. */
 export interface UpdateReport {
   target: string;
-  action: "start" | "live-update" | "rebuild";
+  /** `exited`: the process stopped by itself after it was ready (`error` says how, `logs` why). */
+  action: "start" | "live-update" | "rebuild" | "exited";
   /** Changed paths relative to the context (empty for the first start). */
   files: string[];
   ok: boolean;

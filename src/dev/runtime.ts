@@ -51,6 +51,11 @@ export interface Runtime {
   stop(): Promise<void>;
   /** Process id or container id of what runs now. */
   id(): string | undefined;
+  /**
+   * Whether the port answering on 127.0.0.1 is ours: the process (or a descendant) listens on
+   * it, or the container runs and publishes it. Another program on the port is not readiness.
+   */
+  owns(port: number): Promise<boolean>;
   /** Resolves when the current process exits (a crash, or after stop/restart). */
   exited(): Promise<ExitStatus>;
 }

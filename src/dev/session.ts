@@ -47,6 +47,8 @@ export class TargetSession {
   private needsRedeploy = false;
   private lastNotify = 0;
   private stopped = false;
+  /** Bumped whenever tug itself ends the process (restart, redeploy, stop): its exit is no news. */
+  private epoch = 0;
 
   constructor(private readonly o: SessionOptions) {}
 
@@ -84,6 +86,7 @@ export class TargetSession {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.epoch++;
     this.pending = undefined;
     await this.running?.catch(() => {});
     await this.o.runtime.stop();
@@ -172,6 +175,7 @@ export class TargetSession {
       this.artifact = await devArtifact(this.o.engine, this.o.target, this.o.platform, externals);
       t.build = performance.now() - mark;
       mark = performance.now();
+      this.epoch++;
       await this.o.runtime.stop();
       this.logTail.length = 0;
       await this.o.runtime.start({
@@ -181,6 +185,7 @@ export class TargetSession {
         onLog: (line, stream) => this.onLog(line, stream),
       });
       await this.waitReady();
+      this.watchExit();
       t.restart = performance.now() - mark;
       this.needsRedeploy = false;
       this.report({ action, files, ok: true, ms: performance.now() - at, ...t });
@@ -201,16 +206,43 @@ export class TargetSession {
 
   private async restartAndWait(): Promise<void> {
     this.logTail.length = 0;
+    this.epoch++;
     await this.o.runtime.restart();
     await this.waitReady();
+    this.watchExit();
+  }
+
+  /** Reports at once, with its exit status and last log lines, a process that stops after it was ready. */
+  private watchExit(): void {
+    const epoch = this.epoch;
+    void this.o.runtime.exited().then((s) => {
+      if (epoch !== this.epoch || this.stopped) return;
+      this.needsRedeploy = true;
+      this.report({
+        action: "exited",
+        files: [],
+        ok: false,
+        ms: 0,
+        build: 0,
+        sync: 0,
+        restart: 0,
+        error: `the process exited after it was ready (${s.signal ?? `code ${s.code}`}); the next change redeploys it`,
+        logs: [...this.logTail],
+      });
+    });
   }
 
   /** Ready by port or log line; a process that exits first is a crash. */
   private async waitReady(): Promise<void> {
     const dev = this.o.target.dev;
     const abort = new AbortController();
-    const ready = dev?.port
-      ? waitForPort(dev.port, { timeoutMs: this.o.readyTimeoutMs, signal: abort.signal })
+    const port = dev?.port;
+    const ready = port
+      ? waitForPort(port, {
+          timeoutMs: this.o.readyTimeoutMs,
+          signal: abort.signal,
+          ours: () => this.o.runtime.owns(port),
+        })
       : dev?.readyLog
         ? this.logWaiter.wait(new RegExp(dev.readyLog))
         : Promise.resolve();

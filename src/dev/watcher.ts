@@ -8,6 +8,7 @@ import {
   type IgnoreSettings,
   loadMatchers,
 } from "../engine/ignore-rules.ts";
+import { isEditorTemp } from "./editor-temp.ts";
 
 export interface WatchEvent {
   /** Absolute path. */
@@ -108,7 +109,7 @@ export async function watch(root: string, opts: WatchOptions): Promise<Watcher> 
       .catch((e: Error) => opts.onError?.(e));
   };
   const record = (path: string) => {
-    if (closed || ignored(path, false)) return;
+    if (closed || ignored(path, false) || isEditorTemp(basename(path))) return;
     if (rules && IGNORE_FILE_NAMES.has(basename(path)))
       reloadRules(path).catch((e: Error) => opts.onError?.(e));
     if (pending.size === 0) opts.onFirstEvent?.();
@@ -137,6 +138,7 @@ export async function watch(root: string, opts: WatchOptions): Promise<Watcher> 
         const path = join(dir, e.name);
         known.add(path);
         if (e.isDirectory()) return watchDir(path, report, again);
+        if (isEditorTemp(e.name)) return undefined;
         if (report) record(path);
         return undefined;
       }),
