@@ -1,4 +1,5 @@
 import type { ImageTarget } from "../config/types.ts";
+import type { FileChange } from "../dev/runtime.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { LayerRecipe } from "../engine/layer-action.ts";
 import type { SourceFile } from "../engine/source-tree.ts";
@@ -27,9 +28,42 @@ export interface PlanContext {
   base?: () => Promise<Image>;
 }
 
+/**
+ * What `tug dev` asks a builder: which files are its dependencies, where a changed file goes in
+ * the running image, which artifact it rebuilds in place, which directories outside the context
+ * it reads. Kept beside the builder so the dev loop has no switch on builder names.
+ */
+export interface BuilderDev<T extends ImageTarget = ImageTarget> {
+  /** Context-relative globs whose change means new dependencies: only a rebuild carries them. */
+  dependencyFiles?(target: T): string[];
+  /** The in-image path of a changed context file that no sync rule covers; undefined: none. */
+  syncPath?(target: T, path: string): string | undefined;
+  /** The artifact rebuilt on the host and swapped in for changes no sync covers (go, node, command). */
+  artifact?(o: {
+    engine: Engine;
+    target: T;
+    platform: Platform;
+    externals: string[];
+  }): Promise<DevArtifact | undefined>;
+  /** A changed path that is no input at all (a command's own output). */
+  ignoresChange?(target: T, path: string): boolean;
+  /** Directories outside the context the build reads (Go modules reached by replace/go.work). */
+  watchRoots?(target: T): Promise<string[]>;
+}
+
+/**
+ * The dev loop's "rebuild locally with the warm cache and swap the artifact". `rebuild()`
+ * returns the files to put into the running thing.
+ */
+export interface DevArtifact {
+  rebuild(): Promise<FileChange[]>;
+  dispose(): Promise<void>;
+}
+
 /** A builder turns a target into layer recipes; planning reads inputs but runs nothing. */
-export interface Builder {
+export interface Builder<T extends ImageTarget = ImageTarget> {
   plan(ctx: PlanContext): Promise<BuildPlan>;
+  dev?: BuilderDev<T>;
 }
 
 /** Maps scanned source files to layer entries under `dest` (an absolute in-image path). */

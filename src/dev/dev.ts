@@ -1,12 +1,12 @@
 import { stat } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
 import { selectTargets } from "../build/build.ts";
+import { builderFor } from "../builders/index.ts";
 import { hostPlatform } from "../config/platform.ts";
 import { ignoreSettings } from "../config/targets.ts";
 import type { DevRuntimeName, ImageTarget, Project } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
 import { TugError } from "../errors.ts";
-import { outsideModuleDirs } from "../go/module-dirs.ts";
 import { localRuntime } from "./local-runtime.ts";
 import type { UpdateReport } from "./report.ts";
 import type { Runtime } from "./runtime.ts";
@@ -96,10 +96,7 @@ export async function dev(project: Project, opts: DevOptions): Promise<DevSessio
       const context = resolve(target.context);
       let firstSeen: number | undefined;
       // A Go build also reads local modules outside its context (`replace => ../shared`, go.work).
-      const roots = [
-        context,
-        ...(target.builder === "go" ? await outsideModuleDirs(context, goListEnv(target)) : []),
-      ];
+      const roots = [context, ...((await builderFor(target).dev?.watchRoots?.(target)) ?? [])];
       for (const root of roots) {
         watchers.push(
           await watch(root, {
@@ -166,9 +163,4 @@ function withRuntime(t: ImageTarget, runtime: DevRuntimeName): ImageTarget {
 function pathFrom(dir: string, abs: string): string | undefined {
   const rel = relative(dir, abs);
   return rel === "" ? undefined : rel.split(sep).join("/");
-}
-
-/** The environment `go list` runs with for a target: the user's, with the target's build_env. */
-function goListEnv(target: ImageTarget): NodeJS.ProcessEnv {
-  return target.builder === "go" ? { ...process.env, ...(target.buildEnv ?? {}) } : process.env;
 }

@@ -1,9 +1,7 @@
-import { join, posix, relative, sep } from "node:path";
+import { builderFor } from "../builders/index.ts";
 import type { ImageTarget } from "../config/types.ts";
-import { globToRegExp, matchesAny } from "../engine/glob.ts";
+import { matchesAny } from "../engine/glob.ts";
 import { IGNORE_FILE_NAMES } from "../engine/ignore-rules.ts";
-import { zipNameOf } from "../lambda/python/source-roots.ts";
-import { CODE_EXTENSIONS } from "../node/entry-module.ts";
 import { isEditorTemp } from "./editor-temp.ts";
 
 /** A changed path, relative to the target's context ('/' separators). */
@@ -26,17 +24,6 @@ export type Plan =
       changes: Change[];
     };
 
-/** Files whose change means dependencies changed: a live update cannot carry that. */
-const DEPENDENCY_FILES: Record<ImageTarget["builder"], string[]> = {
-  node: ["package.json", "package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml"],
-  go: [],
-  files: [],
-  command: [],
-  python: ["requirements.txt", "pyproject.toml", "uv.lock"],
-};
-
-const isCodePath = (path: string) => CODE_EXTENSIONS.has(posix.extname(path));
-
 const IGNORED = /(^|\/)(\.git|node_modules|\.tug)(\/|$)/;
 
 /**
@@ -48,16 +35,13 @@ export function planChanges(target: ImageTarget, changes: Change[]): Plan {
   const relevant = changes.filter(
     (c) =>
       !IGNORED.test(c.path) &&
-      !isCommandOutput(target, c.path) &&
+      !builderFor(target).dev?.ignoresChange?.(target, c.path) &&
       !isEditorTemp(c.path.split("/").pop() ?? ""),
   );
   if (relevant.length === 0) return { action: "none" };
   const dev = target.dev;
-  const fallBack = [
-    ...(dev?.fallBackOn ?? []),
-    ...DEPENDENCY_FILES[target.builder],
-    ...requirementsFile(target),
-  ];
+  const hooks = builderFor(target).dev;
+  const fallBack = [...(dev?.fallBackOn ?? []), ...(hooks?.dependencyFiles?.(target) ?? [])];
   // New ignore rules change which files are inputs: only a rebuild ships exactly the new set.
   const rules = relevant.find((c) => IGNORE_FILE_NAMES.has(c.path.split("/").pop()!));
   if (rules)
@@ -85,8 +69,7 @@ export function planChanges(target: ImageTarget, changes: Change[]): Plan {
     sync.push(...layered);
     if (!to && layered.length === 0) unsynced.push(c);
   }
-  const rebuildArtifact =
-    target.builder === "go" || target.builder === "node" || target.builder === "command";
+  const rebuildArtifact = hooks?.artifact !== undefined;
   // A file no sync rule covers, in a builder whose artifact tug cannot rebuild in place,
   // can only reach the running image through a rebuild.
   if (unsynced.length > 0 && !rebuildArtifact) {
@@ -121,23 +104,7 @@ function syncTarget(
     if (path === from) return r.to.endsWith("/") ? joinImage(r.to, path.split("/").pop()!) : r.to;
     if (path.startsWith(`${from}/`)) return joinImage(r.to, path.slice(from.length + 1));
   }
-  if (rules.length === 0 && target.builder === "files") return joinImage(target.dest, path);
-  // A node image holds the context's files at their paths under /app: all of them unbundled,
-  // the non-code ones beside a bundle (code changes rebuild the bundle instead).
-  if (rules.length === 0 && target.builder === "node" && (!target.bundle || !isCodePath(path)))
-    return joinImage("/app", path);
-  // Python sources are the app layer as they are: a copy into /app (source roots stripped) and a
-  // restart is the whole update; the deps layer is never touched.
-  if (rules.length === 0 && target.builder === "python")
-    return joinImage("/app", zipNameOf(join(target.context, path), target.context, target.sourceRoots));
-  return undefined;
-}
-
-/** A python target's requirements file, relative to its context: a change there means new wheels. */
-function requirementsFile(target: ImageTarget): string[] {
-  if (target.builder !== "python" || target.requirements === undefined) return [];
-  const rel = relative(target.context, target.requirements).split(sep).join("/");
-  return rel.startsWith("..") ? [] : [rel];
+  return rules.length === 0 ? builderFor(target).dev?.syncPath?.(target, path) : undefined;
 }
 
 /** Where a context file lands through one `layers:` entry; undefined when it is not under `from`. */
@@ -151,12 +118,4 @@ function layerPath(path: string, layer: { from: string; to: string }): string | 
 
 function joinImage(dir: string, rel: string): string {
   return `${dir.replace(/\/+$/, "")}/${rel}`;
-}
-
-function isCommandOutput(target: ImageTarget, path: string): boolean {
-  if (target.builder !== "command") return false;
-  const rel = target.output.startsWith(target.context)
-    ? target.output.slice(target.context.length + 1)
-    : undefined;
-  return rel !== undefined && globToRegExp(rel).test(path);
 }
