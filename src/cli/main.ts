@@ -3,6 +3,7 @@ import { isTugError } from "../errors.ts";
 import { parseHttpTimeoutSeconds, setHttpTimeoutSeconds } from "../util/http-timeout.ts";
 import { redactText } from "../util/redact.ts";
 import { TUG_VERSION } from "../version.ts";
+import { applyCommand } from "./apply-command.ts";
 import { buildCommand } from "./build-command.ts";
 import { cacheCommand } from "./cache-command.ts";
 import { devCommand } from "./dev-command.ts";
@@ -32,6 +33,7 @@ devCommand(program);
 cacheCommand(program);
 explainCommand(program);
 resolveCommand(program);
+applyCommand(program);
 invokeCommand(program);
 
 try {
