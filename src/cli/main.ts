@@ -6,8 +6,10 @@ import { TUG_VERSION } from "../version.ts";
 import { applyCommand } from "./apply-command.ts";
 import { buildCommand } from "./build-command.ts";
 import { cacheCommand } from "./cache-command.ts";
+import { completionCommand } from "./completion-command.ts";
 import { devCommand } from "./dev-command.ts";
 import { explainCommand } from "./explain-command.ts";
+import { initCommand } from "./init-command.ts";
 import { invokeCommand } from "./invoke-command.ts";
 import { publishCommand } from "./publish-command.ts";
 import { resolveCommand } from "./resolve-command.ts";
@@ -34,6 +36,8 @@ cacheCommand(program);
 explainCommand(program);
 resolveCommand(program);
 applyCommand(program);
+completionCommand(program);
+initCommand(program);
 invokeCommand(program);
 
 try {
