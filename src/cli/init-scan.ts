@@ -62,7 +62,7 @@ export async function scanProjects(root: string): Promise<Detected[]> {
     queue = next.sort();
   }
   if (found.length === 0)
-    found.push({ kind: "files", name: unique(root.split("/").pop() ?? "app"), dir: root });
+    found.push({ kind: "files", name: unique(root.split("/").pop() ?? "app"), dir: "." });
   return found;
 }
 
