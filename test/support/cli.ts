@@ -28,7 +28,8 @@ export function runTug(args: string[], opts: CliOptions = {}): Promise<CliResult
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
       cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, ...opts.env },
+      // Colour only where a test asks for it (a test runner on a terminal may set FORCE_COLOR).
+      env: { ...process.env, FORCE_COLOR: undefined, ...opts.env },
       stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
     child.stdin?.end(opts.input);
