@@ -124,7 +124,7 @@ async function runCase(set: CorpusSet, urls: string[], state: string): Promise<R
   const pip: PipClosure = await pipClosure(set, urls, state);
   // Rebuilt from nothing each run (the shared wheel cache stays): a stale zip would hide a change.
   rmSync(join(dir, ".tug"), { recursive: true, force: true });
-  const built = await tug(["build", "-f", "tug.yaml", "--json"]);
+  const built = await tug(["build", "-c", "tug.yaml", "--json"]);
   const row: Row = {
     set,
     versions: "",
@@ -200,7 +200,7 @@ async function runCase(set: CorpusSet, urls: string[], state: string): Promise<R
           `needs a dependency no requirement asked for (as with pip): ${optional.map((o) => o.split(" ")[0]).join(", ")}`,
         );
     }
-    const invoked = await tug(["invoke", set.name, "-f", "tug.yaml", "--event", "{}"]);
+    const invoked = await tug(["invoke", set.name, "-c", "tug.yaml", "--event", "{}"]);
     const ok = invoked.code === 0 && invoked.stdout.includes('"ok":true');
     row.invoke = ok ? "ok" : "fails";
     if (!ok) row.details.push(`invoke: ${lastLines(invoked.stderr || invoked.stdout)}`);

@@ -313,7 +313,7 @@ async function main(): Promise<void> {
     const unverifiedTemplate = join(work, "tug-cache-unverified-template");
     const runCache = join(work, "tug-cache-run");
     const tugBuild = (targets: string[], cache: string): TugRun => {
-      const r = timed(process.execPath, [TUG, "build", ...targets, "-f", yamlPath, "--json"], {
+      const r = timed(process.execPath, [TUG, "build", ...targets, "-c", yamlPath, "--json"], {
         cwd: work,
         env: { ...baseEnv, TUG_CACHE: cache },
       });
@@ -432,11 +432,11 @@ async function main(): Promise<void> {
     // Do warm rebuilds read a wheel? One edit and one no-op under strace, counting opens of blobs.
     writeFileSync(plotPath, plotPy(61, "# traced edit\n"));
     const wheelOpens = {
-      edit: tracedBlobOpens(TUG, ["build", "plot", "-f", yamlPath, "--json"], work, {
+      edit: tracedBlobOpens(TUG, ["build", "plot", "-c", yamlPath, "--json"], work, {
         ...baseEnv,
         TUG_CACHE: warmCache,
       }),
-      noop: tracedBlobOpens(TUG, ["build", "plot", "-f", yamlPath, "--json"], work, {
+      noop: tracedBlobOpens(TUG, ["build", "plot", "-c", yamlPath, "--json"], work, {
         ...baseEnv,
         TUG_CACHE: warmCache,
       }),
@@ -449,13 +449,13 @@ async function main(): Promise<void> {
     );
 
     progress("tug invoke plot and echo (not timed)");
-    const invokePlot = timed(process.execPath, [TUG, "invoke", "plot", "--event", "{}", "-f", yamlPath], {
+    const invokePlot = timed(process.execPath, [TUG, "invoke", "plot", "--event", "{}", "-c", yamlPath], {
       cwd: work,
       env: { ...baseEnv, TUG_CACHE: warmCache },
     }).stdout.trim();
     const invokeEcho = timed(
       process.execPath,
-      [TUG, "invoke", "echo", "--event", '{"hello":"lambda"}', "-f", yamlPath],
+      [TUG, "invoke", "echo", "--event", '{"hello":"lambda"}', "-c", yamlPath],
       { cwd: work, env: { ...baseEnv, TUG_CACHE: warmCache } },
     ).stdout.trim();
     const plotted = JSON.parse(invokePlot) as { png_bytes?: number };
@@ -668,7 +668,7 @@ async function devLoop(
   runs: number,
   edit: (i: number) => void,
 ): Promise<Array<{ wall: number; reported: number }>> {
-  const child = spawn(process.execPath, [tug, "dev", "plot", "--json", "-f", yamlPath], {
+  const child = spawn(process.execPath, [tug, "dev", "plot", "--json", "-c", yamlPath], {
     cwd,
     env,
     stdio: ["ignore", "pipe", "pipe"],

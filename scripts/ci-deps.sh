@@ -22,6 +22,11 @@ packages=(
   qemu-user-static binfmt-support
 )
 
+# tug apply's test drives a real kubectl (pointed at a closed port). Debian's is kubernetes-client;
+# a kubectl already on PATH (e.g. Google Cloud SDK's package) owns /usr/bin/kubectl, and
+# installing both would make dpkg refuse the overwrite.
+if ! command -v kubectl >/dev/null; then packages+=(kubernetes-client); fi
+
 # An arm64 CPython for running arm64 lambda handlers under qemu: Debian's own build of the same
 # version as python3, unpacked into a sysroot (python3.X:arm64 cannot be installed beside the
 # amd64 one). Tests find it there (test/support/emulation.ts) and run it with QEMU_LD_PREFIX.

@@ -13,12 +13,6 @@ export async function resolveFiles(
   files: string[],
   opts: BuildOptions,
 ): Promise<Array<{ file: string; text: string }>> {
-  if (!opts.repo) {
-    throw new TugError({
-      what: "tug resolve needs a repository to push to",
-      hint: "set repo: in tug.yaml, TUG_REPO, or --repo; Kubernetes must pull the images from somewhere",
-    });
-  }
   const texts = await Promise.all(
     files.map(async (file) => {
       try {
@@ -30,6 +24,21 @@ export async function resolveFiles(
       }
     }),
   );
+  return resolveTexts(project, texts, opts);
+}
+
+/** resolveFiles for texts already read (stdin, a directory's files); `file` names each in errors. */
+export async function resolveTexts(
+  project: Project,
+  texts: Array<{ file: string; text: string }>,
+  opts: BuildOptions,
+): Promise<Array<{ file: string; text: string }>> {
+  if (!opts.repo) {
+    throw new TugError({
+      what: "tug resolve needs a repository to push to",
+      hint: "set repo: in tug.yaml, TUG_REPO, or --repo; Kubernetes must pull the images from somewhere",
+    });
+  }
   const wanted = new Set<string>();
   for (const { file, text } of texts) for (const n of referencedTargets(text, file)) wanted.add(n);
   const known = new Set(project.targets.map((t) => t.name));

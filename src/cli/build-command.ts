@@ -1,36 +1,37 @@
 import { relative, resolve } from "node:path";
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { remoteCacheSetting } from "../config/remote-cache.ts";
 import { TugError } from "../errors.ts";
 import { parseSbomFormat } from "../sbom/sbom-model.ts";
+import { addConfigOption, type ConfigFlags } from "./config-option.ts";
 import { addLambdaFlags, type LambdaFlags } from "./handler-args.ts";
 import { fmtMs, Progress } from "./progress.ts";
 import { projectFromArgs } from "./project-args.ts";
+import { collect, type TargetOverrides, withOverrides } from "./target-overrides.ts";
 
-export interface CommonBuildFlags {
-  file?: string;
+export interface PushFlags extends ConfigFlags, TargetOverrides {
   repo?: string;
-  out?: string;
   offline?: boolean;
   trustPushed?: boolean;
   remoteCache?: string;
   insecureRegistry: string[];
-  json?: boolean;
   quiet?: boolean;
-  timings?: boolean;
   jobs?: string;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, v];
+export interface CommonBuildFlags extends PushFlags {
+  out?: string;
+  json?: boolean;
+  timings?: boolean;
+  local?: boolean;
+  push?: boolean;
+  base?: string;
+}
 
-export function addBuildFlags(cmd: Command): Command {
-  return cmd
-    .option("-f, --file <tug.yaml>", "project file (default: ./tug.yaml)")
+/** The flags of every command that builds and pushes images (build, resolve, apply). */
+export function addPushFlags(cmd: Command, opts: { legacyFile?: boolean } = {}): Command {
+  return addConfigOption(cmd, opts)
     .option("--repo <repository>", "push to this repository (also TUG_REPO, tug.yaml repo:)")
-    .option(
-      "--out <dir>",
-      "also write an OCI layout (DIR/oci) and docker tarballs (default .tug/out without a repo)",
-    )
     .option("--offline", "never contact a registry for base images (cached bases only)")
     .option(
       "--remote-cache <mode>",
@@ -41,10 +42,28 @@ export function addBuildFlags(cmd: Command): Command {
       "skip the manifest HEAD when this cache already pushed the same digest (also TUG_TRUST_PUSHED=1)",
     )
     .option("--insecure-registry <host>", "allow plain HTTP to this registry (repeatable)", collect, [])
-    .option("--json", "print one JSON document on stdout")
+    .option(
+      "--platform <os/arch,...>",
+      "build for these platforms instead of tug.yaml's (repeatable)",
+      collect,
+    )
+    .option("-t, --tag <tag>", "push this tag too (repeatable)", collect)
+    .option("--image-label <key=value>", "add this label to the image config (repeatable)", collect)
     .option("-q, --quiet", "no progress on stderr")
-    .option("--timings", "print per-step timings")
     .option("-j, --jobs <n>", "parallel CPU-bound steps (default: cores)");
+}
+
+export function addBuildFlags(cmd: Command): Command {
+  return addPushFlags(cmd)
+    .option(
+      "--out <dir>",
+      "also write an OCI layout (DIR/oci) and docker tarballs (default .tug/out without a repo)",
+    )
+    .option("--local", "write local outputs only, even when a repo is set (same as --push=false)")
+    .addOption(new Option("--push [bool]", "push when a repo is set (default true)").argParser(parseBool))
+    .option("--base <ref>", "the base image of a zero-config build (tug build ./dir --base REF)")
+    .option("--json", "print one JSON document on stdout")
+    .option("--timings", "print per-step timings");
 }
 
 export function buildCommand(program: Command): void {
@@ -64,7 +83,10 @@ export function buildCommand(program: Command): void {
     ),
   ).action(async (args: string[], flags: CommonBuildFlags & LambdaFlags & { sbom?: string }) => {
     const sbom = parseSbomFormat(flags.sbom, "--sbom");
-    const { project, targets, repo } = await projectFromArgs(args, flags);
+    const found = await projectFromArgs(args, flags);
+    const { targets } = found;
+    const project = withOverrides(found.project, targets, flags);
+    const repo = flags.local || flags.push === false ? undefined : found.repo;
     // With --timings every step is listed at the end; the running log would repeat them.
     const progress = new Progress(Progress.modeFor(flags), { stepLines: !flags.timings });
     // Loaded per command: start-up parses only what the command runs.
@@ -108,7 +130,17 @@ export function buildCommand(program: Command): void {
   });
 }
 
-function parseJobs(v: string | undefined): number | undefined {
+function parseBool(v: string): boolean {
+  if (v === "true" || v === "1") return true;
+  if (v === "false" || v === "0") return false;
+  throw new TugError({
+    what: `--push ${v}: not true or false`,
+    where: "--push",
+    hint: "write --push=false (or --local) for local outputs; target names go before --push",
+  });
+}
+
+export function parseJobs(v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) {

@@ -1,18 +1,16 @@
 import type { Command } from "commander";
 import type { UpdateReport } from "../dev/report.ts";
+import { addConfigOption, type ConfigFlags } from "./config-option.ts";
 import { projectFromArgs } from "./project-args.ts";
 
 export function devCommand(program: Command): void {
-  program
-    .command("dev")
-    .argument("[targets...]")
-    .option("-f, --file <tug.yaml>", "project file (default: ./tug.yaml)")
+  addConfigOption(program.command("dev").argument("[targets...]"))
     .option("--json", "stream one JSON object per update on stdout")
     .option("--runtime <name>", "run every image target here: local, podman, docker, kube-play or kubernetes")
     .description(
       "build, run and watch images (live-updated) and lambdas (zips rebuilt) on every change (Ctrl-C stops)",
     )
-    .action(async (names: string[], flags: { file?: string; json?: boolean; runtime?: string }) => {
+    .action(async (names: string[], flags: ConfigFlags & { json?: boolean; runtime?: string }) => {
       const { project } = await projectFromArgs([], flags);
       const { formatReport } = await import("../dev/report.ts");
       const onReport = (r: UpdateReport) => {

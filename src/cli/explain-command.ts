@@ -1,14 +1,14 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import { addConfigOption, type ConfigFlags } from "./config-option.ts";
 import { addLambdaFlags, type LambdaFlags } from "./handler-args.ts";
 import { projectFromArgs } from "./project-args.ts";
 
 export function explainCommand(program: Command): void {
   addLambdaFlags(
-    program
-      .command("explain")
-      .argument("<target>", "an image, a lambda or a layer (or FILE:FUNCTION)")
-      .option("-f, --file <tug.yaml>", "project file")
+    addConfigOption(
+      program.command("explain").argument("<target>", "an image, a lambda or a layer (or FILE:FUNCTION)"),
+    )
       .option("--out <dir>", "where tug build wrote lambda zips (DIR/lambdas; default .tug/out)")
       .option(
         "--path <path>",
@@ -19,7 +19,7 @@ export function explainCommand(program: Command): void {
   ).action(
     async (
       arg: string,
-      flags: { file?: string; json?: boolean; out?: string; path?: string } & LambdaFlags,
+      flags: ConfigFlags & { json?: boolean; out?: string; path?: string } & LambdaFlags,
     ) => {
       const { project, targets } = await projectFromArgs([arg], flags);
       const name = targets[0] ?? arg;

@@ -2,11 +2,11 @@ import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { TugError } from "../errors.ts";
+import { addConfigOption, type ConfigFlags } from "./config-option.ts";
 import { addLambdaFlags, type LambdaFlags } from "./handler-args.ts";
 import { projectFromArgs } from "./project-args.ts";
 
-interface InvokeFlags {
-  file?: string;
+interface InvokeFlags extends ConfigFlags {
   out?: string;
   event?: string;
   timeout?: string;
@@ -43,11 +43,8 @@ async function readEvent(text: string | undefined): Promise<unknown> {
 
 export function invokeCommand(program: Command): void {
   addLambdaFlags(
-    program
-      .command("invoke")
-      .argument("<lambda>", "a lambda's name, or FILE:FUNCTION")
+    addConfigOption(program.command("invoke").argument("<lambda>", "a lambda's name, or FILE:FUNCTION"))
       .description("build a lambda (a no-op when nothing changed) and run its handler locally from the zip")
-      .option("-f, --file <tug.yaml>", "project file (default: ./tug.yaml)")
       .option("--out <dir>", "where tug build wrote it (DIR/lambdas; default .tug/out)")
       .option("--event <json|@file>", "the event passed to the handler (default {})")
       .option("--timeout <seconds>", "kill the handler after this long (default 30)"),

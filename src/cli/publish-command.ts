@@ -1,17 +1,15 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { findProject } from "../config/find.ts";
+import { findProjectUp } from "../config/find.ts";
 import { TugError } from "../errors.ts";
+import { addConfigOption, type ConfigFlags } from "./config-option.ts";
 import { projectFromArgs } from "./project-args.ts";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function publishCommand(program: Command): void {
-  program
-    .command("publish")
-    .argument("<targets...>")
+  addConfigOption(program.command("publish").argument("<targets...>"))
     .requiredOption("--from <dir>", "OCI layout written by `tug build --out DIR` (DIR/oci)")
-    .option("-f, --file <tug.yaml>", "project file (for tags and repo)")
     .option("--repo <repository>", "repository to push to (also TUG_REPO, tug.yaml repo:)")
     .option("--insecure-registry <host>", "allow plain HTTP to this registry (repeatable)", collect, [])
     .option("--json", "print one JSON document on stdout")
@@ -21,11 +19,14 @@ export function publishCommand(program: Command): void {
     .action(
       async (
         targets: string[],
-        flags: { from: string; file?: string; repo?: string; insecureRegistry: string[]; json?: boolean },
+        flags: ConfigFlags & { from: string; repo?: string; insecureRegistry: string[]; json?: boolean },
       ) => {
         const started = performance.now();
         // A project is optional (it gives tags and repo), but one that is named or present must load.
-        const hasProject = flags.file !== undefined || (await findProject(process.cwd())) !== undefined;
+        const hasProject =
+          flags.config !== undefined ||
+          flags.file !== undefined ||
+          (await findProjectUp(process.cwd())) !== undefined;
         const { project, repo } = hasProject
           ? await projectFromArgs([], flags)
           : { project: undefined, repo: flags.repo ?? process.env.TUG_REPO };

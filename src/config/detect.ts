@@ -35,12 +35,24 @@ export function imageNameFor(dirName: string): string {
   return name || "app";
 }
 
-async function nodeEntry(dir: string): Promise<string> {
+/** A file `scripts.start` runs with node (`node server.js`, `node --x dist/main.js`), if any. */
+function startScriptEntry(start: unknown): string | undefined {
+  if (typeof start !== "string") return undefined;
+  const m = /^\s*(?:node|tsx|ts-node)\s+(?:-\S+\s+)*([^\s&|;]+\.(?:[cm]?js|[cm]?ts))\b/.exec(start);
+  return m?.[1];
+}
+
+/**
+ * The file that starts a Node.js app in `dir`: package.json `main`, its `bin` (the one command,
+ * or the first), what `scripts.start` runs, else the first of NODE_ENTRY_CANDIDATES that exists.
+ */
+export async function nodeEntry(dir: string): Promise<string> {
   const pkgFile = join(dir, "package.json");
-  let main: unknown;
+  let pkg: { main?: unknown; bin?: unknown; scripts?: { start?: unknown } };
   try {
     const text = (await readBoundedFile(pkgFile, 1 << 20, "package.json")).toString("utf8");
-    main = (JSON.parse(text) as { main?: unknown }).main;
+    const parsed: unknown = JSON.parse(text);
+    pkg = typeof parsed === "object" && parsed !== null ? (parsed as typeof pkg) : {};
   } catch (cause) {
     if (cause instanceof TugError) throw cause;
     throw new TugError({
@@ -50,11 +62,17 @@ async function nodeEntry(dir: string): Promise<string> {
       cause,
     });
   }
-  const candidates =
-    typeof main === "string" && main
-      ? [main.replace(/^\.\//, ""), ...NODE_ENTRY_CANDIDATES]
-      : NODE_ENTRY_CANDIDATES;
-  for (const c of candidates) if (await exists(join(dir, c), "file")) return c;
+  const main = pkg.main;
+  const bin =
+    typeof pkg.bin === "string"
+      ? pkg.bin
+      : typeof pkg.bin === "object" && pkg.bin !== null
+        ? Object.values(pkg.bin).find((v): v is string => typeof v === "string")
+        : undefined;
+  const declared = [main, bin, startScriptEntry(pkg.scripts?.start)]
+    .filter((v): v is string => typeof v === "string" && v !== "")
+    .map((v) => v.replace(/^\.\//, ""));
+  for (const c of [...declared, ...NODE_ENTRY_CANDIDATES]) if (await exists(join(dir, c), "file")) return c;
   throw new TugError({
     what: `cannot tell which file starts this Node.js app${typeof main === "string" && main ? ` (package.json main ${main} does not exist)` : ""}`,
     where: displayPath(pkgFile),

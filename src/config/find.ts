@@ -1,5 +1,5 @@
 import { stat } from "node:fs/promises";
-import { isAbsolute, relative, resolve } from "node:path";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 
 export const PROJECT_FILES = ["tug.yaml", "tug.yml"] as const;
 
@@ -24,4 +24,19 @@ export async function findProject(dir: string): Promise<string | undefined> {
     if (await isFile(file)) return file;
   }
   return undefined;
+}
+
+/**
+ * The project file for `dir`: tug.yaml (or tug.yml) in it or the nearest parent that has one,
+ * like git looks for .git; undefined at the filesystem root without one.
+ */
+export async function findProjectUp(dir: string): Promise<string | undefined> {
+  let at = resolve(dir);
+  for (;;) {
+    const file = await findProject(at);
+    if (file) return file;
+    const parent = dirname(at);
+    if (parent === at) return undefined;
+    at = parent;
+  }
 }

@@ -72,8 +72,8 @@ test("tug.yaml linked to an endless device: the read is bounded", async (t) => {
   const p = await projectWith(t, "");
   await rm(join(p.dir, "tug.yaml"));
   await symlink("/dev/zero", join(p.dir, "tug.yaml"));
-  // Named with --file: found by itself, a tug.yaml that is not a regular file is not a project.
-  const r = await build(p, ["--file", "tug.yaml"]);
+  // Named with -c: found by itself, a tug.yaml that is not a regular file is not a project.
+  const r = await build(p, ["-c", "tug.yaml"]);
   assertOneHostileFsError(t, r, /tug\.yaml is too big \(more than the 1 MiB tug reads\)/, {
     where: /tug\.yaml/,
   });

@@ -447,7 +447,7 @@ spec:
           image: tug://web # resolved by tug
 `,
   );
-  const r = await runTug(["resolve", "--filename", "k8s.yaml", "--repo", registry.repo("demo"), "-q"], {
+  const r = await runTug(["resolve", "-f", "k8s.yaml", "--repo", registry.repo("demo"), "-q"], {
     cwd: p.dir,
     env: { TUG_CACHE: p.cache },
   });

@@ -17,6 +17,8 @@ export interface CliResult {
 export interface CliOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** Written to the child's stdin (closed after it); stdin is empty otherwise. */
+  input?: string;
   /** Called with the child right after spawn (e.g. to kill it mid-build). */
   onSpawn?: (child: ChildProcess) => void;
 }
@@ -26,15 +28,17 @@ export function runTug(args: string[], opts: CliOptions = {}): Promise<CliResult
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
       cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, ...opts.env },
-      stdio: ["ignore", "pipe", "pipe"],
+      // Colour only where a test asks for it (a test runner on a terminal may set FORCE_COLOR).
+      env: { ...process.env, FORCE_COLOR: undefined, ...opts.env },
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
     });
+    child.stdin?.end(opts.input);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (b: Buffer) => {
+    child.stdout?.on("data", (b: Buffer) => {
       stdout += b.toString();
     });
-    child.stderr.on("data", (b: Buffer) => {
+    child.stderr?.on("data", (b: Buffer) => {
       stderr += b.toString();
     });
     child.on("error", reject);

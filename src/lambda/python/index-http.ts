@@ -2,6 +2,7 @@ import { type ClientRequest, get as httpGet, type IncomingMessage } from "node:h
 import { get as httpsGet } from "node:https";
 import type { Readable } from "node:stream";
 import { TugError } from "../../errors.ts";
+import { httpLog } from "../../util/http-log.ts";
 import { httpTimeouts } from "../../util/http-timeout.ts";
 import { redactUrl } from "../../util/redact.ts";
 
@@ -166,9 +167,11 @@ function getOnce(req: IndexGet, url: URL, started: number, sameOrigin: boolean):
       limits.headersMs,
     );
     headersTimer.unref();
+    const sent = Date.now();
     request = get(url, { headers }, (res) => {
       clearTimeout(connect);
       clearTimeout(headersTimer);
+      httpLog?.({ method: "GET", url: url.href, status: res.statusCode ?? 0, ms: Date.now() - sent });
       response = res;
       res.on("close", () => clearTimeout(deadline));
       resolve(res);
@@ -180,6 +183,13 @@ function getOnce(req: IndexGet, url: URL, started: number, sameOrigin: boolean):
     // Idle: no byte in either direction for idleMs, including within a body being read.
     request.setTimeout(limits.idleMs, () => abort(timedOut("idle")));
     request.on("error", (err) => {
+      if (httpLog && !response)
+        httpLog({
+          method: "GET",
+          url: url.href,
+          error: (err as NodeJS.ErrnoException).code ?? err.message,
+          ms: Date.now() - sent,
+        });
       clearTimeout(connect);
       clearTimeout(headersTimer);
       clearTimeout(deadline);

@@ -7,6 +7,7 @@ import {
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { type Readable, Transform } from "node:stream";
 import { TugError } from "../../errors.ts";
+import { httpLog } from "../../util/http-log.ts";
 import { httpTimeouts } from "../../util/http-timeout.ts";
 import { registryHost } from "../reference.ts";
 import { tooLarge } from "../size-limits.ts";
@@ -193,11 +194,19 @@ export class Transport {
       );
       outgoing.once("error", (e) => {
         clearTimeout(connectTimer);
+        if (httpLog && !settled)
+          httpLog({ method: req.method, url: req.url, error: errorCode(e), ms: Date.now() - started });
         fail(e);
       });
       outgoing.once("response", (res) => {
         clearTimeout(connectTimer);
         clearTimeout(headersTimer);
+        httpLog?.({
+          method: req.method,
+          url: req.url,
+          status: res.statusCode ?? 0,
+          ms: Date.now() - started,
+        });
         if (settled) {
           res.destroy();
           return;
@@ -225,6 +234,10 @@ export class Transport {
     this.http.destroy();
     this.https.destroy();
   }
+}
+
+function errorCode(e: Error): string {
+  return (e as NodeJS.ErrnoException).code ?? e.message;
 }
 
 function timeoutError(code: string, what: string): Error {
