@@ -66,7 +66,7 @@ export function buildCommand(program: Command): void {
     const sbom = parseSbomFormat(flags.sbom, "--sbom");
     const { project, targets, repo } = await projectFromArgs(args, flags);
     // With --timings every step is listed at the end; the running log would repeat them.
-    const progress = new Progress(Progress.modeFor(flags), { stepLines: !flags.timings });
+    const progress = await Progress.open(flags, { stepLines: !flags.timings });
     // Loaded per command: start-up parses only what the command runs.
     const { build } = await import("../build/build.ts");
     const result = await build(project, {
