@@ -1,3 +1,4 @@
+import stripAnsi from "strip-ansi";
 import type { DevPhase, UpdateReport } from "../dev/report.ts";
 import { elapsed } from "./live-build.ts";
 import { paint, type Style } from "./live-style.ts";
@@ -70,7 +71,7 @@ export function applyReport(s: DevViewState, report: UpdateReport, now: number):
 }
 
 export function addLog(s: DevViewState, target: string, line: string): void {
-  s.logs.push(`${target} | ${line}`);
+  s.logs.push(`${target} | ${printable(line)}`);
   if (s.logs.length > MAX_LOGS) s.logs.splice(0, s.logs.length - MAX_LOGS);
 }
 
@@ -88,7 +89,7 @@ const STYLE: Record<ResourceState, Style> = {
   crashed: "red",
   error: "red",
 };
-const HEAD = ["RESOURCE", "RUNTIME", "STATE", "URL", "UPDATE", "ERROR"];
+const HEAD = ["RESOURCE", "RUNTIME", "STATE", "URL", "LAST UPDATE", "ERROR"];
 
 /**
  * Tilt's terminal view, as lines: the status table (one row per resource, columns sized to
@@ -118,7 +119,7 @@ export function renderDevView(s: DevViewState, o: DevRenderOptions): string[] {
     if (text.length < at + state.length) return text;
     return `${text.slice(0, at)}${paint(o.color, STYLE[state], state)}${text.slice(at + state.length)}`;
   });
-  const rule = paint(o.color, "dim", cut(`── logs ${"─".repeat(width)}`, width));
+  const rule = paint(o.color, "dim", `── logs ${"─".repeat(Math.max(0, width - 8))}`);
   const room = Math.max(0, o.rows - table.length - 1);
   const logs = room === 0 ? [] : s.logs.slice(-room).map((l) => cut(l, width));
   return [...table, rule, ...logs];
@@ -129,7 +130,17 @@ function fmtLatency(ms: number): string {
 }
 
 function oneLine(text: string): string {
-  return text.replace(/\s+/g, " ").trim();
+  return printable(text.replace(/\s+/g, " ").trim());
+}
+
+/** An app's colours and cursor moves would break the frame: escape sequences and control characters go. */
+function printable(text: string): string {
+  let out = "";
+  for (const ch of stripAnsi(text.replace(/\t/g, "  "))) {
+    const c = ch.charCodeAt(0);
+    if (c >= 0x20 && c !== 0x7f) out += ch;
+  }
+  return out;
 }
 
 function cut(text: string, width: number): string {
