@@ -2,39 +2,38 @@
 // Loaded only when stderr is a terminal (a dynamic import in progress.ts).
 import { createLogUpdate } from "log-update";
 import type { EngineEvent } from "../engine/timings.ts";
-import {
-  applyBuildEvent,
-  type BuildViewState,
-  buildViewState,
-  renderBuildView,
-  summaryLine,
-} from "./live-build.ts";
+import { applyBuildEvent, type BuildViewState, renderBuildView, summaryLine } from "./live-build.ts";
 import { wantsColor } from "./live-style.ts";
 
 const FRAME_MS = 100;
 
 export class LiveBuildView {
-  private readonly state: BuildViewState = buildViewState(performance.now());
   private readonly log: ReturnType<typeof createLogUpdate>;
   private readonly color: boolean;
   private timer: NodeJS.Timeout | undefined;
   private finished = false;
 
-  constructor(private readonly out: NodeJS.WriteStream) {
+  /** `state` may already hold the steps seen before this view was loaded. */
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly state: BuildViewState,
+  ) {
     this.log = createLogUpdate(out);
     this.color = wantsColor(out);
+    this.start();
   }
 
   onEvent(e: EngineEvent): void {
     if (this.finished) return;
     applyBuildEvent(this.state, e, performance.now());
     if (e.type === "log") this.line(`${e.target}  ${e.message}`);
-    // Redrawn on a clock, not per event: a transfer reports every chunk.
-    if (!this.timer) {
-      this.render();
-      this.timer = setInterval(() => this.render(), FRAME_MS);
-      this.timer.unref();
-    }
+  }
+
+  // Redrawn on a clock, not per event: a transfer reports every chunk.
+  private start(): void {
+    this.render();
+    this.timer = setInterval(() => this.render(), FRAME_MS);
+    this.timer.unref();
   }
 
   /** A line kept above the live frame (or after it, once the build is done). */

@@ -1,4 +1,12 @@
 import type { EngineEvent } from "../engine/timings.ts";
+import { applyBuildEvent, type BuildViewState, buildViewState, summaryLine } from "./live-build.ts";
+import { wantsColor } from "./live-style.ts";
+
+/**
+ * The live frame appears only once a build has run this long: a no-op build (all cache hits, a
+ * few hundred ms) never loads log-update and its helpers, and prints just the summary line.
+ */
+const LIVE_DELAY_MS = 250;
 
 export type ProgressMode = "quiet" | "plain" | "live";
 
@@ -18,6 +26,8 @@ export class Progress {
   private readonly running = new Map<string, string>();
   private lineShown = false;
   private view: LiveView | undefined;
+  /** On a terminal: the steps so far (shared with the view once loaded) and the timer that loads it. */
+  private live: { state: BuildViewState; timer: NodeJS.Timeout; done: boolean } | undefined;
 
   constructor(
     private readonly mode: ProgressMode,
@@ -36,7 +46,8 @@ export class Progress {
 
   /**
    * The progress for `flags`, with the full live view on a terminal. Its renderer (and
-   * log-update) load only then, so plain, quiet and --json runs start no slower.
+   * log-update) load only then, and only once the build has run LIVE_DELAY_MS, so plain,
+   * quiet, --json and no-op runs start no slower.
    */
   static async open(
     flags: { quiet?: boolean; json?: boolean },
@@ -45,8 +56,18 @@ export class Progress {
   ): Promise<Progress> {
     const progress = new Progress(Progress.modeFor(flags, out), opts, out);
     if (progress.mode === "live") {
-      const { LiveBuildView } = await import("./live-build-view.ts");
-      progress.view = new LiveBuildView(out);
+      const live = {
+        state: buildViewState(performance.now()),
+        done: false,
+        timer: setTimeout(() => {
+          void import("./live-build-view.ts").then(({ LiveBuildView }) => {
+            if (!live.done) progress.view = new LiveBuildView(out, live.state);
+          });
+        }, LIVE_DELAY_MS),
+      };
+      // A failed build never calls done(): the timer must not keep the process alive.
+      live.timer.unref();
+      progress.live = live;
     }
     return progress;
   }
@@ -55,6 +76,11 @@ export class Progress {
     if (this.mode === "quiet") return;
     if (this.view) {
       this.view.onEvent(e);
+      return;
+    }
+    if (this.live) {
+      applyBuildEvent(this.live.state, e, performance.now());
+      if (e.type === "log") this.out.write(`${e.target}  ${e.message}\n`);
       return;
     }
     if (e.type === "bytes") return;
@@ -72,6 +98,11 @@ export class Progress {
     if (this.mode === "quiet") return;
     if (this.view) {
       this.view.line(text);
+      return;
+    }
+    if (this.live) {
+      // No frame on screen yet (or any more): a line is just a line.
+      this.out.write(`${text}\n`);
       return;
     }
     this.clear();
@@ -97,6 +128,14 @@ export class Progress {
   done(): void {
     if (this.view) {
       this.view.done();
+      return;
+    }
+    if (this.live && !this.live.done) {
+      this.live.done = true;
+      clearTimeout(this.live.timer);
+      const { state } = this.live;
+      if (state.finished > 0)
+        this.out.write(`${summaryLine(state, performance.now(), wantsColor(this.out))}\n`);
       return;
     }
     this.clear();
