@@ -1,14 +1,14 @@
-// The TTY edge of the build view: log-update redraws the frame renderBuildView computes.
+// The TTY edge of the build view: LiveFrame redraws the frame renderBuildView computes.
 // Loaded only when stderr is a terminal (a dynamic import in progress.ts).
-import { createLogUpdate } from "log-update";
 import type { EngineEvent } from "../engine/timings.ts";
 import { applyBuildEvent, type BuildViewState, renderBuildView, summaryLine } from "./live-build.ts";
+import { LiveFrame } from "./live-frame.ts";
 import { wantsColor } from "./live-style.ts";
 
 const FRAME_MS = 100;
 
 export class LiveBuildView {
-  private readonly log: ReturnType<typeof createLogUpdate>;
+  private readonly frame: LiveFrame;
   private readonly color: boolean;
   private timer: NodeJS.Timeout | undefined;
   private finished = false;
@@ -18,7 +18,7 @@ export class LiveBuildView {
     private readonly out: NodeJS.WriteStream,
     private readonly state: BuildViewState,
   ) {
-    this.log = createLogUpdate(out);
+    this.frame = new LiveFrame(out);
     this.color = wantsColor(out);
     this.start();
   }
@@ -40,7 +40,7 @@ export class LiveBuildView {
   line(text: string): void {
     if (this.finished) this.out.write(`${text}\n`);
     else {
-      this.log.persist(text);
+      this.frame.persist(text);
       this.render();
     }
   }
@@ -50,19 +50,19 @@ export class LiveBuildView {
     if (this.finished) return;
     this.finished = true;
     if (this.timer) clearInterval(this.timer);
-    this.log.clear();
+    this.frame.clear();
     if (this.state.finished > 0)
       this.out.write(`${summaryLine(this.state, performance.now(), this.color)}\n`);
   }
 
   private render(): void {
-    this.log(
+    this.frame.draw(
       renderBuildView(this.state, {
         now: performance.now(),
         columns: this.out.columns ?? 80,
         rows: Math.max(3, (this.out.rows ?? 24) - 2),
         color: this.color,
-      }).join("\n"),
+      }),
     );
   }
 }
