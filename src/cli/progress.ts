@@ -3,8 +3,8 @@ import { applyBuildEvent, type BuildViewState, buildViewState, summaryLine } fro
 import { wantsColor } from "./live-style.ts";
 
 /**
- * The live frame appears only once a build has run this long: a no-op build (all cache hits, a
- * few hundred ms) never loads log-update and its helpers, and prints just the summary line.
+ * The live frame appears only once a build has run this long: a fast build never loads the
+ * frame code, never flickers a frame, and prints just the summary line.
  */
 const LIVE_DELAY_MS = 250;
 
@@ -45,9 +45,9 @@ export class Progress {
   }
 
   /**
-   * The progress for `flags`, with the full live view on a terminal. Its renderer (and
-   * log-update) load only then, and only once the build has run LIVE_DELAY_MS, so plain,
-   * quiet, --json and no-op runs start no slower.
+   * The progress for `flags`, with the full live view on a terminal. The view's TTY edge loads
+   * only then, and only once the build has run LIVE_DELAY_MS, so plain, quiet and --json runs
+   * start no slower.
    */
   static async open(
     flags: { quiet?: boolean; json?: boolean },
