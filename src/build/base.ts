@@ -6,6 +6,7 @@ import { TugError } from "../errors.ts";
 import { hexOf, isDigest } from "../oci/digest.ts";
 import { emptyImage } from "../oci/image.ts";
 import { adoptLayout, readLayout, writeLayout } from "../oci/layout.ts";
+import { meteredImage } from "../oci/metered.ts";
 import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
 import { refuseCredentialsInReference } from "../oci/registry/reference-credentials.ts";
 import { type Artifact, type Image, type Platform, platformString } from "../oci/types.ts";
@@ -123,7 +124,10 @@ async function resolveOne(
       hint: "run once without --offline",
     });
   const artifact = await registry.fetch({ ...ref, digest }, target.where);
-  const image = await selectPlatform(artifact, platform, base.ref);
+  const step = `base ${platformString(platform)}`;
+  const image = meteredImage(await selectPlatform(artifact, platform, base.ref), (size) =>
+    engine.timings.meter(target.name, step, size),
+  );
   // Checked before it enters the cache: a base whose config disagrees with its manifest is refused here.
   await checkedBase(image, base.ref, target.where);
   const tag = `base-${hexOf(await image.digest())}`;

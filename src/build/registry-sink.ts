@@ -1,6 +1,7 @@
 import type { Engine } from "../engine/engine.ts";
 import { TugError } from "../errors.ts";
 import type { Digest } from "../oci/digest.ts";
+import { meteredArtifact } from "../oci/metered.ts";
 import { formatReference, parseReference, type Reference } from "../oci/reference.ts";
 import type { RegistryClient } from "../oci/registry/client.ts";
 import type { PushOptions, PushResult } from "../oci/registry/push.ts";
@@ -88,8 +89,10 @@ export function registrySink(access: RegistryAccess, engine: Engine, opts: Regis
         const client = await access.client();
         const head = await engine.io.run(() => client.headManifest(repoRef, tag));
         if (head?.digest !== digest) {
+          // The bytes each upload sends show in the progress view (no wrapping when no one listens).
+          const metered = meteredArtifact(artifact, (size) => engine.timings.meter(name, "publish", size));
           const res = await access.push(
-            artifact,
+            metered,
             { ...repoRef, tag },
             { mountFrom: opts.mountFrom?.(name) ?? [] },
           );

@@ -258,9 +258,10 @@ function depsRecipe(
 ): LayerRecipe {
   // A wheel's URL and sha256 come with the resolution; the client only fetches and checks it.
   const index = indexFor(engine, resolution.indexUrls);
+  const step = `deps ${platform.os}/${platform.architecture}`;
   return {
     target: target.name,
-    step: `deps ${platform.os}/${platform.architecture}`,
+    step,
     kind: "python-deps",
     version: 1,
     // The wheels' bytes (sha256) are the whole input: requirements edits that resolve the same
@@ -273,7 +274,9 @@ function depsRecipe(
     produce: async () => {
       const wheels = await Promise.all(
         resolution.distributions.map(async (d) => {
-          const path = await index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 });
+          const path = await index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 }, (size) =>
+            engine.timings.meter(target.name, step, size),
+          );
           const rows = await cachedWheelTable(engine.store, d.sha256, path, d.wheel);
           return { wheel: d.wheel, rows, file: new WheelFile(path) };
         }),

@@ -88,7 +88,7 @@ export function buildCommand(program: Command): void {
     const project = withOverrides(found.project, targets, flags);
     const repo = flags.local || flags.push === false ? undefined : found.repo;
     // With --timings every step is listed at the end; the running log would repeat them.
-    const progress = new Progress(Progress.modeFor(flags), { stepLines: !flags.timings });
+    const progress = await Progress.open(flags, { stepLines: !flags.timings });
     // Loaded per command: start-up parses only what the command runs.
     const { build } = await import("../build/build.ts");
     const result = await build(project, {

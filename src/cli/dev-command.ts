@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { UpdateReport } from "../dev/report.ts";
 import { addConfigOption, type ConfigFlags } from "./config-option.ts";
+import { devOutput } from "./dev-output.ts";
 import { projectFromArgs } from "./project-args.ts";
 
 export function devCommand(program: Command): void {
@@ -12,11 +13,8 @@ export function devCommand(program: Command): void {
     )
     .action(async (names: string[], flags: ConfigFlags & { json?: boolean; runtime?: string }) => {
       const { project } = await projectFromArgs([], flags);
-      const { formatReport } = await import("../dev/report.ts");
-      const onReport = (r: UpdateReport) => {
-        if (flags.json) process.stdout.write(`${JSON.stringify(r)}\n`);
-        else process.stderr.write(`${formatReport(r)}\n`);
-      };
+      const out = await devOutput(project, flags);
+      const onReport = (r: UpdateReport) => out.onReport(r);
       // Names may be images, lambdas or layers; none means all of each kind.
       const isLambda = (n: string) =>
         (project.lambdas ?? []).some((l) => l.name === n) || (project.layers ?? []).some((l) => l.name === n);
@@ -38,7 +36,8 @@ export function devCommand(program: Command): void {
             targets: imageNames,
             ...(flags.runtime ? { runtime: flags.runtime } : {}),
             onReport,
-            onLog: (target, line) => process.stderr.write(`${target} | ${line}\n`),
+            onLog: (target, line) => out.onLog(target, line),
+            onPhase: (target, phase) => out.onPhase(target, phase),
             imageRuntime: async (target, engine, p) =>
               (await import("../dev/image-runtime.ts")).imageRuntime(target, engine, p),
           }),
@@ -55,5 +54,6 @@ export function devCommand(program: Command): void {
         process.on("SIGTERM", shutdown);
       });
       await session.stop();
+      out.done();
     });
 }

@@ -1,14 +1,33 @@
 import type { EngineEvent } from "../engine/timings.ts";
+import { applyBuildEvent, type BuildViewState, buildViewState, summaryLine } from "./live-build.ts";
+import { wantsColor } from "./live-style.ts";
+
+/**
+ * The live frame appears only once a build has run this long: a fast build never loads the
+ * frame code, never flickers a frame, and prints just the summary line.
+ */
+const LIVE_DELAY_MS = 250;
 
 export type ProgressMode = "quiet" | "plain" | "live";
 
+/** What the live view does (src/cli/live-build-view.ts, loaded only on a terminal). */
+interface LiveView {
+  onEvent(e: EngineEvent): void;
+  line(text: string): void;
+  done(): void;
+}
+
 /**
- * Progress on stderr: on a TTY one status line rewritten in place (the steps running now);
- * otherwise plain lines as steps finish. Nothing in quiet mode. stdout stays for --json.
+ * Progress on stderr: on a TTY a live view (one line per running step with its time and
+ * transfer figures, finished steps summed up in one line); otherwise plain lines as steps
+ * finish. Nothing in quiet mode. stdout stays for --json.
  */
 export class Progress {
   private readonly running = new Map<string, string>();
   private lineShown = false;
+  private view: LiveView | undefined;
+  /** On a terminal: the steps so far (shared with the view once loaded) and the timer that loads it. */
+  private live: { state: BuildViewState; timer: NodeJS.Timeout; done: boolean } | undefined;
 
   constructor(
     private readonly mode: ProgressMode,
@@ -16,13 +35,55 @@ export class Progress {
     private readonly out: NodeJS.WriteStream = process.stderr,
   ) {}
 
-  static modeFor(opts: { quiet?: boolean }, stream: NodeJS.WriteStream = process.stderr): ProgressMode {
+  static modeFor(
+    opts: { quiet?: boolean; json?: boolean },
+    stream: NodeJS.WriteStream = process.stderr,
+  ): ProgressMode {
     if (opts.quiet) return "quiet";
-    return stream.isTTY && !process.env.CI ? "live" : "plain";
+    // --json is for tools: they get the plain lines on stderr, never cursor movements.
+    return stream.isTTY && !process.env.CI && !opts.json ? "live" : "plain";
+  }
+
+  /**
+   * The progress for `flags`, with the full live view on a terminal. The view's TTY edge loads
+   * only then, and only once the build has run LIVE_DELAY_MS, so plain, quiet and --json runs
+   * start no slower.
+   */
+  static async open(
+    flags: { quiet?: boolean; json?: boolean },
+    opts: { stepLines?: boolean } = {},
+    out: NodeJS.WriteStream = process.stderr,
+  ): Promise<Progress> {
+    const progress = new Progress(Progress.modeFor(flags, out), opts, out);
+    if (progress.mode === "live") {
+      const live = {
+        state: buildViewState(performance.now()),
+        done: false,
+        timer: setTimeout(() => {
+          void import("./live-build-view.ts").then(({ LiveBuildView }) => {
+            if (!live.done) progress.view = new LiveBuildView(out, live.state);
+          });
+        }, LIVE_DELAY_MS),
+      };
+      // A failed build never calls done(): the timer must not keep the process alive.
+      live.timer.unref();
+      progress.live = live;
+    }
+    return progress;
   }
 
   onEvent = (e: EngineEvent): void => {
     if (this.mode === "quiet") return;
+    if (this.view) {
+      this.view.onEvent(e);
+      return;
+    }
+    if (this.live) {
+      applyBuildEvent(this.live.state, e, performance.now());
+      if (e.type === "log") this.out.write(`${e.target}  ${e.message}\n`);
+      return;
+    }
+    if (e.type === "bytes") return;
     const id = e.type === "log" ? "" : `${e.target}\0${e.step}`;
     if (e.type === "step-start") this.running.set(id, `${e.target} ${e.step}`);
     else if (e.type === "step-end") {
@@ -35,6 +96,15 @@ export class Progress {
 
   line(text: string): void {
     if (this.mode === "quiet") return;
+    if (this.view) {
+      this.view.line(text);
+      return;
+    }
+    if (this.live) {
+      // No frame on screen yet (or any more): a line is just a line.
+      this.out.write(`${text}\n`);
+      return;
+    }
     this.clear();
     this.out.write(`${text}\n`);
     this.redraw();
@@ -56,6 +126,18 @@ export class Progress {
   }
 
   done(): void {
+    if (this.view) {
+      this.view.done();
+      return;
+    }
+    if (this.live && !this.live.done) {
+      this.live.done = true;
+      clearTimeout(this.live.timer);
+      const { state } = this.live;
+      if (state.finished > 0)
+        this.out.write(`${summaryLine(state, performance.now(), wantsColor(this.out))}\n`);
+      return;
+    }
     this.clear();
   }
 }

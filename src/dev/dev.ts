@@ -10,7 +10,7 @@ import { TugError } from "../errors.ts";
 import { localRuntime } from "./local-runtime.ts";
 import type { UpdateReport } from "./report.ts";
 import type { Runtime } from "./runtime.ts";
-import { type Deployer, TargetSession } from "./session.ts";
+import { type Deployer, type SessionOptions, TargetSession } from "./session.ts";
 import { stageTarget } from "./stage.ts";
 import { relativeTo, type Watcher, watch } from "./watcher.ts";
 
@@ -20,6 +20,7 @@ export interface DevOptions {
   cacheDir?: string;
   onReport(r: UpdateReport): void;
   onLog(target: string, line: string, stream: "stdout" | "stderr"): void;
+  onPhase?: SessionOptions["onPhase"];
   debounceMs?: number;
   /** `tug dev --runtime`: overrides every target's `dev.runtime`. */
   runtime?: string;
@@ -88,6 +89,7 @@ export async function dev(project: Project, opts: DevOptions): Promise<DevSessio
           deployer,
           onReport: opts.onReport,
           onLog: opts.onLog,
+          ...(opts.onPhase ? { onPhase: opts.onPhase } : {}),
         }),
       );
     }

@@ -33,3 +33,6 @@ export function formatReport(r: UpdateReport): string {
   }
   return `${head}  →  ready in ${Math.round(r.ms)} ms (build ${Math.round(r.build)}, sync ${Math.round(r.sync)}, restart ${Math.round(r.restart)})`;
 }
+
+/** What a target is doing between reports (for a status view; never part of --json). */
+export type DevPhase = "building" | "live-updating";

@@ -6,7 +6,7 @@ import type { Platform } from "../oci/types.ts";
 import { type DevArtifact, devArtifact } from "./artifact.ts";
 import { type Change, planChanges } from "./planner.ts";
 import { LogWaiter, waitForPort } from "./readiness.ts";
-import type { UpdateReport } from "./report.ts";
+import type { DevPhase, UpdateReport } from "./report.ts";
 import type { FileChange, RunSpec, Runtime } from "./runtime.ts";
 
 /** Builds and (re)starts a target from scratch: staging for `local`, a dev image otherwise. */
@@ -22,6 +22,8 @@ export interface SessionOptions {
   deployer: Deployer;
   onReport(r: UpdateReport): void;
   onLog(target: string, line: string, stream: "stdout" | "stderr"): void;
+  /** Told when an update begins (a status view shows it); the report tells how it ended. */
+  onPhase?(target: string, phase: DevPhase): void;
   readyTimeoutMs?: number;
 }
 
@@ -121,6 +123,7 @@ export class TargetSession {
     if (plan.action === "none") return;
     const files = plan.changes.map((c) => c.path);
     if (plan.action === "rebuild" || this.needsRedeploy) return this.redeploy(files, at, "rebuild");
+    this.o.onPhase?.(this.name, "live-updating");
     const t = { build: 0, sync: 0, restart: 0 };
     try {
       let mark = performance.now();
@@ -168,6 +171,7 @@ export class TargetSession {
 
   private async redeploy(files: string[], at: number, action: "start" | "rebuild"): Promise<void> {
     const t = { build: 0, sync: 0, restart: 0 };
+    this.o.onPhase?.(this.name, "building");
     try {
       let mark = performance.now();
       const { spec, externals } = await this.o.deployer.deploy();

@@ -55,3 +55,8 @@ export async function runTugJson<T>(args: string[], opts: CliOptions = {}): Prom
 }
 
 export const REPO_ROOT = ROOT;
+
+/** The command line `runTug` starts (node, tsx, the CLI's source), for tests that spawn it another way. */
+export function tugArgv(args: string[]): string[] {
+  return [process.execPath, "--import", TSX, MAIN, ...args];
+}

@@ -50,8 +50,14 @@ export interface SimpleIndex {
   projectFiles(name: string): Promise<IndexFile[]>;
   /** The file's core METADATA: PEP 658 `.metadata` when offered, else read from the wheel. */
   metadata(file: IndexFile): Promise<string>;
-  /** The wheel in the cache, downloaded once and checked against the index's sha256. */
-  wheelPath(file: IndexFile): Promise<string>;
+  /**
+   * The wheel in the cache, downloaded once and checked against the index's sha256; `meter`
+   * (given the announced size, 0 when unknown) counts a download's bytes for a progress view.
+   */
+  wheelPath(
+    file: IndexFile,
+    meter?: (size: number) => ((bytes: number) => void) | undefined,
+  ): Promise<string>;
   /** URLs fetched so far (pages, metadata, wheels), without credentials, for tests and "no requests" checks. */
   readonly requests: readonly string[];
 }
@@ -204,7 +210,10 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
     return p;
   }
 
-  async function fetchWheel(file: IndexFile): Promise<string> {
+  async function fetchWheel(
+    file: IndexFile,
+    meter?: (size: number) => ((bytes: number) => void) | undefined,
+  ): Promise<string> {
     if (file.unusable) throw unusableError(file);
     const dir = wheelDir;
     if (file.sha256 && (await exists(join(dir, file.sha256)))) {
@@ -219,6 +228,7 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
     // Bytes from another host are fine when they are checked against the index's sha256.
     const got = await fetchUrl(file.url, { what, deadline: false, crossOrigin: file.sha256 !== undefined });
     if (!got) throw fetchError(what, file.url, "the index lists it but it is not there");
+    const onBytes = meter?.(got.contentLength ?? 0);
     if (file.sha256) {
       const dest = join(dir, file.sha256);
       await download({
@@ -229,6 +239,7 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
         want: file.sha256,
         max: maxWheel,
         announced: got.contentLength,
+        onBytes,
       });
       options.onWheel?.(file.sha256, dest);
       return dest;
@@ -243,17 +254,21 @@ export function simpleIndex(options: SimpleIndexOptions): SimpleIndex {
       url: file.url,
       max: maxWheel,
       announced: got.contentLength,
+      onBytes,
     });
     await rename(tmp, join(dir, sha));
     options.onWheel?.(sha, join(dir, sha));
     return join(dir, sha);
   }
 
-  function wheelPath(file: IndexFile): Promise<string> {
+  function wheelPath(
+    file: IndexFile,
+    meter?: (size: number) => ((bytes: number) => void) | undefined,
+  ): Promise<string> {
     const key = file.sha256 ?? file.url;
     let p = wheels.get(key);
     if (!p) {
-      p = fetchWheel(file);
+      p = fetchWheel(file, meter);
       wheels.set(key, p);
       p.catch(() => wheels.delete(key));
     }

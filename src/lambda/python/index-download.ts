@@ -28,6 +28,8 @@ export interface Download {
   max: number;
   /** Content-Length, when the server gave one. */
   announced?: number | undefined;
+  /** Told each chunk's size as it arrives (a progress view); absent, nothing is counted. */
+  onBytes?: ((bytes: number) => void) | undefined;
 }
 
 /** Writes a stream into `dest` atomically and returns its sha256; `dest` appears only when `want` matches. */
@@ -51,6 +53,7 @@ export async function download(d: Download): Promise<Sha256Hex> {
       size += chunk.length;
       if (size > d.max) return done(tooBig());
       hash.update(chunk);
+      d.onBytes?.(chunk.length);
       done(null, chunk);
     },
   });
