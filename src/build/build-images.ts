@@ -8,6 +8,7 @@ import type { ImageTarget, Project } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
 import type { StepTiming } from "../engine/timings.ts";
+import { TugError } from "../errors.ts";
 import { isCorruptBlob } from "../oci/corrupt-blob.ts";
 import { hexOf } from "../oci/digest.ts";
 import { parseReference } from "../oci/reference.ts";
@@ -16,6 +17,7 @@ import { type ArtifactReport, type BuildOptions, defaultCompression } from "./bu
 import { gitInfo } from "./git-info.ts";
 import { type RegistryAccess, registryAccess, registrySink } from "./registry-sink.ts";
 import { layoutSboms, registrySboms } from "./sbom-sinks.ts";
+import { registrySignatures } from "./sign-sink.ts";
 import { fanOut, layoutSink, type Published, type Sink, tarballSink } from "./sinks.ts";
 import { type TargetBuilds, targetBuilds } from "./target-builds.ts";
 import type { TargetImage } from "./target-image.ts";
@@ -115,6 +117,12 @@ export async function buildImages(
 function sinkFor(project: Project, opts: BuildOptions, engine: Engine, registry: RegistryAccess): Sink {
   const sinks: Sink[] = [];
   const sbom = opts.sbom ?? "spdx";
+  if (opts.signKey && !opts.repo) {
+    throw new TugError({
+      what: `--sign-key ${opts.signKey.path} without a repository: signatures are stored in a registry`,
+      hint: "push with --repo (or TUG_REPO, tug.yaml repo:), or drop --sign-key",
+    });
+  }
   if (opts.repo) {
     const registryBase = (name: string): string[] => {
       const base = project.targets.find((t) => t.name === name)?.base;
@@ -138,7 +146,8 @@ function sinkFor(project: Project, opts: BuildOptions, engine: Engine, registry:
       mountFrom,
       trustPushed: opts.trustPushed,
     });
-    sinks.push(registrySboms(pushed, registry, opts.repo, { format: sbom, engine }));
+    const attached = registrySboms(pushed, registry, opts.repo, { format: sbom, engine });
+    sinks.push(registrySignatures(attached, registry, opts.repo, { key: opts.signKey, engine }));
   }
   const out = outDir(project, opts);
   if (out) {

@@ -8,8 +8,10 @@ import { cacheCommand } from "./cache-command.ts";
 import { devCommand } from "./dev-command.ts";
 import { explainCommand } from "./explain-command.ts";
 import { invokeCommand } from "./invoke-command.ts";
+import { keygenCommand } from "./keygen-command.ts";
 import { publishCommand } from "./publish-command.ts";
 import { resolveCommand } from "./resolve-command.ts";
+import { verifyCommand } from "./verify-command.ts";
 
 const program = new Command("tug")
   .description("From a changed line of code to running code: daemonless OCI images.")
@@ -33,6 +35,8 @@ cacheCommand(program);
 explainCommand(program);
 resolveCommand(program);
 invokeCommand(program);
+keygenCommand(program);
+verifyCommand(program);
 
 try {
   await program.parseAsync(process.argv);
