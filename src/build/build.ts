@@ -33,6 +33,8 @@ export interface BuildOptions {
   sbom?: SbomFormat;
   /** `--sign-key`: sign each pushed image digest the cosign way (`sha256-<hex>.sig`). */
   signKey?: SigningKey;
+  /** `--provenance`: attach an SLSA v1 provenance statement to each image and zip (default off). */
+  provenance?: boolean;
 }
 
 export interface ArtifactReport {

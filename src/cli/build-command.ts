@@ -61,13 +61,18 @@ export function buildCommand(program: Command): void {
           "--sign-key <cosign.key>",
           "sign each pushed image (cosign format; key password from TUG_SIGN_PASSWORD or COSIGN_PASSWORD)",
         )
+        .option("--provenance", "attach an SLSA v1 provenance statement (in-toto) to each image and zip")
+        .option("--no-provenance", "no provenance statement (the default)")
         .option(
           "--sbom <format>",
           "SBOM for each image and zip: spdx (SPDX 2.3 JSON, default), cyclonedx (CycloneDX 1.5) or none",
         ),
     ),
   ).action(
-    async (args: string[], flags: CommonBuildFlags & LambdaFlags & { sbom?: string; signKey?: string }) => {
+    async (
+      args: string[],
+      flags: CommonBuildFlags & LambdaFlags & { sbom?: string; signKey?: string; provenance?: boolean },
+    ) => {
       const sbom = parseSbomFormat(flags.sbom, "--sbom");
       const signKey = flags.signKey
         ? await (await import("../sign/keys.ts")).loadSigningKey(flags.signKey)
@@ -88,6 +93,7 @@ export function buildCommand(program: Command): void {
         jobs: parseJobs(flags.jobs),
         sbom,
         signKey,
+        provenance: flags.provenance,
         onEvent: progress.onEvent,
       });
       progress.done();
