@@ -8,6 +8,7 @@ import type { CacheStore } from "../engine/cache-store.ts";
 import { hexOf } from "../oci/digest.ts";
 import type { Artifact, Descriptor, Image, Layer, Platform } from "../oci/types.ts";
 import { isIndex, platformString } from "../oci/types.ts";
+import { baseOsPackages } from "./base-os-packages.ts";
 import { goBuildInfo, goModulesFromBuildInfo } from "./go-modules.ts";
 import { type ReferrerArtifact, referrerArtifact } from "./referrer-manifest.ts";
 import { sbomDocument } from "./sbom-document.ts";
@@ -43,7 +44,11 @@ export async function imageSbomReferrers(opts: {
         image.manifest(),
         image.digest(),
       ]);
-      const packages = [...baseOf(manifest.annotations), ...(await entrypointModules(image, store))];
+      const packages = [
+        ...baseOf(manifest.annotations),
+        ...(await baseOsPackages(image, store)),
+        ...(await entrypointModules(image, store)),
+      ];
       const shown = platform ? `${name} (${platformString(platform)})` : name;
       const doc = sbomDocument(format, { name: shown, sha256: hexOf(digest), kind: "image" }, packages);
       const subject: Descriptor = { mediaType: image.mediaType(), digest, size: raw.length };
