@@ -3,7 +3,7 @@
 // dpkg-query reports installed is a `pkg:deb/debian/NAME@VERSION?arch=ARCH` row, read from the
 // base layer's tar as it streams; tug's own layer adds none.
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { build, loadProject } from "../../src/index.ts";
@@ -43,18 +43,23 @@ test("the SBOM lists the base's Debian packages exactly as dpkg-query reports th
 
   const layout = join(out, "oci");
   const blob = async (d: string) => readFile(join(layout, "blobs", "sha256", d.slice(7)));
-  const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as {
-    manifests: Array<{ digest: string }>;
-  };
-  let doc: SpdxDoc | undefined;
-  for (const m of index.manifests) {
-    const manifest = JSON.parse((await blob(m.digest)).toString()) as {
-      subject?: { digest: string };
-      layers: Array<{ digest: string }>;
+  const sbomIn = async (): Promise<{ layer: string; doc: SpdxDoc } | undefined> => {
+    const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as {
+      manifests: Array<{ digest: string }>;
     };
-    if (manifest.subject?.digest === site?.digest)
-      doc = JSON.parse((await blob(manifest.layers[0]?.digest as string)).toString());
-  }
+    for (const m of index.manifests) {
+      const manifest = JSON.parse((await blob(m.digest)).toString()) as {
+        subject?: { digest: string };
+        layers: Array<{ digest: string }>;
+      };
+      const layer = manifest.layers[0]?.digest as string;
+      if (manifest.subject?.digest === site?.digest)
+        return { layer, doc: JSON.parse((await blob(layer)).toString()) };
+    }
+    return undefined;
+  };
+  const found = await sbomIn();
+  const doc = found?.doc;
   assert.ok(doc, "the image has an SBOM referrer");
   const purls = new Set(
     doc.packages
@@ -72,4 +77,11 @@ test("the SBOM lists the base's Debian packages exactly as dpkg-query reports th
     });
   assert.ok(listed.length > 10);
   assert.deepEqual([...purls].sort(), [...new Set(listed)].sort());
+
+  // A warm cache and an empty output: the document is made again from the cache's records, to
+  // the same bytes the recorded artifact manifest names.
+  await rm(out, { recursive: true });
+  const [again] = (await build(await loadProject(join(work, "tug.yaml")), opts)).artifacts;
+  assert.equal(again?.digest, site?.digest);
+  assert.equal((await sbomIn())?.layer, found?.layer);
 });
