@@ -23,6 +23,10 @@ export interface CommonBuildFlags {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+const loadSigningKey = async (path: string) => (await import("../sign/keys.ts")).loadSigningKey(path);
+
+type BuildFlags = CommonBuildFlags & LambdaFlags & { sbom?: string; signKey?: string; provenance?: boolean };
+
 export function addBuildFlags(cmd: Command): Command {
   return cmd
     .option("-f, --file <tug.yaml>", "project file (default: ./tug.yaml)")
@@ -57,71 +61,61 @@ export function buildCommand(program: Command): void {
           "target names, a directory (zero-config image) or FILE:FUNCTION (a lambda)",
         )
         .description("build images and lambdas (and push images when a repo is set)")
-        .option(
-          "--sign-key <cosign.key>",
-          "sign each pushed image (cosign format; key password from TUG_SIGN_PASSWORD or COSIGN_PASSWORD)",
-        )
-        .option("--provenance", "attach an SLSA v1 provenance statement (in-toto) to each image and zip")
+        .option("--sign-key <cosign.key>", "sign each pushed image, cosign-style (key password from env)")
+        .option("--provenance", "attach an SLSA v1 provenance statement (in-toto) to each image")
         .option("--no-provenance", "no provenance statement (the default)")
         .option(
           "--sbom <format>",
           "SBOM for each image and zip: spdx (SPDX 2.3 JSON, default), cyclonedx (CycloneDX 1.5) or none",
         ),
     ),
-  ).action(
-    async (
-      args: string[],
-      flags: CommonBuildFlags & LambdaFlags & { sbom?: string; signKey?: string; provenance?: boolean },
-    ) => {
-      const sbom = parseSbomFormat(flags.sbom, "--sbom");
-      const signKey = flags.signKey
-        ? await (await import("../sign/keys.ts")).loadSigningKey(flags.signKey)
-        : undefined;
-      const { project, targets, repo } = await projectFromArgs(args, flags);
-      // With --timings every step is listed at the end; the running log would repeat them.
-      const progress = new Progress(Progress.modeFor(flags), { stepLines: !flags.timings });
-      // Loaded per command: start-up parses only what the command runs.
-      const { build } = await import("../build/build.ts");
-      const result = await build(project, {
-        targets,
-        repo,
-        out: flags.out ? resolve(flags.out) : undefined,
-        offline: flags.offline,
-        trustPushed: flags.trustPushed ?? process.env.TUG_TRUST_PUSHED === "1",
-        remoteCache: remoteCacheSetting(project, flags.remoteCache, process.env),
-        insecureRegistries: flags.insecureRegistry,
-        jobs: parseJobs(flags.jobs),
-        sbom,
-        signKey,
-        provenance: flags.provenance,
-        onEvent: progress.onEvent,
-      });
-      progress.done();
-      if (flags.timings) {
-        for (const s of result.steps)
-          progress.line(`${s.target}  ${s.step}  ${s.cached ? "cached" : "built"}  ${fmtMs(s.ms)}`);
-      }
-      for (const a of result.artifacts) {
-        progress.line(
-          `${a.target}  ${a.ref}${a.ref.includes("@") ? "" : `@${a.digest}`}  ${a.cached ? "cached" : "built"}  ${fmtMs(a.ms)}`,
-        );
-      }
-      for (const l of result.lambdas) {
-        for (const w of l.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
-        const size =
-          l.bytes < 1024 * 1024
-            ? `${(l.bytes / 1024).toFixed(1)} kB`
-            : `${(l.bytes / 1024 / 1024).toFixed(1)} MB`;
-        progress.line(
-          `${l.target}  ${relative(process.cwd(), l.path)}  ${l.digest}  ${size}  ${l.cached ? "cached" : l.reason ? `built (${l.reason})` : "built"}  ${fmtMs(l.ms)}`,
-        );
-      }
-      if (flags.json) {
-        const artifacts = [...result.artifacts, ...result.lambdas];
-        process.stdout.write(`${JSON.stringify({ ms: result.ms, artifacts })}\n`);
-      }
-    },
-  );
+  ).action(async (args: string[], flags: BuildFlags) => {
+    const sbom = parseSbomFormat(flags.sbom, "--sbom");
+    const signKey = flags.signKey ? await loadSigningKey(flags.signKey) : undefined;
+    const { project, targets, repo } = await projectFromArgs(args, flags);
+    // With --timings every step is listed at the end; the running log would repeat them.
+    const progress = new Progress(Progress.modeFor(flags), { stepLines: !flags.timings });
+    // Loaded per command: start-up parses only what the command runs.
+    const { build } = await import("../build/build.ts");
+    const result = await build(project, {
+      targets,
+      repo,
+      out: flags.out ? resolve(flags.out) : undefined,
+      offline: flags.offline,
+      trustPushed: flags.trustPushed ?? process.env.TUG_TRUST_PUSHED === "1",
+      remoteCache: remoteCacheSetting(project, flags.remoteCache, process.env),
+      insecureRegistries: flags.insecureRegistry,
+      jobs: parseJobs(flags.jobs),
+      sbom,
+      signKey,
+      provenance: flags.provenance,
+      onEvent: progress.onEvent,
+    });
+    progress.done();
+    if (flags.timings) {
+      for (const s of result.steps)
+        progress.line(`${s.target}  ${s.step}  ${s.cached ? "cached" : "built"}  ${fmtMs(s.ms)}`);
+    }
+    for (const a of result.artifacts) {
+      progress.line(
+        `${a.target}  ${a.ref}${a.ref.includes("@") ? "" : `@${a.digest}`}  ${a.cached ? "cached" : "built"}  ${fmtMs(a.ms)}`,
+      );
+    }
+    for (const l of result.lambdas) {
+      for (const w of l.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+      const size =
+        l.bytes < 1024 * 1024
+          ? `${(l.bytes / 1024).toFixed(1)} kB`
+          : `${(l.bytes / 1024 / 1024).toFixed(1)} MB`;
+      progress.line(
+        `${l.target}  ${relative(process.cwd(), l.path)}  ${l.digest}  ${size}  ${l.cached ? "cached" : l.reason ? `built (${l.reason})` : "built"}  ${fmtMs(l.ms)}`,
+      );
+    }
+    if (flags.json) {
+      const artifacts = [...result.artifacts, ...result.lambdas];
+      process.stdout.write(`${JSON.stringify({ ms: result.ms, artifacts })}\n`);
+    }
+  });
 }
 
 function parseJobs(v: string | undefined): number | undefined {
