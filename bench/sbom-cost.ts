@@ -56,6 +56,8 @@ async function main(): Promise<void> {
       const r = timed(process.execPath, ["--import", TSX, MAIN, "build", "-q", "--json", ...args], {
         cwd: repo,
         env: { ...baseEnv, TUG_CACHE: cache },
+        // A cold build of 20 images took up to 170 s at load ~29: measure's 180 s default is too short.
+        timeout: 900_000,
       });
       const report = JSON.parse(r.stdout) as Report;
       return { wall: r.ms, ms: report.ms, pushed: report.artifacts.reduce((a, b) => a + b.pushedBytes, 0) };
