@@ -8,14 +8,17 @@ import type { ImageTarget, Project } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
 import type { StepTiming } from "../engine/timings.ts";
+import { TugError } from "../errors.ts";
 import { isCorruptBlob } from "../oci/corrupt-blob.ts";
 import { hexOf } from "../oci/digest.ts";
 import { parseReference } from "../oci/reference.ts";
 import { platformString } from "../oci/types.ts";
+import type { ProvenanceContext } from "../sbom/image-provenance.ts";
 import { type ArtifactReport, type BuildOptions, defaultCompression } from "./build.ts";
 import { gitInfo } from "./git-info.ts";
 import { type RegistryAccess, registryAccess, registrySink } from "./registry-sink.ts";
 import { layoutSboms, registrySboms } from "./sbom-sinks.ts";
+import { registrySignatures } from "./sign-sink.ts";
 import { fanOut, layoutSink, type Published, type Sink, tarballSink } from "./sinks.ts";
 import { type TargetBuilds, targetBuilds } from "./target-builds.ts";
 import type { TargetImage } from "./target-image.ts";
@@ -115,6 +118,13 @@ export async function buildImages(
 function sinkFor(project: Project, opts: BuildOptions, engine: Engine, registry: RegistryAccess): Sink {
   const sinks: Sink[] = [];
   const sbom = opts.sbom ?? "spdx";
+  const attach = { format: sbom, engine, provenance: provenanceContext(project, opts) };
+  if (opts.signKey && !opts.repo) {
+    throw new TugError({
+      what: `--sign-key ${opts.signKey.path} without a repository: signatures are stored in a registry`,
+      hint: "push with --repo (or TUG_REPO, tug.yaml repo:), or drop --sign-key",
+    });
+  }
   if (opts.repo) {
     const registryBase = (name: string): string[] => {
       const base = project.targets.find((t) => t.name === name)?.base;
@@ -138,15 +148,22 @@ function sinkFor(project: Project, opts: BuildOptions, engine: Engine, registry:
       mountFrom,
       trustPushed: opts.trustPushed,
     });
-    sinks.push(registrySboms(pushed, registry, opts.repo, { format: sbom, engine }));
+    const attached = registrySboms(pushed, registry, opts.repo, attach);
+    sinks.push(registrySignatures(attached, registry, opts.repo, { key: opts.signKey, engine }));
   }
   const out = outDir(project, opts);
   if (out) {
     const layout = join(out, "oci");
-    sinks.push(layoutSboms(layoutSink(layout, engine.store.root), layout, { format: sbom, engine }));
+    sinks.push(layoutSboms(layoutSink(layout, engine.store.root), layout, attach));
     sinks.push(tarballSink(out, hostPlatform(), opts.repo));
   }
   return sinks.length === 1 ? sinks[0]! : fanOut(sinks);
+}
+
+function provenanceContext(project: Project, opts: BuildOptions): ProvenanceContext | undefined {
+  if (!opts.provenance) return undefined;
+  let git: ReturnType<typeof gitInfo> | undefined;
+  return { project, started: new Date(), git: () => (git ??= gitInfo(project.dir)) };
 }
 
 function outDir(project: Project, opts: BuildOptions): string | undefined {

@@ -6,6 +6,7 @@ import { TugError } from "../errors.ts";
 import type { LambdaReport } from "../lambda/build-python.ts";
 import type { Compression } from "../oci/compress.ts";
 import type { SbomFormat } from "../sbom/sbom-model.ts";
+import type { SigningKey } from "../sign/keys.ts";
 import type { RegistryAccess } from "./registry-sink.ts";
 
 export interface BuildOptions {
@@ -30,6 +31,10 @@ export interface BuildOptions {
   onEvent?: (e: EngineEvent) => void;
   /** `--sbom`: the document attached to each image and written beside each zip (default SPDX 2.3). */
   sbom?: SbomFormat;
+  /** `--sign-key`: sign each pushed image digest the cosign way (`sha256-<hex>.sig`). */
+  signKey?: SigningKey;
+  /** `--provenance`: attach an SLSA v1 provenance statement to each image and zip (default off). */
+  provenance?: boolean;
 }
 
 export interface ArtifactReport {

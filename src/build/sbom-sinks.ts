@@ -10,6 +10,7 @@ import { readIndexJson } from "../oci/layout.ts";
 import { parseReference } from "../oci/reference.ts";
 import type { IndexManifest } from "../oci/types.ts";
 import { MediaType } from "../oci/types.ts";
+import { imageProvenanceReferrers, type ProvenanceContext } from "../sbom/image-provenance.ts";
 import { imageSbomReferrers } from "../sbom/image-sbom.ts";
 import { referrerImage } from "../sbom/referrer-image.ts";
 import { type ReferrerArtifact, referrersIndex, referrersTag } from "../sbom/referrer-manifest.ts";
@@ -20,18 +21,29 @@ import type { Sink } from "./sinks.ts";
 interface SbomOptions {
   format: SbomFormat;
   engine: Engine;
+  /** `--provenance`: an SLSA provenance statement beside each SBOM. */
+  provenance?: ProvenanceContext;
 }
 
 async function referrersOf(artifact: Parameters<Sink["publish"]>[0], name: string, o: SbomOptions) {
-  return o.engine.timings.step(name, "sbom", async () => ({
+  const sboms = await o.engine.timings.step(name, "sbom", async () => ({
     value: await imageSbomReferrers({ artifact, name, format: o.format, store: o.engine.store }),
     cached: false,
   }));
+  const ctx = o.provenance;
+  if (!ctx) return sboms;
+  const statements = await o.engine.timings.step(name, "provenance", async () => ({
+    value: await imageProvenanceReferrers({ artifact, name, ctx, store: o.engine.store }),
+    cached: false,
+  }));
+  return [...sboms, ...statements];
 }
+
+const attachesNothing = (o: SbomOptions) => o.format === "none" && !o.provenance;
 
 /** `inner` (a layout sink at `dir`), then each platform image's SBOM referrer into the layout. */
 export function layoutSboms(inner: Sink, dir: string, o: SbomOptions): Sink {
-  if (o.format === "none") return inner;
+  if (attachesNothing(o)) return inner;
   const serial = new Limiter(1);
   return {
     async publish(artifact, name, tags) {
@@ -56,7 +68,7 @@ export function layoutSboms(inner: Sink, dir: string, o: SbomOptions): Sink {
 
 /** `inner` (a registry sink to `repo`), then each SBOM referrer by digest and in its referrers tag. */
 export function registrySboms(inner: Sink, access: RegistryAccess, repo: string, o: SbomOptions): Sink {
-  if (o.format === "none") return inner;
+  if (attachesNothing(o)) return inner;
   return {
     async publish(artifact, name, tags) {
       const published = await inner.publish(artifact, name, tags);

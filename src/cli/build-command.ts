@@ -28,6 +28,10 @@ export interface CommonBuildFlags extends PushFlags {
   base?: string;
 }
 
+const loadSigningKey = async (path: string) => (await import("../sign/keys.ts")).loadSigningKey(path);
+
+type BuildFlags = CommonBuildFlags & LambdaFlags & { sbom?: string; signKey?: string; provenance?: boolean };
+
 /** The flags of every command that builds and pushes images (build, resolve, apply). */
 export function addPushFlags(cmd: Command, opts: { legacyFile?: boolean } = {}): Command {
   return addConfigOption(cmd, opts)
@@ -76,13 +80,17 @@ export function buildCommand(program: Command): void {
           "target names, a directory (zero-config image) or FILE:FUNCTION (a lambda)",
         )
         .description("build images and lambdas (and push images when a repo is set)")
+        .option("--sign-key <cosign.key>", "sign each pushed image, cosign-style (key password from env)")
+        .option("--provenance", "attach an SLSA v1 provenance statement (in-toto) to each image")
+        .option("--no-provenance", "no provenance statement (the default)")
         .option(
           "--sbom <format>",
           "SBOM for each image and zip: spdx (SPDX 2.3 JSON, default), cyclonedx (CycloneDX 1.5) or none",
         ),
     ),
-  ).action(async (args: string[], flags: CommonBuildFlags & LambdaFlags & { sbom?: string }) => {
+  ).action(async (args: string[], flags: BuildFlags) => {
     const sbom = parseSbomFormat(flags.sbom, "--sbom");
+    const signKey = flags.signKey ? await loadSigningKey(flags.signKey) : undefined;
     const found = await projectFromArgs(args, flags);
     const { targets } = found;
     const project = withOverrides(found.project, targets, flags);
@@ -101,6 +109,8 @@ export function buildCommand(program: Command): void {
       insecureRegistries: flags.insecureRegistry,
       jobs: parseJobs(flags.jobs),
       sbom,
+      signKey,
+      provenance: flags.provenance,
       onEvent: progress.onEvent,
     });
     progress.done();

@@ -13,8 +13,10 @@ import { devCommand } from "./dev-command.ts";
 import { explainCommand } from "./explain-command.ts";
 import { initCommand } from "./init-command.ts";
 import { invokeCommand } from "./invoke-command.ts";
+import { keygenCommand } from "./keygen-command.ts";
 import { publishCommand } from "./publish-command.ts";
 import { resolveCommand } from "./resolve-command.ts";
+import { verifyCommand } from "./verify-command.ts";
 
 const program = new Command("tug")
   .description("From a changed line of code to running code: daemonless OCI images.")
@@ -46,6 +48,8 @@ applyCommand(program);
 completionCommand(program);
 initCommand(program);
 invokeCommand(program);
+keygenCommand(program);
+verifyCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -10,9 +10,9 @@ export function referrerImage(a: ReferrerArtifact): Image {
   const layer = {
     digest: async () => a.blobDigest,
     diffId: async () => a.blobDigest,
-    size: async () => a.blob.length,
+    size: async () => a.manifest.layers[0]?.size ?? 0,
     mediaType: () => a.manifest.layers[0]?.mediaType ?? "",
-    compressed: async () => Readable.from([a.blob]),
+    compressed: async () => Readable.from([await a.blob()]),
   };
   return {
     rawManifest: async () => a.bytes,

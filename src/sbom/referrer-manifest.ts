@@ -18,8 +18,8 @@ export interface ReferrerArtifact {
   /** The manifest's bytes, as pushed: its digest is sha256 of exactly these. */
   bytes: Buffer;
   digest: Digest;
-  /** The SBOM document itself: the manifest's one layer. */
-  blob: Buffer;
+  /** The SBOM document itself, the manifest's one layer: made again only when a sink needs it. */
+  blob: () => Promise<Buffer>;
   blobDigest: Digest;
 }
 
@@ -36,7 +36,7 @@ export function referrerArtifact(subject: Descriptor, document: string, mediaTyp
     subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
   };
   const bytes = Buffer.from(JSON.stringify(manifest));
-  return { manifest, bytes, digest: sha256(bytes), blob, blobDigest };
+  return { manifest, bytes, digest: sha256(bytes), blob: async () => blob, blobDigest };
 }
 
 /** The fallback tag for the referrers of `subject`: `sha256-<hex>`. */

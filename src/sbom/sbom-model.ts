@@ -10,7 +10,7 @@ export const SBOM_FORMATS: readonly SbomFormat[] = ["spdx", "cyclonedx", "none"]
 /** One component of an artifact: a wheel, a Go module, an npm package, a base image. */
 export interface SbomPackage {
   /** What kind of thing it is; decides its id prefix and its package URL. */
-  ecosystem: "pypi" | "golang" | "npm" | "oci";
+  ecosystem: "pypi" | "golang" | "npm" | "oci" | "deb" | "apk";
   name: string;
   version: string;
   /** The file it came as (a wheel's file name). */
@@ -19,6 +19,9 @@ export interface SbomPackage {
   sha256?: string;
   /** An SPDX license expression when one was declared; absent means not known. */
   license?: string;
+  /** OS packages: the distribution (purl namespace, e.g. `debian`, `alpine`) and architecture. */
+  distro?: string;
+  arch?: string;
 }
 
 /** The artifact an SBOM describes: its name and the sha256 of its bytes. */
@@ -60,6 +63,11 @@ export function sbomSuffix(format: Exclude<SbomFormat, "none">): string {
 export function purlOf(p: SbomPackage): string {
   const enc = (s: string) => encodeURIComponent(s).replace(/%2F/g, "/");
   if (p.ecosystem === "oci") return ociPurl(p.name, p.sha256 ?? "");
+  if (p.ecosystem === "deb" || p.ecosystem === "apk") {
+    const ns = encodeURIComponent(p.distro ?? (p.ecosystem === "deb" ? "debian" : "alpine"));
+    const arch = p.arch ? `?arch=${encodeURIComponent(p.arch)}` : "";
+    return `pkg:${p.ecosystem}/${ns}/${enc(p.name)}@${encodeURIComponent(p.version)}${arch}`;
+  }
   if (p.ecosystem === "npm" && p.name.startsWith("@")) {
     const [scope, name] = p.name.split("/");
     return `pkg:npm/${encodeURIComponent(scope ?? "")}/${enc(name ?? "")}@${encodeURIComponent(p.version)}`;
