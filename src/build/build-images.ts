@@ -5,9 +5,8 @@ import { join } from "node:path";
 import { hostPlatform } from "../config/platform.ts";
 import { buildOrder } from "../config/target-graph.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
-import { Engine } from "../engine/engine.ts";
+import type { Engine } from "../engine/engine.ts";
 import { allSettledOrThrow } from "../engine/settle.ts";
-import type { StepTiming } from "../engine/timings.ts";
 import { isCorruptBlob } from "../oci/corrupt-blob.ts";
 import { hexOf } from "../oci/digest.ts";
 import { parseReference } from "../oci/reference.ts";
@@ -25,18 +24,10 @@ export async function buildImages(
   project: Project,
   targets: ImageTarget[],
   opts: BuildOptions,
-): Promise<{ artifacts: ArtifactReport[]; steps: StepTiming[] }> {
-  const engine =
-    opts.engine ??
-    (await Engine.open({
-      cacheDir: opts.cacheDir,
-      scope: project.dir,
-      jobs: opts.jobs,
-      remote: opts.remoteCache,
-      onEvent: opts.onEvent,
-    }));
+  /** The build's one engine (build.ts opens and closes it). */
+  engine: Engine,
+): Promise<{ artifacts: ArtifactReport[] }> {
   const registry = opts.registry ?? registryAccess({ insecureRegistries: opts.insecureRegistries });
-  if (opts.onEvent && opts.engine) engine.timings.on(opts.onEvent);
   const builds: TargetBuilds[] = [];
   try {
     const git = await gitInfo(project.dir);
@@ -103,11 +94,10 @@ export async function buildImages(
         return report;
       }),
     );
-    return { artifacts, steps: engine.timings.steps };
+    return { artifacts };
   } finally {
     // A base target no failing dependent waited for may still be running.
     await Promise.all(builds.map((b) => b.settled()));
-    if (!opts.engine) await engine.close();
     if (!opts.registry) await registry.close();
   }
 }

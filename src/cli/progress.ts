@@ -22,6 +22,13 @@ export class Progress {
   }
 
   onEvent = (e: EngineEvent): void => {
+    if (e.type === "warning") {
+      // Shown in every mode, -q included: a warning is not progress.
+      this.clear();
+      this.out.write(`warning: ${e.message}\n`);
+      this.redraw();
+      return;
+    }
     if (this.mode === "quiet") return;
     const id = e.type === "log" ? "" : `${e.target}\0${e.step}`;
     if (e.type === "step-start") this.running.set(id, `${e.target} ${e.step}`);

@@ -9,7 +9,9 @@ export interface StepTiming {
 export type EngineEvent =
   | { type: "step-start"; target: string; step: string }
   | ({ type: "step-end" } & StepTiming)
-  | { type: "log"; target: string; message: string };
+  | { type: "log"; target: string; message: string }
+  /** Something worth a look that did not stop the build; shown even without progress (-q). */
+  | { type: "warning"; target: string; message: string };
 
 export class Timings {
   readonly steps: StepTiming[] = [];
@@ -35,5 +37,9 @@ export class Timings {
 
   log(target: string, message: string): void {
     this.emit({ type: "log", target, message });
+  }
+
+  warn(target: string, message: string): void {
+    this.emit({ type: "warning", target, message });
   }
 }

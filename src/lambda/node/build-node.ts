@@ -5,6 +5,7 @@ import { esbuildVersion } from "../../builders/node.ts";
 import type { NodeLambdaTarget, Project } from "../../config/types.ts";
 import { defaultCacheDir } from "../../engine/cache-store.ts";
 import { sweepDeadTemps, tempPathFor } from "../../engine/dead-temps.ts";
+import type { Engine } from "../../engine/engine.ts";
 import { hashJson } from "../../engine/key.ts";
 import { allSettledOrThrow } from "../../engine/settle.ts";
 import { TugError } from "../../errors.ts";
@@ -25,6 +26,8 @@ export interface BuildNodeLambdasOptions {
   /** `--out DIR`: zips go to DIR/lambdas (default `.tug/out/lambdas`). */
   out?: string | undefined;
   cacheDir?: string | undefined;
+  /** The build's engine: its cache root and timings (each bundle and zip is a step). */
+  engine?: Engine | undefined;
 }
 
 /** The `NAME.zip.json` of a Node.js lambda. */
@@ -75,9 +78,18 @@ export async function planNodeLambdas(
   opts: BuildNodeLambdasOptions,
 ): Promise<{ write(): Promise<LambdaReport[]>; discard(): Promise<void> }> {
   const outDir = lambdaOutDir(project, opts.out);
-  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const cacheDir = opts.engine?.store.root ?? opts.cacheDir ?? defaultCacheDir();
+  const timings = opts.engine?.timings;
   const settled = await Promise.allSettled(
-    lambdas.map((target) => planNodeLambda({ target, projectDir: project.dir, outDir, cacheDir })),
+    lambdas.map((target) => {
+      const plan = () => planNodeLambda({ target, projectDir: project.dir, outDir, cacheDir });
+      return timings
+        ? timings.step(target.name, "bundle", async () => {
+            const p = await plan();
+            return { value: p, cached: p.cached !== undefined };
+          })
+        : plan();
+    }),
   );
   const fulfilled = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
   const discard = async () => {
@@ -91,7 +103,12 @@ export async function planNodeLambdas(
   return {
     write: () =>
       allSettledOrThrow(
-        fulfilled.map((p) => (p.cached ? Promise.resolve(p.cached) : writeNodeLambda(p, cacheDir))),
+        fulfilled.map((p) => {
+          const write = () => (p.cached ? Promise.resolve(p.cached) : writeNodeLambda(p, cacheDir));
+          if (!timings) return write();
+          const name = p.cached ? p.cached.target : p.target.name;
+          return timings.step(name, "zip", async () => ({ value: await write(), cached: !!p.cached }));
+        }),
       ),
     discard,
   };
