@@ -3,8 +3,8 @@ import { constants, promises as fs } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { type Digest, hexOf, isDigest } from "../oci/digest.ts";
-import { ioError } from "../util/io-error.ts";
-import { isAlive, tempPathFor } from "./dead-temps.ts";
+import { isAlive, tempPathFor } from "../util/dead-temps.ts";
+import { writeFileAtomic } from "../util/file-write.ts";
 import { canonicalJson } from "./key.ts";
 import type { RemoteSync } from "./remote-sync.ts";
 
@@ -179,17 +179,4 @@ function parseEnvelope<T>(kind: string, text: string): T | undefined {
 
 function checkOf(kind: string, value: unknown): string {
   return createHash("sha256").update(canonicalJson({ kind, value })).digest("hex");
-}
-
-/** Write to a sibling temp file, then rename: readers see the old file or the new one. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await fs.mkdir(dirname(path), { recursive: true });
-  const tmp = tempPathFor(path);
-  try {
-    await fs.writeFile(tmp, data);
-    await fs.rename(tmp, path);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw ioError(e, { path, writing: "a record into tug's cache" });
-  }
 }

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
+import { Limiter } from "../util/limiter.ts";
 import { logBuild } from "./cache-admin.ts";
 import { CacheStore, defaultCacheDir } from "./cache-store.ts";
-import { Limiter } from "./limiter.ts";
 import { type RemoteMode, RemoteSync } from "./remote-sync.ts";
 import { StatCache } from "./stat-cache.ts";
 import { type EngineEvent, Timings } from "./timings.ts";

@@ -3,8 +3,8 @@ import { createReadStream, promises as fs } from "node:fs";
 import { Transform } from "node:stream";
 import { type Digest, isDigest } from "../oci/digest.ts";
 import { OversizedRecordError, type RemoteCache, remoteTimeouts } from "../remote/remote-cache.ts";
-import { pipeToFile } from "./file-write.ts";
-import { Limiter } from "./limiter.ts";
+import { pipeToFile } from "../util/file-write.ts";
+import { Limiter } from "../util/limiter.ts";
 import { openRecord, sealRecord } from "./record-signature.ts";
 
 export type RemoteMode = "read" | "readwrite" | "off";

@@ -8,8 +8,8 @@ import type {
 } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { RemoteMode } from "../engine/remote-sync.ts";
-import { allSettledOrThrow } from "../engine/settle.ts";
 import type { SbomFormat } from "../sbom/sbom-model.ts";
+import { allSettledOrThrow } from "../util/settle.ts";
 import { previousOutput } from "./output-record.ts";
 import type { LambdaReport, ZipMemo } from "./planned-zip.ts";
 import { lambdaKey, lambdaOutDir, lambdaZipPath, layerKey, layerZipPath } from "./python-keys.ts";

@@ -1,8 +1,8 @@
 import type { BigIntStats } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
-import { writeFileAtomic } from "../../engine/cache-store.ts";
 import { hashJson } from "../../engine/key.ts";
+import { writeFileAtomic } from "../../util/file-write.ts";
 import type { LambdaDistribution } from "../build-python.ts";
 import { arrayOf, isCount, isDistribution, isString, isZipDigest, mapOf, shape } from "../record-shape.ts";
 
