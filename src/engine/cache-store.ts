@@ -3,7 +3,7 @@ import { constants, promises as fs } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { type Digest, hexOf, isDigest } from "../oci/digest.ts";
-import { isAlive, tempPathFor } from "../util/dead-temps.ts";
+import { isAlive } from "../util/dead-temps.ts";
 import { writeFileAtomic } from "../util/file-write.ts";
 import { canonicalJson } from "./key.ts";
 import type { RemoteSync } from "./remote-sync.ts";

@@ -1,4 +1,3 @@
-import type { Readable } from "node:stream";
 import { TugError } from "../../errors.ts";
 import { readAll } from "../../util/read-all.ts";
 import { parseDescriptor } from "../checked-digest.ts";
