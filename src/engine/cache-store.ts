@@ -157,12 +157,11 @@ export class CacheStore {
   async ensureBlob(digest: Digest, size?: number): Promise<boolean> {
     if (await this.hasBlob(digest)) return true;
     if (!this.remote) return false;
-    // Downloaded into the cache's tmp/ and renamed only once verified: a killed run leaves a
-    // temp file (swept later), never a wrong or partial blob under its digest.
-    const tmp = await this.tempPath("fetch");
-    if (!(await this.remote.fetchBlob(digest, tmp, size))) return false;
-    await this.ingestBlob(tmp, digest);
-    return true;
+    // Downloaded into the cache's tmp/ and renamed only once verified (ingest.ts): a killed run
+    // leaves a temp file (swept later), never a wrong or partial blob under its digest.
+    const dest = this.blobPath(digest);
+    await fs.mkdir(dirname(dest), { recursive: true });
+    return this.remote.fetchBlob(digest, dest, { size, temp: await this.tempPath("fetch") });
   }
 }
 
