@@ -158,6 +158,7 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
       steps: [...engine.timings.steps],
     };
   } finally {
-    if (!opts.engine) await engine.close();
+    // As before one engine: the build log counts builds with images.
+    if (!opts.engine) await engine.close({ log: targets.length > 0 });
   }
 }

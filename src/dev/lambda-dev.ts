@@ -98,7 +98,7 @@ export async function devLambdas(
     stop: async () => {
       await watcher.close();
       await running;
-      await engine.close();
+      await engine.close({ log: false });
     },
   };
 }

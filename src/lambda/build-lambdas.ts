@@ -62,7 +62,7 @@ export async function buildLambdas(
   try {
     return await buildLambdasOn(engine, project, lambdas, opts, layers);
   } finally {
-    await engine.close();
+    await engine.close({ log: false });
   }
 }
 

@@ -50,7 +50,14 @@ export async function explainLambda(
     }
   }
   const record = await readOutputRecord(store, key);
-  const { current, reason } = await previousOutput(store, key, zipPath, { target: name, kind }, 0, project.dir);
+  const { current, reason } = await previousOutput(
+    store,
+    key,
+    zipPath,
+    { target: name, kind },
+    0,
+    project.dir,
+  );
   return [
     {
       step: "zip",
