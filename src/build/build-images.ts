@@ -5,8 +5,7 @@ import { join } from "node:path";
 import { hostPlatform } from "../config/platform.ts";
 import { buildOrder } from "../config/target-graph.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
-import { Engine } from "../engine/engine.ts";
-import { allSettledOrThrow } from "../engine/settle.ts";
+import type { Engine } from "../engine/engine.ts";
 import type { StepTiming } from "../engine/timings.ts";
 import { TugError } from "../errors.ts";
 import { isCorruptBlob } from "../oci/corrupt-blob.ts";
@@ -14,6 +13,7 @@ import { hexOf } from "../oci/digest.ts";
 import { parseReference } from "../oci/reference.ts";
 import { platformString } from "../oci/types.ts";
 import type { ProvenanceContext } from "../sbom/image-provenance.ts";
+import { allSettledOrThrow } from "../util/settle.ts";
 import { type ArtifactReport, type BuildOptions, defaultCompression } from "./build.ts";
 import { gitInfo } from "./git-info.ts";
 import { type RegistryAccess, registryAccess, registrySink } from "./registry-sink.ts";
@@ -28,18 +28,10 @@ export async function buildImages(
   project: Project,
   targets: ImageTarget[],
   opts: BuildOptions,
-): Promise<{ artifacts: ArtifactReport[]; steps: StepTiming[] }> {
-  const engine =
-    opts.engine ??
-    (await Engine.open({
-      cacheDir: opts.cacheDir,
-      scope: project.dir,
-      jobs: opts.jobs,
-      remote: opts.remoteCache,
-      onEvent: opts.onEvent,
-    }));
+  /** The build's one engine (build.ts opens and closes it). */
+  engine: Engine,
+): Promise<{ artifacts: ArtifactReport[] }> {
   const registry = opts.registry ?? registryAccess({ insecureRegistries: opts.insecureRegistries });
-  if (opts.onEvent && opts.engine) engine.timings.on(opts.onEvent);
   const builds: TargetBuilds[] = [];
   try {
     const git = await gitInfo(project.dir);
@@ -106,11 +98,10 @@ export async function buildImages(
         return report;
       }),
     );
-    return { artifacts, steps: engine.timings.steps };
+    return { artifacts };
   } finally {
     // A base target no failing dependent waited for may still be running.
     await Promise.all(builds.map((b) => b.settled()));
-    if (!opts.engine) await engine.close();
     if (!opts.registry) await registry.close();
   }
 }

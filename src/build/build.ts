@@ -106,38 +106,64 @@ export function defaultCompression(repo: string | undefined): Compression {
   return { kind: "gzip", level: host === undefined || LOOPBACK.test(host) ? 1 : 6 };
 }
 
-/** Builds the selected targets and publishes each to the registry and/or local outputs. */
+/**
+ * Builds the selected targets and publishes each to the registry and/or local outputs. One engine
+ * serves the whole build: images and lambdas share its cache, its shared-cache session, its limits
+ * and its timings, so `--timings` and the progress view list every step of both.
+ */
 export async function build(project: Project, opts: BuildOptions = {}): Promise<BuildResult> {
   const t0 = performance.now();
   const selected = selectAll(project, opts.targets);
   const targets = selected.images;
-  // Loaded only when there are lambdas: an images-only no-op build should not parse the lambda
-  // stack (Python parser, zip writer, index client) at start-up.
-  const lambdasBuilt =
-    selected.lambdas.length + selected.layers.length === 0
+  const hasLambdas = selected.lambdas.length + selected.layers.length > 0;
+  const engine =
+    opts.engine ??
+    (await (
+      await import("../engine/engine.ts")
+    ).Engine.open({
+      cacheDir: opts.cacheDir,
+      scope: project.dir,
+      jobs: opts.jobs,
+      remote: opts.remoteCache,
+      onEvent: opts.onEvent,
+    }));
+  if (opts.onEvent && opts.engine) engine.timings.on(opts.onEvent);
+  try {
+    // Loaded only when there are lambdas: an images-only no-op build should not parse the lambda
+    // stack (Python parser, zip writer, index client) at start-up.
+    const lambdasBuilt = !hasLambdas
       ? Promise.resolve([])
       : import("../lambda/build-lambdas.ts").then((m) =>
           m.buildLambdas(
             project,
             selected.lambdas,
-            { out: opts.out, cacheDir: opts.cacheDir, remote: opts.remoteCache, sbom: opts.sbom },
+            { out: opts.out, sbom: opts.sbom, engine },
             selected.layers,
           ),
         );
-  if (targets.length === 0) {
+    // Settled below; a rejection before then must not be reported as unhandled.
+    lambdasBuilt.catch(() => {});
+    // The image pipeline (tar and registry code) loads only for builds with images.
+    const images =
+      targets.length === 0
+        ? { artifacts: [] }
+        : await (await import("./build-images.ts"))
+            .buildImages(project, targets, opts, engine)
+            .catch(async (e: unknown) => {
+              // No zip may still be written when the engine closes.
+              await lambdasBuilt.catch(() => {});
+              throw e;
+            });
     const lambdas = await lambdasBuilt;
-    return { ms: Math.round(performance.now() - t0), artifacts: [], lambdas, steps: [] };
+    for (const l of lambdas) for (const w of l.warnings ?? []) engine.timings.warn(l.target, w);
+    return {
+      ms: Math.round(performance.now() - t0),
+      artifacts: images.artifacts,
+      lambdas,
+      steps: [...engine.timings.steps],
+    };
+  } finally {
+    // As before one engine: the build log counts builds with images.
+    if (!opts.engine) await engine.close({ log: targets.length > 0 });
   }
-  // Settled below; a rejection before then must not be reported as unhandled.
-  lambdasBuilt.catch(() => {});
-  // The image pipeline (engine, tar and registry code) loads only for builds with images.
-  const { buildImages } = await import("./build-images.ts");
-  const images = await buildImages(project, targets, opts);
-  const lambdas = await lambdasBuilt;
-  return {
-    ms: Math.round(performance.now() - t0),
-    artifacts: images.artifacts,
-    lambdas,
-    steps: images.steps,
-  };
 }

@@ -4,7 +4,6 @@
 // Debian's docker-registry 2.8 needs: it has no referrers API). Already attached: nothing is sent.
 import type { Engine } from "../engine/engine.ts";
 import { withKeyLock } from "../engine/key-lock.ts";
-import { Limiter } from "../engine/limiter.ts";
 import { sha256 } from "../oci/digest.ts";
 import { readIndexJson } from "../oci/layout.ts";
 import { parseReference } from "../oci/reference.ts";
@@ -15,6 +14,7 @@ import { imageSbomReferrers } from "../sbom/image-sbom.ts";
 import { referrerImage } from "../sbom/referrer-image.ts";
 import { type ReferrerArtifact, referrersIndex, referrersTag } from "../sbom/referrer-manifest.ts";
 import type { SbomFormat } from "../sbom/sbom-model.ts";
+import { Limiter } from "../util/limiter.ts";
 import type { RegistryAccess } from "./registry-sink.ts";
 import type { Sink } from "./sinks.ts";
 

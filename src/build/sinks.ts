@@ -1,12 +1,12 @@
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { withKeyLock } from "../engine/key-lock.ts";
-import { Limiter } from "../engine/limiter.ts";
 import type { Digest } from "../oci/digest.ts";
 import { sha256 } from "../oci/digest.ts";
 import { REF_NAME, writeLayout } from "../oci/layout.ts";
 import { layoutBlobsIntact } from "../oci/layout-stamps.ts";
 import { type Artifact, type Image, isIndex, type Platform } from "../oci/types.ts";
+import { Limiter } from "../util/limiter.ts";
 
 export interface Published {
   /** Where the artifact can be found, e.g. `127.0.0.1:5000/demo/web@sha256:…` or `oci:DIR:web`. */

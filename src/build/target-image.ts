@@ -2,7 +2,6 @@ import { builderFor } from "../builders/index.ts";
 import type { ImageTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import { cachedLayer, type LayerRecipe } from "../engine/layer-action.ts";
-import { allSettledOrThrow } from "../engine/settle.ts";
 import type { Compression } from "../oci/compress.ts";
 import type { Digest } from "../oci/digest.ts";
 import {
@@ -16,6 +15,7 @@ import {
 } from "../oci/image.ts";
 import { sourceDateEpoch } from "../oci/tar.ts";
 import { type Artifact, type Image, type Platform, platformString } from "../oci/types.ts";
+import { allSettledOrThrow } from "../util/settle.ts";
 import { recordBaseUse, rememberBuiltConfig } from "./base-target.ts";
 import { checkEntrypoint } from "./entrypoint-check.ts";
 import { extraLayerEnv, extraLayerRecipes } from "./extra-layers.ts";

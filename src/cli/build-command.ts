@@ -124,7 +124,6 @@ export function buildCommand(program: Command): void {
       );
     }
     for (const l of result.lambdas) {
-      for (const w of l.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
       const size =
         l.bytes < 1024 * 1024
           ? `${(l.bytes / 1024).toFixed(1)} kB`
@@ -135,7 +134,7 @@ export function buildCommand(program: Command): void {
     }
     if (flags.json) {
       const artifacts = [...result.artifacts, ...result.lambdas];
-      process.stdout.write(`${JSON.stringify({ ms: result.ms, artifacts })}\n`);
+      process.stdout.write(`${JSON.stringify({ ms: result.ms, artifacts, steps: result.steps })}\n`);
     }
   });
 }

@@ -1,9 +1,9 @@
 import { link, rm, writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { tempPathFor } from "../engine/dead-temps.ts";
 import { TugError } from "../errors.ts";
 import { keyPassword, newKeyPair, PASSWORD_ENV } from "../sign/keys.ts";
+import { tempPathFor } from "../util/dead-temps.ts";
 
 // `tug keygen`: a P-256 pair for `tug build --sign-key` and `tug verify --key` (and
 // `cosign verify --key`). The private key is written 0600 and never printed; an existing file is

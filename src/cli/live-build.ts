@@ -29,7 +29,7 @@ export function buildViewState(now: number): BuildViewState {
 
 /** Folds one engine event into the state; `log` events are the caller's (printed above the view). */
 export function applyBuildEvent(s: BuildViewState, e: EngineEvent, now: number): void {
-  if (e.type === "log") return;
+  if (e.type === "log" || e.type === "warning") return;
   const id = `${e.target}\0${e.step}`;
   if (e.type === "step-start") s.running.set(id, { target: e.target, step: e.step, since: now, samples: [] });
   else if (e.type === "step-end") {

@@ -73,6 +73,17 @@ export class Progress {
   }
 
   onEvent = (e: EngineEvent): void => {
+    if (e.type === "warning") {
+      // Shown in every mode, -q included: a warning is not progress.
+      if (this.view) {
+        this.view.line(`warning: ${e.message}`);
+        return;
+      }
+      this.clear();
+      this.out.write(`warning: ${e.message}\n`);
+      this.redraw();
+      return;
+    }
     if (this.mode === "quiet") return;
     if (this.view) {
       this.view.onEvent(e);

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import type { LambdaTarget, Project, PythonLayerTarget } from "../config/types.ts";
+import { Engine } from "../engine/engine.ts";
 import { isTugError } from "../errors.ts";
 import { buildLambdas } from "../lambda/build-lambdas.ts";
 import type { ZipMemo } from "../lambda/planned-zip.ts";
@@ -36,6 +37,8 @@ export async function devLambdas(
   opts: LambdaDevOptions,
 ): Promise<LambdaDevSession> {
   const memo: ZipMemo = { heads: new Map() };
+  // One engine for the session, as one for a build: its store and stat cache stay warm.
+  const engine = await Engine.open({ cacheDir: opts.cacheDir, scope: project.dir });
   const outDir = resolve(lambdaOutDir(project, opts.out), "..");
   let running: Promise<void> = Promise.resolve();
   let pending: { events: WatchEvent[]; since: number } | undefined;
@@ -43,12 +46,7 @@ export async function devLambdas(
 
   const buildOnce = async (action: UpdateReport["action"], files: string[], since: number) => {
     try {
-      const reports = await buildLambdas(
-        project,
-        lambdas,
-        { cacheDir: opts.cacheDir, out: opts.out, memo },
-        layers,
-      );
+      const reports = await buildLambdas(project, lambdas, { out: opts.out, memo, engine }, layers);
       for (const r of reports) {
         if (r.cached && action !== "start") continue;
         const ms = Math.round(performance.now() - since);
@@ -97,6 +95,10 @@ export async function devLambdas(
         await seen;
       } while (seen !== running);
     },
-    stop: () => watcher.close(),
+    stop: async () => {
+      await watcher.close();
+      await running;
+      await engine.close({ log: false });
+    },
   };
 }

@@ -1,7 +1,8 @@
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { digestFile } from "../oci/digest.ts";
-import { type CacheStore, writeFileAtomic } from "./cache-store.ts";
+import { writeFileAtomic } from "../util/file-write.ts";
+import type { CacheStore } from "./cache-store.ts";
 
 export interface BuildLogEntry {
   at: string;

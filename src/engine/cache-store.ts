@@ -3,8 +3,8 @@ import { constants, promises as fs } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { type Digest, hexOf, isDigest } from "../oci/digest.ts";
-import { ioError } from "../util/io-error.ts";
-import { isAlive, tempPathFor } from "./dead-temps.ts";
+import { isAlive } from "../util/dead-temps.ts";
+import { writeFileAtomic } from "../util/file-write.ts";
 import { canonicalJson } from "./key.ts";
 import type { RemoteSync } from "./remote-sync.ts";
 
@@ -157,12 +157,11 @@ export class CacheStore {
   async ensureBlob(digest: Digest, size?: number): Promise<boolean> {
     if (await this.hasBlob(digest)) return true;
     if (!this.remote) return false;
-    // Downloaded into the cache's tmp/ and renamed only once verified: a killed run leaves a
-    // temp file (swept later), never a wrong or partial blob under its digest.
-    const tmp = await this.tempPath("fetch");
-    if (!(await this.remote.fetchBlob(digest, tmp, size))) return false;
-    await this.ingestBlob(tmp, digest);
-    return true;
+    // Downloaded into the cache's tmp/ and renamed only once verified (ingest.ts): a killed run
+    // leaves a temp file (swept later), never a wrong or partial blob under its digest.
+    const dest = this.blobPath(digest);
+    await fs.mkdir(dirname(dest), { recursive: true });
+    return this.remote.fetchBlob(digest, dest, { size, temp: await this.tempPath("fetch") });
   }
 }
 
@@ -179,17 +178,4 @@ function parseEnvelope<T>(kind: string, text: string): T | undefined {
 
 function checkOf(kind: string, value: unknown): string {
   return createHash("sha256").update(canonicalJson({ kind, value })).digest("hex");
-}
-
-/** Write to a sibling temp file, then rename: readers see the old file or the new one. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await fs.mkdir(dirname(path), { recursive: true });
-  const tmp = tempPathFor(path);
-  try {
-    await fs.writeFile(tmp, data);
-    await fs.rename(tmp, path);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw ioError(e, { path, writing: "a record into tug's cache" });
-  }
 }

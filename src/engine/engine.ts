@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
+import { Limiter } from "../util/limiter.ts";
 import { logBuild } from "./cache-admin.ts";
 import { CacheStore, defaultCacheDir } from "./cache-store.ts";
-import { Limiter } from "./limiter.ts";
 import { type RemoteMode, RemoteSync } from "./remote-sync.ts";
 import { StatCache } from "./stat-cache.ts";
 import { type EngineEvent, Timings } from "./timings.ts";
@@ -49,11 +49,15 @@ export class Engine {
     return engine;
   }
 
-  /** Saves the stat cache and waits (bounded) for remote uploads. */
-  async close(): Promise<void> {
+  /**
+   * Saves the stat cache and waits (bounded) for remote uploads. `log: false` leaves the build
+   * log (`tug cache stats`) alone: a lambda-only build writes nothing to the cache when nothing
+   * changed.
+   */
+  async close(opts: { log?: boolean } = {}): Promise<void> {
     await this.statCache.save();
     await this.store.remote?.flush();
-    await logBuild(this.store).catch(() => {});
+    if (opts.log !== false) await logBuild(this.store).catch(() => {});
   }
 }
 

@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
-import { createReadStream, promises as fs } from "node:fs";
-import { Transform } from "node:stream";
+import { createReadStream } from "node:fs";
 import { type Digest, isDigest } from "../oci/digest.ts";
 import { OversizedRecordError, type RemoteCache, remoteTimeouts } from "../remote/remote-cache.ts";
-import { pipeToFile } from "./file-write.ts";
-import { Limiter } from "./limiter.ts";
+import { Limiter } from "../util/limiter.ts";
+import { ingest } from "./ingest.ts";
 import { openRecord, sealRecord } from "./record-signature.ts";
 
 export type RemoteMode = "read" | "readwrite" | "off";
@@ -127,40 +126,39 @@ export class RemoteSync {
   }
 
   /**
-   * Downloads a blob into `dest` (a temp path the caller renames into place), verifying its
-   * digest and, when known, its size as it streams; false when unavailable or wrong.
+   * Downloads a blob into `dest` (through `ingest`: renamed there only once verified), checking
+   * its digest and, when known, its size as it streams; false when unavailable or wrong.
    */
-  async fetchBlob(digest: Digest, dest: string, size?: number): Promise<boolean> {
+  async fetchBlob(
+    digest: Digest,
+    dest: string,
+    opts: { size?: number | undefined; temp?: string } = {},
+  ): Promise<boolean> {
+    const { size, temp } = opts;
     if (this.disabled) return false;
     if (!isDigest(digest)) throw new Error(`internal: not a sha256 digest: ${String(digest).slice(0, 80)}`);
     const ok = await this.guard(`download ${digest}`, async () => {
       const stream = await this.remote.getBlob(digest);
       if (!stream) return false;
-      const hash = createHash("sha256");
-      let bytes = 0;
-      const tap = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          bytes += chunk.length;
-          // Cut off at once: a server sending more than the record said never fills the disk.
-          if (size !== undefined && bytes > size) {
-            cb(new Error(`it served more than the ${size} bytes of ${digest}`));
-            return;
-          }
-          hash.update(chunk);
-          cb(null, chunk);
-        },
+      await ingest(stream, {
+        dest,
+        digest,
+        size,
+        ...(temp ? { temp } : {}),
+        // Cut off at once: a server sending more than the record said never fills the disk.
+        error: (m) =>
+          new Error(
+            m.kind === "oversize"
+              ? `it served more than the ${m.limit} bytes of ${digest}`
+              : m.kind === "size"
+                ? `it served ${m.actual} bytes for ${digest}, not ${m.expected}`
+                : `it served bytes that do not match ${digest}`,
+          ),
       });
-      await pipeToFile(stream, [tap], dest);
-      if (size !== undefined && bytes !== size) {
-        throw new Error(`it served ${bytes} bytes for ${digest}, not ${size}`);
-      }
-      if (`sha256:${hash.digest("hex")}` !== digest) {
-        throw new Error(`it served bytes that do not match ${digest}`);
-      }
       return true;
     });
-    if (!ok) await fs.rm(dest, { force: true });
-    else this.stats.blobsFetched++;
+    // ingest never leaves a partial `dest`: nothing to remove on failure.
+    if (ok) this.stats.blobsFetched++;
     return ok === true;
   }
 

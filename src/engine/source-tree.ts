@@ -3,9 +3,9 @@ import { type BigIntStats, type Dirent, promises as fs } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import { TugError } from "../errors.ts";
 import { type Digest, digestFile, sha256 } from "../oci/digest.ts";
+import { Limiter } from "../util/limiter.ts";
 import { loadContextRules, readIgnoreFile } from "./ignore-files.ts";
 import { type IgnoreSettings, loadMatchers } from "./ignore-rules.ts";
-import { Limiter } from "./limiter.ts";
 import type { StatCache } from "./stat-cache.ts";
 
 export interface SourceFile {

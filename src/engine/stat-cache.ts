@@ -3,7 +3,7 @@ import type { BigIntStats } from "node:fs";
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import type { Digest } from "../oci/digest.ts";
-import { writeFileAtomic } from "./cache-store.ts";
+import { writeFileAtomic } from "../util/file-write.ts";
 
 type Entry = [size: string, mtimeNs: string, ctimeNs: string, ino: string, digest: Digest];
 

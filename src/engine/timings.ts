@@ -10,6 +10,8 @@ export type EngineEvent =
   | { type: "step-start"; target: string; step: string }
   | ({ type: "step-end" } & StepTiming)
   | { type: "log"; target: string; message: string }
+  /** Something worth a look that did not stop the build; shown even without progress (-q). */
+  | { type: "warning"; target: string; message: string }
   /** Bytes moved so far by a running step's transfers (pulls, pushes, downloads), summed over them. */
   | { type: "bytes"; target: string; step: string; done: number; total: number };
 
@@ -66,5 +68,9 @@ export class Timings {
 
   log(target: string, message: string): void {
     this.emit({ type: "log", target, message });
+  }
+
+  warn(target: string, message: string): void {
+    this.emit({ type: "warning", target, message });
   }
 }

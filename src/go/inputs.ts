@@ -3,11 +3,11 @@ import { createHash } from "node:crypto";
 import { type BigIntStats, promises as fs } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import type { GoTarget } from "../config/types.ts";
-import { writeFileAtomic } from "../engine/cache-store.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { SourceFile } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
 import { digestFile } from "../oci/digest.ts";
+import { writeFileAtomic } from "../util/file-write.ts";
 import { goHeaderDigest } from "./file-header.ts";
 import {
   type GoInputs,

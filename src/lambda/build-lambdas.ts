@@ -6,10 +6,10 @@ import type {
   PythonLambdaTarget,
   PythonLayerTarget,
 } from "../config/types.ts";
-import { CacheStore, defaultCacheDir } from "../engine/cache-store.ts";
+import type { Engine } from "../engine/engine.ts";
 import type { RemoteMode } from "../engine/remote-sync.ts";
-import { allSettledOrThrow } from "../engine/settle.ts";
 import type { SbomFormat } from "../sbom/sbom-model.ts";
+import { allSettledOrThrow } from "../util/settle.ts";
 import { previousOutput } from "./output-record.ts";
 import type { LambdaReport, ZipMemo } from "./planned-zip.ts";
 import { lambdaKey, lambdaOutDir, lambdaZipPath, layerKey, layerZipPath } from "./python-keys.ts";
@@ -20,10 +20,13 @@ export interface BuildLambdasOptions {
   cacheDir?: string | undefined;
   /** State a resident process keeps between builds (tug dev): zips' head hashes. */
   memo?: ZipMemo | undefined;
-  /** The shared cache: resolution locks, wheel tables and wheels travel through it. */
+  /**
+   * The build's engine (`build()` passes the one its images use): its store, shared-cache
+   * session, limits and timings. Without one, an engine is opened for this call and closed after.
+   */
+  engine?: Engine | undefined;
+  /** Without `engine`: the shared cache (resolution locks and wheels travel through it). */
   remote?: { url: string; mode: RemoteMode } | undefined;
-  /** Where remote-cache trouble is reported (default: stderr). */
-  warn?: (message: string) => void;
   /** `--sbom`: the document written beside each zip (default SPDX). */
   sbom?: SbomFormat | undefined;
 }
@@ -45,12 +48,37 @@ export async function buildLambdas(
   opts: BuildLambdasOptions,
   layers: PythonLayerTarget[] = [],
 ): Promise<LambdaReport[]> {
+  if (opts.engine) return buildLambdasOn(opts.engine, project, lambdas, opts, layers);
+  const { Engine } = await import("../engine/engine.ts");
+  const engine = await Engine.open({
+    cacheDir: opts.cacheDir,
+    scope: project.dir,
+    remote: opts.remote,
+    // Remote-cache trouble and lambda warnings, where no progress view listens.
+    onEvent: (e) => {
+      if (e.type === "log" && e.target === "remote-cache") process.stderr.write(`warning: ${e.message}\n`);
+    },
+  });
+  try {
+    return await buildLambdasOn(engine, project, lambdas, opts, layers);
+  } finally {
+    await engine.close({ log: false });
+  }
+}
+
+async function buildLambdasOn(
+  engine: Engine,
+  project: Project,
+  lambdas: LambdaTarget[],
+  opts: BuildLambdasOptions,
+  layers: PythonLayerTarget[],
+): Promise<LambdaReport[]> {
   const python = lambdas.filter((l): l is PythonLambdaTarget => l.language === "python");
   const node = lambdas.filter((l): l is NodeLambdaTarget => l.language === "node");
   const settled = await Promise.allSettled([
-    planPython(project, python, layers, opts),
+    planPython(engine, project, python, layers, opts),
     node.length
-      ? import("./node/build-node.ts").then((m) => m.planNodeLambdas(project, node, opts))
+      ? import("./node/build-node.ts").then((m) => m.planNodeLambdas(project, node, { ...opts, engine }))
       : NOTHING,
   ]);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -65,6 +93,7 @@ export async function buildLambdas(
 }
 
 async function planPython(
+  engine: Engine,
   project: Project,
   lambdas: PythonLambdaTarget[],
   layers: PythonLayerTarget[],
@@ -72,8 +101,7 @@ async function planPython(
 ): Promise<LambdaPlan> {
   if ((lambdas.length === 0 && layers.length === 0) || !project.python) return NOTHING;
   const started = performance.now();
-  const cacheDir = opts.cacheDir ?? defaultCacheDir();
-  const store = new CacheStore(cacheDir);
+  const store = engine.store;
   const keys = {
     project,
     settings: project.python,
@@ -103,27 +131,13 @@ async function planPython(
     ),
   );
   const reports = current.flatMap((c) => (c.current ? [c.current] : []));
-  if (reports.length === current.length) return { write: async () => reports, discard: async () => {} };
-  const [{ planPythonZips }, { attachRemote }] = await Promise.all([
-    import("./python-plans.ts"),
-    import("../engine/engine.ts"),
-  ]);
-  // Only now, on a miss: a no-op build never talks to the shared cache.
-  if (opts.remote) {
-    const warn = opts.warn ?? ((m: string) => process.stderr.write(`warning: ${m}\n`));
-    await attachRemote(store, opts.remote, warn);
+  if (reports.length === current.length) {
+    const cachedStep = (r: LambdaReport) =>
+      engine.timings.step(r.target, "zip", async () => ({ value: r, cached: true }));
+    return { write: () => Promise.all(reports.map(cachedStep)), discard: async () => {} };
   }
-  const flush = async () => {
-    await store.remote?.flush();
-  };
-  try {
-    const plan = await planPythonZips({ ...keys, store, cacheDir }, lambdas, layers, opts.memo);
-    return {
-      write: () => plan.write().finally(flush),
-      discard: () => plan.discard().finally(flush),
-    };
-  } catch (e) {
-    await flush();
-    throw e;
-  }
+  // Only now, on a miss, is anything asked of the shared cache: a no-op build never talks to it.
+  const { planPythonZips } = await import("./python-plans.ts");
+  const plan = await planPythonZips({ ...keys, store, engine }, lambdas, layers, opts.memo);
+  return plan;
 }

@@ -1,6 +1,6 @@
 import type { PythonLayerTarget } from "../config/types.ts";
 import { checkLimits } from "./limits.ts";
-import { type PlannedZip, previousOutput } from "./planned-zip.ts";
+import { type PlannedZip, PYTHON_ZIP_GROUP, previousOutput } from "./planned-zip.ts";
 import { lockedResolution } from "./python/locked-resolution.ts";
 import { parseRequirement } from "./python/requirement.ts";
 import { closeWheels, resolvedWheels } from "./python/resolved-wheels.ts";
@@ -50,6 +50,7 @@ export async function planPythonLayer(layer: PythonLayerTarget, ctx: PythonConte
       name: layer.name,
       reportKind: "layer",
       zipPath,
+      group: PYTHON_ZIP_GROUP,
       key,
       entries,
       distributions: resolution.distributions.map(({ name, version, wheel, sha256 }) => ({

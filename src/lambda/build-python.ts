@@ -6,7 +6,7 @@ import { hexOf, sha256 } from "../oci/digest.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { checkLimits } from "./limits.ts";
 import type { OutputRecord } from "./output-record.ts";
-import { type PlannedZip, previousOutput } from "./planned-zip.ts";
+import { type PlannedZip, PYTHON_ZIP_GROUP, previousOutput, type WheelDistribution } from "./planned-zip.ts";
 import { type Closure, firstPartyClosure } from "./python/imports.ts";
 import { mergeTrees } from "./python/module-providers.ts";
 import { type RequirementsSource, readRequirementsSource } from "./python/requirements-source.ts";
@@ -137,6 +137,7 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
       name: target.name,
       reportKind: "lambda",
       zipPath,
+      group: PYTHON_ZIP_GROUP,
       key: lambdaKey(target, ctx),
       entries,
       distributions,
@@ -175,7 +176,8 @@ async function reusedThirdPartyPart(
   if (!reused || !record?.thirdParty) return undefined;
   const unprovided = new Set(record.thirdParty.unprovided);
   return {
-    distributions: record.distributions,
+    // A Python record (no `ecosystem`) holds every wheel's sha256: isOutputRecord checked it.
+    distributions: record.distributions as WheelDistribution[],
     lists: [{ wheel: "the wheels of the last build", entries: reused.entries }],
     wheels: [reused.file],
     provided: (i) => !unprovided.has(i.module),

@@ -8,8 +8,8 @@ import { previousOutput, readOutputRecord } from "./output-record.ts";
 import { lambdaKey, lambdaOutDir, lambdaZipPath, layerKey, layerZipPath } from "./python-keys.ts";
 
 /**
- * Why a Python lambda or layer zip was (or would be) rebuilt, from its output record alone:
- * nothing is resolved, bundled or written.
+ * Why a lambda (Python or Node) or a Python layer zip was (or would be) rebuilt, from its output
+ * record alone: nothing is resolved, bundled or written.
  */
 export async function explainLambda(
   project: Project,
@@ -18,24 +18,37 @@ export async function explainLambda(
 ): Promise<StepExplanation[]> {
   const lambda = project.lambdas?.find((l) => l.name === name);
   const layer = project.layers?.find((l) => l.name === name);
-  if (lambda?.language === "node" || !project.python) {
-    throw new TugError({
-      what: `tug explain covers images and Python lambdas and layers; ${name} is a Node.js lambda`,
-      where: lambda?.where,
-      hint: "tug build --json says why a Node lambda was rebuilt (cached: false) after the fact",
-    });
-  }
   const store = new CacheStore(opts.cacheDir ?? defaultCacheDir());
-  const keys = {
-    project,
-    settings: project.python,
-    indexUrls: indexUrls(project.python),
-    outDir: lambdaOutDir(project, opts.out),
-    sbom: opts.sbom ?? "spdx",
-  };
-  const [key, zipPath, kind] = lambda
-    ? [lambdaKey(lambda, keys), lambdaZipPath(keys, name), "lambda" as const]
-    : [layerKey(layer!, keys), layerZipPath(keys, name), "layer" as const];
+  const outDir = lambdaOutDir(project, opts.out);
+  let key: string;
+  let zipPath: string;
+  let kind: "lambda" | "layer" = "lambda";
+  let platform: string;
+  if (lambda?.language === "node") {
+    // Loaded only for a Node lambda: its key holds esbuild's version.
+    const { nodeLambdaKey } = await import("./node/build-node.ts");
+    zipPath = lambdaZipPath({ outDir }, name);
+    key = nodeLambdaKey(lambda, project.dir, zipPath);
+    platform = `${lambda.runtime.runtime}/${lambda.runtime.arch}`;
+  } else {
+    if (!project.python || !(lambda || layer)) {
+      throw new TugError({ what: `no lambda or layer named ${JSON.stringify(name)}`, where: project.file });
+    }
+    const keys = {
+      project,
+      settings: project.python,
+      indexUrls: indexUrls(project.python),
+      outDir,
+      sbom: opts.sbom ?? "spdx",
+    };
+    if (lambda) {
+      [key, zipPath] = [lambdaKey(lambda, keys), lambdaZipPath(keys, name)];
+      platform = `${lambda.runtime.runtime}/${lambda.runtime.arch}`;
+    } else {
+      [key, zipPath, kind] = [layerKey(layer!, keys), layerZipPath(keys, name), "layer"];
+      platform = `${layer!.runtime.runtime}/${layer!.runtime.arch}`;
+    }
+  }
   const record = await readOutputRecord(store, key);
   const { current, reason } = await previousOutput(
     store,
@@ -48,9 +61,7 @@ export async function explainLambda(
   return [
     {
       step: "zip",
-      platform: lambda
-        ? `${lambda.runtime.runtime}/${lambda.runtime.arch}`
-        : `${layer!.runtime.runtime}/${layer!.runtime.arch}`,
+      platform,
       status: current ? "up-to-date" : record ? "rebuild" : "missing",
       reasons: current ? [] : [reason ?? "no earlier build"],
       lastRebuildReasons: record?.builtBecause ? [record.builtBecause] : [],

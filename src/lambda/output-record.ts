@@ -1,4 +1,4 @@
-import { readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, relative, sep } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
 import { hexOf, sha256 } from "../oci/digest.ts";
@@ -19,13 +19,20 @@ export interface OutputRecord {
   files: Record<string, string>;
   /** Paths whose kind (file / directory / nothing) decided something, e.g. import resolution. */
   probes: Record<string, PathKind>;
+  /**
+   * Directories whose listing decided something (Node: a new `x.ts` beside the `x.js` esbuild
+   * picked, a new package in node_modules), absolute path → sha256 of their sorted names.
+   */
+  dirs?: Record<string, string>;
+  /** "npm" for a Node.js lambda: its distributions are npm packages, without a wheel's sha256. */
+  ecosystem?: "npm";
   /** The zip and its metadata file as they were right after the rename. */
   outputs: Record<string, FileStamp>;
   digest: string;
   bytes: number;
   unpackedBytes: number;
-  /** With each wheel's sha256: a memo'd build's SBOM comes from here. */
-  distributions: Array<{ name: string; version: string; wheel: string; sha256: string }>;
+  /** With each wheel's sha256 (Python): a memo'd build's SBOM comes from here. */
+  distributions: Array<{ name: string; version: string; wheel: string; sha256?: string }>;
   /** Shown again on every cached build, until the cause is fixed. */
   warnings?: string[];
   /** Why the build that wrote these outputs ran (for `tug explain`). */
@@ -56,8 +63,7 @@ export async function stampOf(path: string): Promise<FileStamp | undefined> {
 const isStamp = shape({ size: isCount, mtimeNs: isString, ctimeNs: isString, ino: isString });
 const isPathKind = (v: unknown) => v === "file" || v === "dir" || v === "none";
 
-/** Whether a value read back from the cache is a whole OutputRecord (every input digest checked). */
-export const isOutputRecord = shape(
+const isRecordShape = shape(
   {
     files: mapOf(isSha256Hex),
     probes: mapOf(isPathKind),
@@ -65,14 +71,44 @@ export const isOutputRecord = shape(
     digest: isZipDigest,
     bytes: isCount,
     unpackedBytes: isCount,
-    distributions: arrayOf(isWheelDistribution),
+    distributions: arrayOf(isDistribution),
   },
   {
+    dirs: mapOf(isSha256Hex),
+    ecosystem: (v: unknown) => v === "npm",
     warnings: arrayOf(isString),
     builtBecause: isString,
     thirdParty: shape({ key: isSha256Hex, entries: isCount, unprovided: arrayOf(isString) }),
   },
-) as (v: unknown) => v is OutputRecord;
+);
+
+/** Whether a value read back from the cache is a whole OutputRecord (every input digest checked). */
+export function isOutputRecord(v: unknown): v is OutputRecord {
+  if (!isRecordShape(v)) return false;
+  const r = v as Partial<OutputRecord>;
+  return r.ecosystem === "npm" || (r.distributions ?? []).every(isWheelDistribution);
+}
+
+/**
+ * sha256 (hex) of a directory's sorted entry names; undefined when it is not a directory. tug's
+ * own output directory (`.tug`, made by the first build) is not a change to what is built.
+ */
+export async function listingHash(dir: string): Promise<string | undefined> {
+  const names = await readdir(dir).catch(() => undefined);
+  return (
+    names &&
+    hexOf(
+      sha256(
+        Buffer.from(
+          names
+            .filter((n) => n !== ".tug")
+            .sort()
+            .join("\0"),
+        ),
+      ),
+    )
+  );
+}
 
 /** The record of `key`, or undefined when there is none or it is corrupt (then it is a miss). */
 export async function readOutputRecord(
@@ -114,6 +150,9 @@ export async function staleReason(record: OutputRecord, root: string): Promise<s
       const what = basename(path) === PYTHON_FILES ? `Python files in ${shown(dirname(path))}` : shown(path);
       return now === "none" ? `${what}: removed` : kind === "none" ? `${what}: new` : `${what}: now a ${now}`;
     }),
+    ...Object.entries(record.dirs ?? {}).map(async ([path, want]) =>
+      (await listingHash(path)) === want ? undefined : `${shown(path)}: files added or removed`,
+    ),
     ...Object.entries(record.outputs).map(async ([path, want]) =>
       sameStamp(await stampOf(path), want)
         ? undefined

@@ -2,9 +2,9 @@ import type { Hash } from "node:crypto";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
-import { sweepDeadTemps, tempPathFor } from "../engine/dead-temps.ts";
 import { sbomDocument } from "../sbom/sbom-document.ts";
 import { type SbomFormat, sbomSuffix } from "../sbom/sbom-model.ts";
+import { sweepDeadTemps, tempPathFor } from "../util/dead-temps.ts";
 import { makeDirectory, writingTo } from "../util/io-error.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { createZip } from "../zip/zip-writer.ts";
@@ -50,6 +50,13 @@ export interface ZipMemo {
   heads: Map<string, { bytes: number; hash: Hash; stamp: FileStamp | undefined }>;
 }
 
+/**
+ * Python zips: first-party sources (entries with their bytes in memory) go last, so after an
+ * edit to them the wheels' part of the previous zip is copied as one block and only the tail is
+ * written.
+ */
+export const PYTHON_ZIP_GROUP = (e: ZipEntry): number => ("data" in e ? 1 : 0);
+
 /** A zip ready to write (every input checked and resolved), or one that is already current. */
 export type PlannedZip =
   | { kind: "current"; report: LambdaReport }
@@ -61,12 +68,21 @@ export type PlannedZip =
       /** The output record's key. */
       key: string;
       entries: ZipEntry[];
-      distributions: WheelDistribution[];
+      /** Python: wheels with their sha256; Node: npm packages (`ecosystem: "npm"`). */
+      distributions: LambdaDistribution[];
+      ecosystem?: "npm";
+      /**
+       * Entry order groups (zip-writer.ts); Python puts first-party sources last so an edit
+       * rewrites only the tail. Default: one group, entries by name.
+       */
+      group?: (entry: ZipEntry) => number;
       /** `--sbom`: the document written beside the zip, from the same distributions. */
       sbom: SbomFormat;
-      /** What `NAME.zip.json` says besides the digest and distributions. */
+      /** What `NAME.zip.json` says before the digest and distributions. */
       meta: Record<string, unknown>;
-      inputs: Pick<OutputRecord, "files" | "probes">;
+      /** What it says after them (Node: `environment`). */
+      metaAfter?: Record<string, unknown>;
+      inputs: Pick<OutputRecord, "files" | "probes" | "dirs">;
       /** Why it is built rather than current ("lambdas/plot.py changed"). */
       reason?: string;
       /** False when something could not be checked: the zip is written but not recorded as current. */
@@ -76,13 +92,17 @@ export type PlannedZip =
       /** The zip this build replaces, when it is still the one the last build wrote. */
       previous: string | undefined;
       wheels: WheelFile[];
+      /** Releases anything else the plan holds (a staging directory), written or not. */
+      cleanup?: () => Promise<void>;
       warnings: string[];
       started: number;
     };
 
 /** Releases what a plan holds open (the wheels' descriptors) when it will not be written. */
 export async function discardPlanned(planned: PlannedZip): Promise<void> {
-  if (planned.kind === "write") await Promise.all(planned.wheels.map((w) => w.close()));
+  if (planned.kind !== "write") return;
+  await Promise.all(planned.wheels.map((w) => w.close()));
+  await planned.cleanup?.();
 }
 
 /**
@@ -108,15 +128,13 @@ export async function writePlanned(
   let result: Awaited<ReturnType<typeof createZip>>;
   let digest: string;
   try {
-    // First-party sources go last: after an edit to them, the wheels' part of the previous zip
-    // is copied as one block and only the tail is written.
     const kept = memo?.heads.get(zipPath);
     const reuseHash =
       planned.previous && kept && sameStamp(kept.stamp, await stampOf(planned.previous)) ? kept : undefined;
     let boundary: { bytes: number; hash: Hash } | undefined;
     result = await createZip(entries, tmp, {
       lookahead: 32,
-      group: (e) => ("data" in e ? 1 : 0),
+      ...(planned.group ? { group: planned.group } : {}),
       ...(planned.previous ? { reuse: planned.previous } : {}),
       ...(reuseHash ? { reuseHash } : {}),
       ...(memo
@@ -136,6 +154,7 @@ export async function writePlanned(
       digest,
       distributions,
       ...(sbomPath ? { sbom: basename(sbomPath) } : {}),
+      ...planned.metaAfter,
     };
     await writingTo({ path: metaPath, writing: "the lambda zip's description" }, async () => {
       if (sbomTmp && sbom) await writeFile(sbomTmp, sbom.text);
@@ -156,6 +175,7 @@ export async function writePlanned(
     throw e;
   } finally {
     await Promise.all(planned.wheels.map((w) => w.close()));
+    await planned.cleanup?.();
   }
   const report: LambdaReport = {
     target: planned.name,
@@ -189,6 +209,7 @@ export async function writePlanned(
       bytes: report.bytes,
       unpackedBytes: report.unpackedBytes,
       distributions,
+      ...(planned.ecosystem ? { ecosystem: planned.ecosystem } : {}),
       ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
       ...(planned.reason ? { builtBecause: planned.reason } : {}),
       ...(planned.thirdParty

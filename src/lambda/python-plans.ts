@@ -2,8 +2,9 @@ import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { PYPI_SIMPLE } from "../config/lambda-target.ts";
 import type { PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
-import { sweepDeadTemps } from "../engine/dead-temps.ts";
-import { allSettledOrThrow } from "../engine/settle.ts";
+import type { Engine } from "../engine/engine.ts";
+import { sweepDeadTemps } from "../util/dead-temps.ts";
+import { allSettledOrThrow } from "../util/settle.ts";
 import { isSha256Hex } from "../util/sha256-hex.ts";
 import type { LambdaPlan } from "./build-lambdas.ts";
 import { planPythonLambda } from "./build-python.ts";
@@ -17,12 +18,13 @@ import type { PythonContext } from "./python-context.ts";
  * writes them all, or none when any of them fails.
  */
 export async function planPythonZips(
-  base: Omit<PythonContext, "index"> & { cacheDir: string },
+  base: Omit<PythonContext, "index"> & { engine: Engine },
   lambdas: PythonLambdaTarget[],
   layers: PythonLayerTarget[],
   memo?: ZipMemo,
 ): Promise<LambdaPlan> {
-  const { cacheDir, ...rest } = base;
+  const { engine, ...rest } = base;
+  const cacheDir = engine.store.root;
   const wheelDir = join(cacheDir, "blobs", "sha256");
   await adoptOldWheels(cacheDir, wheelDir);
   await sweepDeadTemps(wheelDir);
@@ -45,7 +47,7 @@ export async function planPythonZips(
   const ctx: PythonContext = {
     ...rest,
     ...(options.length === 0 ? {} : { resolveIndexUrls: urls }),
-    index: lazyIndex(async () =>
+    index: indexSteps(engine, join(cacheDir, "python"), wheelDir, async () =>
       (await import("./python/index-client.ts")).simpleIndex({
         urls,
         cacheDir: join(cacheDir, "python"),
@@ -76,7 +78,12 @@ export async function planPythonZips(
     await discard();
     throw failed.reason;
   }
-  return { write: () => allSettledOrThrow(planned.map((p) => writePlanned(p, ctx.store, memo))), discard };
+  const write = (p: (typeof planned)[number]) =>
+    engine.timings.step(p.kind === "current" ? p.report.target : p.name, "zip", async () => ({
+      value: await writePlanned(p, ctx.store, memo),
+      cached: p.kind === "current",
+    }));
+  return { write: () => allSettledOrThrow(planned.map(write)), discard };
 }
 
 /**
@@ -97,16 +104,62 @@ async function adoptOldWheels(cacheDir: string, wheelDir: string): Promise<void>
 /**
  * The index client, made on first use: a build that reuses its last zip's wheels never asks an
  * index anything, and does not load the client (or the version parser it checks METADATA with).
+ * Each page, metadata file and wheel is one engine step (target `python-index`), once per build:
+ * `--timings`, the progress view and `--json` show what the index cost, and what came from cache.
  */
-function lazyIndex(make: () => Promise<SimpleIndex>): PythonContext["index"] {
+function indexSteps(
+  engine: Engine,
+  indexCacheDir: string,
+  wheelDir: string,
+  make: () => Promise<SimpleIndex>,
+): PythonContext["index"] {
   let index: Promise<SimpleIndex> | undefined;
   const get = () => {
     index ??= make();
     return index;
   };
-  return {
-    projectFiles: async (name) => (await get()).projectFiles(name),
-    metadata: async (file) => (await get()).metadata(file),
-    wheelPath: async (file) => (await get()).wheelPath(file),
+  const memo = new Map<string, Promise<unknown>>();
+  const step = <T>(
+    name: string,
+    id: string,
+    cachedAt: string | undefined,
+    run: (i: SimpleIndex) => Promise<T>,
+  ): Promise<T> => {
+    let p = memo.get(id) as Promise<T> | undefined;
+    if (!p) {
+      p = engine.timings.step("python-index", name, async () => {
+        const cached = cachedAt !== undefined && (await exists(cachedAt));
+        return { value: await run(await get()), cached };
+      });
+      memo.set(id, p);
+      p.catch(() => memo.delete(id));
+    }
+    return p;
   };
+  return {
+    projectFiles: (name) => step(`page ${name}`, `page ${name}`, undefined, (i) => i.projectFiles(name)),
+    metadata: async (file) => {
+      const { metadataCachePath } = await import("./python/index-client.ts");
+      return step(
+        `metadata ${file.filename}`,
+        `metadata ${file.url}`,
+        metadataCachePath(indexCacheDir, file),
+        (i) => i.metadata(file),
+      );
+    },
+    wheelPath: (file) =>
+      step(
+        `wheel ${file.filename}`,
+        `wheel ${file.sha256 ?? file.url}`,
+        file.sha256 && isSha256Hex(file.sha256) ? join(wheelDir, file.sha256) : undefined,
+        (i) => i.wheelPath(file),
+      ),
+  };
+}
+
+function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }

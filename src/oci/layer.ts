@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { createReadStream, type ReadStream } from "node:fs";
-import { pipeline, Readable, Transform, type TransformCallback, Writable } from "node:stream";
+import { pipeline, Readable, Writable } from "node:stream";
 import { createGunzip, gunzipSync } from "node:zlib";
+import { VerifyingStream } from "../util/verify-stream.ts";
 import { writeLayer } from "./build-layer.ts";
 import type { Compression } from "./compress.ts";
 import { CorruptBlobError } from "./corrupt-blob.ts";
@@ -32,37 +32,22 @@ async function gunzipIfNeeded(compressed: Readable, mediaType: string): Promise<
   return gunzip;
 }
 
-/** Passes bytes through and fails at the end (or as soon as the size is exceeded) on a mismatch. */
-class VerifyingStream extends Transform {
-  readonly #hash = createHash("sha256");
-  #size = 0;
-
-  constructor(readonly expected: { digest: Digest; size: number; path: string }) {
-    super({ highWaterMark: 1 << 20 });
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.#size += chunk.length;
-    if (this.#size > this.expected.size) {
-      cb(this.#corrupt(`more than the recorded ${this.expected.size} bytes`));
-      return;
-    }
-    this.#hash.update(chunk);
-    cb(null, chunk);
-  }
-
-  override _flush(cb: TransformCallback): void {
-    if (this.#size !== this.expected.size) {
-      cb(this.#corrupt(`${this.#size} bytes, recorded ${this.expected.size}`));
-      return;
-    }
-    const actual = `sha256:${this.#hash.digest("hex")}`;
-    cb(actual === this.expected.digest ? null : this.#corrupt(`content hashes to ${actual}`));
-  }
-
-  #corrupt(detail: string): CorruptBlobError {
-    return new CorruptBlobError({ digest: this.expected.digest, path: this.expected.path, detail });
-  }
+/** The recorded size and digest, checked as the blob streams: CorruptBlobError on a mismatch. */
+function verifyingBlob(expected: { digest: Digest; size: number; path: string }): VerifyingStream {
+  const corrupt = (detail: string) =>
+    new CorruptBlobError({ digest: expected.digest, path: expected.path, detail });
+  return new VerifyingStream({
+    digest: expected.digest,
+    size: expected.size,
+    error: (m) =>
+      corrupt(
+        m.kind === "oversize"
+          ? `more than the recorded ${expected.size} bytes`
+          : m.kind === "size"
+            ? `${m.actual} bytes, recorded ${expected.size}`
+            : `content hashes to ${m.actual}`,
+      ),
+  });
 }
 
 function openRead(path: string): Promise<ReadStream> {
@@ -97,7 +82,7 @@ export function fileLayer(options: FileLayerOptions): FileLayer {
       if (code === "ENOENT") throw new CorruptBlobError({ digest, path, detail: "the file is missing" });
       throw cause;
     }
-    const verify = new VerifyingStream({ digest, size, path });
+    const verify = verifyingBlob({ digest, size, path });
     pipeline(rs, verify, () => {}); // errors reach the consumer through `verify`
     return verify;
   };

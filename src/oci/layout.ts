@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { type Readable, pipeline as streamPipeline, Transform } from "node:stream";
+import { type Readable, pipeline as streamPipeline } from "node:stream";
 import { TugError } from "../errors.ts";
+import { VerifyingStream } from "../util/verify-stream.ts";
 import { parseDescriptor } from "./checked-digest.ts";
 import { type Digest, hexOf, sha256 } from "./digest.ts";
 import { checkRootfs } from "./rootfs-check.ts";
@@ -115,20 +115,18 @@ class LayoutBlobs {
       if (errCode(e) === "ENOENT") throw this.missing(desc, e);
       throw e;
     }
-    const hash = createHash("sha256");
-    let size = 0;
-    const verifier = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb(null, chunk);
-      },
-      flush: (cb) => {
-        const got: Digest = `sha256:${hash.digest("hex")}`;
-        if (got !== desc.digest) cb(this.corrupt(desc, `got ${got}`));
-        else if (size !== desc.size) cb(this.corrupt(desc, `${size} bytes, descriptor says ${desc.size}`));
-        else cb();
-      },
+    const verifier = new VerifyingStream({
+      digest: desc.digest,
+      size: desc.size,
+      error: (m) =>
+        this.corrupt(
+          desc,
+          m.kind === "digest"
+            ? `got ${m.actual}`
+            : m.kind === "size"
+              ? `${m.actual} bytes, descriptor says ${desc.size}`
+              : `more than the ${desc.size} bytes the descriptor says`,
+        ),
     });
     // pipeline (not pipe) so that a consumer giving up early also closes the file.
     return streamPipeline(createReadStream(path, { highWaterMark: 1 << 20 }), verifier, () => {});

@@ -3,7 +3,7 @@ import { rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import tar from "tar-stream";
-import { tempPathFor } from "../engine/dead-temps.ts";
+import { tempPathFor } from "../util/dead-temps.ts";
 import { ioError } from "../util/io-error.ts";
 import type { Digest } from "./digest.ts";
 import { hexOf } from "./digest.ts";

@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { TugError } from "../errors.ts";
 import { type Digest, hexOf, isDigest } from "../oci/digest.ts";
-import { limiter } from "../oci/registry/limit.ts";
+import { limiter } from "../util/limiter.ts";
 import { type RemoteTimeouts, readRecordBody, remoteTimeouts } from "./remote-cache.ts";
 import { type CacheRequest, CacheTransport, type CountingRemoteCache } from "./transport.ts";
 

@@ -4,9 +4,10 @@ import { type Digest, isDigest, sha256 } from "../oci/digest.ts";
 import { parseReference } from "../oci/reference.ts";
 import { RegistryClient, type Repo } from "../oci/registry/client.ts";
 import { RegistryError } from "../oci/registry/errors.ts";
-import { limiter } from "../oci/registry/limit.ts";
 import { uploadBlob } from "../oci/registry/upload.ts";
 import { MediaType } from "../oci/types.ts";
+import { limiter } from "../util/limiter.ts";
+import { readAll } from "../util/read-all.ts";
 import {
   MAX_RECORD_BYTES,
   OversizedRecordError,
@@ -78,12 +79,6 @@ export function parseOciCacheUrl(url: string): Repo {
 
 function isNotFound(e: unknown): boolean {
   return e instanceof RegistryError && e.status === 404;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 interface RecordManifest {

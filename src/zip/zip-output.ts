@@ -3,7 +3,7 @@ import { constants, createWriteStream } from "node:fs";
 import { copyFile, open, rename, rm, stat, truncate } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
-import { tempPathFor } from "../engine/dead-temps.ts";
+import { tempPathFor } from "../util/dead-temps.ts";
 import { ioError } from "../util/io-error.ts";
 import { fileIdentity } from "./zip-reuse.ts";
 

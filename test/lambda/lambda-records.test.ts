@@ -1,12 +1,9 @@
 // Rule 1 of issue 9 for lambda records: what comes back from the cache is checked before use;
 // a corrupt record (a digest that is not one, a relative path) is a miss, never a path.
 import assert from "node:assert/strict";
-import { mkdir, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { CacheStore } from "../../src/engine/cache-store.ts";
-import { hashJson } from "../../src/engine/key.ts";
-import { freshRecord, isNodeLambdaRecord } from "../../src/lambda/node/build-record.ts";
 import { isOutputRecord, type OutputRecord, readOutputRecord } from "../../src/lambda/output-record.ts";
 import {
   cachedWheelTable,
@@ -59,31 +56,33 @@ for (const [what, value] of corrupt) {
   });
 }
 
-test("a node record with a bad digest or relative stamp path is a miss", async (t) => {
-  const node = {
-    key: "k",
-    stamps: { "/p/index.ts": "f:1:2:3:4" },
-    outputs: {},
-    digest: `sha256:${HEX}`,
-    bytes: 1,
-    unpackedBytes: 1,
-    distributions: [],
-  };
-  assert.ok(isNodeLambdaRecord(node));
-  assert.equal(isNodeLambdaRecord({ ...node, digest: "sha256:../../x" }), false);
-  assert.equal(isNodeLambdaRecord({ ...node, stamps: { "index.ts": "" } }), false);
-  assert.equal(isNodeLambdaRecord({ ...node, stamps: "f:1" }), false);
-  // On disk: freshRecord reads whatever file is at the record's path and must not trust it.
-  const cacheDir = await tempDir(t);
-  const dir = join(cacheDir, "lambda-node");
-  await mkdir(dir, { recursive: true });
-  // The path build-record.ts keeps the record of this zip at.
-  const name = `${hashJson({ v: 1, zipPath: "/p/out.zip" }).slice(0, 32)}.json`;
-  await writeFile(join(dir, name), JSON.stringify({ ...node, digest: "sha256:../../x", stamps: {} }));
-  assert.deepEqual(await readdir(dir), [name]);
-  assert.equal(await freshRecord({ cacheDir, zipPath: "/p/out.zip", key: "k" }), undefined);
-  await writeFile(join(dir, name), JSON.stringify({ ...node, stamps: {} }));
-  assert.ok(await freshRecord({ cacheDir, zipPath: "/p/out.zip", key: "k" }), "a whole record is used");
+// Node lambdas keep the same record (issue 12): npm packages carry no wheel sha256, and the
+// directories whose listing decided the bundle are kept by digest too.
+const node: OutputRecord = {
+  files: { "/p/src/api.ts": HEX },
+  probes: { "/p/src/tsconfig.json": "none" },
+  dirs: { "/p/src": HEX, "/p/node_modules": HEX },
+  ecosystem: "npm",
+  outputs: { "/p/.tug/out/lambdas/api.zip": { size: 10, mtimeNs: "1", ctimeNs: "2", ino: "3" } },
+  digest: `sha256:${HEX}`,
+  bytes: 10,
+  unpackedBytes: 20,
+  distributions: [{ name: "sharp", version: "0.33.0", wheel: "" }],
+};
+
+test("a node lambda's output record is accepted; a bad listing digest or ecosystem is a miss", async (t) => {
+  assert.ok(isOutputRecord(node));
+  for (const bad of [
+    { ...node, dirs: { "/p/src": "../../x" } },
+    { ...node, dirs: { src: HEX } },
+    { ...node, ecosystem: "pypi" },
+    { ...node, ecosystem: undefined },
+  ]) {
+    assert.equal(isOutputRecord(bad), false, JSON.stringify(bad));
+    const store = new CacheStore(await tempDir(t));
+    await store.putRecord("lambda-out", "k", bad);
+    assert.equal(await readOutputRecord(store, "k"), undefined);
+  }
 });
 
 test("a wheel table record that is not numbers where numbers belong is a miss", () => {

@@ -1,17 +1,16 @@
-import { mkdir, mkdtemp, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { esbuildVersion } from "../../builders/node.ts";
 import type { NodeLambdaTarget, Project } from "../../config/types.ts";
-import { defaultCacheDir } from "../../engine/cache-store.ts";
-import { sweepDeadTemps, tempPathFor } from "../../engine/dead-temps.ts";
+import type { Engine } from "../../engine/engine.ts";
 import { hashJson } from "../../engine/key.ts";
-import { allSettledOrThrow } from "../../engine/settle.ts";
 import { TugError } from "../../errors.ts";
+import { allSettledOrThrow } from "../../util/settle.ts";
 import type { ZipEntry } from "../../zip/entry.ts";
-import { createZip } from "../../zip/zip-writer.ts";
 import { type LambdaDistribution, type LambdaReport, lambdaOutDir } from "../build-python.ts";
-import { freshRecord, saveRecord, watchedPaths } from "./build-record.ts";
+import { discardPlanned, type PlannedZip, previousOutput, writePlanned } from "../planned-zip.ts";
+import { recordedInputs, watchedPaths } from "./build-record.ts";
 import { bundleLambda } from "./bundle.ts";
 import { checkBundleInputs } from "./bundle-inputs.ts";
 import { detectNativePackages, installNatives, nativeSpecs } from "./native-packages.ts";
@@ -24,7 +23,8 @@ export const DEFAULT_EXTERNALS = ["@aws-sdk/*"];
 export interface BuildNodeLambdasOptions {
   /** `--out DIR`: zips go to DIR/lambdas (default `.tug/out/lambdas`). */
   out?: string | undefined;
-  cacheDir?: string | undefined;
+  /** The build's engine: its store holds the output records; each bundle and zip is a step. */
+  engine: Engine;
 }
 
 /** The `NAME.zip.json` of a Node.js lambda. */
@@ -39,49 +39,31 @@ export interface NodeLambdaMetadata {
   environment?: Record<string, string>;
 }
 
-type Planned =
-  | { cached: LambdaReport }
-  | {
-      cached?: undefined;
-      target: NodeLambdaTarget;
-      zipPath: string;
-      key: string;
-      entries: ZipEntry[];
-      meta: Omit<NodeLambdaMetadata, "digest">;
-      watched: string[];
-      since: number;
-      started: number;
-      cleanup: () => Promise<void>;
-    };
-
 /**
  * Node.js lambdas: one esbuild bundle per handler (`src/api.ts` → `src/api.js`, CommonJS, for the
  * runtime's Node version), plus native packages installed by npm for linux and the lambda's CPU
  * and copied as they are into node_modules/. Every lambda is bundled before any zip is written,
- * so one bad handler leaves every output as it was. Unchanged lambdas are not rebuilt.
+ * so one bad handler leaves every output as it was. The output record, its no-op check and the
+ * zip writer are the ones Python lambdas use (output-record.ts, planned-zip.ts).
  */
-export async function buildNodeLambdas(
-  project: Project,
-  lambdas: NodeLambdaTarget[],
-  opts: BuildNodeLambdasOptions,
-): Promise<LambdaReport[]> {
-  return (await planNodeLambdas(project, lambdas, opts)).write();
-}
-
-/** Bundles every lambda (nothing written yet); then `write` lands them all, or `discard` drops them. */
 export async function planNodeLambdas(
   project: Project,
   lambdas: NodeLambdaTarget[],
   opts: BuildNodeLambdasOptions,
 ): Promise<{ write(): Promise<LambdaReport[]>; discard(): Promise<void> }> {
   const outDir = lambdaOutDir(project, opts.out);
-  const cacheDir = opts.cacheDir ?? defaultCacheDir();
+  const { engine } = opts;
   const settled = await Promise.allSettled(
-    lambdas.map((target) => planNodeLambda({ target, projectDir: project.dir, outDir, cacheDir })),
+    lambdas.map((target) =>
+      engine.timings.step(target.name, "bundle", async () => {
+        const p = await planNodeLambda({ target, projectDir: project.dir, outDir, engine });
+        return { value: p, cached: p.kind === "current" };
+      }),
+    ),
   );
   const fulfilled = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
   const discard = async () => {
-    for (const p of fulfilled) if (!p.cached) await p.cleanup();
+    await Promise.all(fulfilled.map(discardPlanned));
   };
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) {
@@ -91,16 +73,25 @@ export async function planNodeLambdas(
   return {
     write: () =>
       allSettledOrThrow(
-        fulfilled.map((p) => (p.cached ? Promise.resolve(p.cached) : writeNodeLambda(p, cacheDir))),
+        fulfilled.map((p) =>
+          engine.timings.step(p.kind === "current" ? p.report.target : p.name, "zip", async () => ({
+            value: await writePlanned(p, engine.store),
+            cached: p.kind === "current",
+          })),
+        ),
       ),
     discard,
   };
 }
 
-/** Everything about a lambda that is not in a file it reads: a change rebuilds it. */
-function configKey(target: NodeLambdaTarget, projectDir: string): string {
+/**
+ * A Node lambda's output-record key: everything about it that is not in a file it reads (a
+ * change rebuilds it). `tug explain` computes the same key.
+ */
+export function nodeLambdaKey(target: NodeLambdaTarget, projectDir: string, zipPath: string): string {
   return hashJson({
     layout: LAYOUT_VERSION,
+    zipPath,
     esbuild: esbuildVersion,
     runtime: target.runtime,
     handler: [relative(projectDir, target.handlerFile), target.handlerFunction],
@@ -115,31 +106,23 @@ async function planNodeLambda(o: {
   target: NodeLambdaTarget;
   projectDir: string;
   outDir: string;
-  cacheDir: string;
-}): Promise<Planned> {
+  engine: Engine;
+}): Promise<PlannedZip> {
   const started = performance.now();
-  const { target, projectDir, cacheDir } = o;
+  const { target, projectDir, engine } = o;
+  const cacheDir = engine.store.root;
   const zipPath = join(o.outDir, `${target.name}.zip`);
   await checkHandlerFile(target, projectDir);
-  const key = configKey(target, projectDir);
-  const record = await freshRecord({ cacheDir, zipPath, key });
-  if (record) {
-    const { digest, bytes, unpackedBytes, distributions } = record;
-    const ms = Math.round(performance.now() - started);
-    return {
-      cached: {
-        target: target.name,
-        kind: "lambda",
-        path: zipPath,
-        digest,
-        bytes,
-        unpackedBytes,
-        distributions,
-        cached: true,
-        ms,
-      },
-    };
-  }
+  const key = nodeLambdaKey(target, projectDir, zipPath);
+  const { previous, current, reason } = await previousOutput(
+    engine.store,
+    key,
+    zipPath,
+    { target: target.name, kind: "lambda" },
+    started,
+    projectDir,
+  );
+  if (current) return { kind: "current", report: current };
 
   const since = Date.now();
   const natives = [...new Set([...(await detectNativePackages(projectDir)), ...target.native])].sort();
@@ -175,85 +158,36 @@ async function planNodeLambda(o: {
       entries.push(...installed.entries);
       distributions = installed.distributions;
     }
+    const inputs = await recordedInputs(watchedPaths(bundle.inputs, projectDir, extra), since);
     return {
-      target,
+      kind: "write",
+      name: target.name,
+      reportKind: "lambda",
       zipPath,
       key,
       entries,
+      distributions,
+      ecosystem: "npm",
+      // Node zips have no SBOM beside them (yet): unchanged from before the shared writer.
+      sbom: "none",
       meta: {
         runtime: target.runtime.runtime,
         architecture: target.runtime.arch,
         handler: target.awsHandler,
-        distributions,
-        ...(target.sourcemap ? { environment: { NODE_OPTIONS: "--enable-source-maps" } } : {}),
       },
-      watched: watchedPaths(bundle.inputs, projectDir, extra),
-      since,
-      started,
+      ...(target.sourcemap ? { metaAfter: { environment: { NODE_OPTIONS: "--enable-source-maps" } } } : {}),
+      inputs: inputs.inputs,
+      recordable: inputs.recordable,
+      ...(reason ? { reason } : {}),
+      previous,
+      wheels: [],
       cleanup,
+      warnings: [],
+      started,
     };
   } catch (e) {
     await cleanup();
     throw e;
-  }
-}
-
-/** Writes `NAME.zip` and `NAME.zip.json` by rename, then records what they were built from. */
-async function writeNodeLambda(
-  p: Exclude<Planned, { cached: LambdaReport }>,
-  cacheDir: string,
-): Promise<LambdaReport> {
-  try {
-    await mkdir(join(p.zipPath, ".."), { recursive: true });
-    await sweepDeadTemps(join(p.zipPath, ".."));
-    // Unique per writer: two builds of one project at once must not rename each other's files.
-    const tmp = tempPathFor(p.zipPath);
-    const metaTmp = tempPathFor(`${p.zipPath}.json`);
-    let result: Awaited<ReturnType<typeof createZip>>;
-    let digest: string;
-    try {
-      result = await createZip(p.entries, tmp);
-      digest = `sha256:${result.sha256}`;
-      const { runtime, architecture, handler, distributions, environment } = p.meta;
-      const meta: NodeLambdaMetadata = {
-        runtime,
-        architecture,
-        handler,
-        digest,
-        distributions,
-        ...(environment ? { environment } : {}),
-      };
-      await writeFile(metaTmp, `${JSON.stringify(meta, null, 2)}\n`);
-      await rename(tmp, p.zipPath);
-      await rename(metaTmp, `${p.zipPath}.json`);
-    } catch (e) {
-      await Promise.all([rm(tmp, { force: true }), rm(metaTmp, { force: true })]);
-      throw e;
-    }
-    const report = {
-      digest,
-      bytes: result.bytes,
-      unpackedBytes: result.unpackedBytes,
-      distributions: p.meta.distributions,
-    };
-    await saveRecord({
-      cacheDir,
-      zipPath: p.zipPath,
-      key: p.key,
-      watched: p.watched,
-      since: p.since,
-      result: report,
-    });
-    return {
-      target: p.target.name,
-      kind: "lambda",
-      path: p.zipPath,
-      ...report,
-      cached: false,
-      ms: Math.round(performance.now() - p.started),
-    };
-  } finally {
-    await p.cleanup();
   }
 }
 

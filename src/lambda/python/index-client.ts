@@ -3,10 +3,10 @@ import { mkdir, readFile, rename, stat, utimes, writeFile } from "node:fs/promis
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { tempPathFor } from "../../engine/dead-temps.ts";
 import { hashJson } from "../../engine/key.ts";
 import { TugError } from "../../errors.ts";
 import { hexOf, sha256 } from "../../oci/digest.ts";
+import { tempPathFor } from "../../util/dead-temps.ts";
 import { redactUrl } from "../../util/redact.ts";
 import { ownSha256Hex, type Sha256Hex } from "../../util/sha256-hex.ts";
 import { ZipReader } from "../../zip/zip-reader.ts";

@@ -1,9 +1,7 @@
-import { createHash } from "node:crypto";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import { type Readable, Transform } from "node:stream";
-import { tempPathFor } from "../../engine/dead-temps.ts";
-import { pipeToFile } from "../../engine/file-write.ts";
+import type { Readable } from "node:stream";
+import { ingest } from "../../engine/ingest.ts";
 import { TugError } from "../../errors.ts";
 import { redactUrl } from "../../util/redact.ts";
 import { ownSha256Hex, type Sha256Hex } from "../../util/sha256-hex.ts";
@@ -45,29 +43,19 @@ export async function download(d: Download): Promise<Sha256Hex> {
     throw tooBig();
   }
   await mkdir(dirname(d.dest), { recursive: true });
-  const tmp = tempPathFor(d.dest);
-  const hash = createHash("sha256");
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      size += chunk.length;
-      if (size > d.max) return done(tooBig());
-      hash.update(chunk);
-      d.onBytes?.(chunk.length);
-      done(null, chunk);
-    },
-  });
   try {
-    try {
-      await pipeToFile(d.body, [tap], tmp, { writing: "a download into tug's cache" });
-    } catch (err) {
-      throw err instanceof TugError ? err : fetchError(d.what, d.url, (err as Error).message, err);
-    }
-    const got = ownSha256Hex(hash.digest("hex"));
-    if (d.want && got !== d.want) throw hashMismatch(d.what, d.url, d.want, got);
-    await rename(tmp, d.dest);
-    return got;
-  } finally {
-    await rm(tmp, { force: true });
+    const digest = await ingest(d.body, {
+      dest: d.dest,
+      digest: d.want ? `sha256:${d.want}` : undefined,
+      max: d.max,
+      ...(d.onBytes ? { onBytes: d.onBytes } : {}),
+      error: (m) =>
+        m.kind === "digest"
+          ? hashMismatch(d.what, d.url, d.want ?? "", m.actual.slice("sha256:".length))
+          : tooBig(),
+    });
+    return ownSha256Hex(digest.slice("sha256:".length));
+  } catch (err) {
+    throw err instanceof TugError ? err : fetchError(d.what, d.url, (err as Error).message, err);
   }
 }

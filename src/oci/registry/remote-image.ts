@@ -1,5 +1,5 @@
-import type { Readable } from "node:stream";
 import { TugError } from "../../errors.ts";
+import { readAll } from "../../util/read-all.ts";
 import { parseDescriptor } from "../checked-digest.ts";
 import type { Digest } from "../digest.ts";
 import { formatReference, manifestReference, type Reference } from "../reference.ts";
@@ -33,12 +33,6 @@ function once<T>(fn: () => Promise<T>): () => Promise<T> {
     }
     return p;
   };
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 function remoteLayer(

@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
-import { type Readable, Transform } from "node:stream";
+import type { Readable } from "node:stream";
 import { TugError } from "../../errors.ts";
+import { VerifyingStream } from "../../util/verify-stream.ts";
 import { type Digest, sha256 } from "../digest.ts";
 
 /** Content fetched by digest must hash to that digest: a registry or proxy may lie or truncate. */
@@ -25,25 +25,20 @@ export function verifyingStream(
   source: Readable,
   opts: { digest: Digest; size?: number; what: string; where: string; mapError?: (e: unknown) => Error },
 ): Readable {
-  const hash = createHash("sha256");
-  let size = 0;
-  const out = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      size += chunk.length;
-      if (opts.size !== undefined && size > opts.size) {
-        cb(digestMismatch(opts.what, opts.digest, `more than ${opts.size} bytes`, opts.where));
-        return;
-      }
-      cb(null, chunk);
-    },
-    flush(cb) {
-      const actual = `sha256:${hash.digest("hex")}`;
-      if (actual !== opts.digest) cb(digestMismatch(opts.what, opts.digest, actual, opts.where));
-      else if (opts.size !== undefined && size !== opts.size) {
-        cb(digestMismatch(opts.what, opts.digest, `${size} of ${opts.size} bytes`, opts.where));
-      } else cb();
-    },
+  const out = new VerifyingStream({
+    digest: opts.digest,
+    size: opts.size,
+    error: (m) =>
+      digestMismatch(
+        opts.what,
+        opts.digest,
+        m.kind === "digest"
+          ? m.actual
+          : m.kind === "oversize"
+            ? `more than ${opts.size} bytes`
+            : `${m.actual} of ${opts.size} bytes`,
+        opts.where,
+      ),
   });
   source.on("error", (e) => out.destroy(opts.mapError ? opts.mapError(e) : e));
   out.on("close", () => {

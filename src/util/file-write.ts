@@ -1,8 +1,10 @@
 import { createWriteStream } from "node:fs";
-import { rm } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import type { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ioError } from "../util/io-error.ts";
+import { tempPathFor } from "./dead-temps.ts";
+import { ioError } from "./io-error.ts";
 
 /**
  * Pipes `source` (through `through`) into a new file at `path`. On failure the file is removed
@@ -29,5 +31,22 @@ export async function pipeToFile(
     if (!out.closed) await new Promise<void>((r) => out.once("close", () => r()));
     if (opened) await rm(path, { force: true });
     throw ioError(e, { path, writing });
+  }
+}
+
+/** Write to a sibling temp file, then rename: readers see the old file or the new one. */
+export async function writeFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  opts: { writing?: string } = {},
+): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = tempPathFor(path);
+  try {
+    await writeFile(tmp, data);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw ioError(e, { path, writing: opts.writing ?? "a record into tug's cache" });
   }
 }

@@ -5,7 +5,7 @@ import { readdir, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { basename, join } from "node:path";
 import { test } from "node:test";
-import { sweepDeadTemps, tempPathFor } from "../../src/engine/dead-temps.ts";
+import { sweepDeadTemps, tempPathFor } from "../../src/util/dead-temps.ts";
 import { tempDir } from "../support/tmp.ts";
 
 const HOST = createHash("sha256").update(hostname()).digest("hex").slice(0, 8);
