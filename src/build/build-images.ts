@@ -6,7 +6,6 @@ import { hostPlatform } from "../config/platform.ts";
 import { buildOrder } from "../config/target-graph.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
-import type { StepTiming } from "../engine/timings.ts";
 import { TugError } from "../errors.ts";
 import { isCorruptBlob } from "../oci/corrupt-blob.ts";
 import { hexOf } from "../oci/digest.ts";
