@@ -27,7 +27,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
-import { readWheelTable } from "../src/lambda/python/wheel-table.ts";
+import { readWheelTable } from "../src/python/wheel-table.ts";
 import { fmtMs, loadNote, printTable, progress, type Spread, spread, timed } from "./support/measure.ts";
 import { manylinuxPlatforms, mirrorProblem, pipConfigIndexUrls } from "./support/pip-mirror.ts";
 import { benchDir } from "./support/work-dir.ts";

@@ -7,12 +7,12 @@ import type { Engine } from "../engine/engine.ts";
 import type { LayerRecipe } from "../engine/layer-action.ts";
 import { type SourceFile, scanTree } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
+import { findNativePackages, runtimeClosure } from "../node/externals.ts";
 import { productionPackages } from "../node/lockfile.ts";
 import { checkNativeBinaries } from "../node/native-binaries.ts";
 import { sha256 } from "../oci/digest.ts";
 import type { Platform } from "../oci/types.ts";
 import { entriesUnder } from "./builder.ts";
-import { findNativePackages, runtimeClosure } from "./node-externals.ts";
 
 const run = promisify(execFile);
 export const LOCKFILES = ["package-lock.json", "npm-shrinkwrap.json", "yarn.lock", "pnpm-lock.yaml"];

@@ -6,8 +6,8 @@ import type { LayerRecipe } from "../engine/layer-action.ts";
 import { type SourceFile, scanTree } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
 import { bundleOutputFor, CODE_EXTENSIONS } from "../node/entry-module.ts";
+import { bundle, esbuildVersion } from "../node/esbuild-api.ts";
 import { type Builder, entriesUnder } from "./builder.ts";
-import { bundle, esbuildVersion } from "./node-bundle.ts";
 import {
   externalsOf,
   externalsRecipe,
@@ -17,7 +17,13 @@ import {
   nodeModulesRecipe,
 } from "./node-deps.ts";
 
-export { bundleOptions, bundleOutput, esbuildBinary, esbuildError, esbuildVersion } from "./node-bundle.ts";
+export {
+  bundleOptions,
+  bundleOutput,
+  esbuildBinary,
+  esbuildError,
+  esbuildVersion,
+} from "../node/esbuild-api.ts";
 
 const APP = "/app";
 const RUNTIME = { workdir: APP, env: { NODE_ENV: "production" } };

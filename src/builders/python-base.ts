@@ -1,7 +1,7 @@
 import { posix } from "node:path";
-import { envPath } from "../build/entrypoint-check.ts";
 import type { Engine } from "../engine/engine.ts";
 import { imageFileTables } from "../engine/image-files.ts";
+import { envPath } from "../image/entrypoint-check.ts";
 import { findExecutable, type LayerFileTable, mergeFileTables, resolveInImage } from "../oci/file-table.ts";
 import { readLayerFile } from "../oci/layer-file.ts";
 import type { Image, Platform } from "../oci/types.ts";

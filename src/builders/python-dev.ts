@@ -1,6 +1,6 @@
 import { join, relative, sep } from "node:path";
 import type { PythonImageTarget } from "../config/types.ts";
-import { zipNameOf } from "../lambda/python/source-roots.ts";
+import { zipNameOf } from "../python/source-roots.ts";
 import type { BuilderDev } from "./builder.ts";
 
 /**

@@ -3,9 +3,9 @@
 // beside the target: `.data/scripts` and generated console-script launchers in /app/bin.
 import { inflateRawSync } from "node:zlib";
 import { TugError } from "../errors.ts";
-import { installedName } from "../lambda/python/wheel-layout.ts";
-import type { WheelFile, WheelRow } from "../lambda/python/wheel-table.ts";
 import type { LayerEntry } from "../oci/tar.ts";
+import { installedName } from "../python/wheel-layout.ts";
+import type { WheelFile, WheelRow } from "../python/wheel-table.ts";
 import { invalidNameReason } from "../zip/entry.ts";
 
 export const SITE_PACKAGES = "app/site-packages";

@@ -98,7 +98,7 @@ export function buildCommand(program: Command): void {
     // With --timings every step is listed at the end; the running log would repeat them.
     const progress = await Progress.open(flags, { stepLines: !flags.timings });
     // Loaded per command: start-up parses only what the command runs.
-    const { build } = await import("../build/build.ts");
+    const { build } = await import("../image/build.ts");
     const result = await build(project, {
       targets,
       repo,

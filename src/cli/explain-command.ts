@@ -24,14 +24,14 @@ export function explainCommand(program: Command): void {
       const { project, targets } = await projectFromArgs([arg], flags);
       const name = targets[0] ?? arg;
       if (flags.path !== undefined) {
-        const { explainPath } = await import("../build/explain-path.ts");
+        const { explainPath } = await import("../image/explain-path.ts");
         const e = await explainPath(project, name, flags.path);
         if (flags.json) process.stdout.write(`${JSON.stringify({ target: name, ...e })}\n`);
         else
           process.stdout.write(`${name}  ${e.path}: ${e.reason}${e.exists ? "" : " (no such file yet)"}\n`);
         return;
       }
-      const { explainTarget } = await import("../build/explain-target.ts");
+      const { explainTarget } = await import("../image/explain-target.ts");
       const steps = await explainTarget(project, name, flags.out ? { out: resolve(flags.out) } : {});
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ target: name, steps })}\n`);

@@ -35,7 +35,7 @@ export function publishCommand(program: Command): void {
             what: "no repository to publish to",
             hint: "pass --repo, set TUG_REPO, or repo: in tug.yaml",
           });
-        const { publishFromLayout } = await import("../build/publish.ts");
+        const { publishFromLayout } = await import("../image/publish.ts");
         const artifacts = await publishFromLayout({
           from: resolve(flags.from),
           targets,

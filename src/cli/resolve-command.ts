@@ -29,7 +29,7 @@ export async function resolveManifests(flags: ManifestFlags): Promise<string> {
   const project = withOverrides(found.project, [], flags);
   const progress = new Progress(Progress.modeFor({ quiet: flags.quiet }));
   // YAML handling is loaded only for this command, not on every start-up.
-  const { resolveTexts } = await import("../build/resolve-files.ts");
+  const { resolveTexts } = await import("../image/resolve-files.ts");
   const out = await resolveTexts(project, inputs, {
     repo: found.repo,
     offline: flags.offline,

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { CacheStore } from "../engine/cache-store.ts";
-import { hasIndexLogin } from "../lambda/python/index-urls.ts";
 import { sha256 } from "../oci/digest.ts";
+import { hasIndexLogin } from "../python/index-urls.ts";
 import { readBoundedFile } from "../util/bounded-file.ts";
 import { writingTo } from "../util/io-error.ts";
 import type { Project } from "./types.ts";

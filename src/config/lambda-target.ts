@@ -1,10 +1,10 @@
 import { extname, resolve } from "node:path";
 import { TugError } from "../errors.ts";
 import { parseNodeRuntime } from "../lambda/node/runtime.ts";
-import { chooseIndexUrls } from "../lambda/python/index-urls.ts";
-import { normalizeName } from "../lambda/python/name.ts";
-import { parseRuntime } from "../lambda/python/runtime.ts";
-import { zipNameOf } from "../lambda/python/source-roots.ts";
+import { chooseIndexUrls } from "../python/index-urls.ts";
+import { normalizeName } from "../python/name.ts";
+import { parseRuntime } from "../python/runtime.ts";
+import { zipNameOf } from "../python/source-roots.ts";
 import type { RawLambdaTarget, RawLayer, TugFile } from "./schema.ts";
 import type { LambdaTarget, NodeLambdaTarget, PythonLayerTarget, PythonSettings } from "./types.ts";
 

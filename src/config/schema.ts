@@ -401,7 +401,7 @@ const PYTHON_TARGET_FIELDS = {
   upload: z.enum(["direct", "s3"]).optional().describe(FIELD_HELP.upload),
 };
 
-// The runtime is checked while normalising (lambda/python/runtime.ts and lambda/node/runtime.ts own
+// The runtime is checked while normalising (python/runtime.ts and lambda/node/runtime.ts own
 // the lists and their messages).
 export const LambdaTargetSchema = z.strictObject({
   runtime: z.string().min(1).describe(FIELD_HELP.lambdaRuntime),

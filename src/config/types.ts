@@ -1,6 +1,6 @@
 import type { IgnoreSettings } from "../engine/ignore-rules.ts";
-import type { PythonTarget } from "../lambda/python/runtime.ts";
 import type { Platform } from "../oci/types.ts";
+import type { PythonTarget } from "../python/runtime.ts";
 import type { BaseRef } from "./base.ts";
 
 export type { Platform } from "../oci/types.ts";

@@ -1,11 +1,11 @@
 import { join } from "node:path";
-import { type RegistryAccess, registryAccess } from "../build/registry-sink.ts";
-import { layoutSink } from "../build/sinks.ts";
-import { targetBuilds } from "../build/target-builds.ts";
-import { buildTargetImage } from "../build/target-image.ts";
 import { builderFor } from "../builders/index.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
+import { type RegistryAccess, registryAccess } from "../image/registry-sink.ts";
+import { layoutSink } from "../image/sinks.ts";
+import { targetBuilds } from "../image/target-builds.ts";
+import { buildTargetImage } from "../image/target-image.ts";
 import type { Compression } from "../oci/compress.ts";
 import type { Image, Platform } from "../oci/types.ts";
 import type { RunSpec } from "./runtime.ts";

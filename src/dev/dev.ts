@@ -1,12 +1,12 @@
 import { stat } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
-import { selectTargets } from "../build/build.ts";
 import { builderFor } from "../builders/index.ts";
 import { hostPlatform } from "../config/platform.ts";
 import { ignoreSettings } from "../config/targets.ts";
 import type { DevRuntimeName, ImageTarget, Project } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
 import { TugError } from "../errors.ts";
+import { selectTargets } from "../image/build.ts";
 import { localRuntime } from "./local-runtime.ts";
 import type { UpdateReport } from "./report.ts";
 import type { Runtime } from "./runtime.ts";

@@ -1,11 +1,11 @@
 import { promises as fs } from "node:fs";
-import { type RegistryAccess, registryAccess, registrySink } from "../build/registry-sink.ts";
 import { effectiveRepo } from "../config/index.ts";
 import { hostPlatform } from "../config/platform.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
 import { resolveYamlText } from "../deploy/resolve.ts";
 import type { Engine } from "../engine/engine.ts";
 import { TugError } from "../errors.ts";
+import { type RegistryAccess, registryAccess, registrySink } from "../image/registry-sink.ts";
 import { containerRuntime } from "./container-runtime.ts";
 import { buildDevImage, devImageDeployer } from "./dev-image.ts";
 import { kubePlayRuntime } from "./kube-play-runtime.ts";

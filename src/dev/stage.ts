@@ -1,10 +1,10 @@
 import { promises as fs } from "node:fs";
 import { dirname, join } from "node:path";
-import { extraLayerEnv, extraLayerRecipes } from "../build/extra-layers.ts";
 import type { BuildPlan } from "../builders/builder.ts";
 import { builderFor } from "../builders/index.ts";
 import type { ImageTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
+import { extraLayerEnv, extraLayerRecipes } from "../image/extra-layers.ts";
 import type { LayerEntry } from "../oci/tar.ts";
 import type { Platform } from "../oci/types.ts";
 

@@ -1,8 +1,8 @@
-import type { StepExplanation } from "../build/explain-target.ts";
 import { indexUrls } from "../config/lambda-target.ts";
 import type { Project } from "../config/types.ts";
 import { CacheStore, defaultCacheDir } from "../engine/cache-store.ts";
 import { TugError } from "../errors.ts";
+import type { StepExplanation } from "../image/explain-target.ts";
 import type { SbomFormat } from "../sbom/sbom-model.ts";
 import { previousOutput, readOutputRecord } from "./output-record.ts";
 import { lambdaKey, lambdaOutDir, lambdaZipPath, layerKey, layerZipPath } from "./python-keys.ts";

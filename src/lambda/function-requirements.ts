@@ -1,20 +1,20 @@
 import { relative, sep } from "node:path";
 import { isTugError, TugError } from "../errors.ts";
-import type { firstPartyClosure } from "./python/imports.ts";
+import type { firstPartyClosure } from "../python/imports.ts";
 import {
   importedPaths,
   importProvided,
   type ModuleTree,
   mergeTrees,
   providesImport,
-} from "./python/module-providers.ts";
-import { normalizeName } from "./python/name.ts";
-import type { FileRequirement } from "./python/requirements-file.ts";
-import type { RequirementsSource } from "./python/requirements-source.ts";
-import { treeOfWheel } from "./python/resolved-wheels.ts";
-import { type Resolution, requirementsFor } from "./python/resolver.ts";
-import { guessTopLevel } from "./python/top-level.ts";
-import { cachedWheelTable } from "./python/wheel-table.ts";
+} from "../python/module-providers.ts";
+import { normalizeName } from "../python/name.ts";
+import type { FileRequirement } from "../python/requirements-file.ts";
+import type { RequirementsSource } from "../python/requirements-source.ts";
+import { treeOfWheel } from "../python/resolved-wheels.ts";
+import { type Resolution, requirementsFor } from "../python/resolver.ts";
+import { guessTopLevel } from "../python/top-level.ts";
+import { cachedWheelTable } from "../python/wheel-table.ts";
 import type { PythonContext } from "./python-context.ts";
 
 type Closure = Awaited<ReturnType<typeof firstPartyClosure>>;

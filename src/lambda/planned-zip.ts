@@ -12,7 +12,7 @@ import { type FileStamp, type OutputRecord, sameStamp, stampOf } from "./output-
 
 export { type PreviousOutput, previousOutput } from "./output-record.ts";
 
-import type { WheelFile } from "./python/wheel-table.ts";
+import type { WheelFile } from "../python/wheel-table.ts";
 import { type ThirdPartyNote, thirdPartyCount } from "./third-party-memo.ts";
 
 export interface LambdaDistribution {

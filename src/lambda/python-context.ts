@@ -1,7 +1,7 @@
 import type { Project, PythonSettings } from "../config/types.ts";
 import type { CacheStore } from "../engine/cache-store.ts";
+import type { SimpleIndex } from "../python/index-client.ts";
 import type { SbomFormat } from "../sbom/sbom-model.ts";
-import type { SimpleIndex } from "./python/index-client.ts";
 
 /** What every Python lambda and layer of one build shares. */
 export interface PythonContext {

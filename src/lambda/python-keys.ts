@@ -1,9 +1,9 @@
 import { dirname, join } from "node:path";
 import type { Project, PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
 import { hashJson } from "../engine/key.ts";
+import { indexUrlsForKeys } from "../python/index-urls.ts";
+import { formatGlibc } from "../python/runtime.ts";
 import { sbomStamp } from "../sbom/sbom-model.ts";
-import { indexUrlsForKeys } from "./python/index-urls.ts";
-import { formatGlibc } from "./python/runtime.ts";
 import type { PythonContext } from "./python-context.ts";
 
 // Bump when what a lambda or layer zip holds or how it is laid out changes: old records then miss.

@@ -3,14 +3,14 @@ import { join } from "node:path";
 import { PYPI_SIMPLE } from "../config/lambda-target.ts";
 import type { PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
+import type { SimpleIndex } from "../python/index-client.ts";
+import { indexUrlsWithFileOptions, requirementsIndexOptions } from "../python/requirements-indexes.ts";
 import { sweepDeadTemps } from "../util/dead-temps.ts";
 import { allSettledOrThrow } from "../util/settle.ts";
 import { isSha256Hex } from "../util/sha256-hex.ts";
 import type { LambdaPlan } from "./build-lambdas.ts";
 import { planPythonLambda } from "./build-python.ts";
 import { discardPlanned, writePlanned, type ZipMemo } from "./planned-zip.ts";
-import type { SimpleIndex } from "./python/index-client.ts";
-import { indexUrlsWithFileOptions, requirementsIndexOptions } from "./python/requirements-indexes.ts";
 import type { PythonContext } from "./python-context.ts";
 
 /**
@@ -48,7 +48,7 @@ export async function planPythonZips(
     ...rest,
     ...(options.length === 0 ? {} : { resolveIndexUrls: urls }),
     index: indexSteps(engine, join(cacheDir, "python"), wheelDir, async () =>
-      (await import("./python/index-client.ts")).simpleIndex({
+      (await import("../python/index-client.ts")).simpleIndex({
         urls,
         cacheDir: join(cacheDir, "python"),
         wheelDir,
@@ -68,7 +68,7 @@ export async function planPythonZips(
     ),
   };
   const settled = await Promise.allSettled([
-    ...layers.map(async (layer) => (await import("./build-layer.ts")).planPythonLayer(layer, ctx)),
+    ...layers.map(async (layer) => (await import("./build-lambda-layer.ts")).planPythonLayer(layer, ctx)),
     ...lambdas.map((target) => planPythonLambda(target, ctx)),
   ]);
   const planned = settled.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
@@ -139,7 +139,7 @@ function indexSteps(
   return {
     projectFiles: (name) => step(`page ${name}`, `page ${name}`, undefined, (i) => i.projectFiles(name)),
     metadata: async (file) => {
-      const { metadataCachePath } = await import("./python/index-client.ts");
+      const { metadataCachePath } = await import("../python/index-client.ts");
       return step(
         `metadata ${file.filename}`,
         `metadata ${file.url}`,

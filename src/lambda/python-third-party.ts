@@ -2,18 +2,18 @@
 // only when a build cannot reuse the last zip's wheel part (see third-party-memo.ts).
 import type { PythonLambdaTarget, PythonLayerTarget } from "../config/types.ts";
 import { isTugError, TugError } from "../errors.ts";
-import { layerResolution } from "./build-layer.ts";
+import type { Closure } from "../python/imports.ts";
+import { lockedResolution } from "../python/locked-resolution.ts";
+import { importProvided, type ModuleTree, mergeTrees } from "../python/module-providers.ts";
+import type { FileRequirement } from "../python/requirements-file.ts";
+import type { RequirementsSource } from "../python/requirements-source.ts";
+import { resolvedWheels } from "../python/resolved-wheels.ts";
+import type { Resolution } from "../python/resolver.ts";
+import type { WheelEntries } from "../python/wheel-layout.ts";
+import type { WheelFile } from "../python/wheel-table.ts";
+import { layerResolution } from "./build-lambda-layer.ts";
 import { functionRequirements, treeOf } from "./function-requirements.ts";
 import type { WheelDistribution } from "./planned-zip.ts";
-import type { Closure } from "./python/imports.ts";
-import { lockedResolution } from "./python/locked-resolution.ts";
-import { importProvided, type ModuleTree, mergeTrees } from "./python/module-providers.ts";
-import type { FileRequirement } from "./python/requirements-file.ts";
-import type { RequirementsSource } from "./python/requirements-source.ts";
-import { resolvedWheels } from "./python/resolved-wheels.ts";
-import type { Resolution } from "./python/resolver.ts";
-import type { WheelEntries } from "./python/wheel-layout.ts";
-import type { WheelFile } from "./python/wheel-table.ts";
 import type { PythonContext } from "./python-context.ts";
 
 /** A function's third-party part: its distributions, their zip entries, and what they provide. */

@@ -1,11 +1,11 @@
 import { stat } from "node:fs/promises";
 import { hashJson } from "../engine/key.ts";
+import type { Closure } from "../python/imports.ts";
+import { WheelFile } from "../python/wheel-table.ts";
 import type { ZipEntry, ZipRawEntry } from "../zip/entry.ts";
 import { normalizeMode } from "../zip/entry.ts";
 import { ZipReader } from "../zip/zip-reader.ts";
 import type { OutputRecord } from "./output-record.ts";
-import type { Closure } from "./python/imports.ts";
-import { WheelFile } from "./python/wheel-table.ts";
 
 // Bump when what the key covers or how the part is laid out changes.
 const MEMO_FORMAT = 1;

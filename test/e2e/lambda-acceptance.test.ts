@@ -9,7 +9,7 @@ import { cp, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises"
 import { dirname, join, relative } from "node:path";
 import test, { type TestContext } from "node:test";
 import { promisify } from "node:util";
-import { isPythonRuntime } from "../../src/lambda/python/runtime.ts";
+import { isPythonRuntime } from "../../src/python/runtime.ts";
 import {
   buildFixtureIndex,
   compileExtension,

@@ -11,7 +11,7 @@ import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import test, { type TestContext } from "node:test";
 import { promisify } from "node:util";
-import { isPythonRuntime } from "../../src/lambda/python/runtime.ts";
+import { isPythonRuntime } from "../../src/python/runtime.ts";
 import { type LocalPython, localPython } from "../lambda/support/fixture-index.ts";
 import {
   type BuiltLambda,

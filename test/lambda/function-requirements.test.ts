@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 import { constraintsBeside } from "../../src/lambda/function-requirements.ts";
-import { parseRequirementsFile } from "../../src/lambda/python/requirements-file.ts";
+import { parseRequirementsFile } from "../../src/python/requirements-file.ts";
 
 test("every requirement line a function does not select constrains it, after the -c lines; selected ones do not", () => {
   const file = parseRequirementsFile(

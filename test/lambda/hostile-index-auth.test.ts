@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { resolve } from "../../src/lambda/python/resolver.ts";
+import { resolve } from "../../src/python/resolver.ts";
 import { filesContaining, sendBytes, startHostileIndex } from "../support/hostile-index-server.ts";
 import {
   authorizedIndex,

@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { simpleIndex } from "../../src/lambda/python/index-client.ts";
-import { resolve } from "../../src/lambda/python/resolver.ts";
+import { simpleIndex } from "../../src/python/index-client.ts";
+import { resolve } from "../../src/python/resolver.ts";
 import { parseSha256Hex } from "../../src/util/sha256-hex.ts";
 import { sendBytes, sendJson, startHostileIndex } from "../support/hostile-index-server.ts";
 import {

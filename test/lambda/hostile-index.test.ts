@@ -6,8 +6,8 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { CacheStore } from "../../src/engine/cache-store.ts";
-import { lockedResolution } from "../../src/lambda/python/locked-resolution.ts";
-import { resolve } from "../../src/lambda/python/resolver.ts";
+import { lockedResolution } from "../../src/python/locked-resolution.ts";
+import { resolve } from "../../src/python/resolver.ts";
 import { filesContaining, sendBytes, sendJson, startHostileIndex } from "../support/hostile-index-server.ts";
 import { metadataText } from "./support/fixture-index.ts";
 import {

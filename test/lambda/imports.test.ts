@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
-import { firstPartyClosure, importsOf, isStdlib } from "../../src/lambda/python/imports.ts";
+import { firstPartyClosure, importsOf, isStdlib } from "../../src/python/imports.ts";
 import { tempDir } from "../support/tmp.ts";
 
 async function tree(root: string, files: Record<string, string>): Promise<void> {

@@ -3,11 +3,11 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { TugError } from "../../src/errors.ts";
-import { indexAuth, parseNetrc, withoutUserinfo } from "../../src/lambda/python/index-auth.ts";
-import { metadataCachePath } from "../../src/lambda/python/index-client.ts";
-import { parseHtmlPage, parseJsonPage } from "../../src/lambda/python/index-page.ts";
-import { chooseIndexUrls, hasIndexLogin, indexUrlsForKeys } from "../../src/lambda/python/index-urls.ts";
-import { checkMetadataIdentity } from "../../src/lambda/python/metadata-identity.ts";
+import { indexAuth, parseNetrc, withoutUserinfo } from "../../src/python/index-auth.ts";
+import { metadataCachePath } from "../../src/python/index-client.ts";
+import { parseHtmlPage, parseJsonPage } from "../../src/python/index-page.ts";
+import { chooseIndexUrls, hasIndexLogin, indexUrlsForKeys } from "../../src/python/index-urls.ts";
+import { checkMetadataIdentity } from "../../src/python/metadata-identity.ts";
 import { parseSha256Hex } from "../../src/util/sha256-hex.ts";
 import { tempDir } from "../support/tmp.ts";
 

@@ -3,10 +3,10 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { TugError } from "../../src/errors.ts";
-import { candidates, noCompatibleWheelError } from "../../src/lambda/python/candidates.ts";
-import { parseMetadata, simpleIndex } from "../../src/lambda/python/index-client.ts";
-import { parseHtmlPage, parseJsonPage } from "../../src/lambda/python/index-page.ts";
-import { parseRuntime } from "../../src/lambda/python/runtime.ts";
+import { candidates, noCompatibleWheelError } from "../../src/python/candidates.ts";
+import { parseMetadata, simpleIndex } from "../../src/python/index-client.ts";
+import { parseHtmlPage, parseJsonPage } from "../../src/python/index-page.ts";
+import { parseRuntime } from "../../src/python/runtime.ts";
 import { tempDir } from "../support/tmp.ts";
 import { buildFixtureIndex, type FixtureWheel, serveFixtureIndex } from "./support/fixture-index.ts";
 

@@ -6,7 +6,7 @@ import { chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { CacheStore } from "../../src/engine/cache-store.ts";
-import { checkSyntax } from "../../src/lambda/python/syntax-check.ts";
+import { checkSyntax } from "../../src/python/syntax-check.ts";
 import { tempDir } from "../support/tmp.ts";
 import { runTool } from "../support/tools.ts";
 

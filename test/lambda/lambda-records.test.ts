@@ -10,7 +10,7 @@ import {
   decodeRows,
   encodeRows,
   wheelVerifications,
-} from "../../src/lambda/python/wheel-table.ts";
+} from "../../src/python/wheel-table.ts";
 import { pythonZip } from "../support/hostile-wheels.ts";
 import { tempDir } from "../support/tmp.ts";
 

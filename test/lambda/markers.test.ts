@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TugError } from "../../src/errors.ts";
-import { versionSatisfies } from "../../src/lambda/python/marker-version.ts";
-import { evaluateMarker, markerEnvironment, parseMarker } from "../../src/lambda/python/markers.ts";
-import { parseRuntime } from "../../src/lambda/python/runtime.ts";
+import { versionSatisfies } from "../../src/python/marker-version.ts";
+import { evaluateMarker, markerEnvironment, parseMarker } from "../../src/python/markers.ts";
+import { parseRuntime } from "../../src/python/runtime.ts";
 
 // The cases below were checked against packaging with CPython 3.12.0: pinned with python_version.
 const arm312 = {

@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import test from "node:test";
-import { testDirOf, testFilesImported } from "../../src/lambda/python/kept-tests.ts";
+import { testDirOf, testFilesImported } from "../../src/python/kept-tests.ts";
 import {
   importProvided,
   mergeTrees,
   moduleTreeFromPaths,
   providesImport,
   treeOfNames,
-} from "../../src/lambda/python/module-providers.ts";
-import { installedName } from "../../src/lambda/python/wheel-layout.ts";
+} from "../../src/python/module-providers.ts";
+import { installedName } from "../../src/python/wheel-layout.ts";
 
 // The real layouts: protobuf 5 and googleapis-common-protos 1.66 both install under a `google/`
 // with no __init__.py (PEP 420); google-auth too.

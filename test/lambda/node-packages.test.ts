@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { TugError } from "../../src/errors.ts";
 import { watchedPaths } from "../../src/lambda/node/build-record.ts";
-import { annotatedExports, packageOf } from "../../src/lambda/node/bundle.ts";
-import { listInstalled, nativeSpecs, npmInstallArgs } from "../../src/lambda/node/native-packages.ts";
+import { annotatedExports, packageOf } from "../../src/node/bundle.ts";
+import { listInstalled, nativeSpecs, npmInstallArgs } from "../../src/node/native-packages.ts";
 import { fixture } from "../config/fixture.ts";
 
 test("packageOf names the package a bundle requires, and nothing for builtins", () => {

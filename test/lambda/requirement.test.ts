@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TugError } from "../../src/errors.ts";
-import { evaluateMarker, markerEnvironment } from "../../src/lambda/python/markers.ts";
-import { normalizeName } from "../../src/lambda/python/name.ts";
-import { parseRequirement } from "../../src/lambda/python/requirement.ts";
-import { parseRuntime } from "../../src/lambda/python/runtime.ts";
+import { evaluateMarker, markerEnvironment } from "../../src/python/markers.ts";
+import { normalizeName } from "../../src/python/name.ts";
+import { parseRequirement } from "../../src/python/requirement.ts";
+import { parseRuntime } from "../../src/python/runtime.ts";
 
 test("PEP 503 normalisation", () => {
   assert.equal(normalizeName("Friendly-Bard"), "friendly-bard");

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TugError } from "../../src/errors.ts";
-import { parseRequirementsFile } from "../../src/lambda/python/requirements-file.ts";
+import { parseRequirementsFile } from "../../src/python/requirements-file.ts";
 
 const SHA_A = "a".repeat(64);
 const SHA_B = "B".repeat(64);

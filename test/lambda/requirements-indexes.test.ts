@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TugError } from "../../src/errors.ts";
-import type { IndexOption } from "../../src/lambda/python/requirements-file.ts";
-import { indexUrlsWithFileOptions } from "../../src/lambda/python/requirements-indexes.ts";
+import type { IndexOption } from "../../src/python/requirements-file.ts";
+import { indexUrlsWithFileOptions } from "../../src/python/requirements-indexes.ts";
 
 const PYPI = "https://pypi.org/simple";
 const opt = (

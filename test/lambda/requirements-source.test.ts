@@ -4,11 +4,11 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { TugError } from "../../src/errors.ts";
-import { simpleIndex } from "../../src/lambda/python/index-client.ts";
-import { parseRequirement } from "../../src/lambda/python/requirement.ts";
-import { readRequirementsSource } from "../../src/lambda/python/requirements-source.ts";
-import { resolve } from "../../src/lambda/python/resolver.ts";
-import { parseRuntime } from "../../src/lambda/python/runtime.ts";
+import { simpleIndex } from "../../src/python/index-client.ts";
+import { parseRequirement } from "../../src/python/requirement.ts";
+import { readRequirementsSource } from "../../src/python/requirements-source.ts";
+import { resolve } from "../../src/python/resolver.ts";
+import { parseRuntime } from "../../src/python/runtime.ts";
 import { tempDir } from "../support/tmp.ts";
 import { buildFixtureIndex } from "./support/fixture-index.ts";
 

@@ -4,9 +4,9 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { TugError } from "../../src/errors.ts";
-import { simpleIndex } from "../../src/lambda/python/index-client.ts";
-import { parseRequirement } from "../../src/lambda/python/requirement.ts";
-import { parseRequirementsFile } from "../../src/lambda/python/requirements-file.ts";
+import { simpleIndex } from "../../src/python/index-client.ts";
+import { parseRequirement } from "../../src/python/requirement.ts";
+import { parseRequirementsFile } from "../../src/python/requirements-file.ts";
 import {
   fromLock,
   type Resolution,
@@ -14,9 +14,9 @@ import {
   requirementsFor,
   resolve,
   toLock,
-} from "../../src/lambda/python/resolver.ts";
-import { parseRuntime } from "../../src/lambda/python/runtime.ts";
-import { guessTopLevel } from "../../src/lambda/python/top-level.ts";
+} from "../../src/python/resolver.ts";
+import { parseRuntime } from "../../src/python/runtime.ts";
+import { guessTopLevel } from "../../src/python/top-level.ts";
 import { tempDir } from "../support/tmp.ts";
 import { buildFixtureIndex, type FixtureWheel, serveFixtureIndex } from "./support/fixture-index.ts";
 

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TugError } from "../../src/errors.ts";
-import {
-  PYTHON_RUNTIMES,
-  parseGlibc,
-  parseRuntime,
-  runtimePythonVersion,
-} from "../../src/lambda/python/runtime.ts";
+import { PYTHON_RUNTIMES, parseGlibc, parseRuntime, runtimePythonVersion } from "../../src/python/runtime.ts";
 
 test("python3.9 … python3.14 are the known runtimes", () => {
   assert.deepEqual(PYTHON_RUNTIMES, [

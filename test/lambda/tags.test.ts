@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { TugError } from "../../src/errors.ts";
-import { LAMBDA_ARCHES, PYTHON_RUNTIMES } from "../../src/lambda/python/runtime.ts";
-import { manylinuxPlatforms, tagPriority, targetTags } from "../../src/lambda/python/tags.ts";
+import { LAMBDA_ARCHES, PYTHON_RUNTIMES } from "../../src/python/runtime.ts";
+import { manylinuxPlatforms, tagPriority, targetTags } from "../../src/python/tags.ts";
 
 // Reference lists written by test/lambda/data/gen-tags.py with pip's vendored packaging.
 function reference(runtime: string, arch: string): string[] {

@@ -3,8 +3,8 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
 import { isTugError } from "../../src/errors.ts";
-import { guessTopLevel, topLevelFromPaths, topLevelOfWheel } from "../../src/lambda/python/top-level.ts";
-import { installedName, mergeWheels, wheelEntries } from "../../src/lambda/python/wheel-layout.ts";
+import { guessTopLevel, topLevelFromPaths, topLevelOfWheel } from "../../src/python/top-level.ts";
+import { installedName, mergeWheels, wheelEntries } from "../../src/python/wheel-layout.ts";
 import { ZipReader } from "../../src/zip/zip-reader.ts";
 import { createZip } from "../../src/zip/zip-writer.ts";
 import { tempDir } from "../support/tmp.ts";
@@ -220,7 +220,7 @@ test("top-level names come from top_level.txt, else RECORD paths, else a short t
 });
 
 test("a wheel's file table survives its record encoding, and names that would not are not encoded", async () => {
-  const { decodeRows, encodeRows } = await import("../../src/lambda/python/wheel-table.ts");
+  const { decodeRows, encodeRows } = await import("../../src/python/wheel-table.ts");
   const rows = [
     {
       name: "demo/__init__.py",

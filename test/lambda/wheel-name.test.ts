@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TugError } from "../../src/errors.ts";
-import { tagPriority, targetTags } from "../../src/lambda/python/tags.ts";
-import { bestTagIndex, isCompatible, parseWheelName } from "../../src/lambda/python/wheel-name.ts";
+import { tagPriority, targetTags } from "../../src/python/tags.ts";
+import { bestTagIndex, isCompatible, parseWheelName } from "../../src/python/wheel-name.ts";
 
 const py311x86 = targetTags("python3.11", "x86_64");
 const py311arm = targetTags("python3.11", "arm64");

@@ -10,8 +10,8 @@ import { canonicalJson } from "../../src/engine/key.ts";
 import { layerRecordChecks } from "../../src/engine/layer-action.ts";
 import { openRecord, sealRecord } from "../../src/engine/record-signature.ts";
 import { RemoteSync } from "../../src/engine/remote-sync.ts";
-import { isSafeLockText } from "../../src/lambda/python/shared-lock-check.ts";
 import type { Digest } from "../../src/oci/digest.ts";
+import { isSafeLockText } from "../../src/python/shared-lock-check.ts";
 import {
   MAX_RECORD_BYTES,
   OversizedRecordError,

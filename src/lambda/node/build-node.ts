@@ -6,14 +6,14 @@ import type { NodeLambdaTarget, Project } from "../../config/types.ts";
 import type { Engine } from "../../engine/engine.ts";
 import { hashJson } from "../../engine/key.ts";
 import { TugError } from "../../errors.ts";
+import { bundleLambda } from "../../node/bundle.ts";
+import { checkBundleInputs } from "../../node/bundle-inputs.ts";
+import { detectNativePackages, installNatives, nativeSpecs } from "../../node/native-packages.ts";
 import { allSettledOrThrow } from "../../util/settle.ts";
 import type { ZipEntry } from "../../zip/entry.ts";
 import { type LambdaDistribution, type LambdaReport, lambdaOutDir } from "../build-python.ts";
 import { discardPlanned, type PlannedZip, previousOutput, writePlanned } from "../planned-zip.ts";
 import { recordedInputs, watchedPaths } from "./build-record.ts";
-import { bundleLambda } from "./bundle.ts";
-import { checkBundleInputs } from "./bundle-inputs.ts";
-import { detectNativePackages, installNatives, nativeSpecs } from "./native-packages.ts";
 
 /** Bumped when the zip's layout or the metadata changes, so older records no longer match. */
 const LAYOUT_VERSION = 1;

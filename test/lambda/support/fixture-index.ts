@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { pathToFileURL } from "node:url";
-import { normalizeName } from "../../../src/lambda/python/name.ts";
+import { normalizeName } from "../../../src/python/name.ts";
 
 /** One wheel of the fixture index: a real PEP 427 zip with METADATA, WHEEL, RECORD and a module. */
 export interface FixtureWheel {

@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { normalizeName } from "../../../src/lambda/python/name.ts";
+import { normalizeName } from "../../../src/python/name.ts";
 
 const exec = promisify(execFile);
 

@@ -1,0 +1,145 @@
+import { execFile } from "node:child_process";
+import { promises as fs } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { BuildOptions } from "esbuild";
+import type { NodeTarget } from "../config/types.ts";
+import type { SourceFile } from "../engine/source-tree.ts";
+import { TugError } from "../errors.ts";
+import { type BundleMetafile, uncoveredBundleInputs, uncoveredInputsError } from "./bundle-coverage.ts";
+import type { BundleOutput } from "./entry-module.ts";
+
+// esbuild's JS API costs ~60 ms to import: read its version from package.json for keys, and
+// import the API only when a bundle really has to be built.
+export const esbuildVersion = (createRequire(import.meta.url)("esbuild/package.json") as { version: string })
+  .version;
+
+// Bundled CommonJS dependencies call require(); ESM output needs one. esbuild renames a
+// top-level `require` of the app's own (it reserves the free name), so this cannot clash.
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __tugRequire } from 'node:module'; const require = __tugRequire(import.meta.url);";
+
+/** esbuild options of the app bundle; the dev loop's incremental context uses the same ones. */
+export function bundleOptions(
+  target: NodeTarget,
+  externals: string[],
+  output: BundleOutput,
+): BuildOptions & { write: false } {
+  return {
+    absWorkingDir: target.context,
+    entryPoints: [target.entry],
+    bundle: true,
+    platform: "node",
+    format: output.format,
+    target: `node${target.node}`,
+    external: externals,
+    write: false,
+    outfile: output.path,
+    logLevel: "silent",
+    legalComments: "none",
+    ...(output.format === "esm" ? { banner: { js: ESM_REQUIRE_BANNER } } : {}),
+  };
+}
+
+export interface BundleResult {
+  code: Uint8Array;
+  /** Context-relative paths of the files the bundle read (esbuild's metafile inputs). */
+  inputs: Set<string>;
+}
+
+export async function bundle(
+  target: NodeTarget,
+  externals: string[],
+  output: BundleOutput,
+  keyed: SourceFile[],
+): Promise<BundleResult> {
+  // One-shot builds run esbuild's native binary directly: loading its JS API and starting its
+  // service costs ~50 ms, five times the bundling itself. On any failure the JS API runs
+  // instead, for its structured errors.
+  const fast = await bundleWithBinary(target, externals, output);
+  let out: { code: Uint8Array; metafile: BundleMetafile };
+  if (fast) out = fast;
+  else {
+    try {
+      const { build: esbuild } = await import("esbuild");
+      const result = await esbuild({ ...bundleOptions(target, externals, output), metafile: true });
+      out = { code: bundleOutput(result), metafile: result.metafile };
+    } catch (e) {
+      throw esbuildError(e, target);
+    }
+  }
+  const uncovered = uncoveredBundleInputs(out.metafile, keyed);
+  if (uncovered.length > 0) throw uncoveredInputsError(uncovered, target.where);
+  const inputs = new Set(Object.keys(out.metafile.inputs).map((p) => p.replace(/^\.\//, "")));
+  return { code: out.code, inputs };
+}
+
+export function esbuildBinary(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve(`@esbuild/${process.platform}-${process.arch}/bin/esbuild`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The same options as `bundleOptions`, as command-line flags; the bundle goes to stdout. */
+async function bundleWithBinary(
+  target: NodeTarget,
+  externals: string[],
+  output: BundleOutput,
+): Promise<{ code: Uint8Array; metafile: BundleMetafile } | undefined> {
+  const bin = esbuildBinary();
+  if (!bin) return undefined;
+  const o = bundleOptions(target, externals, output);
+  const metafile = join(await fs.mkdtemp(join(tmpdir(), "tug-esbuild-")), "meta.json");
+  const args = [
+    ...(o.entryPoints as string[]),
+    "--bundle",
+    `--platform=${o.platform}`,
+    `--format=${o.format}`,
+    `--target=${o.target}`,
+    ...(o.external ?? []).map((x) => `--external:${x}`),
+    `--legal-comments=${o.legalComments}`,
+    ...(o.banner?.js ? [`--banner:js=${o.banner.js}`] : []),
+    "--log-level=error",
+    `--metafile=${metafile}`,
+  ];
+  try {
+    const code = await new Promise<Uint8Array | undefined>((resolve) => {
+      execFile(bin, args, { cwd: target.context, encoding: "buffer", maxBuffer: 1 << 30 }, (err, stdout) =>
+        resolve(err ? undefined : new Uint8Array(stdout)),
+      );
+    });
+    if (!code) return undefined;
+    return { code, metafile: JSON.parse(await fs.readFile(metafile, "utf8")) as BundleMetafile };
+  } finally {
+    await fs.rm(dirname(metafile), { recursive: true, force: true });
+  }
+}
+
+export function bundleOutput(result: { outputFiles?: Array<{ contents: Uint8Array }> }): Uint8Array {
+  const out = result.outputFiles?.[0];
+  if (!out) throw new Error("esbuild produced no output");
+  return out.contents;
+}
+
+/** esbuild's failure as a TugError pointing at the first error's file:line:col. */
+export function esbuildError(e: unknown, target: NodeTarget): unknown {
+  const errors = (
+    e as {
+      errors?: Array<{ text: string; location?: { file: string; line: number; column: number } | null }>;
+    }
+  ).errors;
+  if (!errors) return e;
+  const first = errors[0];
+  return new TugError({
+    what: `esbuild failed to bundle ${target.entry} for ${target.name}`,
+    where: first?.location
+      ? `${first.location.file}:${first.location.line}:${first.location.column}`
+      : target.where,
+    hint: errors
+      .map((x) => (x.location ? `${x.location.file}:${x.location.line}: ${x.text}` : x.text))
+      .join("; "),
+  });
+}
