@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { remoteCacheSetting } from "../config/remote-cache.ts";
 import { TugError } from "../errors.ts";
 import { parseSbomFormat } from "../sbom/sbom-model.ts";
+import { cli } from "./context.ts";
 import { addLambdaFlags, type LambdaFlags } from "./handler-args.ts";
 import { fmtMs, Progress } from "./progress.ts";
 import { projectFromArgs } from "./project-args.ts";
@@ -74,8 +75,8 @@ export function buildCommand(program: Command): void {
       repo,
       out: flags.out ? resolve(flags.out) : undefined,
       offline: flags.offline,
-      trustPushed: flags.trustPushed ?? process.env.TUG_TRUST_PUSHED === "1",
-      remoteCache: remoteCacheSetting(project, flags.remoteCache, process.env),
+      trustPushed: flags.trustPushed ?? cli.env.TUG_TRUST_PUSHED === "1",
+      remoteCache: remoteCacheSetting(project, flags.remoteCache, cli.env),
       insecureRegistries: flags.insecureRegistry,
       jobs: parseJobs(flags.jobs),
       sbom,
@@ -92,18 +93,18 @@ export function buildCommand(program: Command): void {
       );
     }
     for (const l of result.lambdas) {
-      for (const w of l.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+      for (const w of l.warnings ?? []) cli.stderr.write(`warning: ${w}\n`);
       const size =
         l.bytes < 1024 * 1024
           ? `${(l.bytes / 1024).toFixed(1)} kB`
           : `${(l.bytes / 1024 / 1024).toFixed(1)} MB`;
       progress.line(
-        `${l.target}  ${relative(process.cwd(), l.path)}  ${l.digest}  ${size}  ${l.cached ? "cached" : l.reason ? `built (${l.reason})` : "built"}  ${fmtMs(l.ms)}`,
+        `${l.target}  ${relative(cli.cwd(), l.path)}  ${l.digest}  ${size}  ${l.cached ? "cached" : l.reason ? `built (${l.reason})` : "built"}  ${fmtMs(l.ms)}`,
       );
     }
     if (flags.json) {
       const artifacts = [...result.artifacts, ...result.lambdas];
-      process.stdout.write(`${JSON.stringify({ ms: result.ms, artifacts })}\n`);
+      cli.stdout.write(`${JSON.stringify({ ms: result.ms, artifacts })}\n`);
     }
   });
 }

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { UpdateReport } from "../dev/report.ts";
+import { cli } from "./context.ts";
 import { projectFromArgs } from "./project-args.ts";
 
 export function devCommand(program: Command): void {
@@ -15,8 +16,8 @@ export function devCommand(program: Command): void {
       const { project } = await projectFromArgs([], flags);
       const { formatReport } = await import("../dev/report.ts");
       const onReport = (r: UpdateReport) => {
-        if (flags.json) process.stdout.write(`${JSON.stringify(r)}\n`);
-        else process.stderr.write(`${formatReport(r)}\n`);
+        if (flags.json) cli.stdout.write(`${JSON.stringify(r)}\n`);
+        else cli.stderr.write(`${formatReport(r)}\n`);
       };
       // Names may be images, lambdas or layers; none means all of each kind.
       const isLambda = (n: string) =>
@@ -28,6 +29,7 @@ export function devCommand(program: Command): void {
       );
       const layers = (project.layers ?? []).filter((l) => names.length === 0 || lambdaNames.includes(l.name));
       const sessions: Array<{ stop(): Promise<void> }> = [];
+      sessions.push((await import("../server/spawn.ts")).startProjectServer(project.dir));
       if (lambdas.length + layers.length > 0) {
         const { devLambdas } = await import("../dev/lambda-dev.ts");
         sessions.push(await devLambdas(project, lambdas, layers, { onReport }));
@@ -38,7 +40,7 @@ export function devCommand(program: Command): void {
           await dev(project, {
             targets: imageNames,
             onReport,
-            onLog: (target, line) => process.stderr.write(`${target} | ${line}\n`),
+            onLog: (target, line) => cli.stderr.write(`${target} | ${line}\n`),
             imageRuntime: async (target, engine, p) =>
               (await import("../dev/image-runtime.ts")).imageRuntime(target, engine, p),
           }),

@@ -1,4 +1,5 @@
 import type { EngineEvent } from "../engine/timings.ts";
+import { type CliStream, cli } from "./context.ts";
 
 export type ProgressMode = "quiet" | "plain" | "live";
 
@@ -13,12 +14,12 @@ export class Progress {
   constructor(
     private readonly mode: ProgressMode,
     private readonly opts: { stepLines?: boolean } = {},
-    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly out: CliStream = cli.stderr,
   ) {}
 
-  static modeFor(opts: { quiet?: boolean }, stream: NodeJS.WriteStream = process.stderr): ProgressMode {
+  static modeFor(opts: { quiet?: boolean }, stream: CliStream = cli.stderr): ProgressMode {
     if (opts.quiet) return "quiet";
-    return stream.isTTY && !process.env.CI ? "live" : "plain";
+    return stream.isTTY && !cli.env.CI ? "live" : "plain";
   }
 
   onEvent = (e: EngineEvent): void => {

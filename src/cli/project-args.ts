@@ -5,6 +5,7 @@ import { findProject } from "../config/find.ts";
 import { effectiveRepo } from "../config/repo.ts";
 import type { Project } from "../config/types.ts";
 import { defaultCacheDir } from "../engine/cache-store.ts";
+import { cli } from "./context.ts";
 import { isHandlerArg, type LambdaFlags, withHandlerLambdas, withIndexUrl } from "./handler-args.ts";
 
 export interface ProjectArgs extends LambdaFlags {
@@ -23,7 +24,7 @@ export async function projectFromArgs(
   const handlerArgs: string[] = [];
   for (const a of args) if (await isHandlerArg(a)) handlerArgs.push(a);
   let targets = args.filter((a) => !handlerArgs.includes(a));
-  let dir = process.cwd();
+  let dir = cli.cwd();
   if (!opts.file && args.length === 1 && (await isDir(args[0]!))) {
     dir = resolve(args[0]!);
     targets = [];
@@ -39,7 +40,7 @@ export async function projectFromArgs(
     targets = [...targets, ...added.names];
   }
   project = await withIndexUrl(project, opts.indexUrl);
-  return { project, targets, repo: effectiveRepo(project, opts.repo, process.env) };
+  return { project, targets, repo: effectiveRepo(project, opts.repo, cli.env) };
 }
 
 async function isDir(p: string): Promise<boolean> {

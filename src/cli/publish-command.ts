@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { findProject } from "../config/find.ts";
 import { TugError } from "../errors.ts";
+import { cli } from "./context.ts";
 import { projectFromArgs } from "./project-args.ts";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -25,10 +26,10 @@ export function publishCommand(program: Command): void {
       ) => {
         const started = performance.now();
         // A project is optional (it gives tags and repo), but one that is named or present must load.
-        const hasProject = flags.file !== undefined || (await findProject(process.cwd())) !== undefined;
+        const hasProject = flags.file !== undefined || (await findProject(cli.cwd())) !== undefined;
         const { project, repo } = hasProject
           ? await projectFromArgs([], flags)
-          : { project: undefined, repo: flags.repo ?? process.env.TUG_REPO };
+          : { project: undefined, repo: flags.repo ?? cli.env.TUG_REPO };
         if (!repo)
           throw new TugError({
             what: "no repository to publish to",
@@ -43,10 +44,8 @@ export function publishCommand(program: Command): void {
           insecureRegistries: flags.insecureRegistry,
         });
         if (flags.json)
-          process.stdout.write(
-            `${JSON.stringify({ ms: Math.round(performance.now() - started), artifacts })}\n`,
-          );
-        else for (const a of artifacts) process.stderr.write(`${a.target}  ${a.ref}\n`);
+          cli.stdout.write(`${JSON.stringify({ ms: Math.round(performance.now() - started), artifacts })}\n`);
+        else for (const a of artifacts) cli.stderr.write(`${a.target}  ${a.ref}\n`);
       },
     );
 }

@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { remoteCacheSetting } from "../config/remote-cache.ts";
 import { addBuildFlags, type CommonBuildFlags } from "./build-command.ts";
+import { cli } from "./context.ts";
 import { Progress } from "./progress.ts";
 import { projectFromArgs } from "./project-args.ts";
 
@@ -29,12 +30,12 @@ export function resolveCommand(program: Command): void {
       {
         repo,
         offline: flags.offline,
-        remoteCache: remoteCacheSetting(project, flags.remoteCache, process.env),
+        remoteCache: remoteCacheSetting(project, flags.remoteCache, cli.env),
         insecureRegistries: flags.insecureRegistry,
         onEvent: progress.onEvent,
       },
     );
     progress.done();
-    process.stdout.write(out.map((o) => o.text.replace(/\n?$/, "\n")).join("---\n"));
+    cli.stdout.write(out.map((o) => o.text.replace(/\n?$/, "\n")).join("---\n"));
   });
 }
