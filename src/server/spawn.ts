@@ -20,7 +20,12 @@ export function startProjectServer(dir: string): { stop(): Promise<void> } {
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        child.once("exit", () => resolve());
+        // A server finishing a request first gets 5 s; dev's exit is not held hostage longer.
+        const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+        child.once("exit", () => {
+          clearTimeout(timer);
+          resolve();
+        });
         child.kill("SIGTERM");
       }),
   };
