@@ -2,7 +2,6 @@
 // Mirrors src/server/socket-path.ts and src/server/protocol.ts: change them together.
 import { createHash } from "node:crypto";
 import { lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { connect } from "node:net";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 
 const FRAME = { request: 0x52, stdout: 1, stderr: 2, exit: 3, refuse: 4 };
@@ -112,6 +111,8 @@ export async function runOnServer(argv) {
     stdout: { tty: Boolean(process.stdout.isTTY), columns: process.stdout.columns },
     stderr: { tty: Boolean(process.stderr.isTTY), columns: process.stderr.columns },
   };
+  // Loaded only when a socket exists: the common no-server case never pays for node:net.
+  const { connect } = await import("node:net");
   return new Promise((done) => {
     const s = connect(join(sock.dir, sock.name));
     let buf = Buffer.alloc(0);
