@@ -13,6 +13,8 @@ import { fileURLToPath } from "node:url";
 import { build as esbuild } from "esbuild";
 import { stringify } from "yaml";
 import { makeBusyboxBase } from "../test/support/bases.ts";
+import { startTugServer } from "../test/support/cli.ts";
+import { stopProcess } from "../test/support/process.ts";
 import { BUILDAH_BUD, buildahStore } from "./support/buildah.ts";
 import { printProfile, summarizeProfile } from "./support/cpu-profile.ts";
 import {
@@ -191,6 +193,30 @@ async function main(): Promise<void> {
     const localIn = inProcess([]);
     const pushIn = inProcess(repoFlag);
     const trustedIn = inProcess([...repoFlag, "--trust-pushed"]);
+    // The same no-ops handed to a warm `tug server`, alternating with one-shot runs
+    // (TUG_NO_SERVER=1) so both see the same minutes' load on a shared machine.
+    const server = await startTugServer({ cwd: repo, env });
+    const serverLocal: number[] = [];
+    const serverPush: number[] = [];
+    const againLocal: number[] = [];
+    const oneShot = (args: string[]) =>
+      timed(process.execPath, [TUG, "build", "-q", ...args], {
+        cwd: repo,
+        env: { ...env, TUG_NO_SERVER: "1" },
+      }).ms;
+    try {
+      tug([]);
+      for (let i = 0; i < TUG_RUNS; i++) {
+        serverLocal.push(tug([]).ms);
+        againLocal.push(oneShot([]));
+        serverPush.push(tug(repoFlag).ms);
+      }
+    } finally {
+      await stopProcess(server.child);
+    }
+    const localServer = spread(serverLocal);
+    const pushServer = spread(serverPush);
+    const localAgain = spread(againLocal);
     const bud = runs(BUILDAH_RUNS, () => budAll(false));
     const budPush = runs(BUILDAH_RUNS, () => budAll(true));
     const loadAfter = loadNote();
@@ -227,6 +253,14 @@ async function main(): Promise<void> {
         `${(budPush.median / trusted.median).toFixed(1)}×`,
         `≤ 150 ms: ${trusted.median <= 150 ? "met" : "MISSED"}`,
       ],
+      [
+        "local outputs, warm `tug server`",
+        fmtSpread(localServer),
+        "",
+        `one-shot (alternating) ${fmtMs(localAgain.median)}: ${(localAgain.median / localServer.median).toFixed(1)}×`,
+        "",
+      ],
+      ["--repo (push), warm `tug server`", fmtSpread(pushServer), "", "", ""],
     ]);
     console.log(`\nmedian (min–max, n); in-process = tug's own --json ms, the rest is process start-up`);
     console.log(`${loadBefore} before, ${loadAfter} after; total ${fmtMs(performance.now() - t0)}`);

@@ -3,7 +3,7 @@
 // load); code split at dynamic imports keeps the registry client and esbuild's API
 // out of start-up until a build needs them.
 import { createHash } from "node:crypto";
-import { readdir, readFile, rm } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { buildSupervisors } from "./build-supervisor.mjs";
@@ -26,6 +26,7 @@ async function sourceHash(dir) {
 // Chunk names carry content hashes: without a clean slate, old chunks pile up in dist/.
 await rm("dist", { recursive: true, force: true });
 
+const buildId = await sourceHash("src");
 await build({
   entryPoints: { cli: "src/cli/main.ts", index: "src/index.ts" },
   outdir: "dist",
@@ -38,7 +39,7 @@ await build({
   banner: {
     js: "import { createRequire as __tugCreateRequire } from 'node:module'; const require = __tugCreateRequire(import.meta.url);",
   },
-  define: { __TUG_BUILD__: JSON.stringify(await sourceHash("src")) },
+  define: { __TUG_BUILD__: JSON.stringify(buildId) },
   sourcemap: "linked",
   minifyWhitespace: true,
   minifySyntax: true,
@@ -47,3 +48,5 @@ await build({
 
 // The dev supervisor for linux/amd64 and linux/arm64, with its sha256 manifest (dist/supervisor).
 buildSupervisors(join("dist", "supervisor"));
+// bin/tug.js hands a command to a running `tug server` only when the server runs this build.
+await writeFile("dist/build-id", buildId);

@@ -4,6 +4,7 @@ import { remoteCacheSetting } from "../config/remote-cache.ts";
 import { TugError } from "../errors.ts";
 import { parseSbomFormat } from "../sbom/sbom-model.ts";
 import { addConfigOption, type ConfigFlags } from "./config-option.ts";
+import { cli } from "./context.ts";
 import { addLambdaFlags, type LambdaFlags } from "./handler-args.ts";
 import { fmtMs, Progress } from "./progress.ts";
 import { projectFromArgs } from "./project-args.ts";
@@ -104,8 +105,8 @@ export function buildCommand(program: Command): void {
       repo,
       out: flags.out ? resolve(flags.out) : undefined,
       offline: flags.offline,
-      trustPushed: flags.trustPushed ?? process.env.TUG_TRUST_PUSHED === "1",
-      remoteCache: remoteCacheSetting(project, flags.remoteCache, process.env),
+      trustPushed: flags.trustPushed ?? cli.env.TUG_TRUST_PUSHED === "1",
+      remoteCache: remoteCacheSetting(project, flags.remoteCache, cli.env),
       insecureRegistries: flags.insecureRegistry,
       jobs: parseJobs(flags.jobs),
       sbom,
@@ -129,12 +130,12 @@ export function buildCommand(program: Command): void {
           ? `${(l.bytes / 1024).toFixed(1)} kB`
           : `${(l.bytes / 1024 / 1024).toFixed(1)} MB`;
       progress.line(
-        `${l.target}  ${relative(process.cwd(), l.path)}  ${l.digest}  ${size}  ${l.cached ? "cached" : l.reason ? `built (${l.reason})` : "built"}  ${fmtMs(l.ms)}`,
+        `${l.target}  ${relative(cli.cwd(), l.path)}  ${l.digest}  ${size}  ${l.cached ? "cached" : l.reason ? `built (${l.reason})` : "built"}  ${fmtMs(l.ms)}`,
       );
     }
     if (flags.json) {
       const artifacts = [...result.artifacts, ...result.lambdas];
-      process.stdout.write(`${JSON.stringify({ ms: result.ms, artifacts, steps: result.steps })}\n`);
+      cli.stdout.write(`${JSON.stringify({ ms: result.ms, artifacts, steps: result.steps })}\n`);
     }
   });
 }

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { cacheStats, parseSize, pruneCache, verifyCache } from "../engine/cache-admin.ts";
 import { CacheStore, defaultCacheDir } from "../engine/cache-store.ts";
 import { TugError } from "../errors.ts";
+import { cli } from "./context.ts";
 
 const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 const rate = (hits: number, misses: number) =>
@@ -16,7 +17,7 @@ export function cacheCommand(program: Command): void {
     .action(async (flags: { json?: boolean }) => {
       const stats = await cacheStats(new CacheStore(defaultCacheDir()));
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(stats)}\n`);
+        cli.stdout.write(`${JSON.stringify(stats)}\n`);
         return;
       }
       const lines = [
@@ -35,7 +36,7 @@ export function cacheCommand(program: Command): void {
               `  ${b.at}  ${rate(b.hits, b.misses)}  remote ${rate(b.remoteHits, b.remoteMisses)}  ${b.blobsFetched}↓ ${b.blobsPut}↑`,
           ),
       ];
-      process.stdout.write(`${lines.join("\n")}\n`);
+      cli.stdout.write(`${lines.join("\n")}\n`);
     });
   cache
     .command("prune")
@@ -53,16 +54,14 @@ export function cacheCommand(program: Command): void {
           hint: "write it like 5G, 500M or 1024K",
         });
       const r = await pruneCache(new CacheStore(defaultCacheDir()), max);
-      process.stdout.write(`deleted ${r.deleted} blobs (${mib(r.freed)}); ${mib(r.kept)} kept\n`);
+      cli.stdout.write(`deleted ${r.deleted} blobs (${mib(r.freed)}); ${mib(r.kept)} kept\n`);
     });
   cache
     .command("verify")
     .description("re-hash every blob and re-check every record; bad entries are deleted")
     .action(async () => {
       const r = await verifyCache(new CacheStore(defaultCacheDir()));
-      for (const d of r.dropped) process.stdout.write(`dropped ${d}\n`);
-      process.stdout.write(
-        `checked ${r.blobs} blobs and ${r.records} records; ${r.dropped.length} dropped\n`,
-      );
+      for (const d of r.dropped) cli.stdout.write(`dropped ${d}\n`);
+      cli.stdout.write(`checked ${r.blobs} blobs and ${r.records} records; ${r.dropped.length} dropped\n`);
     });
 }

@@ -1,4 +1,5 @@
 import { Argument, type Command } from "commander";
+import { cli } from "./context.ts";
 
 export function completionCommand(program: Command): void {
   program
@@ -8,6 +9,6 @@ export function completionCommand(program: Command): void {
     .action(async (shell: "bash" | "zsh" | "fish") => {
       const { bashCompletion, fishCompletion, zshCompletion } = await import("./completion.ts");
       const generate = { bash: bashCompletion, zsh: zshCompletion, fish: fishCompletion }[shell];
-      process.stdout.write(generate(program));
+      cli.stdout.write(generate(program));
     });
 }

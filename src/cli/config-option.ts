@@ -1,4 +1,5 @@
 import { type Command, Option } from "commander";
+import { cli } from "./context.ts";
 
 /** The flags that name the project file. */
 export interface ConfigFlags {
@@ -23,7 +24,7 @@ export function addConfigOption(cmd: Command, opts: { legacyFile?: boolean } = {
 /** The project file the flags name, if any; the old `--file` works with a note on stderr. */
 export function configFileOf(flags: ConfigFlags): string | undefined {
   if (flags.file !== undefined) {
-    process.stderr.write("note: --file is deprecated and will be removed; use -c/--config\n");
+    cli.stderr.write("note: --file is deprecated and will be removed; use -c/--config\n");
     return flags.config ?? flags.file;
   }
   return flags.config;

@@ -1,5 +1,6 @@
 import type { Project } from "../config/types.ts";
 import type { DevPhase, UpdateReport } from "../dev/report.ts";
+import { cli } from "./context.ts";
 
 /** Where `tug dev` tells what happens: JSON lines, plain lines, or the live status table. */
 export interface DevOutput {
@@ -18,16 +19,17 @@ export interface DevOutput {
 export async function devOutput(
   project: Project,
   flags: { json?: boolean },
+  // tug dev runs in its own process (never through `tug server`): the process's own terminal.
   out: NodeJS.WriteStream = process.stderr,
 ): Promise<DevOutput> {
-  if (!flags.json && out.isTTY && !process.env.CI) {
+  if (!flags.json && out.isTTY && !cli.env.CI) {
     const { LiveDevView } = await import("./live-dev-view.ts");
     return new LiveDevView(out, (name) => describe(project, name));
   }
   const { formatReport } = await import("../dev/report.ts");
   return {
     onReport: (r) => {
-      if (flags.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+      if (flags.json) cli.stdout.write(`${JSON.stringify(r)}\n`);
       else out.write(`${formatReport(r)}\n`);
     },
     onLog: (target, line) => out.write(`${target} | ${line}\n`),

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { addConfigOption, type ConfigFlags } from "./config-option.ts";
+import { cli } from "./context.ts";
 import { addLambdaFlags, type LambdaFlags } from "./handler-args.ts";
 import { projectFromArgs } from "./project-args.ts";
 
@@ -26,15 +27,14 @@ export function explainCommand(program: Command): void {
       if (flags.path !== undefined) {
         const { explainPath } = await import("../image/explain-path.ts");
         const e = await explainPath(project, name, flags.path);
-        if (flags.json) process.stdout.write(`${JSON.stringify({ target: name, ...e })}\n`);
-        else
-          process.stdout.write(`${name}  ${e.path}: ${e.reason}${e.exists ? "" : " (no such file yet)"}\n`);
+        if (flags.json) cli.stdout.write(`${JSON.stringify({ target: name, ...e })}\n`);
+        else cli.stdout.write(`${name}  ${e.path}: ${e.reason}${e.exists ? "" : " (no such file yet)"}\n`);
         return;
       }
       const { explainTarget } = await import("../image/explain-target.ts");
       const steps = await explainTarget(project, name, flags.out ? { out: resolve(flags.out) } : {});
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ target: name, steps })}\n`);
+        cli.stdout.write(`${JSON.stringify({ target: name, steps })}\n`);
         return;
       }
       for (const s of steps) {
@@ -43,11 +43,11 @@ export function explainCommand(program: Command): void {
           rebuild: "would be rebuilt",
           missing: "would be rebuilt",
         }[s.status];
-        process.stdout.write(`${name}  ${s.step}: ${head}\n`);
-        for (const r of s.reasons) process.stdout.write(`  - ${r}\n`);
+        cli.stdout.write(`${name}  ${s.step}: ${head}\n`);
+        for (const r of s.reasons) cli.stdout.write(`  - ${r}\n`);
         if (s.status === "up-to-date" && s.lastRebuildReasons.length > 0) {
-          process.stdout.write("  last rebuilt because:\n");
-          for (const r of s.lastRebuildReasons.slice(0, 20)) process.stdout.write(`  - ${r}\n`);
+          cli.stdout.write("  last rebuilt because:\n");
+          for (const r of s.lastRebuildReasons.slice(0, 20)) cli.stdout.write(`  - ${r}\n`);
         }
       }
     },

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { findProject } from "../config/find.ts";
 import { TugError } from "../errors.ts";
+import { cli } from "./context.ts";
 
 /** schema/tug.schema.json of this installation: from src/cli/ or from dist/. */
 function schemaFile(): string | undefined {
@@ -38,7 +39,7 @@ export function initCommand(program: Command): void {
       const existing = await findProject(dir);
       if (existing && !flags.force && !flags.stdout) {
         throw new TugError({
-          what: `${relative(process.cwd(), existing) || existing} already exists`,
+          what: `${relative(cli.cwd(), existing) || existing} already exists`,
           where: existing,
           hint: "edit it, or pass --force to replace it",
         });
@@ -50,7 +51,7 @@ export function initCommand(program: Command): void {
       const found = await scanProjects(dir);
       const text = renderInitYaml(found, schemaRef(dir));
       if (flags.stdout) {
-        process.stdout.write(text);
+        cli.stdout.write(text);
         return;
       }
       const { writeFile, rename } = await import("node:fs/promises");
@@ -59,7 +60,7 @@ export function initCommand(program: Command): void {
       const tmp = `${file}.${process.pid}.tmp`;
       await writeFile(tmp, text, { flag: "wx" });
       await rename(tmp, file);
-      for (const d of found) process.stderr.write(`found ${d.kind} ${d.name} in ${d.dir}\n`);
-      process.stderr.write(`wrote ${relative(process.cwd(), file) || file}; next: tug build\n`);
+      for (const d of found) cli.stderr.write(`found ${d.kind} ${d.name} in ${d.dir}\n`);
+      cli.stderr.write(`wrote ${relative(cli.cwd(), file) || file}; next: tug build\n`);
     });
 }

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { TugError } from "../errors.ts";
 import { addConfigOption, type ConfigFlags } from "./config-option.ts";
+import { cli } from "./context.ts";
 import { addLambdaFlags, type LambdaFlags } from "./handler-args.ts";
 import { projectFromArgs } from "./project-args.ts";
 
@@ -91,8 +92,8 @@ export function invokeCommand(program: Command): void {
       ...(target.language === "node" ? { nodeModules: join(project.dir, "node_modules") } : {}),
       ...(flags.timeout ? { timeoutMs: Number(flags.timeout) * 1000 } : {}),
     });
-    for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
-    if (result.logs) process.stderr.write(result.logs.endsWith("\n") ? result.logs : `${result.logs}\n`);
-    process.stdout.write(`${JSON.stringify(result.result)}\n`);
+    for (const w of result.warnings) cli.stderr.write(`warning: ${w}\n`);
+    if (result.logs) cli.stderr.write(result.logs.endsWith("\n") ? result.logs : `${result.logs}\n`);
+    cli.stdout.write(`${JSON.stringify(result.result)}\n`);
   });
 }

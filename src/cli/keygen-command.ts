@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import { TugError } from "../errors.ts";
 import { keyPassword, newKeyPair, PASSWORD_ENV } from "../sign/keys.ts";
 import { tempPathFor } from "../util/dead-temps.ts";
+import { cli } from "./context.ts";
 
 // `tug keygen`: a P-256 pair for `tug build --sign-key` and `tug verify --key` (and
 // `cosign verify --key`). The private key is written 0600 and never printed; an existing file is
@@ -52,7 +53,7 @@ export function keygenCommand(program: Command): void {
         await rm(keyPath, { force: true });
         throw e;
       }
-      process.stderr.write(
+      cli.stderr.write(
         `wrote ${keyPath} (${password ? "encrypted" : `unencrypted: set ${PASSWORD_ENV[0]} to encrypt it`}) and ${pubPath}\n`,
       );
     });

@@ -1,6 +1,7 @@
 // The TTY edge of the build view: LiveFrame redraws the frame renderBuildView computes.
 // Loaded only when stderr is a terminal (a dynamic import in progress.ts).
 import type { EngineEvent } from "../engine/timings.ts";
+import type { CliStream } from "./context.ts";
 import { applyBuildEvent, type BuildViewState, renderBuildView, summaryLine } from "./live-build.ts";
 import { LiveFrame } from "./live-frame.ts";
 import { wantsColor } from "./live-style.ts";
@@ -15,7 +16,7 @@ export class LiveBuildView {
 
   /** `state` may already hold the steps seen before this view was loaded. */
   constructor(
-    private readonly out: NodeJS.WriteStream,
+    private readonly out: CliStream,
     private readonly state: BuildViewState,
   ) {
     this.frame = new LiveFrame(out);

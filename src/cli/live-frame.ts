@@ -1,4 +1,5 @@
 import ansiEscapes from "ansi-escapes";
+import type { CliStream } from "./context.ts";
 
 /**
  * A frame of lines redrawn in place at the bottom of the terminal, with lines printed above it.
@@ -12,7 +13,7 @@ export class LiveFrame {
   private cursorHidden = false;
   private readonly showCursor = () => this.out.write(ansiEscapes.cursorShow);
 
-  constructor(private readonly out: NodeJS.WriteStream) {}
+  constructor(private readonly out: CliStream) {}
 
   draw(lines: string[]): void {
     if (!this.cursorHidden) {

@@ -1,3 +1,5 @@
+import { useColor } from "./color.ts";
+
 const CODES = {
   green: [32, 39],
   red: [31, 39],
@@ -16,7 +18,7 @@ export function paint(color: boolean, style: Style, text: string): string {
   return `\x1b[${on}m${text}\x1b[${off}m`;
 }
 
-/** Whether to colour `stream`: Node's own reading of NO_COLOR, FORCE_COLOR, NODE_DISABLE_COLORS and the terminal. */
-export function wantsColor(stream: NodeJS.WriteStream): boolean {
-  return typeof stream.hasColors === "function" ? stream.hasColors() : false;
+/** Whether to colour `stream`: the one rule in color.ts (NO_COLOR, FORCE_COLOR, a terminal, TERM). */
+export function wantsColor(stream: { isTTY?: boolean }): boolean {
+  return useColor(stream);
 }

@@ -1,4 +1,5 @@
 import type { EngineEvent } from "../engine/timings.ts";
+import { type CliStream, cli } from "./context.ts";
 import { applyBuildEvent, type BuildViewState, buildViewState, summaryLine } from "./live-build.ts";
 import { wantsColor } from "./live-style.ts";
 
@@ -32,16 +33,13 @@ export class Progress {
   constructor(
     private readonly mode: ProgressMode,
     private readonly opts: { stepLines?: boolean } = {},
-    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly out: CliStream = cli.stderr,
   ) {}
 
-  static modeFor(
-    opts: { quiet?: boolean; json?: boolean },
-    stream: NodeJS.WriteStream = process.stderr,
-  ): ProgressMode {
+  static modeFor(opts: { quiet?: boolean; json?: boolean }, stream: CliStream = cli.stderr): ProgressMode {
     if (opts.quiet) return "quiet";
     // --json is for tools: they get the plain lines on stderr, never cursor movements.
-    return stream.isTTY && !process.env.CI && !opts.json ? "live" : "plain";
+    return stream.isTTY && !cli.env.CI && !opts.json ? "live" : "plain";
   }
 
   /**
@@ -52,7 +50,7 @@ export class Progress {
   static async open(
     flags: { quiet?: boolean; json?: boolean },
     opts: { stepLines?: boolean } = {},
-    out: NodeJS.WriteStream = process.stderr,
+    out: CliStream = cli.stderr,
   ): Promise<Progress> {
     const progress = new Progress(Progress.modeFor(flags, out), opts, out);
     if (progress.mode === "live") {

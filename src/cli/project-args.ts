@@ -8,6 +8,7 @@ import type { Project } from "../config/types.ts";
 import { defaultCacheDir } from "../engine/cache-store.ts";
 import { TugError } from "../errors.ts";
 import { type ConfigFlags, configFileOf } from "./config-option.ts";
+import { cli } from "./context.ts";
 import { isHandlerArg, type LambdaFlags, withHandlerLambdas, withIndexUrl } from "./handler-args.ts";
 
 export interface ProjectArgs extends LambdaFlags, ConfigFlags {
@@ -41,13 +42,13 @@ export async function projectFromArgs(
     else project = withBase(await (await import("../config/detect.ts")).detectProject(dir), opts.base);
   }
   if (!project) {
-    const file = config === undefined ? await findProjectUp(process.cwd()) : resolve(config);
+    const file = config === undefined ? await findProjectUp(cli.cwd()) : resolve(config);
     if (file) project = await cachedProject(file, defaultCacheDir());
-    else if (handlerArgs.length > 0) project = { file: undefined, dir: process.cwd(), targets: [] };
+    else if (handlerArgs.length > 0) project = { file: undefined, dir: cli.cwd(), targets: [] };
     else
       throw new TugError({
         what: "no tug.yaml here or above",
-        where: process.cwd(),
+        where: cli.cwd(),
         hint: NO_PROJECT_HINT,
       });
   }
@@ -64,7 +65,7 @@ export async function projectFromArgs(
     targets = [...targets, ...added.names];
   }
   project = await withIndexUrl(project, opts.indexUrl);
-  return { project, targets, repo: effectiveRepo(project, opts.repo, process.env) };
+  return { project, targets, repo: effectiveRepo(project, opts.repo, cli.env) };
 }
 
 /** A zero-config project with `--base REF` as its image's base. */
@@ -90,7 +91,7 @@ function withBase(project: Project, base: string | undefined): Project {
   }
   return {
     ...project,
-    targets: project.targets.map((t) => ({ ...t, base: parseBase(base, process.cwd()) })),
+    targets: project.targets.map((t) => ({ ...t, base: parseBase(base, cli.cwd()) })),
   };
 }
 

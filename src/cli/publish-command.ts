@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { findProjectUp } from "../config/find.ts";
 import { TugError } from "../errors.ts";
 import { addConfigOption, type ConfigFlags } from "./config-option.ts";
+import { cli } from "./context.ts";
 import { projectFromArgs } from "./project-args.ts";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -26,10 +27,10 @@ export function publishCommand(program: Command): void {
         const hasProject =
           flags.config !== undefined ||
           flags.file !== undefined ||
-          (await findProjectUp(process.cwd())) !== undefined;
+          (await findProjectUp(cli.cwd())) !== undefined;
         const { project, repo } = hasProject
           ? await projectFromArgs([], flags)
-          : { project: undefined, repo: flags.repo ?? process.env.TUG_REPO };
+          : { project: undefined, repo: flags.repo ?? cli.env.TUG_REPO };
         if (!repo)
           throw new TugError({
             what: "no repository to publish to",
@@ -44,10 +45,8 @@ export function publishCommand(program: Command): void {
           insecureRegistries: flags.insecureRegistry,
         });
         if (flags.json)
-          process.stdout.write(
-            `${JSON.stringify({ ms: Math.round(performance.now() - started), artifacts })}\n`,
-          );
-        else for (const a of artifacts) process.stderr.write(`${a.target}  ${a.ref}\n`);
+          cli.stdout.write(`${JSON.stringify({ ms: Math.round(performance.now() - started), artifacts })}\n`);
+        else for (const a of artifacts) cli.stderr.write(`${a.target}  ${a.ref}\n`);
       },
     );
 }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { remoteCacheSetting } from "../config/remote-cache.ts";
 import { addPushFlags, type PushFlags, parseJobs } from "./build-command.ts";
+import { cli } from "./context.ts";
 import { readManifests } from "./manifest-args.ts";
 import { Progress } from "./progress.ts";
 import { projectFromArgs } from "./project-args.ts";
@@ -33,8 +34,8 @@ export async function resolveManifests(flags: ManifestFlags): Promise<string> {
   const out = await resolveTexts(project, inputs, {
     repo: found.repo,
     offline: flags.offline,
-    trustPushed: flags.trustPushed ?? process.env.TUG_TRUST_PUSHED === "1",
-    remoteCache: remoteCacheSetting(project, flags.remoteCache, process.env),
+    trustPushed: flags.trustPushed ?? cli.env.TUG_TRUST_PUSHED === "1",
+    remoteCache: remoteCacheSetting(project, flags.remoteCache, cli.env),
     insecureRegistries: flags.insecureRegistry,
     jobs: parseJobs(flags.jobs),
     onEvent: progress.onEvent,
@@ -49,6 +50,6 @@ export function resolveCommand(program: Command): void {
       .command("resolve")
       .description("build and push the targets that YAML references as tug://NAME and print it with digests"),
   ).action(async (flags: ManifestFlags) => {
-    process.stdout.write(await resolveManifests(flags));
+    cli.stdout.write(await resolveManifests(flags));
   });
 }

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { parseReference } from "../oci/reference.ts";
 import { refuseCredentialsInReference } from "../oci/registry/reference-credentials.ts";
+import { cli } from "./context.ts";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -25,13 +26,11 @@ export function verifyCommand(program: Command): void {
       const client = new RegistryClient({ insecureRegistries: flags.insecureRegistry });
       try {
         const report = await verifyImage({ ref: parseReference(ref), key, keyPath: flags.key, client });
-        if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+        if (flags.json) cli.stdout.write(`${JSON.stringify(report)}\n`);
         else {
-          process.stdout.write(
-            `${report.reference}@${report.digest}: signature verified with ${flags.key}\n`,
-          );
+          cli.stdout.write(`${report.reference}@${report.digest}: signature verified with ${flags.key}\n`);
           for (const r of report.referrers)
-            process.stdout.write(`  ${r.artifactType || "artifact"} ${r.digest} describes ${r.subject}\n`);
+            cli.stdout.write(`  ${r.artifactType || "artifact"} ${r.digest} describes ${r.subject}\n`);
         }
       } finally {
         await client.close();

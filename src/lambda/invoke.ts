@@ -223,14 +223,16 @@ const isFile = (path: string) =>
     () => false,
   );
 
-const pythons = new Map<number, string>();
+// Keyed by PATH too: a resident server answers requests from shells with different PATHs.
+const pythons = new Map<string, string>();
 
 /**
  * The runtime's own interpreter (python3.12 for python3.12) when it really runs here — a pyenv
  * shim may exist for a version that is not installed — else python3 (the result warns).
  */
 function pythonFor(minor: number): string {
-  let command = pythons.get(minor);
+  const key = `${minor}\0${process.env.PATH ?? ""}`;
+  let command = pythons.get(key);
   if (command === undefined) {
     const exact = `python3.${minor}`;
     const probe = spawnSync(exact, ["-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], {
@@ -238,7 +240,7 @@ function pythonFor(minor: number): string {
       timeout: 10_000,
     });
     command = probe.status === 0 && probe.stdout.trim() === `3.${minor}` ? exact : "python3";
-    pythons.set(minor, command);
+    pythons.set(key, command);
   }
   return command;
 }

@@ -1,0 +1,44 @@
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { type CliContext, cli } from "./context.ts";
+
+/** `tug server [dir]`: a warm process that one-shot `tug build`/`tug invoke` hand their work to. */
+export function serverCommand(program: Command, run: (ctx: CliContext) => Promise<number>): void {
+  program
+    .command("server")
+    .argument("[dir]", "the project directory (default: the current directory)")
+    .option("--status", "print the running server's pid, build and served request count as JSON")
+    .option("--quiet", "print nothing when another server already runs for the project")
+    .description("keep a warm tug for this project: one-shot build and invoke commands run in it")
+    .action(async (dir: string | undefined, flags: { status?: boolean; quiet?: boolean }) => {
+      const { socketPath } = await import("../server/socket-path.ts");
+      const path = socketPath(resolve(cli.cwd(), dir ?? "."), cli.env);
+      if (flags.status) {
+        const status = await (await import("../server/status.ts")).serverStatus(path);
+        const { TugError } = await import("../errors.ts");
+        if (!status) throw new TugError({ what: "no tug server runs for this project", where: path });
+        cli.stdout.write(`${JSON.stringify(status)}\n`);
+        return;
+      }
+      const { serveProject } = await import("../server/server.ts");
+      const server = await serveProject({ path, run }).catch((e: unknown) => {
+        if (flags.quiet && e instanceof Error && e.message.includes("already runs")) return undefined;
+        throw e;
+      });
+      if (!server) return;
+      cli.stderr.write(`tug server: listening on ${path}\n`);
+      await new Promise<void>((done) => {
+        const shutdown = () => {
+          process.off("SIGINT", shutdown);
+          process.off("SIGTERM", shutdown);
+          process.off("disconnect", shutdown);
+          done();
+        };
+        process.on("SIGINT", shutdown);
+        process.on("SIGTERM", shutdown);
+        // Started by `tug dev`: gone with it.
+        if (process.connected) process.on("disconnect", shutdown);
+      });
+      await server.close();
+    });
+}
