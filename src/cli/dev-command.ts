@@ -25,6 +25,8 @@ export function devCommand(program: Command): void {
       );
       const layers = (project.layers ?? []).filter((l) => names.length === 0 || lambdaNames.includes(l.name));
       const sessions: Array<{ stop(): Promise<void> }> = [];
+      // One-shot `tug build`/`tug invoke` of this project are served by a warm child while dev runs.
+      sessions.push((await import("../server/spawn.ts")).startProjectServer(project.dir));
       if (lambdas.length + layers.length > 0) {
         const { devLambdas } = await import("../dev/lambda-dev.ts");
         sessions.push(await devLambdas(project, lambdas, layers, { onReport }));
