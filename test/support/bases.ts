@@ -390,3 +390,48 @@ export async function makeNodeIndexBase(dir: string, otherArch: string): Promise
   await writeFile(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, ...index }));
   return host;
 }
+
+const GOROOT = "/usr/lib/go-1.19";
+const GO_TOOLS = ["asm", "buildid", "cgo", "compile", "link", "pack"];
+
+/**
+ * A Go toolchain image for `buildah bud` comparisons with no registry: the busybox base plus the
+ * host's Debian Go (GOROOT /usr/lib/go-1.19, its symlinks into /usr/share/go-1.19 resolved) with
+ * the precompiled standard library and the tools `go build` runs, without the sources and
+ * archives of cmd/ and testdata, and the libraries `ldd` lists for `go`. Env PATH (Go's bin
+ * first) and HOME=/root, so GOCACHE is /root/.cache/go-build as in the golang images.
+ */
+export async function makeGoBase(dir?: string): Promise<Base> {
+  const go = join(GOROOT, "bin", "go");
+  const libs = await sharedLibraries(go);
+  const version = (await runTool(go, ["version"])).stdout.trim();
+  const key = await hashFiles([RECIPE_VERSION, version, ...libs.map((l) => l.path)], [go]);
+  const cached = await cachedLayout("go", key, async () => {
+    const tree = async (from: string, to: string, skip: (name: string) => boolean) => {
+      const root = await realpath(from);
+      return (await filesUnder(root, skip)).map((f) => ({ from: f, to: join(to, f.slice(root.length)) }));
+    };
+    const skipNone = () => false;
+    const files = [
+      ...(await tree(join(GOROOT, "bin"), join(GOROOT, "bin"), skipNone)),
+      ...(await tree(join(GOROOT, "src"), join(GOROOT, "src"), (n) => n === "testdata" || n === "cmd")),
+      ...(await tree(join(GOROOT, "pkg", "include"), join(GOROOT, "pkg", "include"), skipNone)),
+      ...(await tree(join(GOROOT, "pkg", "linux_amd64"), join(GOROOT, "pkg", "linux_amd64"), (n) => n === "cmd")),
+      ...GO_TOOLS.map((t) => ({
+        from: join(GOROOT, "pkg", "tool", "linux_amd64", t),
+        to: join(GOROOT, "pkg", "tool", "linux_amd64", t),
+      })),
+      { from: join(GOROOT, "VERSION"), to: join(GOROOT, "VERSION") },
+      ...libs.map((l) => ({ from: l.file, to: l.path })),
+    ];
+    const busybox = await makeBusyboxBase();
+    return {
+      from: busybox,
+      dirs: [{ path: "/root", mode: 0o700 }],
+      files,
+      symlinks: [{ path: "/usr/local/bin/go", target: go }],
+      config: { env: [`PATH=${GOROOT}/bin:/usr/local/bin:/usr/bin:/bin`, "HOME=/root"], cmd: ["sh"] },
+    };
+  });
+  return deliver(cached, dir);
+}
