@@ -26,7 +26,15 @@ import { parseArgs } from "node:util";
 import { runTool } from "../test/support/tools.ts";
 import { bundleCli } from "./support/cli-bundle.ts";
 import { fmtMs, loadNote, median, progress } from "./support/measure.ts";
-import { type Deployment, measureEdit, type Row, type RowContext, rowProject, SEED_ROWS, TUG_ROWS } from "./support/quest-rows.ts";
+import {
+  type Deployment,
+  measureEdit,
+  type Row,
+  type RowContext,
+  rowProject,
+  SEED_ROWS,
+  TUG_ROWS,
+} from "./support/quest-rows.ts";
 import { openSetting, REMOTE_LINK, type SettingName } from "./support/quest-setting.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -48,7 +56,9 @@ type Result = { ms: number[] } | { skipped: string } | { failed: string };
 
 async function upxNote(): Promise<string | undefined> {
   const r = await runTool("sh", ["-c", "command -v upx || command -v upx-ucl"], { allowFailure: true });
-  return r.code === 0 ? undefined : "not installable here (no upx/upx-ucl package in this machine's apt sources)";
+  return r.code === 0
+    ? undefined
+    : "not installable here (no upx/upx-ucl package in this machine's apt sources)";
 }
 
 async function runRow(row: Row, ctx: RowContext, edits: number): Promise<Result> {

@@ -46,8 +46,15 @@ export function greetingSource(text: string): string {
 /** A fresh copy of examples/quest for one row. */
 export async function rowProject(example: string, dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
-  for (const part of ["app", "quest-lib"]) await cp(join(example, part), join(dir, part), { recursive: true });
-  for (const f of ["Dockerfile", "Dockerfile.layers", "Dockerfile.vendor", "Dockerfile.gocache", "Dockerfile.binary"])
+  for (const part of ["app", "quest-lib"])
+    await cp(join(example, part), join(dir, part), { recursive: true });
+  for (const f of [
+    "Dockerfile",
+    "Dockerfile.layers",
+    "Dockerfile.vendor",
+    "Dockerfile.gocache",
+    "Dockerfile.binary",
+  ])
     await cp(join(example, f), join(dir, f));
   return dir;
 }
@@ -116,7 +123,13 @@ function buildahRow(o: {
           tag,
           ctx.dir,
         ]);
-        await s.buildah(["push", "--quiet", "--tls-verify=false", tag, `docker://${s.pushHost}/${repo}:latest`]);
+        await s.buildah([
+          "push",
+          "--quiet",
+          "--tls-verify=false",
+          tag,
+          `docker://${s.pushHost}/${repo}:latest`,
+        ]);
         const digest = await manifestDigest(s.registry, repo, "latest");
         await containers.run(port, `${s.pullHost}/${repo}@${digest}`);
       };
@@ -127,11 +140,11 @@ function buildahRow(o: {
 }
 
 async function goBuild(ctx: RowContext, out: string, ldflags?: string): Promise<void> {
-  await runTool(
-    "go",
-    ["build", "-trimpath", ...(ldflags ? [`-ldflags=${ldflags}`] : []), "-o", out, "."],
-    { cwd: join(ctx.dir, "app"), env: ctx.setting.env, timeoutMs: 600_000 },
-  );
+  await runTool("go", ["build", "-trimpath", ...(ldflags ? [`-ldflags=${ldflags}`] : []), "-o", out, "."], {
+    cwd: join(ctx.dir, "app"),
+    env: ctx.setting.env,
+    timeoutMs: 600_000,
+  });
 }
 
 /** Local build + binary hot-swap: `go build` on the host, copied into the running container, restarted. */
@@ -147,8 +160,24 @@ function hotSwapRow(o: { id: string; name: string; ldflags?: string }): Row {
       await goBuild(ctx, bin, o.ldflags);
       const tag = `localhost/quest/${o.id}:latest`;
       const repo = `quest/${o.id}`;
-      await s.buildah(["bud", "--isolation", "chroot", "--quiet", "-f", join(ctx.dir, "Dockerfile.binary"), "-t", tag, ctx.dir]);
-      await s.buildah(["push", "--quiet", "--tls-verify=false", tag, `docker://${s.pushHost}/${repo}:latest`]);
+      await s.buildah([
+        "bud",
+        "--isolation",
+        "chroot",
+        "--quiet",
+        "-f",
+        join(ctx.dir, "Dockerfile.binary"),
+        "-t",
+        tag,
+        ctx.dir,
+      ]);
+      await s.buildah([
+        "push",
+        "--quiet",
+        "--tls-verify=false",
+        tag,
+        `docker://${s.pushHost}/${repo}:latest`,
+      ]);
       const digest = await manifestDigest(s.registry, repo, "latest");
       const containers = new Containers(s);
       const id = await containers.run(port, `${s.pullHost}/${repo}@${digest}`);
@@ -195,7 +224,7 @@ const seedLiveUpdate: Row = {
       s.goImage,
       "sh",
       "-c",
-      "cd /src/app && go build -o /tmp/quest . && exec /tmp/quest",
+      "cd /src/app && go build -trimpath -o /tmp/quest . && exec /tmp/quest",
     ]);
     const id = r.stdout.trim().split("\n").pop()!.trim();
     containers.current = id;
@@ -219,7 +248,9 @@ async function writeTugYaml(ctx: RowContext, image: Record<string, unknown>): Pr
   const compression = ctx.setting.name === "remote" ? { gzip: 6 } : { gzip: 1 };
   await writeFile(
     join(ctx.dir, "tug.yaml"),
-    stringify({ images: { quest: { builder: "go", context: "./app", base: "scratch", compression, ...image } } }),
+    stringify({
+      images: { quest: { builder: "go", context: "./app", base: "scratch", compression, ...image } },
+    }),
   );
 }
 
@@ -234,11 +265,15 @@ const tugBuild: Row = {
     await writeTugYaml(ctx, { ports: [8080] });
     const containers = new Containers(s);
     const apply = async () => {
-      await runTool(ctx.tug[0]!, [...ctx.tug.slice(1), "build", "quest", "--repo", `${s.pushHost}/tug`, "-q"], {
-        cwd: ctx.dir,
-        env: s.env,
-        timeoutMs: 600_000,
-      });
+      await runTool(
+        ctx.tug[0]!,
+        [...ctx.tug.slice(1), "build", "quest", "--repo", `${s.pushHost}/tug`, "-q"],
+        {
+          cwd: ctx.dir,
+          env: s.env,
+          timeoutMs: 600_000,
+        },
+      );
       const digest = await manifestDigest(s.registry, "tug/quest", "latest");
       await containers.run(port, `${s.pullHost}/tug/quest@${digest}`);
     };
@@ -263,14 +298,20 @@ function tugDevRow(o: { id: string; name: string; runtime: "local" | "podman" })
       const env =
         o.runtime === "local" ? { PORT: String(port), LISTEN: `127.0.0.1:${port}` } : { PORT: String(port) };
       await writeTugYaml(ctx, { env, dev: { runtime: o.runtime, port } });
-      const dev = await DevProcess.start({ tug: ctx.tug, dir: ctx.dir, target: "quest", env: ctx.setting.env });
+      const dev = await DevProcess.start({
+        tug: ctx.tug,
+        dir: ctx.dir,
+        target: "quest",
+        env: ctx.setting.env,
+      });
       return {
         port,
         apply: async () => {},
         async stop() {
           await dev.stop();
           const failed = dev.reports.filter((r) => !r.ok);
-          if (failed.length) throw new Error(`tug dev: ${failed.length} failed update(s): ${failed[0]!.error}`);
+          if (failed.length)
+            throw new Error(`tug dev: ${failed.length} failed update(s): ${failed[0]!.error}`);
         },
       };
     },
@@ -318,6 +359,7 @@ export async function measureEdit(ctx: RowContext, d: Deployment, label: string)
   await d.apply();
   await pollFor(d.port, `${text}\n`);
   const ms = performance.now() - since;
-  if ((await readFile(file, "utf8")) !== greetingSource(text)) throw new Error(`${file} changed under the row`);
+  if ((await readFile(file, "utf8")) !== greetingSource(text))
+    throw new Error(`${file} changed under the row`);
   return ms;
 }

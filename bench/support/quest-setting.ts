@@ -4,9 +4,9 @@
 // front of a `podman system service` the commands reach with `--remote`), while the cluster
 // pulls from the registry directly, as a cluster next to its registry would.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { cp, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { makeGoBase } from "../../test/support/bases.ts";
+import { goStdCache, makeGoBase } from "../../test/support/bases.ts";
 import { stopProcess } from "../../test/support/process.ts";
 import {
   freePort,
@@ -84,11 +84,16 @@ export async function openSetting(name: SettingName, work: string): Promise<Ques
       cleanups.push(() => svcProxy.stop());
       podmanArgs = ["--remote", "--url", `tcp://${svcProxy.host}`];
     }
+    // One GOCACHE for tug and the host-build rows, seeded with the standard library compiled
+    // for static builds, as the Go image has it: no row pays for compiling net/http.
+    const tugCache = join(work, "tug-cache");
+    await mkdir(tugCache, { recursive: true });
+    await cp(await goStdCache(), join(tugCache, "go-build"), { recursive: true });
     const env: NodeJS.ProcessEnv = {
       ...store.env,
-      TUG_CACHE: join(work, "tug-cache"),
+      TUG_CACHE: tugCache,
       TUG_PODMAN_ARGS: podmanArgs.join(" "),
-      GOCACHE: join(work, "gocache"),
+      GOCACHE: join(tugCache, "go-build"),
       GOFLAGS: "-mod=mod",
       GOPROXY: "off",
       CGO_ENABLED: "0",

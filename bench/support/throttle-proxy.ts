@@ -22,7 +22,11 @@ export interface SlowLink {
 
 export function slowLink(o: LinkOptions): SlowLink {
   const bytesPerMs = o.bitsPerSecond / 8 / 1000;
-  return { up: new Link(bytesPerMs, o.oneWayDelayMs), down: new Link(bytesPerMs, o.oneWayDelayMs), options: o };
+  return {
+    up: new Link(bytesPerMs, o.oneWayDelayMs),
+    down: new Link(bytesPerMs, o.oneWayDelayMs),
+    options: o,
+  };
 }
 
 export interface ThrottleProxy {
