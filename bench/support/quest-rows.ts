@@ -228,8 +228,8 @@ const seedLiveUpdate: Row = {
     ]);
     const id = r.stdout.trim().split("\n").pop()!.trim();
     containers.current = id;
-    await s.podman(["cp", join(ctx.dir, "app"), `${id}:/src/app`]);
-    await s.podman(["cp", join(ctx.dir, "quest-lib"), `${id}:/src/quest-lib`]);
+    // The row's project (app/, quest-lib/) becomes /src, which does not exist yet.
+    await s.podman(["cp", ctx.dir, `${id}:/src`]);
     await s.podman(["start", id]);
     const file = join(ctx.dir, GREETING_FILE);
     return {
@@ -288,16 +288,14 @@ function tugDevRow(o: { id: string; name: string; runtime: "local" | "podman" })
     name: o.name,
     tug: true,
     skip: (s) =>
-      s.name === "remote" && o.runtime === "local"
-        ? "a host process: no link to cross"
-        : s.name === "remote" && o.runtime === "podman"
-          ? "tug's podman runtime runs its dev image from an oci: layout, which podman --remote refuses"
-          : undefined,
+      s.name === "remote" && o.runtime === "local" ? "a host process: no link to cross" : undefined,
     async start(ctx) {
       const port = await freePort();
       const env =
         o.runtime === "local" ? { PORT: String(port), LISTEN: `127.0.0.1:${port}` } : { PORT: String(port) };
-      await writeTugYaml(ctx, { env, dev: { runtime: o.runtime, port } });
+      // Remote: the setting's `docker` is podman --remote through the link (see quest-setting.ts).
+      const runtime = o.runtime === "podman" && ctx.setting.name === "remote" ? "docker" : o.runtime;
+      await writeTugYaml(ctx, { env, dev: { runtime, port } });
       const dev = await DevProcess.start({
         tug: ctx.tug,
         dir: ctx.dir,

@@ -67,6 +67,7 @@ export async function openSetting(name: SettingName, work: string): Promise<Ques
     );
     let pushHost = registry.host;
     let podmanArgs = store.args;
+    let path = process.env.PATH ?? "/usr/bin:/bin";
     if (name === "remote") {
       const link = slowLink(REMOTE_LINK);
       const regProxy: ThrottleProxy = await startThrottleProxy(Number(new URL(registry.url).port), link);
@@ -83,6 +84,23 @@ export async function openSetting(name: SettingName, work: string): Promise<Ques
       const svcProxy = await startThrottleProxy(svcPort, link);
       cleanups.push(() => svcProxy.stop());
       podmanArgs = ["--remote", "--url", `tcp://${svcProxy.host}`];
+      // tug's podman runtime runs its dev image from an `oci:` layout, which `podman --remote`
+      // refuses; its docker runtime loads the image through the API instead (`load` with the
+      // tar on stdin, here through the link), so tug dev reaches the remote podman as `docker`.
+      const shim = join(work, "docker-shim");
+      await mkdir(shim, { recursive: true });
+      const remote = `podman ${podmanArgs.join(" ")}`;
+      await writeFile(
+        join(shim, "docker"),
+        [
+          "#!/bin/sh",
+          `if [ "$1" = run ]; then shift; exec ${remote} run ${PODMAN_RUN_ARGS.join(" ")} "$@"; fi`,
+          `exec ${remote} "$@"`,
+          "",
+        ].join("\n"),
+        { mode: 0o755 },
+      );
+      path = `${shim}:${path}`;
     }
     // One GOCACHE for tug and the host-build rows, seeded with the standard library compiled
     // for static builds, as the Go image has it: no row pays for compiling net/http.
@@ -93,6 +111,7 @@ export async function openSetting(name: SettingName, work: string): Promise<Ques
       ...store.env,
       TUG_CACHE: tugCache,
       TUG_PODMAN_ARGS: podmanArgs.join(" "),
+      PATH: path,
       GOCACHE: join(tugCache, "go-build"),
       GOFLAGS: "-mod=mod",
       GOPROXY: "off",
