@@ -43,34 +43,74 @@ export class Link {
   private freeAt = 0;
   constructor(
     private readonly bytesPerMs: number,
-    private readonly delayMs: number,
+    readonly delayMs: number,
   ) {}
 
-  /** Sends `data` from `src` to `dst` through the link, pausing `src` while too much is in flight. */
-  relay(src: Socket, dst: Socket, data: Buffer, inFlight: { n: number }): void {
+  /** When `bytes` sent now arrive: after the link is free, their serialisation, and the delay. */
+  arrival(bytes: number): number {
+    const leaves = Math.max(performance.now(), this.freeAt) + bytes / this.bytesPerMs;
+    this.freeAt = leaves;
+    return leaves + this.delayMs;
+  }
+}
+
+/**
+ * One connection's bytes in one direction: a FIFO drained by one timer, so pieces arrive in the
+ * order they were sent whatever the timers' rounding (one timer per piece can reorder pieces
+ * due in the same millisecond, which corrupts the stream), and an end arrives after the data.
+ */
+class Pipe {
+  private readonly queue: Array<{ at: number; piece?: Buffer; done?: () => void }> = [];
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+  /** No piece arrives before this time (performance.now()). */
+  notBefore = 0;
+
+  constructor(
+    private readonly link: Link,
+    private readonly src: Socket,
+    private readonly dst: Socket,
+  ) {}
+
+  send(data: Buffer): void {
     for (let off = 0; off < data.length; off += CHUNK) {
       const piece = data.subarray(off, off + CHUNK);
-      const now = performance.now();
-      const leaves = Math.max(now, this.freeAt) + piece.length / this.bytesPerMs;
-      this.freeAt = leaves;
-      const arrives = leaves + this.delayMs;
-      inFlight.n += piece.length;
-      if (inFlight.n > HIGH_WATER) src.pause();
-      setTimeout(
-        () => {
-          inFlight.n -= piece.length;
-          if (!dst.destroyed) dst.write(piece);
-          if (inFlight.n <= HIGH_WATER / 2 && src.isPaused()) src.resume();
-        },
-        Math.max(0, arrives - now),
-      );
+      this.queue.push({ at: Math.max(this.notBefore, this.link.arrival(piece.length)), piece });
+      this.inFlight += piece.length;
     }
+    if (this.inFlight > HIGH_WATER) this.src.pause();
+    this.pump();
   }
 
-  /** Runs `f` once everything queued so far has arrived (an end or a reset keeps its place). */
+  /** Runs `f` when everything sent so far has arrived. */
   after(f: () => void): void {
+    const last = this.queue.at(-1)?.at ?? 0;
+    this.queue.push({ at: Math.max(last, performance.now() + this.link.delayMs), done: f });
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.timer) return;
     const now = performance.now();
-    setTimeout(f, Math.max(0, Math.max(now, this.freeAt) + this.delayMs - now));
+    while (this.queue.length && this.queue[0]!.at <= now) {
+      const item = this.queue.shift()!;
+      if (item.piece) {
+        this.inFlight -= item.piece.length;
+        if (!this.dst.destroyed) this.dst.write(item.piece);
+      }
+      item.done?.();
+    }
+    if (this.inFlight <= HIGH_WATER / 2 && this.src.isPaused()) this.src.resume();
+    const next = this.queue[0];
+    if (next) {
+      this.timer = setTimeout(
+        () => {
+          this.timer = undefined;
+          this.pump();
+        },
+        Math.max(1, next.at - now),
+      );
+    }
   }
 }
 
@@ -84,19 +124,16 @@ export async function startThrottleProxy(upstreamPort: number, link: SlowLink): 
     // The delay is ours to add: Nagle's algorithm on top would hold small writes back further.
     client.setNoDelay(true);
     upstream.setNoDelay(true);
-    const upFlight = { n: 0 };
-    const downFlight = { n: 0 };
-    // The connection itself takes a round trip before the first byte, as a TCP handshake would.
-    client.pause();
-    up.after(() =>
-      down.after(() => {
-        upstream.connect(upstreamPort, "127.0.0.1", () => client.resume());
-      }),
-    );
-    client.on("data", (b: Buffer) => up.relay(client, upstream, b, upFlight));
-    upstream.on("data", (b: Buffer) => down.relay(upstream, client, b, downFlight));
-    client.on("end", () => up.after(() => upstream.end()));
-    upstream.on("end", () => down.after(() => client.end()));
+    const toUpstream = new Pipe(up, client, upstream);
+    const toClient = new Pipe(down, upstream, client);
+    // The connection itself takes a round trip before the first byte, as a TCP handshake would:
+    // nothing reaches the upstream before then (Node buffers writes while it connects).
+    toUpstream.notBefore = performance.now() + 2 * up.delayMs;
+    upstream.connect(upstreamPort, "127.0.0.1");
+    client.on("data", (b: Buffer) => toUpstream.send(b));
+    upstream.on("data", (b: Buffer) => toClient.send(b));
+    client.on("end", () => toUpstream.after(() => upstream.end()));
+    upstream.on("end", () => toClient.after(() => client.end()));
     const close = () => {
       client.destroy();
       upstream.destroy();
@@ -105,8 +142,8 @@ export async function startThrottleProxy(upstreamPort: number, link: SlowLink): 
     };
     client.on("error", close);
     upstream.on("error", close);
-    client.on("close", () => up.after(close));
-    upstream.on("close", () => down.after(close));
+    client.on("close", () => toUpstream.after(close));
+    upstream.on("close", () => toClient.after(close));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
