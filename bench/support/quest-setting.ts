@@ -8,14 +8,7 @@ import { cp, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { goStdCache, makeGoBase } from "../../test/support/bases.ts";
 import { stopProcess } from "../../test/support/process.ts";
-import {
-  freePort,
-  type PodmanStore,
-  podmanStore,
-  runTool,
-  type ToolResult,
-  waitForHttp,
-} from "../../test/support/tools.ts";
+import { type PodmanStore, podmanStore, runTool, type ToolResult } from "../../test/support/tools.ts";
 import { buildahStore } from "./buildah.ts";
 import { type BenchRegistry, startBenchRegistry } from "./registry.ts";
 import { type LinkOptions, slowLink, startThrottleProxy, type ThrottleProxy } from "./throttle-proxy.ts";
@@ -48,6 +41,20 @@ export interface QuestSetting {
   dispose(): Promise<void>;
 }
 
+/** Waits until `podman system service` answers on `sock`. */
+async function waitForPodmanApi(sock: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const r = await runTool("podman", ["--remote", "--url", `unix://${sock}`, "version"], {
+      env,
+      allowFailure: true,
+    });
+    if (r.code === 0) return;
+    if (Date.now() > end) throw new Error(`podman system service did not answer on ${sock}: ${r.stderr}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}
+
 export async function openSetting(name: SettingName, work: string): Promise<QuestSetting> {
   await mkdir(work, { recursive: true });
   const cleanups: Array<() => Promise<unknown>> = [];
@@ -73,17 +80,20 @@ export async function openSetting(name: SettingName, work: string): Promise<Ques
       const regProxy: ThrottleProxy = await startThrottleProxy(Number(new URL(registry.url).port), link);
       cleanups.push(() => regProxy.stop());
       pushHost = regProxy.host;
-      const svcPort = await freePort();
+      // The API on unix sockets in the bench's 0700 dir: a TCP port would let any local user
+      // drive this podman.
+      const svcSock = join(work, "podman.sock");
       const svc: ChildProcess = spawn(
         "podman",
-        [...store.args, "system", "service", "--time", "0", `tcp:127.0.0.1:${svcPort}`],
+        [...store.args, "system", "service", "--time", "0", `unix://${svcSock}`],
         { env: store.env, stdio: "ignore" },
       );
       cleanups.push(() => stopProcess(svc));
-      await waitForHttp(`http://127.0.0.1:${svcPort}/_ping`, { timeoutMs: 30_000 });
-      const svcProxy = await startThrottleProxy(svcPort, link);
+      await waitForPodmanApi(svcSock, store.env);
+      const linkSock = join(work, "podman-link.sock");
+      const svcProxy = await startThrottleProxy({ path: svcSock }, link, { path: linkSock });
       cleanups.push(() => svcProxy.stop());
-      podmanArgs = ["--remote", "--url", `tcp://${svcProxy.host}`];
+      podmanArgs = ["--remote", "--url", `unix://${linkSock}`];
       // tug's podman runtime runs its dev image from an `oci:` layout, which `podman --remote`
       // refuses; its docker runtime loads the image through the API instead (`load` with the
       // tar on stdin, here through the link), so tug dev reaches the remote podman as `docker`.

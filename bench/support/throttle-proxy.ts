@@ -4,6 +4,7 @@
 // round trip costs 2 × oneWayDelayMs more than on loopback. Bytes are paced by when the link is
 // free (serialisation) plus the fixed delay (propagation); a direction with more than
 // HIGH_WATER bytes in flight pauses its reader, so a fast sender is slowed as TCP would slow it.
+import { chmod } from "node:fs/promises";
 import { createServer, Socket } from "node:net";
 
 export interface LinkOptions {
@@ -29,8 +30,11 @@ export function slowLink(o: LinkOptions): SlowLink {
   };
 }
 
+/** A TCP port on 127.0.0.1, or a unix socket path. */
+export type Endpoint = number | { path: string };
+
 export interface ThrottleProxy {
-  port: number;
+  /** `127.0.0.1:PORT`, or the socket path when listening on one. */
   host: string;
   stop(): Promise<void>;
 }
@@ -114,46 +118,55 @@ class Pipe {
   }
 }
 
-/** A proxy on a free 127.0.0.1 port to `upstreamPort` on 127.0.0.1, through `link`. */
-export async function startThrottleProxy(upstreamPort: number, link: SlowLink): Promise<ThrottleProxy> {
+/**
+ * A proxy to `upstream` through `link`, listening on a free 127.0.0.1 port, or on the unix
+ * socket `listen.path` (mode 0600: a podman API socket must not be open to other users).
+ */
+export async function startThrottleProxy(
+  upstream: Endpoint,
+  link: SlowLink,
+  listen?: { path: string },
+): Promise<ThrottleProxy> {
   const { up, down } = link;
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
-    const upstream = new Socket();
-    sockets.add(client).add(upstream);
+    const toServer = new Socket();
+    sockets.add(client).add(toServer);
     // The delay is ours to add: Nagle's algorithm on top would hold small writes back further.
     client.setNoDelay(true);
-    upstream.setNoDelay(true);
-    const toUpstream = new Pipe(up, client, upstream);
-    const toClient = new Pipe(down, upstream, client);
+    toServer.setNoDelay(true);
+    const toUpstream = new Pipe(up, client, toServer);
+    const toClient = new Pipe(down, toServer, client);
     // The connection itself takes a round trip before the first byte, as a TCP handshake would:
-    // nothing reaches the upstream before then (Node buffers writes while it connects).
+    // nothing reaches the server before then (Node buffers writes while it connects).
     toUpstream.notBefore = performance.now() + 2 * up.delayMs;
-    upstream.connect(upstreamPort, "127.0.0.1");
+    if (typeof upstream === "number") toServer.connect(upstream, "127.0.0.1");
+    else toServer.connect(upstream.path);
     client.on("data", (b: Buffer) => toUpstream.send(b));
-    upstream.on("data", (b: Buffer) => toClient.send(b));
-    client.on("end", () => toUpstream.after(() => upstream.end()));
-    upstream.on("end", () => toClient.after(() => client.end()));
+    toServer.on("data", (b: Buffer) => toClient.send(b));
+    client.on("end", () => toUpstream.after(() => toServer.end()));
+    toServer.on("end", () => toClient.after(() => client.end()));
     const close = () => {
       client.destroy();
-      upstream.destroy();
+      toServer.destroy();
       sockets.delete(client);
-      sockets.delete(upstream);
+      sockets.delete(toServer);
     };
     client.on("error", close);
-    upstream.on("error", close);
+    toServer.on("error", close);
     client.on("close", () => toUpstream.after(close));
-    upstream.on("close", () => toClient.after(close));
+    toServer.on("close", () => toClient.after(close));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
+    if (listen) server.listen(listen.path, () => resolve());
+    else server.listen(0, "127.0.0.1", () => resolve());
   });
+  if (listen) await chmod(listen.path, 0o600);
   const address = server.address();
-  if (!address || typeof address === "string") throw new Error("throttle proxy has no port");
+  if (!address) throw new Error("throttle proxy has no address");
   return {
-    port: address.port,
-    host: `127.0.0.1:${address.port}`,
+    host: typeof address === "string" ? address : `127.0.0.1:${address.port}`,
     stop: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
