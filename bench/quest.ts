@@ -141,10 +141,22 @@ async function main(): Promise<void> {
       } finally {
         await setting.dispose();
       }
+      // After each setting, so a run stopped during the next one still leaves its table.
+      await report({ results, rows, wanted, edits, loadBefore });
     }
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+async function report(o: {
+  results: Map<string, Map<SettingName, Result>>;
+  rows: Row[];
+  wanted: string[] | undefined;
+  edits: number;
+  loadBefore: string;
+}): Promise<void> {
+  const { results, rows, wanted, edits, loadBefore } = o;
   const upx = await upxNote();
   const header = ["strategy", "local", "Δ vs basic", "remote", "Δ vs basic", "talk (local / remote)"];
   const lines: string[][] = [];
