@@ -390,3 +390,109 @@ export async function makeNodeIndexBase(dir: string, otherArch: string): Promise
   await writeFile(join(dir, "index.json"), JSON.stringify({ schemaVersion: 2, ...index }));
   return host;
 }
+
+const GOROOT = "/usr/lib/go-1.19";
+const GO_TOOLS = ["asm", "buildid", "cgo", "compile", "link", "pack"];
+
+async function goKey(): Promise<{ key: string; libs: Array<{ path: string; file: string }> }> {
+  const go = join(GOROOT, "bin", "go");
+  const libs = await sharedLibraries(go);
+  const version = (await runTool(go, ["version"])).stdout.trim();
+  return { key: await hashFiles([RECIPE_VERSION, version, ...libs.map((l) => l.path)], [go]), libs };
+}
+
+const stdCaches = new Map<string, Promise<string>>();
+
+/**
+ * A GOCACHE holding the standard library compiled the way static builds compile it
+ * (`CGO_ENABLED=0 go build -trimpath std`): Debian's precompiled archives are cgo builds, so
+ * without it every cold CGO_ENABLED=0 build recompiles net, net/http and their dependents.
+ * Built once per machine under the OS temp dir; callers copy it (`cp -r`) before writing to it.
+ */
+export async function goStdCache(): Promise<string> {
+  const { key } = await goKey();
+  const final = join(cacheRoot, `go-std-cache-${key.slice(0, 24)}`);
+  let p = stdCaches.get(final);
+  if (!p) {
+    p = (async () => {
+      if (await exists(join(final, "README"))) return final;
+      await mkdir(cacheRoot, { recursive: true });
+      const aside = await mkdtemp(join(cacheRoot, ".go-std-cache-"));
+      try {
+        await runTool(join(GOROOT, "bin", "go"), ["build", "-trimpath", "std"], {
+          env: {
+            ...process.env,
+            GOCACHE: join(aside, "cache"),
+            CGO_ENABLED: "0",
+            GOFLAGS: "",
+            GOPROXY: "off",
+          },
+          timeoutMs: 900_000,
+        });
+        try {
+          await rename(join(aside, "cache"), final);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+        }
+        return final;
+      } finally {
+        await rm(aside, { recursive: true, force: true });
+      }
+    })();
+    stdCaches.set(final, p);
+    p.catch(() => stdCaches.delete(final));
+  }
+  return p;
+}
+
+/**
+ * A Go toolchain image for `buildah bud` comparisons with no registry: the busybox base plus the
+ * host's Debian Go (GOROOT /usr/lib/go-1.19, its symlinks into /usr/share/go-1.19 resolved)
+ * with the tools `go build` runs, without the sources and archives of cmd/ and testdata, the
+ * libraries `ldd` lists for `go`, and goStdCache() at /root/.cache/go-build: the standard
+ * library precompiled for `CGO_ENABLED=0 go build -trimpath`, as the golang images ship it
+ * precompiled for their defaults. Env PATH (Go's bin first), HOME=/root, CGO_ENABLED=0 (no C
+ * compiler in the image).
+ */
+export async function makeGoBase(dir?: string): Promise<Base> {
+  const go = join(GOROOT, "bin", "go");
+  const { key, libs } = await goKey();
+  const stdCache = await goStdCache();
+  const cached = await cachedLayout("go-toolchain", key, async () => {
+    const tree = async (from: string, to: string, skip: (name: string) => boolean) => {
+      const root = await realpath(from);
+      return (await filesUnder(root, skip)).map((f) => ({ from: f, to: join(to, f.slice(root.length)) }));
+    };
+    const skipNone = () => false;
+    const files = [
+      ...(await tree(join(GOROOT, "bin"), join(GOROOT, "bin"), skipNone)),
+      ...(await tree(join(GOROOT, "src"), join(GOROOT, "src"), (n) => n === "testdata" || n === "cmd")),
+      ...(await tree(join(GOROOT, "pkg", "include"), join(GOROOT, "pkg", "include"), skipNone)),
+      ...(await tree(
+        join(GOROOT, "pkg", "linux_amd64"),
+        join(GOROOT, "pkg", "linux_amd64"),
+        (n) => n === "cmd",
+      )),
+      ...GO_TOOLS.map((t) => ({
+        from: join(GOROOT, "pkg", "tool", "linux_amd64", t),
+        to: join(GOROOT, "pkg", "tool", "linux_amd64", t),
+      })),
+      { from: join(GOROOT, "VERSION"), to: join(GOROOT, "VERSION") },
+      ...(await tree(stdCache, "/root/.cache/go-build", skipNone)),
+      ...libs.map((l) => ({ from: l.file, to: l.path })),
+    ];
+    const busybox = await makeBusyboxBase();
+    return {
+      from: busybox,
+      dirs: [{ path: "/root", mode: 0o700 }],
+      files,
+      symlinks: [{ path: "/usr/local/bin/go", target: go }],
+      config: {
+        env: [`PATH=${GOROOT}/bin:/usr/local/bin:/usr/bin:/bin`, "HOME=/root", "CGO_ENABLED=0"],
+        cmd: ["sh"],
+      },
+    };
+  });
+  return deliver(cached, dir);
+}

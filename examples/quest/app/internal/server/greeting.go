@@ -1,0 +1,4 @@
+package server
+
+// Greeting is the line GET / answers; bench/quest.ts rewrites this file for each edit.
+const Greeting = "quest says hello"

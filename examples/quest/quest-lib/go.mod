@@ -1,0 +1,3 @@
+module example.com/quest-lib
+
+go 1.19
