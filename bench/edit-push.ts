@@ -16,7 +16,7 @@ import { stringify } from "yaml";
 import { makeNodeBase } from "../test/support/bases.ts";
 import { startTugServer } from "../test/support/cli.ts";
 import { stopProcess } from "../test/support/process.ts";
-import { buildahStore } from "./support/buildah.ts";
+import { budArgs, buildahStore, pushArgs } from "./support/buildah.ts";
 import { printProfile, summarizeProfile } from "./support/cpu-profile.ts";
 import { fmtMs, fmtSpread, loadNote, printTable, progress, spread, timed } from "./support/measure.ts";
 import { manifestDigest, startBenchRegistry } from "./support/registry.ts";
@@ -138,27 +138,9 @@ async function main(): Promise<void> {
         ],
         { cwd: app },
       ).ms;
-    const bud = () =>
-      buildah.run([
-        "bud",
-        "--layers",
-        "--isolation",
-        "chroot",
-        "--quiet",
-        "--pull=false",
-        "--tls-verify=false",
-        "-t",
-        "localhost/demo/web:latest",
-        ctx,
-      ]).ms;
+    const bud = () => buildah.run(budArgs({ tag: "localhost/demo/web:latest", context: ctx })).ms;
     const push = () =>
-      buildah.run([
-        "push",
-        "--quiet",
-        "--tls-verify=false",
-        "localhost/demo/web:latest",
-        `docker://${registry.host}/buildah/web:latest`,
-      ]).ms;
+      buildah.run(pushArgs("localhost/demo/web:latest", `docker://${registry.host}/buildah/web:latest`)).ms;
     const parts = {
       esbuild: [] as number[],
       bud: [] as number[],

@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { makePythonBase } from "../test/support/bases.ts";
-import { buildahStore } from "./support/buildah.ts";
+import { budArgs, buildahStore, pushArgs } from "./support/buildah.ts";
 import { fmtMs, fmtSpread, loadNote, printTable, progress, spread, timed } from "./support/measure.ts";
 import { mirrorProblem, pipConfigIndexUrls } from "./support/pip-mirror.ts";
 import { manifestDigest, startBenchRegistry } from "./support/registry.ts";
@@ -154,29 +154,15 @@ async function main(): Promise<void> {
       v,
     ]);
     const bud = () =>
-      buildah.run([
-        "bud",
-        "--layers",
-        "--isolation",
-        "chroot",
-        "--quiet",
-        "--pull=false",
-        "--tls-verify=false",
-        "--env",
-        "PYTHONPATH=/pip",
-        ...volumes,
-        "-t",
-        "localhost/bench/svc:latest",
-        repo,
-      ]).ms;
+      buildah.run(
+        budArgs({
+          tag: "localhost/bench/svc:latest",
+          context: repo,
+          extra: ["--env", "PYTHONPATH=/pip", ...volumes],
+        }),
+      ).ms;
     const push = () =>
-      buildah.run([
-        "push",
-        "--quiet",
-        "--tls-verify=false",
-        "localhost/bench/svc:latest",
-        `docker://${registry.host}/buildah/svc:latest`,
-      ]).ms;
+      buildah.run(pushArgs("localhost/bench/svc:latest", `docker://${registry.host}/buildah/svc:latest`)).ms;
     last = "";
     reqs = REQUIREMENTS;
     writeReqs();

@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { makeNodeBase } from "../test/support/bases.ts";
 import { podmanRunDetached, waitForHttp } from "../test/support/tools.ts";
-import { buildahStore } from "./support/buildah.ts";
+import { budArgs, buildahStore, pushArgs } from "./support/buildah.ts";
 import { fmtMs, loadNote, printTable, progress, spread, timed } from "./support/measure.ts";
 import { startBenchRegistry } from "./support/registry.ts";
 import { benchDir } from "./support/work-dir.ts";
@@ -236,19 +236,8 @@ async function main(): Promise<void> {
       const once = (store: ReturnType<typeof buildahStore>, goCache: string): number => {
         const t0 = performance.now();
         local.prepare(ctx, { ...process.env, GOCACHE: goCache });
-        store.run([
-          "bud",
-          "--layers",
-          "--isolation",
-          "chroot",
-          "--quiet",
-          "--pull=false",
-          "--tls-verify=false",
-          "-t",
-          tag,
-          ctx,
-        ]);
-        store.run(["push", "--quiet", "--tls-verify=false", tag, dest]);
+        store.run(budArgs({ tag, context: ctx }));
+        store.run(pushArgs(tag, dest));
         return performance.now() - t0;
       };
       const pullBase = (store: ReturnType<typeof buildahStore>) => {

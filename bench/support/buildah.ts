@@ -33,3 +33,35 @@ export function buildahStore(dir: string): Buildah {
 }
 
 export const BUILDAH_BUD = ["bud", "--layers", "--isolation", "chroot", "--quiet"];
+
+/**
+ * `buildah bud` as every bench runs it: chroot isolation, quiet, the base already in the store
+ * (`--pull=false`), a plain-HTTP registry; `--layers` unless `cache: false` (then `--no-cache`).
+ */
+export function budArgs(o: {
+  tag: string;
+  context: string;
+  file?: string;
+  cache?: boolean;
+  extra?: string[];
+}): string[] {
+  return [
+    "bud",
+    o.cache === false ? "--no-cache" : "--layers",
+    "--isolation",
+    "chroot",
+    "--quiet",
+    "--pull=false",
+    "--tls-verify=false",
+    ...(o.extra ?? []),
+    ...(o.file ? ["-f", o.file] : []),
+    "-t",
+    o.tag,
+    o.context,
+  ];
+}
+
+/** `buildah push` of a local tag to `dest` (a docker:// reference) over plain HTTP. */
+export function pushArgs(tag: string, dest: string): string[] {
+  return ["push", "--quiet", "--tls-verify=false", tag, dest];
+}
