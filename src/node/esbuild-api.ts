@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { BuildOptions } from "esbuild";
 import type { NodeTarget } from "../config/types.ts";
 import type { SourceFile } from "../engine/source-tree.ts";
@@ -92,7 +92,11 @@ async function bundleWithBinary(
   const bin = esbuildBinary();
   if (!bin) return undefined;
   const o = bundleOptions(target, externals, output);
-  const metafile = join(await fs.mkdtemp(join(tmpdir(), "tug-esbuild-")), "meta.json");
+  const dir = await fs.mkdtemp(join(tmpdir(), "tug-esbuild-"));
+  const metafile = join(dir, "meta.json");
+  // esbuild writes a metafile only beside an output file: the bundle goes to the temp dir, at
+  // the entry's own relative path (as the API's outfile), and is read back from there.
+  const outfile = join(dir, "out", output.path);
   const args = [
     ...(o.entryPoints as string[]),
     "--bundle",
@@ -103,18 +107,20 @@ async function bundleWithBinary(
     `--legal-comments=${o.legalComments}`,
     ...(o.banner?.js ? [`--banner:js=${o.banner.js}`] : []),
     "--log-level=error",
+    `--outfile=${outfile}`,
     `--metafile=${metafile}`,
   ];
   try {
-    const code = await new Promise<Uint8Array | undefined>((resolve) => {
-      execFile(bin, args, { cwd: target.context, encoding: "buffer", maxBuffer: 1 << 30 }, (err, stdout) =>
-        resolve(err ? undefined : new Uint8Array(stdout)),
-      );
+    const ok = await new Promise<boolean>((resolve) => {
+      execFile(bin, args, { cwd: target.context }, (err) => resolve(!err));
     });
-    if (!code) return undefined;
-    return { code, metafile: JSON.parse(await fs.readFile(metafile, "utf8")) as BundleMetafile };
+    if (!ok) return undefined;
+    return {
+      code: new Uint8Array(await fs.readFile(outfile)),
+      metafile: JSON.parse(await fs.readFile(metafile, "utf8")) as BundleMetafile,
+    };
   } finally {
-    await fs.rm(dirname(metafile), { recursive: true, force: true });
+    await fs.rm(dir, { recursive: true, force: true });
   }
 }
 
