@@ -19,7 +19,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { cp, mkdir, rm, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { get } from "node:http";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,6 +29,7 @@ import { stringify } from "yaml";
 import type { UpdateReport } from "../src/dev/report.ts";
 import { makeNodeBase } from "../test/support/bases.ts";
 import { freePort, type PodmanStore, podmanStore, runTool, waitForHttp } from "../test/support/tools.ts";
+import { bundleCli } from "./support/cli-bundle.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const EDITS = Number(process.env.EDITS ?? 12);
@@ -313,28 +314,6 @@ func main() {
 }
 `;
 
-/** The CLI bundled from the current src/ into `dir` (scripts/build.mjs's options), as dir/dist/cli.js. */
-async function bundleCli(dir: string): Promise<string> {
-  const { build } = await import("esbuild");
-  // The bundle leaves esbuild, undici and @parcel/watcher external: resolve them from the repo.
-  await symlink(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  await build({
-    entryPoints: { cli: join(ROOT, "src/cli/main.ts") },
-    outdir: join(dir, "dist"),
-    bundle: true,
-    splitting: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    external: ["esbuild", "undici", "@parcel/watcher"],
-    banner: {
-      js: "import { createRequire as __tugCreateRequire } from 'node:module'; const require = __tugCreateRequire(import.meta.url);",
-    },
-    logLevel: "warning",
-  });
-  return join(dir, "dist", "cli.js");
-}
-
 interface Registry {
   host: string;
   stop(): Promise<void>;
@@ -469,7 +448,7 @@ async function main(): Promise<void> {
   const scenarios: Scenario[] = [];
   try {
     progress(`work dir ${work}; ${load.before}`);
-    const cli = await bundleCli(work);
+    const [, cli = ""] = await bundleCli(work);
     const nodeBase = await makeNodeBase();
     const [webPort, goPort, pmPort] = [await freePort(), await freePort(), await freePort()];
     const proj = join(work, "proj");
