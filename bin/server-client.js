@@ -8,8 +8,6 @@ const FRAME = { request: 0x52, stdout: 1, stderr: 2, exit: 3, refuse: 4 };
 const PROTOCOL_VERSION = 1;
 // Options of build/invoke that take a value: their value is never the project directory.
 const VALUED = new Set([
-  "-f",
-  "--file",
   "--repo",
   "--out",
   "--remote-cache",
@@ -30,13 +28,40 @@ const VALUED = new Set([
   "--http-timeout",
 ]);
 
-/** The project directory as the CLI finds it: --file's directory, a lone directory argument, or cwd. */
+const PROJECT_FILES = ["tug.yaml", "tug.yml"];
+
+function hasProjectFile(dir) {
+  return PROJECT_FILES.some((name) => {
+    try {
+      return statSync(join(dir, name)).isFile();
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** The nearest of `dir` and its parents holding tug.yaml, as src/config/find.ts looks; else `dir`. */
+function projectDirUp(dir) {
+  for (let at = resolve(dir); ; ) {
+    if (hasProjectFile(at)) return at;
+    const parent = dirname(at);
+    if (parent === at) return resolve(dir);
+    at = parent;
+  }
+}
+
+/**
+ * The project directory as the CLI finds it: -c/--config's directory, a lone directory argument,
+ * or the nearest directory holding tug.yaml from the working directory up (the server is keyed
+ * the same way, so `tug build` in a subdirectory reaches it).
+ */
 function projectDir(args) {
   const positional = [];
   for (let i = 1; i < args.length; i++) {
     const a = args[i];
-    if (a === "-f" || a === "--file") return dirname(resolve(args[i + 1] ?? "."));
-    if (a.startsWith("--file=")) return dirname(resolve(a.slice(7)));
+    if (a === "-c" || a === "--config" || a === "--file") return dirname(resolve(args[i + 1] ?? "."));
+    const eq = /^--(?:config|file)=(.*)$/.exec(a);
+    if (eq) return dirname(resolve(eq[1]));
     if (VALUED.has(a)) i++;
     else if (!a.startsWith("-")) positional.push(a);
   }
@@ -46,7 +71,7 @@ function projectDir(args) {
       if (statSync(only).isDirectory()) return resolve(only);
     } catch {}
   }
-  return process.cwd();
+  return projectDirUp(process.cwd());
 }
 
 function socketPath(dir) {

@@ -1,4 +1,4 @@
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { type CliContext, cli } from "./context.ts";
 
@@ -6,13 +6,20 @@ import { type CliContext, cli } from "./context.ts";
 export function serverCommand(program: Command, run: (ctx: CliContext) => Promise<number>): void {
   program
     .command("server")
-    .argument("[dir]", "the project directory (default: the current directory)")
+    .argument(
+      "[dir]",
+      "the project directory (default: the nearest one holding tug.yaml, from the current directory up)",
+    )
     .option("--status", "print the running server's pid, build and served request count as JSON")
     .option("--quiet", "print nothing when another server already runs for the project")
     .description("keep a warm tug for this project: one-shot build and invoke commands run in it")
     .action(async (dir: string | undefined, flags: { status?: boolean; quiet?: boolean }) => {
       const { socketPath } = await import("../server/socket-path.ts");
-      const path = socketPath(resolve(cli.cwd(), dir ?? "."), cli.env);
+      // Keyed by the directory holding tug.yaml, as one-shot commands find it (bin/server-client.js).
+      const start = resolve(cli.cwd(), dir ?? ".");
+      const { findProjectUp } = await import("../config/find.ts");
+      const file = dir === undefined ? await findProjectUp(start) : undefined;
+      const path = socketPath(file ? dirname(file) : start, cli.env);
       if (flags.status) {
         const status = await (await import("../server/status.ts")).serverStatus(path);
         const { TugError } = await import("../errors.ts");

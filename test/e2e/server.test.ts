@@ -165,3 +165,21 @@ test("a killed server's stale socket is ignored by the client and replaced by th
   assert.deepEqual(untimed(viaServer), untimed(await runTugBin(["build", "--json"], noServer(p.opts))));
   assert.equal(await served(p.opts), 1);
 });
+
+test("tug build in a subdirectory, or with -c from elsewhere, reaches the server of the project holding tug.yaml", async (t) => {
+  const p = await project(t);
+  // Started in a subdirectory: keyed by the directory holding tug.yaml, like the client.
+  await server(t, { ...p.opts, cwd: join(p.dir, "svc") });
+  const fromSub = await runTugBin(["build", "--json"], { ...p.opts, cwd: join(p.dir, "svc") });
+  assert.equal(fromSub.code, 0, fromSub.stderr);
+  assert.equal(await served(p.opts), 1);
+  const elsewhere = await tempDir(t, "tug-server-elsewhere-");
+  const viaConfig = await runTugBin(["build", "--json", "-c", join(p.dir, "tug.yaml")], {
+    ...p.opts,
+    cwd: elsewhere,
+  });
+  assert.equal(viaConfig.code, 0, viaConfig.stderr);
+  assert.equal(await served(p.opts), 2);
+  const digests = (r: CliResult) => (JSON.parse(r.stdout) as BuildJson).artifacts.map((a) => a.digest);
+  assert.deepEqual(digests(viaConfig), digests(fromSub));
+});

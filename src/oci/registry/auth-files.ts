@@ -1,6 +1,5 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { z } from "zod";
 import { TugError } from "../../errors.ts";
 import { readBoundedFile } from "../../util/bounded-file.ts";
 import { DOCKER_HUB } from "../reference.ts";
@@ -18,20 +17,46 @@ const MAX_AUTH_FILE_BYTES = 1024 * 1024;
 // Docker Hub credentials are stored under the legacy v1 index URL.
 const HUB_KEY = "https://index.docker.io/v1/";
 
-const entrySchema = z.looseObject({
-  auth: z.string().optional(),
-  username: z.string().optional(),
-  password: z.string().optional(),
-  identitytoken: z.string().optional(),
-});
-type AuthEntry = z.infer<typeof entrySchema>;
+interface AuthEntry {
+  auth?: string;
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+}
 
-const fileSchema = z.looseObject({
-  auths: z.record(z.string(), entrySchema).optional(),
-  credsStore: z.string().optional(),
-  credHelpers: z.record(z.string(), z.string()).optional(),
-});
-type AuthFileContent = z.infer<typeof fileSchema>;
+interface AuthFileContent {
+  auths?: Record<string, AuthEntry>;
+  credsStore?: string;
+  credHelpers?: Record<string, string>;
+}
+
+// Checked by hand, not with zod: the registry client is on every push's start-up path, and zod
+// is most of the JavaScript a one-shot build would otherwise load (~580 KB).
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** The path of the first value with an unexpected type, with what was expected; undefined when all fit. */
+function authFileShapeError(json: unknown): { at: string; expected: string } | undefined {
+  if (!isRecord(json)) return { at: "the top level", expected: "an object" };
+  const { auths, credsStore, credHelpers } = json;
+  if (credsStore !== undefined && typeof credsStore !== "string")
+    return { at: "credsStore", expected: "a string" };
+  if (credHelpers !== undefined) {
+    if (!isRecord(credHelpers)) return { at: "credHelpers", expected: "an object" };
+    for (const [k, v] of Object.entries(credHelpers))
+      if (typeof v !== "string") return { at: `credHelpers.${k}`, expected: "a string" };
+  }
+  if (auths !== undefined) {
+    if (!isRecord(auths)) return { at: "auths", expected: "an object" };
+    for (const [k, entry] of Object.entries(auths)) {
+      if (!isRecord(entry)) return { at: `auths.${k}`, expected: "an object" };
+      for (const field of ["auth", "username", "password", "identitytoken"])
+        if (entry[field] !== undefined && typeof entry[field] !== "string")
+          return { at: `auths.${k}.${field}`, expected: "a string" };
+    }
+  }
+  return undefined;
+}
 
 /**
  * The files containers/image (podman, buildah, skopeo) searches, in its order: an explicit
@@ -83,16 +108,14 @@ export async function readAuthFile(file: AuthFile): Promise<AuthFileContent | un
   } catch {
     throw new TugError({ what: `registry login file ${file.path} is not valid JSON`, hint: fix });
   }
-  const parsed = fileSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const at = issue?.path.length ? issue.path.map(String).join(".") : "the top level";
+  const bad = authFileShapeError(json);
+  if (bad) {
     throw new TugError({
-      what: `registry login file ${file.path} has an unexpected shape at ${at}: ${issue?.message ?? "invalid"}`,
+      what: `registry login file ${file.path} has an unexpected shape at ${bad.at}: expected ${bad.expected}`,
       hint: fix,
     });
   }
-  return parsed.data;
+  return json as AuthFileContent;
 }
 
 /**
