@@ -235,7 +235,7 @@ async function main(): Promise<void> {
       cwd: ROOT,
       encoding: "utf8",
     }).stdout.trim();
-    const distTime = statSync(join(ROOT, "dist", "cli.js")).mtime.toISOString();
+    const distTime = statSync(join(ROOT, "dist", "cli.cjs")).mtime.toISOString();
     const project = join(work, "project");
     const yamlPath = join(project, "tug.yaml");
     const plotPath = join(project, "lambdas", "plot.py");

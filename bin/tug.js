@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Node ≥ 22.1 can keep V8's compiled code between runs; start-up is most of a no-op build.
-import module from "node:module";
+import { readFileSync } from "node:fs";
+import { loadCli } from "./load-cli.js";
 
 // `tug build` / `tug invoke` first try a running `tug server` for the project (a warm process);
 // everything else, and any failure to reach one, runs here as before.
@@ -10,6 +10,9 @@ const served =
   (command === "build" || command === "invoke") &&
   (await (await import("./server-client.js")).runOnServer(args));
 if (!served) {
-  module.enableCompileCache?.();
-  await import("../dist/cli.js");
+  let build;
+  try {
+    build = readFileSync(new URL("../dist/build-id", import.meta.url), "utf8").trim();
+  } catch {}
+  loadCli(args, build);
 }

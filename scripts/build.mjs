@@ -1,12 +1,12 @@
 // Bundles the CLI and library so `tug` starts without a TypeScript loader: a no-op build is
 // dominated by start-up time. Pure-JS dependencies are bundled in (fewer files to resolve and
-// load); code split at dynamic imports keeps the registry client and esbuild's API
-// out of start-up until a build needs them.
+// load). The CLI is one CommonJS file run through V8's code cache (scripts/cli-bundle.mjs).
 import { createHash } from "node:crypto";
 import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { build } from "esbuild";
 import { buildSupervisors } from "./build-supervisor.mjs";
+import { cliBundleOptions } from "./cli-bundle.mjs";
 
 // Identifies this build of the code, so caches of derived data (the parsed project) never
 // outlive a change to the code that derived them.
@@ -27,8 +27,16 @@ async function sourceHash(dir) {
 await rm("dist", { recursive: true, force: true });
 
 const buildId = await sourceHash("src");
+const cli = await build({ ...cliBundleOptions({ outdir: "dist", buildId }), metafile: true });
+// bin/load-cli.js runs the bundle as a vm.Script, where an import() fails ("A dynamic import
+// callback was not specified"): load externals with require (esbuildApi) and built-ins statically.
+const dynamic = cli.metafile.outputs["dist/cli.cjs"].imports.filter((i) => i.kind === "dynamic-import");
+if (dynamic.length > 0) {
+  throw new Error(`dist/cli.cjs keeps import() of ${dynamic.map((i) => i.path).join(", ")}: use require or a static import`);
+}
+// The library (dist/index.js): ESM, split at dynamic imports.
 await build({
-  entryPoints: { cli: "src/cli/main.ts", index: "src/index.ts" },
+  entryPoints: { index: "src/index.ts" },
   outdir: "dist",
   bundle: true,
   splitting: true,

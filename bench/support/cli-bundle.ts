@@ -1,30 +1,26 @@
 // The tug CLI bundled from the current src/ into a bench's temp dir with the options of
 // scripts/build.mjs, so a bench runs what the sources say (not a stale dist/) at the speed of
-// the shipped bundle (not tsx's on-the-fly compile).
-import { symlink } from "node:fs/promises";
+// the shipped bundle (not tsx's on-the-fly compile), V8 code cache included.
+import { createHash } from "node:crypto";
+import { cp, mkdir, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+// @ts-expect-error: a plain .mjs build script without typings
+import { cliBundleOptions } from "../../scripts/cli-bundle.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
-/** Bundles into DIR/dist; returns the argv that runs it (`node DIR/dist/cli.js`). */
+/** Bundles into DIR/dist beside a copy of bin/; returns the argv that runs it (`node DIR/bin/tug.js`). */
 export async function bundleCli(dir: string): Promise<string[]> {
   const { build } = await import("esbuild");
-  // The bundle leaves esbuild, undici and @parcel/watcher external: resolve them from the repo.
+  // The bundle leaves esbuild and @parcel/watcher external: resolve them from the repo.
   await symlink(join(ROOT, "node_modules"), join(dir, "node_modules"));
-  await build({
-    entryPoints: { cli: join(ROOT, "src/cli/main.ts") },
-    outdir: join(dir, "dist"),
-    bundle: true,
-    splitting: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    external: ["esbuild", "undici", "@parcel/watcher"],
-    banner: {
-      js: "import { createRequire as __tugCreateRequire } from 'node:module'; const require = __tugCreateRequire(import.meta.url);",
-    },
-    logLevel: "warning",
-  });
-  return [process.execPath, join(dir, "dist", "cli.js")];
+  await mkdir(join(dir, "dist"), { recursive: true });
+  // A build id of its own (16 hex digits, as scripts/build.mjs writes): its own V8 code cache.
+  const buildId = createHash("sha256").update(dir).digest("hex").slice(0, 16);
+  await build({ ...cliBundleOptions({ outdir: join(dir, "dist"), buildId }), absWorkingDir: ROOT });
+  await writeFile(join(dir, "dist", "build-id"), buildId);
+  await cp(join(ROOT, "bin"), join(dir, "bin"), { recursive: true });
+  await cp(join(ROOT, "package.json"), join(dir, "package.json"));
+  return [process.execPath, join(dir, "bin", "tug.js")];
 }

@@ -2,6 +2,7 @@ import { posix } from "node:path";
 import type { BuildContext } from "esbuild";
 import type { NodeTarget } from "../config/types.ts";
 import { bundleOutputFor, CODE_EXTENSIONS } from "../node/entry-module.ts";
+import { esbuildApi } from "../node/esbuild-api.ts";
 import type { BuilderDev } from "./builder.ts";
 import { bundleOptions, bundleOutput, esbuildError } from "./node.ts";
 
@@ -23,7 +24,7 @@ export const nodeDev: BuilderDev<NodeTarget> = {
   async artifact({ target, externals }) {
     // Unbundled sources reach the running thing by the planner's syncs.
     if (!target.bundle) return undefined;
-    const { context } = await import("esbuild");
+    const { context } = esbuildApi();
     const output = await bundleOutputFor(target.context, target.entry);
     let ctx: BuildContext<ReturnType<typeof bundleOptions>> | undefined;
     return {

@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { rename, writeFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
@@ -54,7 +55,6 @@ export function initCommand(program: Command): void {
         cli.stdout.write(text);
         return;
       }
-      const { writeFile, rename } = await import("node:fs/promises");
       const file = join(dir, "tug.yaml");
       // Written whole or not at all: a temp file renamed over.
       const tmp = `${file}.${process.pid}.tmp`;

@@ -92,4 +92,6 @@ export function runCli(ctx: CliContext): Promise<number> {
   });
 }
 
-process.exitCode = await runCli(processContext());
+void runCli(processContext()).then((code) => {
+  process.exitCode = code;
+});

@@ -6,6 +6,7 @@ import type { BuildOptions, Metafile } from "esbuild";
 import { esbuildBinary } from "../builders/node.ts";
 import type { NodeLambdaTarget } from "../config/types.ts";
 import { TugError } from "../errors.ts";
+import { esbuildApi } from "./esbuild-api.ts";
 
 export interface LambdaBundle {
   /** In-zip path of the bundle: the handler's path with `.js`, e.g. `src/api.js`. */
@@ -99,7 +100,7 @@ export async function bundleLambda(o: BundleOptions): Promise<LambdaBundle> {
     metafile = JSON.parse(await readFile(metafilePath, "utf8")) as Metafile;
   } else {
     try {
-      const { build } = await import("esbuild");
+      const { build } = esbuildApi();
       metafile = (await build(options)).metafile as Metafile;
     } catch (e) {
       throw bundleError(e, o);

@@ -15,6 +15,14 @@ import type { BundleOutput } from "./entry-module.ts";
 export const esbuildVersion = (createRequire(import.meta.url)("esbuild/package.json") as { version: string })
   .version;
 
+/**
+ * esbuild's JS API, loaded on first use. Through require, not import(): esbuild is CommonJS, and
+ * the CLI bundle (CommonJS, compiled with V8's code cache) must hold no import() of its own.
+ */
+export function esbuildApi(): typeof import("esbuild") {
+  return createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
+}
+
 // Bundled CommonJS dependencies call require(); ESM output needs one. esbuild renames a
 // top-level `require` of the app's own (it reserves the free name), so this cannot clash.
 const ESM_REQUIRE_BANNER =
@@ -62,7 +70,7 @@ export async function bundle(
   if (fast) out = fast;
   else {
     try {
-      const { build: esbuild } = await import("esbuild");
+      const { build: esbuild } = esbuildApi();
       const result = await esbuild({ ...bundleOptions(target, externals, output), metafile: true });
       out = { code: bundleOutput(result), metafile: result.metafile };
     } catch (e) {
