@@ -28,8 +28,8 @@ import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import type { UpdateReport } from "../src/dev/report.ts";
 import { makeNodeBase } from "../test/support/bases.ts";
+import { bundleCli } from "../test/support/cli-bundle.ts";
 import { freePort, type PodmanStore, podmanStore, runTool, waitForHttp } from "../test/support/tools.ts";
-import { bundleCli } from "./support/cli-bundle.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const EDITS = Number(process.env.EDITS ?? 12);

@@ -23,8 +23,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { bundleCli } from "../test/support/cli-bundle.ts";
 import { runTool } from "../test/support/tools.ts";
-import { bundleCli } from "./support/cli-bundle.ts";
 import { fmtMs, loadNote, median, progress } from "./support/measure.ts";
 import {
   type Deployment,
