@@ -2,7 +2,7 @@ import { posix } from "node:path";
 import type { BuildContext } from "esbuild";
 import type { NodeTarget } from "../config/types.ts";
 import { bundleOutputFor, CODE_EXTENSIONS } from "../node/entry-module.ts";
-import { esbuildApi } from "../node/esbuild-api.ts";
+import { esbuildApi } from "../node/esbuild-module.ts";
 import type { BuilderDev } from "./builder.ts";
 import { bundleOptions, bundleOutput, esbuildError } from "./node.ts";
 

@@ -28,6 +28,9 @@ export function serverCommand(program: Command, run: (ctx: CliContext) => Promis
         return;
       }
       const { serveProject } = await import("../server/server.ts");
+      // Warm state that pays off only in a long-lived process: esbuild contexts per Node target.
+      const warm = await import("../node/warm-bundles.ts");
+      warm.keepBundleContexts();
       const server = await serveProject({ path, run }).catch((e: unknown) => {
         if (flags.quiet && e instanceof Error && e.message.includes("already runs")) return undefined;
         throw e;
@@ -47,5 +50,6 @@ export function serverCommand(program: Command, run: (ctx: CliContext) => Promis
         if (process.connected) process.on("disconnect", shutdown);
       });
       await server.close();
+      await warm.disposeBundleContexts();
     });
 }

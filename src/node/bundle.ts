@@ -6,7 +6,7 @@ import type { BuildOptions, Metafile } from "esbuild";
 import { esbuildBinary } from "../builders/node.ts";
 import type { NodeLambdaTarget } from "../config/types.ts";
 import { TugError } from "../errors.ts";
-import { esbuildApi } from "./esbuild-api.ts";
+import { esbuildApi } from "./esbuild-module.ts";
 
 export interface LambdaBundle {
   /** In-zip path of the bundle: the handler's path with `.js`, e.g. `src/api.js`. */

@@ -9,19 +9,13 @@ import type { SourceFile } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
 import { type BundleMetafile, uncoveredBundleInputs, uncoveredInputsError } from "./bundle-coverage.ts";
 import type { BundleOutput } from "./entry-module.ts";
+import { esbuildApi } from "./esbuild-module.ts";
+import { warmBundle } from "./warm-bundles.ts";
 
 // esbuild's JS API costs ~60 ms to import: read its version from package.json for keys, and
 // import the API only when a bundle really has to be built.
 export const esbuildVersion = (createRequire(import.meta.url)("esbuild/package.json") as { version: string })
   .version;
-
-/**
- * esbuild's JS API, loaded on first use. Through require, not import(): esbuild is CommonJS, and
- * the CLI bundle (CommonJS, compiled with V8's code cache) must hold no import() of its own.
- */
-export function esbuildApi(): typeof import("esbuild") {
-  return createRequire(import.meta.url)("esbuild") as typeof import("esbuild");
-}
 
 // Bundled CommonJS dependencies call require(); ESM output needs one. esbuild renames a
 // top-level `require` of the app's own (it reserves the free name), so this cannot clash.
@@ -62,12 +56,17 @@ export async function bundle(
   output: BundleOutput,
   keyed: SourceFile[],
 ): Promise<BundleResult> {
-  // One-shot builds run esbuild's native binary directly: loading its JS API and starting its
-  // service costs ~50 ms, five times the bundling itself. On any failure the JS API runs
-  // instead, for its structured errors.
-  const fast = await bundleWithBinary(target, externals, output);
+  // A server keeps an incremental context per target (warm-bundles.ts). One-shot builds run
+  // esbuild's native binary directly: loading its JS API and starting its service costs ~50 ms,
+  // five times the bundling itself. On any failure the JS API runs instead, for its structured
+  // errors.
   let out: { code: Uint8Array; metafile: BundleMetafile };
-  if (fast) out = fast;
+  const warm = await warmBundle(bundleOptions(target, externals, output)).catch((e: unknown) => {
+    throw esbuildError(e, target);
+  });
+  const fast = warm ? undefined : await bundleWithBinary(target, externals, output);
+  if (warm) out = { code: bundleOutput(warm), metafile: warm.metafile };
+  else if (fast) out = fast;
   else {
     try {
       const { build: esbuild } = esbuildApi();

@@ -123,12 +123,22 @@ test("a failing build exits and reports the same through the server as in-proces
   assert.equal(viaServer.stderr, local.stderr);
   assert.equal(viaServer.stdout, local.stdout);
 
+  // Fixed: the server's esbuild context (kept between builds) bundles the fixed file, as here.
+  await writeFile(join(p.dir, "svc", "main.js"), 'console.log("fixed");\n');
+  const fixedServed = await runTugBin(["build", "--json", "svc"], p.opts);
+  const fixedLocal = await runTugBin(["build", "--json", "svc"], noServer(p.opts));
+  assert.equal(await served(p.opts), 2);
+  assert.deepEqual(
+    (JSON.parse(fixedServed.stdout) as BuildJson).artifacts.map((a) => a.digest),
+    (JSON.parse(fixedLocal.stdout) as BuildJson).artifacts.map((a) => a.digest),
+  );
+
   // A usage error too (commander's, which must not end the server).
   const badLocal = await runTugBin(["build", "--no-such-flag"], noServer(p.opts));
   const badServed = await runTugBin(["build", "--no-such-flag"], p.opts);
   assert.equal(badServed.code, badLocal.code);
   assert.equal(badServed.stderr, badLocal.stderr);
-  assert.equal(await served(p.opts), 2);
+  assert.equal(await served(p.opts), 3);
 });
 
 test("a socket directory others can enter is not used: the client builds by itself and says so", async (t) => {
