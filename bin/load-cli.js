@@ -2,15 +2,14 @@
 // tug's cache directory. Node 20 has no compile cache of its own (module.enableCompileCache is
 // 22.1+), and compiling tug's code was a third of a one-shot build's CPU. Any problem with the
 // cache (missing, another build or Node, damaged) only means compiling as without it.
-import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { homedir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { Script } from "node:vm";
-import { crc32 } from "node:zlib";
+const { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } = require("node:fs");
+const { createRequire } = require("node:module");
+const { homedir } = require("node:os");
+const { join } = require("node:path");
+const { Script } = require("node:vm");
+const { crc32 } = require("node:zlib");
 
-const DIST = fileURLToPath(new URL("../dist/", import.meta.url));
+const DIST = join(__dirname, "..", "dist");
 const FILE = join(DIST, "cli.cjs");
 
 /** $TUG_CACHE, else $XDG_CACHE_HOME/tug, else ~/.cache/tug (as src/engine/cache-store.ts). */
@@ -60,7 +59,7 @@ function writeCache(dir, name, data) {
 }
 
 /** Runs the CLI bundle with `args` (process.argv after the script). */
-export function loadCli(args, build) {
+function loadCli(args, build) {
   const source = readFileSync(FILE, "latin1"); // esbuild writes ASCII (charset: ascii)
   const dir = join(cacheRoot(process.env), "v8");
   const name = /^[0-9a-f]{16}$/.test(build ?? "") ? cacheName(build, args) : undefined;
@@ -78,3 +77,5 @@ export function loadCli(args, build) {
   const mod = { exports: {} };
   script.runInThisContext()(mod.exports, createRequire(FILE), mod, FILE, DIST);
 }
+
+module.exports = { loadCli };

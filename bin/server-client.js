@@ -1,8 +1,8 @@
 // The client half of `tug server`, kept to node built-ins so asking costs a few milliseconds.
 // Mirrors src/server/socket-path.ts and src/server/protocol.ts: change them together.
-import { createHash } from "node:crypto";
-import { lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+const { createHash } = require("node:crypto");
+const { lstatSync, readFileSync, realpathSync, statSync } = require("node:fs");
+const { dirname, isAbsolute, join, resolve } = require("node:path");
 
 const FRAME = { request: 0x52, stdout: 1, stderr: 2, exit: 3, refuse: 4 };
 const PROTOCOL_VERSION = 1;
@@ -103,7 +103,7 @@ function frame(type, text) {
  * code is then set), false when the caller must run the command itself: no server, a stale
  * socket, another build of tug, a busy server, TUG_NO_SERVER=1 or --no-server.
  */
-export async function runOnServer(argv) {
+async function runOnServer(argv) {
   const i = argv.indexOf("--no-server");
   if (i >= 0 || process.env.TUG_NO_SERVER === "1") return false;
   const args = argv.slice(argv.findIndex((a) => a === "build" || a === "invoke"));
@@ -121,7 +121,7 @@ export async function runOnServer(argv) {
   }
   let build;
   try {
-    build = readFileSync(new URL("../dist/build-id", import.meta.url), "utf8").trim();
+    build = readFileSync(join(__dirname, "..", "dist", "build-id"), "utf8").trim();
   } catch {
     return false;
   }
@@ -137,7 +137,7 @@ export async function runOnServer(argv) {
     stderr: { tty: Boolean(process.stderr.isTTY), columns: process.stderr.columns },
   };
   // Loaded only when a socket exists: the common no-server case never pays for node:net.
-  const { connect } = await import("node:net");
+  const { connect } = require("node:net");
   return new Promise((done) => {
     const s = connect(join(sock.dir, sock.name));
     let buf = Buffer.alloc(0);
@@ -182,3 +182,5 @@ export async function runOnServer(argv) {
     s.write(frame(FRAME.request, JSON.stringify(request)));
   });
 }
+
+module.exports = { runOnServer };

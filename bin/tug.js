@@ -1,18 +1,22 @@
 #!/usr/bin/env node
-import { readFileSync } from "node:fs";
-import { loadCli } from "./load-cli.js";
+// CommonJS (bin/package.json): an ES module entry would start Node's ESM loader, ~4% of a
+// `tug --version`, for nothing; the CLI itself is dist/cli.cjs (bin/load-cli.js).
+const { readFileSync } = require("node:fs");
+const { join } = require("node:path");
 
 // `tug build` / `tug invoke` first try a running `tug server` for the project (a warm process);
 // everything else, and any failure to reach one, runs here as before.
-const args = process.argv.slice(2);
-const command = args.find((a, i) => !a.startsWith("-") && args[i - 1] !== "--http-timeout");
-const served =
-  (command === "build" || command === "invoke") &&
-  (await (await import("./server-client.js")).runOnServer(args));
-if (!served) {
+async function main() {
+  const args = process.argv.slice(2);
+  const command = args.find((a, i) => !a.startsWith("-") && args[i - 1] !== "--http-timeout");
+  const served =
+    (command === "build" || command === "invoke") && (await require("./server-client.js").runOnServer(args));
+  if (served) return;
   let build;
   try {
-    build = readFileSync(new URL("../dist/build-id", import.meta.url), "utf8").trim();
+    build = readFileSync(join(__dirname, "..", "dist", "build-id"), "utf8").trim();
   } catch {}
-  loadCli(args, build);
+  require("./load-cli.js").loadCli(args, build);
 }
+
+void main();
