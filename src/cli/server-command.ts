@@ -28,9 +28,11 @@ export function serverCommand(program: Command, run: (ctx: CliContext) => Promis
         return;
       }
       const { serveProject } = await import("../server/server.ts");
-      // Warm state that pays off only in a long-lived process: esbuild contexts per Node target.
+      // Warm state that pays off only in a long-lived process: esbuild contexts per Node target,
+      // the head hash of each Python zip.
       const warm = await import("../node/warm-bundles.ts");
       warm.keepBundleContexts();
+      (await import("../lambda/resident-memo.ts")).keepZipHeads();
       const server = await serveProject({ path, run }).catch((e: unknown) => {
         if (flags.quiet && e instanceof Error && e.message.includes("already runs")) return undefined;
         throw e;

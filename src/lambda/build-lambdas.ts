@@ -13,6 +13,7 @@ import { allSettledOrThrow } from "../util/settle.ts";
 import { previousOutput } from "./output-record.ts";
 import type { LambdaReport, ZipMemo } from "./planned-zip.ts";
 import { lambdaKey, lambdaOutDir, lambdaZipPath, layerKey, layerZipPath } from "./python-keys.ts";
+import { residentZipMemo } from "./resident-memo.ts";
 
 export interface BuildLambdasOptions {
   /** `--out DIR`: zips go to DIR/lambdas (default `.tug/out/lambdas`). */
@@ -138,6 +139,7 @@ async function planPython(
   }
   // Only now, on a miss, is anything asked of the shared cache: a no-op build never talks to it.
   const { planPythonZips } = await import("./python-plans.ts");
-  const plan = await planPythonZips({ ...keys, store, engine }, lambdas, layers, opts.memo);
+  const memo = opts.memo ?? residentZipMemo();
+  const plan = await planPythonZips({ ...keys, store, engine }, lambdas, layers, memo);
   return plan;
 }

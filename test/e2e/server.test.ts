@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { chmod, lstat, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { before, type TestContext, test } from "node:test";
+import { cleanBuild, fileSha256, wheelProject } from "../lambda/support/wheel-project.ts";
 import { type Base, makeNodeBase } from "../support/bases.ts";
 import { buildDist, type CliResult, runTugBin, startTugServer, type TugServer } from "../support/cli.ts";
 import { stopProcess } from "../support/process.ts";
@@ -192,4 +193,35 @@ test("tug build in a subdirectory, or with -c from elsewhere, reaches the server
   assert.equal(await served(p.opts), 2);
   const digests = (r: CliResult) => (JSON.parse(r.stdout) as BuildJson).artifacts.map((a) => a.digest);
   assert.deepEqual(digests(viaConfig), digests(fromSub));
+});
+
+test("python lambda edits served by a warm server (kept zip head hash) give a clean build's bytes", async (t) => {
+  const wheels = [
+    {
+      name: "alpha",
+      version: "1.0",
+      files: { "alpha/__init__.py": "VALUE = 'alpha'\n" },
+      topLevel: ["alpha"],
+    },
+  ];
+  const handler = (note: string) =>
+    `import alpha\n\n\ndef handler(event, context):\n    return {"note": "${note}", "alpha": alpha.VALUE}\n`;
+  const p = await wheelProject(t, "tug-server-lambda-", {
+    wheels,
+    files: { "requirements.txt": "alpha\n", "fn.py": handler("one") },
+    lambdas: { fn: "{ runtime: python3.11, handler: fn.py:handler }" },
+    python: "  requirements: requirements.txt\n",
+  });
+  const runtime = await tempDir(t, "tug-server-run-");
+  await chmod(runtime, 0o700);
+  const opts = { cwd: p.dir, env: { ...p.env, XDG_RUNTIME_DIR: runtime } };
+  await server(t, opts);
+  const zip = join(p.dir, ".tug", "out", "lambdas", "fn.zip");
+  for (const note of ["one", "two", "three"]) {
+    await writeFile(join(p.dir, "fn.py"), handler(note));
+    const r = await runTugBin(["build", "-q"], opts);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await fileSha256(zip), await fileSha256(join(await cleanBuild(t, p), "fn.zip")), note);
+  }
+  assert.equal(await served(opts), 3);
 });
