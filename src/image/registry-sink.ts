@@ -84,10 +84,16 @@ export function registrySink(access: RegistryAccess, engine: Engine, opts: Regis
       let pushedBytes = 0;
       for (const tag of tags) {
         const recordKey = `${repoRef.registry}/${repoRef.repository}:${tag}`;
-        if (opts.trustPushed && (await engine.store.getRecord<string>("pushed", recordKey)) === digest)
-          continue;
+        const recorded = await engine.store.getRecord<string>("pushed", recordKey);
+        if (opts.trustPushed && recorded === digest) continue;
+        // This cache pushed another digest to the tag (an edit): the registry cannot be expected
+        // to hold this one, so the manifest HEAD is skipped. Pushing what is there costs only
+        // blob HEADs and an idempotent manifest PUT.
         const client = await access.client();
-        const head = await engine.io.run(() => client.headManifest(repoRef, tag));
+        const head =
+          recorded !== undefined && recorded !== digest
+            ? undefined
+            : await engine.io.run(() => client.headManifest(repoRef, tag));
         if (head?.digest !== digest) {
           // The bytes each upload sends show in the progress view (no wrapping when no one listens).
           const metered = meteredArtifact(artifact, (size) => engine.timings.meter(name, "publish", size));

@@ -270,6 +270,12 @@ test("warm rebuild after one edit uploads one layer, the config and the manifest
   // The base layers are in demo/web since the first push: a HEAD each, no mount.
   assert.equal(reqs.filter((r) => isMount(r) && r.status === 201).length, 0, describe(reqs));
   assert.equal(reqs.filter(isManifestPut).length, 1, describe(reqs));
+  // This cache pushed another digest to the tag: no manifest HEAD before pushing the new one.
+  assert.equal(
+    reqs.filter((r) => r.method === "HEAD" && /demo\/web\/manifests\//.test(r.path)).length,
+    0,
+    describe(reqs),
+  );
   assert.equal(web.pushedBytes, manifest.config!.size + manifest.layers!.at(-1)!.size);
 
   // Once more, unchanged: the report says cached.
