@@ -13,7 +13,7 @@ import { bundledPackages, packageJsonInfo } from "../../node/package-info.ts";
 import type { ProvenanceContext } from "../../sbom/image-provenance.ts";
 import type { SbomFormat, SbomPackage } from "../../sbom/sbom-model.ts";
 import { allSettledOrThrow } from "../../util/settle.ts";
-import type { ZipEntry as Entry, ZipEntry } from "../../zip/entry.ts";
+import type { ZipEntry } from "../../zip/entry.ts";
 import { type LambdaDistribution, type LambdaReport, lambdaOutDir } from "../build-python.ts";
 import { discardPlanned, type PlannedZip, previousOutput, writePlanned } from "../planned-zip.ts";
 import { sbomForKey } from "../python-keys.ts";
