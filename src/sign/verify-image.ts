@@ -134,8 +134,9 @@ async function checkReferrers(
   repo: Repo,
   subject: Digest,
 ): Promise<VerifiedReferrer[]> {
-  // The referrers API where the registry has one, else the referrers tag `sha256-<hex>`.
-  let index = await client.referrers(repo, subject);
+  // The referrers API where the registry has one, else the referrers tag `sha256-<hex>` (also
+  // when the API answers with an error: some registries refuse paths they do not know with 400).
+  let index = await client.referrers(repo, subject).catch(() => undefined);
   if (!index) {
     const tag = referrersTag(subject);
     const fetched = await client.manifest(repo, tag).catch((e: unknown) => {
