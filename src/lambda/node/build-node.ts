@@ -178,8 +178,16 @@ async function planNodeLambda(o: {
     }
     const inputs = await recordedInputs(watchedPaths(bundle.inputs, projectDir, extra), since);
     const attesting = o.attest.sbom !== "none" || o.attest.provenance !== undefined;
+    // One row per name@version (CycloneDX bom-refs are purls, and must be unique).
     const sbomPackages = attesting
-      ? [...(await bundledPackages(bundle.inputs)), ...(await installedNpmPackages(entries))]
+      ? [
+          ...new Map(
+            [...(await bundledPackages(bundle.inputs)), ...(await installedNpmPackages(entries))].map((p) => [
+              `${p.name}@${p.version}`,
+              p,
+            ]),
+          ).values(),
+        ]
       : undefined;
     return {
       kind: "write",
