@@ -11,6 +11,7 @@ import { isIndex, platformString } from "../oci/types.ts";
 import { baseOsPackages } from "./base-os-packages.ts";
 import { goBuildInfo, goModulesFromBuildInfo } from "./go-modules.ts";
 import { imageNpmPackages } from "./npm-packages.ts";
+import { imagePythonPackages } from "./python-packages.ts";
 import { type ReferrerArtifact, referrerArtifact } from "./referrer-manifest.ts";
 import { sbomDocument } from "./sbom-document.ts";
 import { type SbomFormat, type SbomPackage, sbomStamp } from "./sbom-model.ts";
@@ -21,7 +22,7 @@ import { type SbomFormat, type SbomPackage, sbomStamp } from "./sbom-model.ts";
 // edit that keeps the binary's layer reads one record.
 
 const BASE_NAME = "org.opencontainers.image.base.name";
-/** Bump when what an image's SBOM says changes (2: npm packages, licenses): records then miss. */
+/** Bump when what an image's SBOM says changes (2: npm and Python packages, licenses): records then miss. */
 const SBOM_VERSION = 2;
 const BASE_DIGEST = "org.opencontainers.image.base.digest";
 
@@ -53,6 +54,7 @@ export async function imageSbomReferrers(opts: {
           ...(await baseOsPackages(image, store)),
           ...(await entrypointModules(image, store)),
           ...(await imageNpmPackages(image, store)),
+          ...(await imagePythonPackages(image, store)),
         ];
         const doc = sbomDocument(format, { name: shown, sha256: hexOf(digest), kind: "image" }, packages);
         return referrerArtifact(subject, doc?.text ?? "", doc?.mediaType ?? "");

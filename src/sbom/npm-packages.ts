@@ -1,12 +1,10 @@
 import { posix, resolve } from "node:path";
-import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
-import tar from "tar-stream";
 import type { CacheStore } from "../engine/cache-store.ts";
 import { bundledPackages, npmPackageOf } from "../node/package-info.ts";
 import { hexOf, sha256 } from "../oci/digest.ts";
 import type { Image, Layer } from "../oci/types.ts";
 import { ownLayerCount } from "./base-os-packages.ts";
+import { layerFiles } from "./layer-files.ts";
 import { integrityChecksums, type SbomPackage } from "./sbom-model.ts";
 
 // The npm packages of a Node image, for its SBOM:
@@ -21,7 +19,7 @@ const MAX_MANIFEST_BYTES = 1 << 20;
 const MAX_LOCKFILE_BYTES = 64 << 20;
 const MAX_SCRIPT_BYTES = 256 << 20;
 const LOCKFILES = ["npm-shrinkwrap.json", "package-lock.json"];
-const RECORD_VERSION = 1;
+const RECORD_VERSION = 2;
 
 /** Records the packages a bundle inlined, keyed by the bundle's sha256 (inputs relative to `dir`). */
 export async function recordBundledPackages(
@@ -70,55 +68,39 @@ function lockEntries(text: string): LayerNpm["lock"] {
   return out;
 }
 
-async function scanLayer(layer: Layer, appDir: string, script: string | undefined): Promise<LayerNpm> {
+async function scanLayer(layer: Layer, appDir: string, script: string): Promise<LayerNpm> {
   const out: LayerNpm = { installed: {} };
   const prefix = `${appDir.replace(/^\/+|\/+$/g, "")}/`;
-  const wanted = (name: string, size: number) => {
-    if (!name.startsWith(prefix)) return name === script && size <= MAX_SCRIPT_BYTES ? "script" : undefined;
-    const rel = name.slice(prefix.length);
-    if (rel === script?.slice(prefix.length) && size <= MAX_SCRIPT_BYTES) return "script";
-    if (LOCKFILES.includes(rel) && size <= MAX_LOCKFILE_BYTES) return "lock";
-    if (packageRootOf(rel) && size <= MAX_MANIFEST_BYTES) return "manifest";
-    return undefined;
-  };
-  let lockName: string | undefined;
-  const extract = tar.extract();
-  extract.on("entry", (header, stream, next) => {
-    const name = header.name.replace(/^\.?\//, "");
-    const kind = header.type === "file" ? wanted(name, header.size ?? 0) : undefined;
-    if (!kind) {
-      stream.on("end", () => next());
-      stream.resume();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    stream.on("data", (c: unknown) => chunks.push(c as Buffer));
-    stream.on("end", () => {
-      const bytes = Buffer.concat(chunks);
-      const rel = name.slice(prefix.length);
-      if (kind === "script") out.script = hexOf(sha256(bytes));
-      else if (kind === "lock") {
-        // npm-shrinkwrap.json wins over package-lock.json, as npm reads them.
-        if (lockName !== "npm-shrinkwrap.json") {
-          const lock = lockEntries(bytes.toString("utf8"));
-          if (lock) [out.lock, lockName] = [lock, rel];
-        }
-      } else {
-        let pkg: SbomPackage | undefined;
-        try {
-          pkg = npmPackageOf(JSON.parse(bytes.toString("utf8")));
-        } catch {
-          pkg = undefined;
-        }
-        if (pkg) out.installed[packageRootOf(rel) as string] = pkg;
-      }
-      next();
-    });
+  const rel = (name: string) => (name.startsWith(prefix) ? name.slice(prefix.length) : undefined);
+  const files = await layerFiles(layer, (name, size) => {
+    if (name === script) return size <= MAX_SCRIPT_BYTES;
+    const r = rel(name);
+    if (r === undefined) return false;
+    if (LOCKFILES.includes(r)) return size <= MAX_LOCKFILE_BYTES;
+    return packageRootOf(r) !== undefined && size <= MAX_MANIFEST_BYTES;
   });
-  const mediaType = layer.mediaType();
-  if (!mediaType.endsWith("tar") && !mediaType.endsWith("gzip")) return out;
-  const source = await layer.compressed();
-  await (mediaType.endsWith("gzip") ? pipeline(source, createGunzip(), extract) : pipeline(source, extract));
+  const scriptBytes = files.get(script);
+  if (scriptBytes) out.script = hexOf(sha256(scriptBytes));
+  // npm-shrinkwrap.json wins over package-lock.json, as npm reads them.
+  for (const name of LOCKFILES) {
+    const text = files.get(`${prefix}${name}`);
+    const lock = text ? lockEntries(text.toString("utf8")) : undefined;
+    if (lock) {
+      out.lock = lock;
+      break;
+    }
+  }
+  for (const [name, bytes] of files) {
+    const root = packageRootOf(rel(name) ?? "");
+    if (!root) continue;
+    let pkg: SbomPackage | undefined;
+    try {
+      pkg = npmPackageOf(JSON.parse(bytes.toString("utf8")));
+    } catch {
+      pkg = undefined;
+    }
+    if (pkg) out.installed[root] = pkg;
+  }
   return out;
 }
 
