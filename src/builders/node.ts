@@ -73,7 +73,9 @@ export const nodeBuilder: Builder = {
       target: target.name,
       step: `bundle ${platform.os}/${platform.architecture}`,
       kind: "node-bundle",
-      version: 2,
+      // 3: produce() also records the bundled npm packages for the SBOM; a bundle cached before
+      // that has no record, so it is made once more (the same bytes).
+      version: 3,
       params: {
         esbuild: esbuildVersion,
         entry: target.entry,
