@@ -7,6 +7,7 @@ import { type SourceFile, scanTree } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
 import { bundleOutputFor, CODE_EXTENSIONS } from "../node/entry-module.ts";
 import { bundle, esbuildVersion } from "../node/esbuild-api.ts";
+import { recordBundledPackages } from "../sbom/npm-packages.ts";
 import { type Builder, entriesUnder } from "./builder.ts";
 import {
   externalsOf,
@@ -72,7 +73,9 @@ export const nodeBuilder: Builder = {
       target: target.name,
       step: `bundle ${platform.os}/${platform.architecture}`,
       kind: "node-bundle",
-      version: 2,
+      // 3: produce() also records the bundled npm packages for the SBOM; a bundle cached before
+      // that has no record, so it is made once more (the same bytes).
+      version: 3,
       params: {
         esbuild: esbuildVersion,
         entry: target.entry,
@@ -86,6 +89,8 @@ export const nodeBuilder: Builder = {
       trees: { context: tree.files },
       produce: async () => {
         const { code, inputs } = await bundle(target, externals, output, tree.files);
+        // The image's SBOM lists the packages inlined here: it finds them by the bundle's sha256.
+        await recordBundledPackages(engine.store, code, inputs, target.context);
         const unbundled = tree.files.filter(
           (f) => f.type !== "dir" && isCode(f.path) && !inputs.has(f.path) && f.path !== output.path,
         );

@@ -82,7 +82,7 @@ export function buildCommand(program: Command): void {
         )
         .description("build images and lambdas (and push images when a repo is set)")
         .option("--sign-key <cosign.key>", "sign each pushed image, cosign-style (key password from env)")
-        .option("--provenance", "attach an SLSA v1 provenance statement (in-toto) to each image")
+        .option("--provenance", "attach an SLSA v1 provenance statement (in-toto) to each image and zip")
         .option("--no-provenance", "no provenance statement (the default)")
         .option(
           "--sbom <format>",

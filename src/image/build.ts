@@ -137,7 +137,7 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
           m.buildLambdas(
             project,
             selected.lambdas,
-            { out: opts.out, sbom: opts.sbom, engine },
+            { out: opts.out, sbom: opts.sbom, provenance: opts.provenance, engine },
             selected.layers,
           ),
         );

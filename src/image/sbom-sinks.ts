@@ -1,7 +1,8 @@
 // Decorators that attach each published image's SBOMs the OCI 1.1 way: in a layout, the artifact
-// manifests beside the image (index.json lists them untagged); in a registry, pushed by digest and
-// listed in the referrers tag `sha256-<hex>` (the fallback of distribution-spec 1.1, which
-// Debian's docker-registry 2.8 needs: it has no referrers API). Already attached: nothing is sent.
+// manifests beside the image (index.json lists them untagged); in a registry, pushed by digest,
+// indexed by the registry's referrers API when it has one (its OCI-Subject answer), else listed
+// in the referrers tag `sha256-<hex>` (the fallback of distribution-spec 1.1, which Debian's
+// docker-registry 2.8 needs: it has no referrers API). Already attached: nothing is sent.
 import type { Engine } from "../engine/engine.ts";
 import { withKeyLock } from "../engine/key-lock.ts";
 import { sha256 } from "../oci/digest.ts";
@@ -91,21 +92,40 @@ async function attach(
   engine: Engine,
   trustRecord: boolean,
 ): Promise<number> {
-  const tag = referrersTag(r.manifest.subject.digest);
+  const subject = r.manifest.subject.digest;
+  const tag = referrersTag(subject);
   const recordKey = `${repo.registry}/${repo.repository}:${tag}:${r.digest}`;
   if (trustRecord && (await engine.store.getRecord<boolean>("sbom-attached", recordKey)) === true) return 0;
-  const client = await access.client();
-  const current = await engine.io
-    .run(() => client.manifest(repo, tag))
-    .then((m) => JSON.parse(m.raw.toString("utf8")) as IndexManifest)
-    .catch(() => undefined);
-  if (current?.manifests?.some((m) => m.digest === r.digest)) {
+  const attached = async (bytes: number) => {
     await engine.store.putRecord("sbom-attached", recordKey, true);
-    return 0;
-  }
-  const res = await access.push(referrerImage(r), { ...repo, digest: r.digest });
+    return bytes;
+  };
+  const client = await access.client();
+  // Already attached? The referrers API answers where the registry has one (404 where not).
+  const listed = await engine.io.run(() => client.referrers(repo, subject)).catch(() => undefined);
+  if (listed?.manifests.some((m) => m.digest === r.digest)) return attached(0);
+  const tagged = async () =>
+    engine.io
+      .run(() => client.manifest(repo, tag))
+      .then((m) => JSON.parse(m.raw.toString("utf8")) as IndexManifest)
+      .catch(() => undefined);
+  let current = listed ? undefined : await tagged();
+  if (current?.manifests?.some((m) => m.digest === r.digest)) return attached(0);
+  // A registry that indexes the subject says so with an OCI-Subject header on the manifest PUT:
+  // then no fallback tag is written (distribution-spec 1.1, "Pushing Manifests with Subject").
+  let indexed = false;
+  const res = await access.push(
+    referrerImage(r),
+    { ...repo, digest: r.digest },
+    {
+      onEvent: (e) => {
+        if (e.type === "manifest" && e.digest === r.digest && e.ociSubject === subject) indexed = true;
+      },
+    },
+  );
+  if (indexed) return attached(res.pushedBytes);
+  if (listed) current = await tagged();
   const index = Buffer.from(JSON.stringify(referrersIndex(current, r)));
   await engine.io.run(() => client.putManifest(repo, tag, index, MediaType.ociIndex));
-  await engine.store.putRecord("sbom-attached", recordKey, true);
-  return res.pushedBytes + index.length;
+  return attached(res.pushedBytes + index.length);
 }

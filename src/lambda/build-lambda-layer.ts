@@ -60,6 +60,9 @@ export async function planPythonLayer(layer: PythonLayerTarget, ctx: PythonConte
         sha256,
       })),
       sbom: ctx.sbom,
+      ...(ctx.provenance
+        ? { provenance: { ctx: ctx.provenance, target: layer, lockDirs: [ctx.project.dir] } }
+        : {}),
       meta: {
         runtime: layer.runtime.runtime,
         architecture: layer.runtime.arch,

@@ -8,6 +8,7 @@ import type {
 } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { RemoteMode } from "../engine/remote-sync.ts";
+import type { ProvenanceContext } from "../sbom/image-provenance.ts";
 import type { SbomFormat } from "../sbom/sbom-model.ts";
 import { allSettledOrThrow } from "../util/settle.ts";
 import { previousOutput } from "./output-record.ts";
@@ -30,6 +31,18 @@ export interface BuildLambdasOptions {
   remote?: { url: string; mode: RemoteMode } | undefined;
   /** `--sbom`: the document written beside each zip (default SPDX). */
   sbom?: SbomFormat | undefined;
+  /** `--provenance`: an SLSA v1 statement beside each zip, `NAME.zip.intoto.json` (default off). */
+  provenance?: boolean | ProvenanceContext | undefined;
+}
+
+/** The provenance context of this build, when `--provenance` asks for statements. */
+async function provenanceOf(project: Project, p: BuildLambdasOptions["provenance"]) {
+  if (!p) return undefined;
+  if (p !== true) return p;
+  const { gitInfo } = await import("../image/git-info.ts");
+  let git: ReturnType<typeof gitInfo> | undefined;
+  const ctx: ProvenanceContext = { project, started: new Date(), git: () => (git ??= gitInfo(project.dir)) };
+  return ctx;
 }
 
 export interface LambdaPlan {
@@ -76,10 +89,13 @@ async function buildLambdasOn(
 ): Promise<LambdaReport[]> {
   const python = lambdas.filter((l): l is PythonLambdaTarget => l.language === "python");
   const node = lambdas.filter((l): l is NodeLambdaTarget => l.language === "node");
+  const provenance = await provenanceOf(project, opts.provenance);
   const settled = await Promise.allSettled([
-    planPython(engine, project, python, layers, opts),
+    planPython(engine, project, python, layers, { ...opts, provenance }),
     node.length
-      ? import("./node/build-node.ts").then((m) => m.planNodeLambdas(project, node, { ...opts, engine }))
+      ? import("./node/build-node.ts").then((m) =>
+          m.planNodeLambdas(project, node, { ...opts, provenance, engine }),
+        )
       : NOTHING,
   ]);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -98,7 +114,7 @@ async function planPython(
   project: Project,
   lambdas: PythonLambdaTarget[],
   layers: PythonLayerTarget[],
-  opts: BuildLambdasOptions,
+  opts: BuildLambdasOptions & { provenance: ProvenanceContext | undefined },
 ): Promise<LambdaPlan> {
   if ((lambdas.length === 0 && layers.length === 0) || !project.python) return NOTHING;
   const started = performance.now();
@@ -109,6 +125,7 @@ async function planPython(
     indexUrls: indexUrls(project.python),
     outDir: lambdaOutDir(project, opts.out),
     sbom: opts.sbom ?? "spdx",
+    provenance: opts.provenance,
   };
   // The no-op fast path: when every zip is current, neither the parser, the resolver nor the
   // zip writer is even loaded.

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { relative, sep } from "node:path";
+import { dirname, relative, sep } from "node:path";
 import type { PythonLambdaTarget, PythonLayerTarget, PythonSettings } from "../config/types.ts";
 import { TugError } from "../errors.ts";
 import { hexOf, sha256 } from "../oci/digest.ts";
@@ -142,6 +142,15 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
       entries,
       distributions,
       sbom: ctx.sbom,
+      ...(ctx.provenance
+        ? {
+            provenance: {
+              ctx: ctx.provenance,
+              target,
+              lockDirs: [project.dir, dirname(settings.requirementsFile)],
+            },
+          }
+        : {}),
       meta: {
         runtime: target.runtime.runtime,
         architecture: target.runtime.arch,

@@ -28,7 +28,7 @@ export async function explainLambda(
     // Loaded only for a Node lambda: its key holds esbuild's version.
     const { nodeLambdaKey } = await import("./node/build-node.ts");
     zipPath = lambdaZipPath({ outDir }, name);
-    key = nodeLambdaKey(lambda, project.dir, zipPath);
+    key = nodeLambdaKey(lambda, project.dir, zipPath, { sbom: opts.sbom ?? "spdx" });
     platform = `${lambda.runtime.runtime}/${lambda.runtime.arch}`;
   } else {
     if (!project.python || !(lambda || layer)) {

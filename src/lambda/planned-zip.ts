@@ -2,13 +2,14 @@ import type { Hash } from "node:crypto";
 import { rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import type { CacheStore } from "../engine/cache-store.ts";
-import { sbomDocument } from "../sbom/sbom-document.ts";
-import { type SbomFormat, sbomSuffix } from "../sbom/sbom-model.ts";
+import { type SbomFormat, type SbomPackage, sbomSuffix } from "../sbom/sbom-model.ts";
+import { ZIP_PROVENANCE_SUFFIX, type ZipProvenance } from "../sbom/zip-provenance.ts";
 import { sweepDeadTemps, tempPathFor } from "../util/dead-temps.ts";
 import { makeDirectory, writingTo } from "../util/io-error.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import { createZip } from "../zip/zip-writer.ts";
 import { type FileStamp, type OutputRecord, sameStamp, stampOf } from "./output-record.ts";
+import { zipAttestations } from "./zip-attestations.ts";
 
 export { type PreviousOutput, previousOutput } from "./output-record.ts";
 
@@ -78,6 +79,10 @@ export type PlannedZip =
       group?: (entry: ZipEntry) => number;
       /** `--sbom`: the document written beside the zip, from the same distributions. */
       sbom: SbomFormat;
+      /** The SBOM's rows when the plan knows them (Node: bundled and installed npm packages). */
+      sbomPackages?: SbomPackage[];
+      /** `--provenance`: an SLSA statement written beside the zip as `NAME.zip.intoto.json`. */
+      provenance?: ZipProvenance;
       /** What `NAME.zip.json` says before the digest and distributions. */
       meta: Record<string, unknown>;
       /** What it says after them (Node: `environment`). */
@@ -125,6 +130,8 @@ export async function writePlanned(
   const sbomFormat = planned.sbom;
   const sbomPath = sbomFormat === "none" ? undefined : `${zipPath}${sbomSuffix(sbomFormat)}`;
   const sbomTmp = sbomPath ? tempPathFor(sbomPath) : undefined;
+  const provenancePath = planned.provenance ? `${zipPath}${ZIP_PROVENANCE_SUFFIX}` : undefined;
+  const provenanceTmp = provenancePath ? tempPathFor(provenancePath) : undefined;
   let result: Awaited<ReturnType<typeof createZip>>;
   let digest: string;
   try {
@@ -148,21 +155,29 @@ export async function writePlanned(
     memo?.heads.delete(zipPath);
     if (memo && boundary) memo.heads.set(zipPath, { ...boundary, stamp: undefined });
     digest = `sha256:${result.sha256}`;
-    const sbom = zipSbom(planned, result.sha256);
+    const docs = await zipAttestations(planned, tmp, result.sha256, store);
     const meta = {
       ...planned.meta,
       digest,
       distributions,
       ...(sbomPath ? { sbom: basename(sbomPath) } : {}),
+      ...(provenancePath ? { provenance: basename(provenancePath) } : {}),
       ...planned.metaAfter,
     };
     await writingTo({ path: metaPath, writing: "the lambda zip's description" }, async () => {
-      if (sbomTmp && sbom) await writeFile(sbomTmp, sbom.text);
+      if (sbomTmp && docs.sbom !== undefined) await writeFile(sbomTmp, docs.sbom);
+      if (provenanceTmp && docs.provenance !== undefined) await writeFile(provenanceTmp, docs.provenance);
       await writeFile(metaTmp, `${JSON.stringify(meta, null, 2)}\n`);
-      // A document in another format would describe an older zip: it goes.
-      await Promise.all(otherSbomPaths(zipPath, sbomFormat).map((p) => rm(p, { force: true })));
+      // A document in another format, or a statement this build does not make, would describe
+      // an older zip: it goes.
+      const stale = [
+        ...otherSbomPaths(zipPath, sbomFormat),
+        ...(provenancePath ? [] : [`${zipPath}${ZIP_PROVENANCE_SUFFIX}`]),
+      ];
+      await Promise.all(stale.map((p) => rm(p, { force: true })));
       await rename(tmp, zipPath);
       if (sbomTmp && sbomPath) await rename(sbomTmp, sbomPath);
+      if (provenanceTmp && provenancePath) await rename(provenanceTmp, provenancePath);
       await rename(metaTmp, metaPath);
     });
   } catch (e) {
@@ -170,6 +185,7 @@ export async function writePlanned(
       rm(tmp, { force: true }),
       rm(metaTmp, { force: true }),
       ...(sbomTmp ? [rm(sbomTmp, { force: true })] : []),
+      ...(provenanceTmp ? [rm(provenanceTmp, { force: true })] : []),
     ]);
     // ZipOutput names the zip on a failed write; a failed read (a source, a wheel) stays as it is.
     throw e;
@@ -190,20 +206,23 @@ export async function writePlanned(
     ...(planned.reason ? { reason: planned.reason } : {}),
     ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
   };
-  const [zipStamp, metaStamp, sbomStamp] = await Promise.all([
+  const [zipStamp, metaStamp, sbomStamp, provenanceStamp] = await Promise.all([
     stampOf(zipPath),
     stampOf(metaPath),
     sbomPath ? stampOf(sbomPath) : undefined,
+    provenancePath ? stampOf(provenancePath) : undefined,
   ]);
   const head = memo?.heads.get(zipPath);
   if (head) head.stamp = zipStamp;
-  if (store && zipStamp && metaStamp && (!sbomPath || sbomStamp) && planned.recordable !== false) {
+  const written = zipStamp && metaStamp && (!sbomPath || sbomStamp) && (!provenancePath || provenanceStamp);
+  if (store && written && planned.recordable !== false) {
     const record: OutputRecord = {
       ...planned.inputs,
       outputs: {
         [zipPath]: zipStamp,
         [metaPath]: metaStamp,
         ...(sbomPath && sbomStamp ? { [sbomPath]: sbomStamp } : {}),
+        ...(provenancePath && provenanceStamp ? { [provenancePath]: provenanceStamp } : {}),
       },
       digest,
       bytes: report.bytes,
@@ -221,21 +240,6 @@ export async function writePlanned(
     );
   }
   return report;
-}
-
-/** The zip's SBOM: the zip itself as the root, one package per wheel it holds. */
-function zipSbom(planned: Extract<PlannedZip, { kind: "write" }>, sha256: string) {
-  return sbomDocument(
-    planned.sbom,
-    { name: basename(planned.zipPath), sha256, kind: "zip" },
-    planned.distributions.map((d) => ({
-      ecosystem: "pypi",
-      name: d.name,
-      version: d.version,
-      fileName: d.wheel,
-      sha256: d.sha256,
-    })),
-  );
 }
 
 function otherSbomPaths(zipPath: string, format: SbomFormat): string[] {

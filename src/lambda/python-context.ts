@@ -1,6 +1,7 @@
 import type { Project, PythonSettings } from "../config/types.ts";
 import type { CacheStore } from "../engine/cache-store.ts";
 import type { SimpleIndex } from "../python/index-client.ts";
+import type { ProvenanceContext } from "../sbom/image-provenance.ts";
 import type { SbomFormat } from "../sbom/sbom-model.ts";
 
 /** What every Python lambda and layer of one build shares. */
@@ -24,4 +25,6 @@ export interface PythonContext {
   outDir: string;
   /** `--sbom`: the document written beside each zip (and part of its key). */
   sbom: SbomFormat;
+  /** `--provenance`: an SLSA statement beside each zip (and part of its key). */
+  provenance?: ProvenanceContext | undefined;
 }

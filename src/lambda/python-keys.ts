@@ -5,6 +5,7 @@ import { indexUrlsForKeys } from "../python/index-urls.ts";
 import { formatGlibc } from "../python/runtime.ts";
 import { sbomStamp } from "../sbom/sbom-model.ts";
 import type { PythonContext } from "./python-context.ts";
+import { ATTESTATION_VERSION } from "./zip-attestations.ts";
 
 // Bump when what a lambda or layer zip holds or how it is laid out changes: old records then miss.
 const LAMBDA_FORMAT = 2;
@@ -15,11 +16,18 @@ export function lambdaOutDir(project: Project, out: string | undefined): string 
   return join(out ?? join(project.dir, ".tug", "out"), "lambdas");
 }
 
-type KeyContext = Pick<PythonContext, "project" | "settings" | "indexUrls" | "outDir" | "sbom">;
+type KeyContext = Pick<
+  PythonContext,
+  "project" | "settings" | "indexUrls" | "outDir" | "sbom" | "provenance"
+>;
 
-/** The SBOM a zip gets: its format, and its `created` time (SOURCE_DATE_EPOCH) when it has one. */
-function sbomForKey(ctx: KeyContext): string {
-  return ctx.sbom === "none" ? "none" : `${ctx.sbom}@${sbomStamp().created}`;
+/**
+ * The documents a zip gets: the SBOM's format and `created` time (SOURCE_DATE_EPOCH), and
+ * whether a provenance statement is written beside it.
+ */
+export function sbomForKey(ctx: Pick<KeyContext, "sbom" | "provenance">): string {
+  const sbom = ctx.sbom === "none" ? "none" : `${ctx.sbom}@${sbomStamp().created}`;
+  return `${sbom}/${ATTESTATION_VERSION}${ctx.provenance ? "+provenance" : ""}`;
 }
 
 export function lambdaZipPath(ctx: Pick<PythonContext, "outDir">, name: string): string {

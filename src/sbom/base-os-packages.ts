@@ -20,7 +20,7 @@ interface LayerOsFiles {
 }
 
 /** How many of the image's top layers tug added (its trailing `created_by: "tug"` history). */
-async function ownLayerCount(image: Image): Promise<number> {
+export async function ownLayerCount(image: Image): Promise<number> {
   const history = (await image.config()).history ?? [];
   let n = 0;
   for (const h of [...history].reverse()) {

@@ -11,6 +11,16 @@ function uuidFrom(hex: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
+/** CycloneDX spells the algorithms with a dash: SHA-256, SHA-512. */
+function hashesOf(p: SbomPackage): Array<{ alg: string; content: string }> {
+  return [
+    ...(p.sha256 ? [{ alg: "SHA-256", content: p.sha256 }] : []),
+    ...(p.checksums ?? [])
+      .filter((c) => !(c.algorithm === "SHA256" && p.sha256))
+      .map((c) => ({ alg: c.algorithm.replace(/^SHA/, "SHA-"), content: c.hex })),
+  ];
+}
+
 export function cyclonedxDocument(
   subject: SbomSubject,
   packages: readonly SbomPackage[],
@@ -24,7 +34,7 @@ export function cyclonedxDocument(
       "bom-ref": purl,
       name: p.name,
       version: p.version,
-      ...(p.sha256 ? { hashes: [{ alg: "SHA-256", content: p.sha256 }] } : {}),
+      ...(hashesOf(p).length ? { hashes: hashesOf(p) } : {}),
       ...(p.license ? { licenses: [{ expression: p.license }] } : {}),
       purl,
       ...(p.fileName ? { properties: [{ name: "tug:fileName", value: p.fileName }] } : {}),

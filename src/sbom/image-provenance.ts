@@ -51,8 +51,8 @@ const posix = (p: string) => p.split(sep).join("/");
  * The target's configuration as external parameters: paths relative to the project, no dev
  * settings, build environment values left out (they may hold tokens) and index URLs redacted.
  */
-export function targetParameters(target: ImageTarget, projectDir: string): Record<string, unknown> {
-  const { where: _where, dev: _dev, ignore: _ignore, ...rest } = target;
+export function targetParameters(target: object, projectDir: string): Record<string, unknown> {
+  const { where: _where, dev: _dev, ignore: _ignore, ...rest } = target as Record<string, unknown>;
   // Host paths under the project become relative (the same on every machine); image paths stay.
   const inProject = (v: string) =>
     v === projectDir || v.startsWith(`${projectDir}${sep}`) ? posix(relative(projectDir, v)) || "." : v;
@@ -70,11 +70,20 @@ export function targetParameters(target: ImageTarget, projectDir: string): Recor
 }
 
 async function lockfiles(target: ImageTarget | undefined, projectDir: string): Promise<ResourceDescriptor[]> {
-  const dirs = [...new Set([target?.context, projectDir].filter((d): d is string => Boolean(d)))];
-  const names = new Set(LOCKFILES);
-  if (target?.builder === "python" && target.requirements) names.add(target.requirements);
+  const dirs = [target?.context, projectDir].filter((d): d is string => Boolean(d));
+  const extra = target?.builder === "python" && target.requirements ? [target.requirements] : [];
+  return lockfileDependencies(dirs, projectDir, extra);
+}
+
+/** The lockfiles found in `dirs` (and `extra` names), by sha256, named relative to the project. */
+export async function lockfileDependencies(
+  dirs: readonly string[],
+  projectDir: string,
+  extra: readonly string[] = [],
+): Promise<ResourceDescriptor[]> {
+  const names = new Set([...LOCKFILES, ...extra]);
   const found = new Map<string, string>();
-  for (const dir of dirs) {
+  for (const dir of new Set(dirs)) {
     for (const name of names) {
       const path = isAbsolute(name) ? name : join(dir, name);
       const shown = posix(relative(projectDir, path));

@@ -10,6 +10,8 @@ import type { Artifact, Descriptor, Image, Layer, Platform } from "../oci/types.
 import { isIndex, platformString } from "../oci/types.ts";
 import { baseOsPackages } from "./base-os-packages.ts";
 import { goBuildInfo, goModulesFromBuildInfo } from "./go-modules.ts";
+import { imageNpmPackages } from "./npm-packages.ts";
+import { imagePythonPackages } from "./python-packages.ts";
 import { type ReferrerArtifact, referrerArtifact } from "./referrer-manifest.ts";
 import { sbomDocument } from "./sbom-document.ts";
 import { type SbomFormat, type SbomPackage, sbomStamp } from "./sbom-model.ts";
@@ -20,6 +22,8 @@ import { type SbomFormat, type SbomPackage, sbomStamp } from "./sbom-model.ts";
 // edit that keeps the binary's layer reads one record.
 
 const BASE_NAME = "org.opencontainers.image.base.name";
+/** Bump when what an image's SBOM says changes (2: npm and Python packages, licenses): records then miss. */
+const SBOM_VERSION = 2;
 const BASE_DIGEST = "org.opencontainers.image.base.digest";
 
 /** The SBOM referrers of an artifact: one per platform image, each with that image as subject. */
@@ -49,6 +53,8 @@ export async function imageSbomReferrers(opts: {
           ...baseOf(manifest.annotations),
           ...(await baseOsPackages(image, store)),
           ...(await entrypointModules(image, store)),
+          ...(await imageNpmPackages(image, store)),
+          ...(await imagePythonPackages(image, store)),
         ];
         const doc = sbomDocument(format, { name: shown, sha256: hexOf(digest), kind: "image" }, packages);
         return referrerArtifact(subject, doc?.text ?? "", doc?.mediaType ?? "");
@@ -56,7 +62,7 @@ export async function imageSbomReferrers(opts: {
       // The document is a function of the image digest, the name, the format and the stamp: a
       // no-op build reads its small artifact manifest from one record, and makes the document
       // again only if a destination lacks it.
-      const key = `${digest}\u0000${shown}\u0000${format}\u0000${stamp.created}\u0000${stamp.tool}`;
+      const key = `${SBOM_VERSION}\u0000${digest}\u0000${shown}\u0000${format}\u0000${stamp.created}\u0000${stamp.tool}`;
       const known = await store.getRecord<{ manifest: string }>("sbom-referrer", key);
       const cached =
         typeof known?.manifest === "string" ? fromRecord(known.manifest, digest, make) : undefined;

@@ -17,11 +17,41 @@ export interface SbomPackage {
   fileName?: string;
   /** Hex sha256 of that file (or of the manifest, for an image). */
   sha256?: string;
+  /** Other digests of that file (npm's lockfile `integrity`), hex. */
+  checksums?: ReadonlyArray<{ algorithm: ChecksumAlgorithm; hex: string }>;
   /** An SPDX license expression when one was declared; absent means not known. */
   license?: string;
   /** OS packages: the distribution (purl namespace, e.g. `debian`, `alpine`) and architecture. */
   distro?: string;
   arch?: string;
+}
+
+/** SPDX 2.3's names for the digests npm's Subresource Integrity strings carry. */
+export type ChecksumAlgorithm = "SHA1" | "SHA256" | "SHA384" | "SHA512";
+
+/**
+ * An SRI string (`sha512-<base64>`, several separated by spaces) as hex checksums; unknown
+ * algorithms and malformed values are left out.
+ */
+export function integrityChecksums(sri: unknown): Array<{ algorithm: ChecksumAlgorithm; hex: string }> {
+  if (typeof sri !== "string" || sri.length > 4096) return [];
+  const lengths: Record<string, [ChecksumAlgorithm, number]> = {
+    sha1: ["SHA1", 20],
+    sha256: ["SHA256", 32],
+    sha384: ["SHA384", 48],
+    sha512: ["SHA512", 64],
+  };
+  const out: Array<{ algorithm: ChecksumAlgorithm; hex: string }> = [];
+  for (const part of sri.trim().split(/\s+/)) {
+    const m = /^(sha1|sha256|sha384|sha512)-([A-Za-z0-9+/]+={0,2})(\?.*)?$/.exec(part);
+    const known = m ? lengths[m[1] as string] : undefined;
+    if (!m || !known) continue;
+    const bytes = Buffer.from(m[2] as string, "base64");
+    if (bytes.length !== known[1]) continue;
+    if (!out.some((c) => c.algorithm === known[0]))
+      out.push({ algorithm: known[0], hex: bytes.toString("hex") });
+  }
+  return out;
 }
 
 /** The artifact an SBOM describes: its name and the sha256 of its bytes. */
@@ -77,7 +107,8 @@ export function purlOf(p: SbomPackage): string {
 
 /** Packages in one stable order (ecosystem, name, version), whatever order they were found in. */
 export function sortedPackages(packages: readonly SbomPackage[]): SbomPackage[] {
-  const key = (p: SbomPackage) => `${p.ecosystem}\u0000${p.name}\u0000${p.version}`;
+  const key = (p: SbomPackage) =>
+    [p.ecosystem, p.name, p.version, p.fileName ?? "", p.sha256 ?? "", p.license ?? ""].join("\u0000");
   return [...packages].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
 

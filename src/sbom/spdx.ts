@@ -10,6 +10,15 @@ function idPart(s: string): string {
   return s.replace(/[^A-Za-z0-9.-]/g, "-");
 }
 
+function checksumsOf(p: SbomPackage): Array<{ algorithm: string; checksumValue: string }> {
+  return [
+    ...(p.sha256 ? [{ algorithm: "SHA256", checksumValue: p.sha256 }] : []),
+    ...(p.checksums ?? [])
+      .filter((c) => !(c.algorithm === "SHA256" && p.sha256))
+      .map((c) => ({ algorithm: c.algorithm, checksumValue: c.hex })),
+  ];
+}
+
 export function spdxDocument(
   subject: SbomSubject,
   packages: readonly SbomPackage[],
@@ -53,7 +62,7 @@ export function spdxDocument(
         ...(p.fileName ? { packageFileName: p.fileName } : {}),
         downloadLocation: "NOASSERTION",
         filesAnalyzed: false,
-        ...(p.sha256 ? { checksums: [{ algorithm: "SHA256", checksumValue: p.sha256 }] } : {}),
+        ...(checksumsOf(p).length ? { checksums: checksumsOf(p) } : {}),
         licenseConcluded: "NOASSERTION",
         licenseDeclared: p.license ?? "NOASSERTION",
         copyrightText: "NOASSERTION",

@@ -134,14 +134,18 @@ async function checkReferrers(
   repo: Repo,
   subject: Digest,
 ): Promise<VerifiedReferrer[]> {
-  const tag = referrersTag(subject);
-  const where = `${formatReference(repo)}:${tag}`;
-  const fetched = await client.manifest(repo, tag).catch((e: unknown) => {
-    if (notFound(e)) return undefined;
-    throw e;
-  });
-  if (!fetched) return [];
-  const index = parseManifestJson<IndexManifest>(fetched.raw, where);
+  // The referrers API where the registry has one, else the referrers tag `sha256-<hex>` (also
+  // when the API answers with an error: some registries refuse paths they do not know with 400).
+  let index = await client.referrers(repo, subject).catch(() => undefined);
+  if (!index) {
+    const tag = referrersTag(subject);
+    const fetched = await client.manifest(repo, tag).catch((e: unknown) => {
+      if (notFound(e)) return undefined;
+      throw e;
+    });
+    if (!fetched) return [];
+    index = parseManifestJson<IndexManifest>(fetched.raw, `${formatReference(repo)}:${tag}`);
+  }
   const out: VerifiedReferrer[] = [];
   for (const entry of Array.isArray(index.manifests) ? index.manifests : []) {
     if (typeof entry?.digest !== "string" || !isDigest(entry.digest)) continue;

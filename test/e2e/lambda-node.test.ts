@@ -193,8 +193,17 @@ test("a TS handler is bundled per lambda with natives for its CPU, invokes, and 
       { name: "fakenative", version: "1.2.3", wheel: "" },
       { name: host, version: "1.2.3", wheel: "" },
     ],
+    sbom: "api.zip.spdx.json",
   });
   assert.deepEqual(api.distributions, meta.distributions);
+  // The SBOM: tiny, inlined by esbuild, and the native packages copied into node_modules/.
+  const sbom = JSON.parse(await readFile(`${api.path}.spdx.json`, "utf8")) as {
+    packages: Array<{ name: string; versionInfo?: string }>;
+  };
+  assert.deepEqual(
+    sbom.packages.slice(1).map((p) => `${p.name}@${p.versionInfo}`),
+    ["fakenative@1.2.3", "fakenative-linux-x64@1.2.3", "tiny@1.0.0"].map((x) => x.replace("x64", CPU[HOST])),
+  );
 
   // The other architecture gets the other CPU's optional package, never the host's.
   const otherFiles = await zipFiles(other.path);

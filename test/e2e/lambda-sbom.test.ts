@@ -10,8 +10,21 @@ import { cleanBuild, fileSha256, type WheelProject, wheelProject } from "../lamb
 import { runTug } from "../support/cli.ts";
 
 const WHEELS: PyWheel[] = [
-  { name: "alpha", version: "1.0", files: { "alpha/__init__.py": "VALUE = 'alpha'\n" } },
-  { name: "beta_pkg", version: "2.0.1", files: { "beta_pkg/__init__.py": "VALUE = 'beta'\n" } },
+  {
+    name: "alpha",
+    version: "1.0",
+    files: { "alpha/__init__.py": "VALUE = 'alpha'\n" },
+    metadata: ["License-Expression: MIT OR Apache-2.0", "Classifier: License :: OSI Approved :: MIT License"],
+  },
+  {
+    name: "beta_pkg",
+    version: "2.0.1",
+    files: { "beta_pkg/__init__.py": "VALUE = 'beta'\n" },
+    metadata: [
+      "License: Copyright 2020 Beta, all rights reserved",
+      "Classifier: License :: OSI Approved :: GNU General Public License v3 or later (GPLv3+)",
+    ],
+  },
   { name: "unused", version: "3.0", files: { "unused/__init__.py": "" } },
 ];
 
@@ -37,6 +50,7 @@ interface SpdxPackage {
   downloadLocation: string;
   filesAnalyzed: boolean;
   checksums?: Array<{ algorithm: string; checksumValue: string }>;
+  licenseDeclared?: string;
   externalRefs?: Array<{ referenceCategory: string; referenceType: string; referenceLocator: string }>;
 }
 
@@ -104,6 +118,11 @@ test("a lambda zip's SPDX SBOM lists each wheel with the file's sha256, the zip 
       ["alpha", "1.0", "alpha-1.0-py3-none-any.whl"],
       ["beta-pkg", "2.0.1", "beta_pkg-2.0.1-py3-none-any.whl"],
     ],
+  );
+  // Licenses from each wheel's METADATA: License-Expression first, else the classifier's SPDX id.
+  assert.deepEqual(
+    wheels.map((w) => w.licenseDeclared),
+    ["MIT OR Apache-2.0", "GPL-3.0-or-later"],
   );
   const index = join(p.dir, "..", "index", "files");
   for (const w of wheels) {
@@ -187,6 +206,10 @@ test("--sbom cyclonedx writes CycloneDX 1.5 with the same content; none writes n
   );
   assert.deepEqual(fromCdx, fromSpdx);
   assert.deepEqual(
+    cdx.components.map((c: { licenses?: unknown }) => c.licenses),
+    [[{ expression: "MIT OR Apache-2.0" }], [{ expression: "GPL-3.0-or-later" }]],
+  );
+  assert.deepEqual(
     cdx.dependencies[0].dependsOn,
     cdx.components.map((c: { "bom-ref": string }) => c["bom-ref"]),
   );
@@ -196,4 +219,54 @@ test("--sbom cyclonedx writes CycloneDX 1.5 with the same content; none writes n
   const bad = await runTug(["build", "--sbom", "swid"], { cwd: p.dir, env: p.env });
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /--sbom swid is not a format tug writes/);
+});
+
+test("--provenance writes an in-toto SLSA v1 statement beside the zip, byte-identical when reproducible", async (t) => {
+  const p = await project(t);
+  const env = { SOURCE_DATE_EPOCH: "1700000000" };
+  const [a, b] = [
+    await cleanBuild(t, p, ["--provenance"], env),
+    await cleanBuild(t, p, ["--provenance"], env),
+  ];
+  const text = await readFile(join(a, "fn.zip.intoto.json"));
+  assert.ok(text.equals(await readFile(join(b, "fn.zip.intoto.json"))), "same bytes from the same inputs");
+  const meta = JSON.parse(await readFile(join(a, "fn.zip.json"), "utf8"));
+  assert.equal(meta.provenance, "fn.zip.intoto.json");
+  const statement = JSON.parse(text.toString());
+  assert.equal(statement._type, "https://in-toto.io/Statement/v1");
+  assert.equal(statement.predicateType, "https://slsa.dev/provenance/v1");
+  assert.deepEqual(statement.subject, [{ name: "fn.zip", digest: { sha256: await sha(join(a, "fn.zip")) } }]);
+  const def = statement.predicate.buildDefinition;
+  assert.equal(def.buildType, "https://tug.dev/buildtypes/zip/v1");
+  assert.equal(def.externalParameters.target, "fn");
+  assert.equal(def.externalParameters.config.handlerFile, "fn.py");
+  const deps = def.resolvedDependencies as Array<{
+    name: string;
+    uri?: string;
+    digest: Record<string, string>;
+  }>;
+  assert.deepEqual(deps.find((d) => d.name === "requirements.txt")?.digest, {
+    sha256: await sha(join(p.dir, "requirements.txt")),
+  });
+  const index = join(p.dir, "..", "index", "files");
+  for (const wheel of ["alpha-1.0-py3-none-any.whl", "beta_pkg-2.0.1-py3-none-any.whl"])
+    assert.deepEqual(
+      deps.find((d) => d.name === wheel)?.digest,
+      { sha256: await sha(join(index, wheel)) },
+      wheel,
+    );
+  assert.equal(statement.predicate.runDetails.metadata, undefined, "no times in reproducible mode");
+
+  // Outside reproducible mode the times are there; a build without --provenance removes the file.
+  const out = join(p.dir, ".tug", "out", "lambdas");
+  const run = async (...args: string[]) => {
+    const r = await runTug(["build", ...args], { cwd: p.dir, env: { ...p.env, SOURCE_DATE_EPOCH: "" } });
+    assert.equal(r.code, 0, r.stderr);
+  };
+  await run("--provenance");
+  const timed = JSON.parse(await readFile(join(out, "fn.zip.intoto.json"), "utf8"));
+  assert.match(timed.predicate.runDetails.metadata.startedOn, /^\d{4}-\d\d-\d\dT/);
+  await run();
+  await assert.rejects(stat(join(out, "fn.zip.intoto.json")), { code: "ENOENT" });
+  assert.equal(JSON.parse(await readFile(join(out, "fn.zip.json"), "utf8")).provenance, undefined);
 });

@@ -45,6 +45,7 @@ async function project(
       version: "1.0",
       files: { "greeting/__init__.py": 'VALUE = "wheel-one"\ndef main():\n    print("greet", VALUE)\n' },
       distInfo: { "entry_points.txt": "[console_scripts]\ngreet = greeting:main\n" },
+      metadata: ["License-Expression: MIT"],
     },
     { name: "greeting", version: "2.0", files: { "greeting/__init__.py": 'VALUE = "wheel-two"\n' } },
     // Picked only when tug knows the base's CPython and glibc; the generic one otherwise.
@@ -60,12 +61,14 @@ async function project(
       version: "1.0",
       tag: "py3-none-manylinux_2_17_x86_64",
       files: { "native/__init__.py": 'ARCH = "x86_64"\n', "native/_core.so": elfHeader("x86_64") },
+      metadata: ["Classifier: License :: OSI Approved :: ISC License (ISCL)"],
     },
     {
       name: "native",
       version: "1.0",
       tag: "py3-none-manylinux_2_17_aarch64",
       files: { "native/__init__.py": 'ARCH = "aarch64"\n', "native/_core.so": elfHeader("aarch64") },
+      metadata: ["Classifier: License :: OSI Approved :: ISC License (ISCL)"],
     },
   ]);
   const dir = await tempDir(t, "tug-py-proj-");
@@ -172,6 +175,33 @@ test("multi-platform python image: each platform's deps layer holds that platfor
     const so = execFileSync("tar", ["-xzOf", blob, "app/site-packages/native/_core.so"]);
     arches.set(m.platform?.architecture ?? "?", elfMachine(so));
     assert.match(listing, /native-1\.0\.dist-info\/WHEEL/);
+    // The platform image's SBOM (behind the referrers tag) lists both distributions with the
+    // licenses their METADATA declares (License-Expression; a classifier mapped to its SPDX id).
+    const tag = (await skopeoInspectRaw(
+      `docker://${registry.repo("py/svc")}:${m.digest.replace(":", "-")}`,
+    )) as unknown as { manifests: Array<{ digest: string }> };
+    const referrer = await skopeoInspectRaw(
+      `docker://${registry.repo("py/svc")}@${tag.manifests[0]?.digest}`,
+    );
+    const doc = (await (
+      await fetch(`${registry.url}/v2/py/svc/blobs/${referrer.layers?.[0]?.digest}`)
+    ).json()) as {
+      packages: Array<{
+        name: string;
+        versionInfo?: string;
+        licenseDeclared: string;
+        externalRefs?: unknown[];
+      }>;
+    };
+    assert.deepEqual(
+      doc.packages
+        .filter((q) => JSON.stringify(q.externalRefs ?? []).includes("pkg:pypi/"))
+        .map((q) => [q.name, q.versionInfo, q.licenseDeclared]),
+      [
+        ["greeting", "1.0", "MIT"],
+        ["native", "1.0", "ISC"],
+      ],
+    );
   }
   assert.deepEqual(Object.fromEntries(arches), { amd64: "x86_64", arm64: "aarch64" });
 });

@@ -27,7 +27,17 @@ const PACKAGES: SbomPackage[] = [
   },
   { ecosystem: "golang", name: "golang.org/x/text", version: "v0.14.0" },
   { ecosystem: "golang", name: "example.com/hello", version: "(devel)" },
-  { ecosystem: "npm", name: "@scope/left-pad", version: "1.3.0", license: "Apache-2.0 OR MIT" },
+  {
+    ecosystem: "npm",
+    name: "@scope/left-pad",
+    version: "1.3.0",
+    license: "Apache-2.0 OR MIT",
+    checksums: [
+      { algorithm: "SHA512", hex: "e".repeat(128) },
+      { algorithm: "SHA1", hex: "f".repeat(40) },
+    ],
+  },
+  { ecosystem: "npm", name: "express", version: "4.21.2", license: "MIT" },
   {
     ecosystem: "oci",
     name: "127.0.0.1:5000/base/busybox:1",

@@ -9,10 +9,14 @@ import { TugError } from "../../errors.ts";
 import { bundleLambda } from "../../node/bundle.ts";
 import { checkBundleInputs } from "../../node/bundle-inputs.ts";
 import { detectNativePackages, installNatives, nativeSpecs } from "../../node/native-packages.ts";
+import { bundledPackages, packageJsonInfo } from "../../node/package-info.ts";
+import type { ProvenanceContext } from "../../sbom/image-provenance.ts";
+import type { SbomFormat, SbomPackage } from "../../sbom/sbom-model.ts";
 import { allSettledOrThrow } from "../../util/settle.ts";
 import type { ZipEntry } from "../../zip/entry.ts";
 import { type LambdaDistribution, type LambdaReport, lambdaOutDir } from "../build-python.ts";
 import { discardPlanned, type PlannedZip, previousOutput, writePlanned } from "../planned-zip.ts";
+import { sbomForKey } from "../python-keys.ts";
 import { recordedInputs, watchedPaths } from "./build-record.ts";
 
 /** Bumped when the zip's layout or the metadata changes, so older records no longer match. */
@@ -25,7 +29,13 @@ export interface BuildNodeLambdasOptions {
   out?: string | undefined;
   /** The build's engine: its store holds the output records; each bundle and zip is a step. */
   engine: Engine;
+  /** `--sbom`: the document written beside each zip (default SPDX). */
+  sbom?: SbomFormat | undefined;
+  /** `--provenance`: an SLSA statement beside each zip. */
+  provenance?: ProvenanceContext | undefined;
 }
+
+type Attest = Required<Pick<BuildNodeLambdasOptions, "sbom">> & Pick<BuildNodeLambdasOptions, "provenance">;
 
 /** The `NAME.zip.json` of a Node.js lambda. */
 export interface NodeLambdaMetadata {
@@ -56,7 +66,8 @@ export async function planNodeLambdas(
   const settled = await Promise.allSettled(
     lambdas.map((target) =>
       engine.timings.step(target.name, "bundle", async () => {
-        const p = await planNodeLambda({ target, projectDir: project.dir, outDir, engine });
+        const attest: Attest = { sbom: opts.sbom ?? "spdx", provenance: opts.provenance };
+        const p = await planNodeLambda({ target, projectDir: project.dir, outDir, engine, attest });
         return { value: p, cached: p.kind === "current" };
       }),
     ),
@@ -88,8 +99,14 @@ export async function planNodeLambdas(
  * A Node lambda's output-record key: everything about it that is not in a file it reads (a
  * change rebuilds it). `tug explain` computes the same key.
  */
-export function nodeLambdaKey(target: NodeLambdaTarget, projectDir: string, zipPath: string): string {
+export function nodeLambdaKey(
+  target: NodeLambdaTarget,
+  projectDir: string,
+  zipPath: string,
+  attest: Attest = { sbom: "spdx" },
+): string {
   return hashJson({
+    sbom: sbomForKey(attest),
     layout: LAYOUT_VERSION,
     zipPath,
     esbuild: esbuildVersion,
@@ -107,13 +124,14 @@ async function planNodeLambda(o: {
   projectDir: string;
   outDir: string;
   engine: Engine;
+  attest: Attest;
 }): Promise<PlannedZip> {
   const started = performance.now();
   const { target, projectDir, engine } = o;
   const cacheDir = engine.store.root;
   const zipPath = join(o.outDir, `${target.name}.zip`);
   await checkHandlerFile(target, projectDir);
-  const key = nodeLambdaKey(target, projectDir, zipPath);
+  const key = nodeLambdaKey(target, projectDir, zipPath, o.attest);
   const { previous, current, reason } = await previousOutput(
     engine.store,
     key,
@@ -159,6 +177,18 @@ async function planNodeLambda(o: {
       distributions = installed.distributions;
     }
     const inputs = await recordedInputs(watchedPaths(bundle.inputs, projectDir, extra), since);
+    const attesting = o.attest.sbom !== "none" || o.attest.provenance !== undefined;
+    // One row per name@version (CycloneDX bom-refs are purls, and must be unique).
+    const sbomPackages = attesting
+      ? [
+          ...new Map(
+            [...(await bundledPackages(bundle.inputs)), ...(await installedNpmPackages(entries))].map((p) => [
+              `${p.name}@${p.version}`,
+              p,
+            ]),
+          ).values(),
+        ]
+      : undefined;
     return {
       kind: "write",
       name: target.name,
@@ -168,8 +198,11 @@ async function planNodeLambda(o: {
       entries,
       distributions,
       ecosystem: "npm",
-      // Node zips have no SBOM beside them (yet): unchanged from before the shared writer.
-      sbom: "none",
+      sbom: o.attest.sbom,
+      ...(sbomPackages ? { sbomPackages } : {}),
+      ...(o.attest.provenance
+        ? { provenance: { ctx: o.attest.provenance, target, lockDirs: [projectDir] } }
+        : {}),
       meta: {
         runtime: target.runtime.runtime,
         architecture: target.runtime.arch,
@@ -189,6 +222,19 @@ async function planNodeLambda(o: {
     await cleanup();
     throw e;
   }
+}
+
+/** The packages copied into the zip's node_modules/, from each package root's package.json. */
+async function installedNpmPackages(entries: ZipEntry[]): Promise<SbomPackage[]> {
+  const roots = entries.flatMap((e) =>
+    "source" in e &&
+    /^node_modules\/(?:.+\/node_modules\/)?(?:@[^/]+\/)?[^/@][^/]*\/package\.json$/.test(e.name)
+      ? [e.source]
+      : [],
+  );
+  const found = await Promise.all(roots.map((p) => packageJsonInfo(p)));
+  const unique = new Map(found.flatMap((p) => (p ? [[`${p.name}@${p.version}`, p] as const] : [])));
+  return [...unique.values()];
 }
 
 async function checkHandlerFile(target: NodeLambdaTarget, projectDir: string): Promise<void> {

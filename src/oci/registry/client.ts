@@ -6,7 +6,7 @@ import { parseDigest } from "../checked-digest.ts";
 import { type Digest, sha256 } from "../digest.ts";
 import type { Reference } from "../reference.ts";
 import { MAX_MANIFEST_BYTES } from "../size-limits.ts";
-import { MediaType } from "../types.ts";
+import { type IndexManifest, MediaType } from "../types.ts";
 import { Authenticator, repositoryScope } from "./auth.ts";
 import { registryCredentials } from "./auth-files.ts";
 import type { CredentialSource } from "./docker-config.ts";
@@ -317,8 +317,18 @@ export class RegistryClient {
     });
   }
 
-  /** Stores a manifest under a tag or its digest and returns the digest of the bytes sent. */
-  async putManifest(repo: Repo, reference: string, raw: Buffer, mediaType: string): Promise<Digest> {
+  /**
+   * Stores a manifest under a tag or its digest and returns the digest of the bytes sent.
+   * `onSubject` hears the `OCI-Subject` header a registry with the referrers API answers a
+   * manifest that has a `subject` with (distribution-spec 1.1, "Pushing Manifests with Subject").
+   */
+  async putManifest(
+    repo: Repo,
+    reference: string,
+    raw: Buffer,
+    mediaType: string,
+    onSubject?: (subject: string) => void,
+  ): Promise<Digest> {
     const digest = sha256(raw);
     const operation = `push manifest ${named(repo, reference)}`;
     await this.retrying(operation, async () => {
@@ -333,8 +343,42 @@ export class RegistryClient {
         expect: [200, 201, 202],
       });
       await res.body.dump();
+      const subject = res.headers["oci-subject"];
+      if (onSubject && typeof subject === "string") onSubject(subject);
     });
     return digest;
+  }
+
+  /**
+   * The referrers of `digest` through the referrers API (`GET /v2/<name>/referrers/<digest>`),
+   * or undefined when the registry has none (404, as docker-registry 2.8 answers any unknown path).
+   */
+  referrers(repo: Repo, digest: Digest): Promise<IndexManifest | undefined> {
+    const operation = `list referrers of ${named(repo, digest)}`;
+    return this.retrying(operation, async () => {
+      const res = await this.send({
+        repo,
+        method: "GET",
+        path: `referrers/${digest}`,
+        operation,
+        headers: { accept: MediaType.ociIndex },
+        expect: [200, 404],
+      });
+      const where = `${repo.registry}/${repo.repository}: referrers of ${digest}`;
+      if (res.statusCode === 404) {
+        await res.body.dump();
+        return undefined;
+      }
+      const raw = await res.body.bytes({
+        maxBytes: MAX_MANIFEST_BYTES,
+        what: `the referrers of ${digest}`,
+        where,
+      });
+      const index = parseManifestJson<IndexManifest>(raw, where);
+      if (typeof index !== "object" || index === null || !Array.isArray(index.manifests))
+        throw new RegistryError({ what: "the registry's referrers answer is not an image index", where });
+      return index;
+    });
   }
 }
 

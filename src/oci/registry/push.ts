@@ -12,7 +12,14 @@ export type BlobStatus = "exists" | "mounted" | "uploaded";
 export type PushEvent =
   | { type: "blob-upload"; digest: Digest; size: number }
   | { type: "blob"; digest: Digest; size: number; status: BlobStatus; from?: string }
-  | { type: "manifest"; digest: Digest; reference: string; mediaType: string };
+  | {
+      type: "manifest";
+      digest: Digest;
+      reference: string;
+      mediaType: string;
+      /** The registry's `OCI-Subject` answer: it indexed the manifest's subject (referrers API). */
+      ociSubject?: string;
+    };
 
 export interface PushOptions {
   /** Blobs in flight at once; default 4. */
@@ -103,8 +110,11 @@ async function pushImage(s: PushState, image: Image, reference: string): Promise
 }
 
 async function putManifest(s: PushState, raw: Buffer, mediaType: string, reference: string): Promise<Digest> {
-  const digest = await s.client.putManifest(s.target, reference, raw, mediaType);
-  s.emit({ type: "manifest", digest, reference, mediaType });
+  let ociSubject: string | undefined;
+  const digest = await s.client.putManifest(s.target, reference, raw, mediaType, (v) => {
+    ociSubject = v;
+  });
+  s.emit({ type: "manifest", digest, reference, mediaType, ...(ociSubject ? { ociSubject } : {}) });
   return digest;
 }
 

@@ -25,6 +25,8 @@ export interface PyWheel {
   topLevel?: string[];
   /** More files in the `.dist-info` directory, name → text (e.g. entry_points.txt). */
   distInfo?: Record<string, string>;
+  /** More METADATA header lines (License-Expression, Classifier, License). */
+  metadata?: string[];
 }
 
 const WRITER = `
@@ -54,6 +56,7 @@ export async function pythonWheelIndex(root: string, wheels: readonly PyWheel[])
     const [py, abi, plat] = tag.split("-");
     const meta = [`Metadata-Version: 2.1`, `Name: ${w.name}`, `Version: ${w.version}`];
     for (const r of w.requiresDist ?? []) meta.push(`Requires-Dist: ${r}`);
+    meta.push(...(w.metadata ?? []));
     const files: Array<[string, string | Buffer]> = [
       ...Object.entries(w.files),
       [`${info}/METADATA`, `${meta.join("\n")}\n\n`],
