@@ -1,6 +1,6 @@
 import type { ImageTarget } from "../config/types.ts";
 import type { Builder } from "./builder.ts";
-import type { BuilderSchema } from "./builder-schema.ts";
+import type { BuilderName, BuilderSchema } from "./builder-schema.ts";
 import { commandBuilder } from "./command.ts";
 import { commandDev } from "./command-dev.ts";
 import { commandSchema } from "./command-schema.ts";
@@ -17,17 +17,17 @@ import { pythonBuilder } from "./python.ts";
 import { pythonDev } from "./python-dev.ts";
 import { pythonSchema } from "./python-schema.ts";
 
-type TargetOf<K extends ImageTarget["builder"]> = Extract<ImageTarget, { builder: K }>;
+type TargetOf<K extends BuilderName> = Extract<ImageTarget, { builder: K }>;
 
 /** A builder as registered: its tug.yaml fragment, its plan and its dev hooks. */
-export type RegisteredBuilder<K extends ImageTarget["builder"] = ImageTarget["builder"]> = Builder<TargetOf<K>> &
+export type RegisteredBuilder<K extends BuilderName = BuilderName> = Builder<TargetOf<K>> &
   Pick<BuilderSchema<K>, "name" | "schema">;
 
 // One line per builder: its tug.yaml fragment (also listed, alone, in schemas.ts: loading
 // tug.yaml must not load plans), its plan and its dev hooks. Adding a builder: its modules
 // (NAME-schema.ts, NAME.ts, NAME-dev.ts), its target type in config/types.ts, a line here and
 // one in schemas.ts.
-const builders: { [K in ImageTarget["builder"]]: RegisteredBuilder<K> } = {
+const builders: { [K in BuilderName]: RegisteredBuilder<K> } = {
   go: { ...goSchema, ...goBuilder, dev: goDev },
   node: { ...nodeSchema, ...nodeBuilder, dev: nodeDev },
   files: { ...filesSchema, ...filesBuilder, dev: filesDev },
