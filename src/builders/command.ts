@@ -13,6 +13,7 @@ import { type Builder, entriesUnder } from "./builder.ts";
  * the command only runs when something it could read changed.
  */
 export const commandBuilder: Builder = {
+  defaultIgnore: COMMAND_IGNORE,
   async plan({ engine, target, platform }) {
     if (target.builder !== "command") throw new Error("command builder given another target");
     const outAbs = target.output;

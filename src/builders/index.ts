@@ -1,45 +1,46 @@
 import type { ImageTarget } from "../config/types.ts";
+import { DEFAULT_IGNORE, type IgnoreSettings } from "../engine/ignore-rules.ts";
 import type { Builder } from "./builder.ts";
-import type { BuilderName, BuilderSchema } from "./builder-schema.ts";
+import type { BuilderName } from "./builder-schema.ts";
 import { commandBuilder } from "./command.ts";
 import { commandDev } from "./command-dev.ts";
-import { commandSchema } from "./command-schema.ts";
 import { filesBuilder } from "./files.ts";
 import { filesDev } from "./files-dev.ts";
-import { filesSchema } from "./files-schema.ts";
 import { goBuilder } from "./go.ts";
 import { goDev } from "./go-dev.ts";
-import { goSchema } from "./go-schema.ts";
 import { nodeBuilder } from "./node.ts";
 import { nodeDev } from "./node-dev.ts";
-import { nodeSchema } from "./node-schema.ts";
 import { pythonBuilder } from "./python.ts";
 import { pythonDev } from "./python-dev.ts";
-import { pythonSchema } from "./python-schema.ts";
 
 type TargetOf<K extends BuilderName> = Extract<ImageTarget, { builder: K }>;
 
-/** A builder as registered: its tug.yaml fragment, its plan and its dev hooks. */
-export type RegisteredBuilder<K extends BuilderName = BuilderName> = Builder<TargetOf<K>> &
-  Pick<BuilderSchema<K>, "name" | "schema">;
-
-// One line per builder: its tug.yaml fragment (also listed, alone, in schemas.ts: loading
-// tug.yaml must not load plans), its plan and its dev hooks. Adding a builder: its modules
+// One line per builder: its plan and its dev hooks. Its tug.yaml fragment (NAME-schema.ts) is
+// listed in schemas.ts instead: loading tug.yaml must not load plans, and a build (whose project
+// may come from the config cache) must not load zod. Adding a builder: its modules
 // (NAME-schema.ts, NAME.ts, NAME-dev.ts), its target type in config/types.ts, a line here and
-// one in schemas.ts.
-const builders: { [K in BuilderName]: RegisteredBuilder<K> } = {
-  go: { ...goSchema, ...goBuilder, dev: goDev },
-  node: { ...nodeSchema, ...nodeBuilder, dev: nodeDev },
-  files: { ...filesSchema, ...filesBuilder, dev: filesDev },
-  command: { ...commandSchema, ...commandBuilder, dev: commandDev },
-  python: { ...pythonSchema, ...pythonBuilder, dev: pythonDev },
+// one in schemas.ts; tsc refuses a name missing from either table.
+const builders: { [K in BuilderName]: Builder<TargetOf<K>> } = {
+  go: { ...goBuilder, dev: goDev },
+  node: { ...nodeBuilder, dev: nodeDev },
+  files: { ...filesBuilder, dev: filesDev },
+  command: { ...commandBuilder, dev: commandDev },
+  python: { ...pythonBuilder, dev: pythonDev },
 };
 
 export function builderFor<T extends ImageTarget>(target: T): Builder<T> {
   return builders[target.builder] as unknown as Builder<T>;
 }
 
-/** Every registered builder, for checks that each one is complete. */
-export function registeredBuilders(): RegisteredBuilder[] {
-  return Object.values(builders) as RegisteredBuilder[];
+/** The ignore settings a target's context is read with (loadProject always sets them). */
+export function ignoreSettings(target: ImageTarget): IgnoreSettings {
+  return target.ignore ?? builderFor(target).defaultIgnore ?? DEFAULT_IGNORE;
+}
+
+/** Every registered builder by name, in registration order, for checks that each one is complete. */
+export function registeredBuilders(): Array<{ name: BuilderName; builder: Builder }> {
+  return Object.entries(builders).map(([name, builder]) => ({
+    name: name as BuilderName,
+    builder: builder as unknown as Builder,
+  }));
 }

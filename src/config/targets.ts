@@ -1,7 +1,7 @@
 import { posix, relative, resolve } from "node:path";
 import type { BuilderName, BuilderSchema } from "../builders/builder-schema.ts";
 import { BUILDER_SCHEMAS } from "../builders/schemas.ts";
-import { DEFAULT_IGNORE, type IgnoreSettings } from "../engine/ignore-rules.ts";
+import { DEFAULT_IGNORE } from "../engine/ignore-rules.ts";
 import { parseBase } from "./base.ts";
 import { stringsOf as strings } from "./image-fields.ts";
 import { hostPlatform } from "./platform.ts";
@@ -47,11 +47,6 @@ function devConfig(raw: NonNullable<RawImageTarget["dev"]>, dir: string): DevCon
     ...(raw.selector !== undefined ? { selector: raw.selector } : {}),
     manifests: (raw.manifests ?? []).map((m) => resolve(dir, m)),
   };
-}
-
-/** The ignore settings a target's context is read with (loadProject always sets them). */
-export function ignoreSettings(target: ImageTarget): IgnoreSettings {
-  return target.ignore ?? fragmentOf(target.builder).defaultIgnore ?? DEFAULT_IGNORE;
 }
 
 /** Normalises a validated target: absolute host paths, parsed base and platforms, defaults. */

@@ -1,6 +1,6 @@
 import { promises as fs } from "node:fs";
 import { isAbsolute, join, relative, sep } from "node:path";
-import { ignoreSettings } from "../config/targets.ts";
+import { ignoreSettings } from "../builders/index.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
 import { matchesAny } from "../engine/glob.ts";
 import { loadContextRules, loadGitignoresAlong } from "../engine/ignore-files.ts";

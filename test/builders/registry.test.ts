@@ -14,16 +14,18 @@ test("every registered builder has a schema fragment, a normaliser, a plan and d
     BUILDER_SCHEMAS.map((b) => b.name),
     "index.ts and schemas.ts list the same builders, in the same order",
   );
-  for (const [i, b] of registered.entries()) {
+  for (const [i, { name, builder }] of registered.entries()) {
     const fragment = BUILDER_SCHEMAS[i]!;
-    assert.equal(b.schema, fragment.schema, `${b.name}: one schema, shared by config and registry`);
-    assert.equal(typeof fragment.normalise, "function", `${b.name}: normalise`);
-    assert.equal(typeof b.plan, "function", `${b.name}: plan`);
-    assert.equal(typeof b.dev, "object", `${b.name}: dev hooks`);
+    assert.equal(typeof fragment.normalise, "function", `${name}: normalise`);
+    assert.equal(typeof builder.plan, "function", `${name}: plan`);
+    assert.equal(typeof builder.dev, "object", `${name}: dev hooks`);
+    // The default ignore rules are stated twice (config normalises with one, a hand-made target
+    // is read with the other): they must agree.
+    assert.deepEqual(builder.defaultIgnore, fragment.defaultIgnore, `${name}: default ignore rules`);
     // The fragment's `builder` key is its own name and nothing else.
-    assert.equal(fragment.schema.shape.builder.safeParse(b.name).success, true);
-    assert.equal(fragment.schema.shape.builder.safeParse(`${b.name}x`).success, false);
-    assert.equal(BUILDERS[b.name as keyof typeof BUILDERS], fragment.schema);
+    assert.equal(fragment.schema.shape.builder.safeParse(name).success, true);
+    assert.equal(fragment.schema.shape.builder.safeParse(`${name}x`).success, false);
+    assert.equal(BUILDERS[name], fragment.schema);
   }
   // tug.yaml's image schema is exactly the registered fragments.
   assert.deepEqual(
@@ -32,11 +34,10 @@ test("every registered builder has a schema fragment, a normaliser, a plan and d
   );
 });
 
-test("loading tug.yaml reaches every builder's fragment and no builder's plan or dev code", async () => {
-  // esbuild's own parser reads the import graph; only static imports are followed (the plan
-  // modules load through dynamic imports when a build needs them).
+/** What loading `entry` loads: esbuild's own parser reads the graph, static imports only. */
+async function staticClosure(entry: string): Promise<{ files: string[]; packages: string[] }> {
   const { metafile } = await build({
-    entryPoints: ["src/config/index.ts"],
+    entryPoints: [entry],
     bundle: true,
     write: false,
     metafile: true,
@@ -45,17 +46,40 @@ test("loading tug.yaml reaches every builder's fragment and no builder's plan or
     packages: "external",
     logLevel: "silent",
   });
-  const reached = new Set<string>();
+  const files = new Set<string>();
+  const packages = new Set<string>();
   const visit = (path: string) => {
-    if (reached.has(path)) return;
-    reached.add(path);
-    for (const i of metafile.inputs[path]?.imports ?? []) if (i.kind === "import-statement") visit(i.path);
+    if (files.has(path)) return;
+    files.add(path);
+    for (const i of metafile.inputs[path]?.imports ?? []) {
+      if (i.kind !== "import-statement") continue;
+      if (i.external) packages.add(i.path);
+      else visit(i.path);
+    }
   };
-  visit("src/config/index.ts");
-  const builders = [...reached].filter((p) => p.startsWith("src/builders/")).sort();
+  visit(entry);
+  return { files: [...files], packages: [...packages] };
+}
+
+test("loading tug.yaml reaches every builder's fragment and no builder's plan or dev code", async () => {
+  // The plan modules load through dynamic imports when a build needs them.
+  const { files } = await staticClosure("src/config/index.ts");
+  const builders = files.filter((p) => p.startsWith("src/builders/")).sort();
   assert.deepEqual(builders, [
     "src/builders/builder-schema.ts",
     ...BUILDER_SCHEMAS.map((b) => `src/builders/${b.name}-schema.ts`).sort(),
     "src/builders/schemas.ts",
   ]);
+});
+
+test("building images loads no schema fragment and no zod (a warm build's project is cached)", async () => {
+  for (const entry of ["src/builders/index.ts", "src/image/build-images.ts"]) {
+    const { files, packages } = await staticClosure(entry);
+    assert.deepEqual(
+      files.filter((p) => p.endsWith("-schema.ts") || p.startsWith("src/config/schema")),
+      [],
+      entry,
+    );
+    assert.ok(!packages.includes("zod"), `${entry} loads zod`);
+  }
 });
