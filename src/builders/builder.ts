@@ -71,6 +71,14 @@ export interface Builder<T extends ImageTarget = ImageTarget> {
    */
   defaultIgnore?: IgnoreSettings;
   dev?: BuilderDev<T>;
+  /**
+   * `tug explain --path`: why a context file the ignore files keep is still no input of this
+   * builder (node_modules, a command's output); undefined when it is one. `rel` is
+   * context-relative, '/'-separated.
+   */
+  excludes?(target: T, rel: string): string | undefined;
+  /** The hint when the entrypoint's executable is missing; `base` is "scratch" or "the base". */
+  missingExecutableHint?(target: T, argv0: string, base: string): string;
 }
 
 /** Maps scanned source files to layer entries under `dest` (an absolute in-image path). */
