@@ -12,6 +12,7 @@ export {
   selectTargets,
 } from "./image/build.ts";
 export { explainTarget, type StepExplanation } from "./image/explain-target.ts";
+export { type ImageOutputs, imageOutputs, type OutputOptions } from "./image/output-policy.ts";
 export { type PublishOptions, publishFromLayout } from "./image/publish.ts";
 export { resolveFiles } from "./image/resolve-files.ts";
 export type { Artifact, Image, ImageIndex, Layer } from "./oci/types.ts";

@@ -1,6 +1,7 @@
 import type { ImageTarget } from "../config/types.ts";
 import type { FileChange } from "../dev/runtime.ts";
 import type { Engine } from "../engine/engine.ts";
+import type { IgnoreSettings } from "../engine/ignore-rules.ts";
 import type { LayerRecipe } from "../engine/layer-action.ts";
 import type { SourceFile } from "../engine/source-tree.ts";
 import type { LayerEntry } from "../oci/tar.ts";
@@ -63,7 +64,21 @@ export interface DevArtifact {
 /** A builder turns a target into layer recipes; planning reads inputs but runs nothing. */
 export interface Builder<T extends ImageTarget = ImageTarget> {
   plan(ctx: PlanContext): Promise<BuildPlan>;
+  /**
+   * Which context files are inputs when the target sets no `ignore` (loadProject always sets
+   * it, from the same default in the builder's schema fragment; a hand-made target may not).
+   * Default: DEFAULT_IGNORE.
+   */
+  defaultIgnore?: IgnoreSettings;
   dev?: BuilderDev<T>;
+  /**
+   * `tug explain --path`: why a context file the ignore files keep is still no input of this
+   * builder (node_modules, a command's output); undefined when it is one. `rel` is
+   * context-relative, '/'-separated.
+   */
+  excludes?(target: T, rel: string): string | undefined;
+  /** The hint when the entrypoint's executable is missing; `base` is "scratch" or "the base". */
+  missingExecutableHint?(target: T, argv0: string, base: string): string;
 }
 
 /** Maps scanned source files to layer entries under `dest` (an absolute in-image path). */

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
-import { relative } from "node:path";
+import { relative, sep } from "node:path";
+import type { CommandTarget } from "../config/types.ts";
 import { matchesAny } from "../engine/glob.ts";
 import { COMMAND_IGNORE } from "../engine/ignore-rules.ts";
 import { scanTree } from "../engine/source-tree.ts";
@@ -12,7 +13,16 @@ import { type Builder, entriesUnder } from "./builder.ts";
  * a layer at `dest`. The key covers the context (minus the output) and the command line, so
  * the command only runs when something it could read changed.
  */
-export const commandBuilder: Builder = {
+export const commandBuilder: Builder<CommandTarget> = {
+  excludes(target, rel) {
+    const out = relative(target.context, target.output).split(sep).join("/");
+    if (rel === out || rel.startsWith(`${out}/`)) return "excluded: it is in the command's output directory";
+    const inputs = target.inputs.filter((p) => p !== "." && p !== "./");
+    if (inputs.length > 0 && !matchesAny(rel, inputs))
+      return `not an input: outside inputs: ${inputs.join(", ")}`;
+    return undefined;
+  },
+  defaultIgnore: COMMAND_IGNORE,
   async plan({ engine, target, platform }) {
     if (target.builder !== "command") throw new Error("command builder given another target");
     const outAbs = target.output;

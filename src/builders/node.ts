@@ -37,7 +37,13 @@ const RUNTIME = { workdir: APP, env: { NODE_ENV: "production" } };
  * deps layer keyed by the lockfile, so a source edit never rebuilds or re-pushes it.
  * `bundle: false`: node_modules from the lockfile plus the context as it is.
  */
-export const nodeBuilder: Builder = {
+export const nodeBuilder: Builder<NodeTarget> = {
+  excludes: (_target, rel) =>
+    rel.split("/").includes("node_modules")
+      ? "excluded: the node builder installs node_modules from the lockfile"
+      : undefined,
+  missingExecutableHint: (target, _argv0, base) =>
+    `${base} has no node on PATH: pick a base with node, e.g. base: docker.io/library/node:${target.node}-slim or cgr.dev/chainguard/node (or your registry's copy), or base: host:node to use this machine's node`,
   async plan({ engine, target, platform }) {
     if (target.builder !== "node") throw new Error("node builder given another target");
     const tree = await scanTree(target.context, {

@@ -37,7 +37,9 @@ const NOT_APP = /(^|\/)(__pycache__|\.venv|venv|\.tox|\.mypy_cache|\.pytest_cach
  * resolution (wheel sha256s) and the platform, so a source edit never rebuilds or re-pushes it;
  * then the first-party files under /app (source roots stripped) in the app layer.
  */
-export const pythonBuilder: Builder = {
+export const pythonBuilder: Builder<PythonImageTarget> = {
+  missingExecutableHint: (target, argv0, base) =>
+    `${base} has no ${argv0}: pick a base with CPython, e.g. base: docker.io/library/python:${target.python?.join(".") ?? "3.12"}-slim (or your registry's copy)`,
   async plan(ctx) {
     const { engine, target, platform } = ctx;
     if (target.builder !== "python") throw new Error("python builder given another target");

@@ -99,13 +99,20 @@ export function buildCommand(program: Command): void {
     // With --timings every step is listed at the end; the running log would repeat them.
     const progress = await Progress.open(flags, { stepLines: !flags.timings });
     // Loaded per command: start-up parses only what the command runs.
-    const { build } = await import("../image/build.ts");
+    const [{ build }, { imageOutputs }] = await Promise.all([
+      import("../image/build.ts"),
+      import("../image/output-policy.ts"),
+    ]);
+    const out = flags.out ? resolve(flags.out) : undefined;
+    const trustPushed = flags.trustPushed ?? cli.env.TUG_TRUST_PUSHED === "1";
     const result = await build(project, {
       targets,
       repo,
-      out: flags.out ? resolve(flags.out) : undefined,
+      out,
+      // The image sinks are composed here, at the edge; build() only publishes to them.
+      outputs: imageOutputs(project, { repo, out, trustPushed, sbom, signKey, provenance: flags.provenance }),
       offline: flags.offline,
-      trustPushed: flags.trustPushed ?? cli.env.TUG_TRUST_PUSHED === "1",
+      trustPushed,
       remoteCache: remoteCacheSetting(project, flags.remoteCache, cli.env),
       insecureRegistries: flags.insecureRegistry,
       jobs: parseJobs(flags.jobs),

@@ -24,17 +24,6 @@ function splitLayout(rest: string): { path: string; tag: string | undefined } {
   return { path: rest, tag: undefined };
 }
 
-/**
- * The base when `base:` is unset. A CGO_ENABLED=0 Go binary, files and command outputs start on
- * scratch. A Node bundle never does, and a registry default (distroless) would make the first
- * build need the internet (and distroless nodejs has no node on PATH, where the bundle's
- * `node /app/index.mjs` looks): host:node runs anywhere node runs, offline; a registry
- * deployment names its Node base (README: Bases).
- */
-export function defaultBase(builder: "go" | "node" | "files" | "command" | "python"): string {
-  return builder === "node" ? "host:node" : "scratch";
-}
-
 /** Why `s` is not a valid `base:` value; undefined when it is one. */
 export function baseProblem(s: string): string | { what: string; hint: string } | undefined {
   if (s === "scratch") return undefined;

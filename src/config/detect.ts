@@ -1,8 +1,9 @@
 import { stat } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
+import { nodeSchema } from "../builders/node-schema.ts";
 import { TugError } from "../errors.ts";
 import { readBoundedFile } from "../util/bounded-file.ts";
-import { defaultBase, parseBase } from "./base.ts";
+import { parseBase } from "./base.ts";
 import { displayPath } from "./find.ts";
 import { hostPlatform } from "./platform.ts";
 import type { ImageTarget, Project, TargetCommon } from "./types.ts";
@@ -119,7 +120,7 @@ export async function detectProject(dir: string): Promise<Project> {
     const entry = await nodeEntry(abs);
     target = {
       ...common("found package.json"),
-      base: parseBase(defaultBase("node"), abs),
+      base: parseBase(nodeSchema.defaultBase ?? "scratch", abs),
       builder: "node",
       entry,
       external: [],

@@ -4,12 +4,12 @@ import { type Document, LineCounter, parseDocument } from "yaml";
 import { isTugError, TugError } from "../errors.ts";
 import { readBoundedFile } from "../util/bounded-file.ts";
 import { type Diagnostic, diagnosticsError, issueDiagnostics } from "./diagnostics.ts";
-import { displayPath, isDirectory, isFile } from "./find.ts";
+import { displayPath, isDirectory } from "./find.ts";
 import { checkLayerUse, toLambdaTarget, toLayerTarget, toPythonSettings } from "./lambda-target.ts";
 import { formatPath, locate, position } from "./locate.ts";
 import { EXTENSION_PREFIX, TugFileSchema } from "./schema.ts";
 import { graphProblems } from "./target-graph.ts";
-import { toImageTarget } from "./targets.ts";
+import { fragmentOf, toImageTarget } from "./targets.ts";
 import type { ImageTarget, Project } from "./types.ts";
 import {
   boundedToJS,
@@ -39,7 +39,7 @@ function yamlDiagnostics(doc: Document): Diagnostic[] {
   });
 }
 
-/** Checks that need the file system: contexts are directories, node entries exist. */
+/** Checks that need the file system: contexts are directories, builders' inputs exist. */
 async function fileDiagnostics(doc: Document, targets: ImageTarget[], dir: string): Promise<Diagnostic[]> {
   const out: Diagnostic[] = [];
   for (const t of targets) {
@@ -61,14 +61,10 @@ async function fileDiagnostics(doc: Document, targets: ImageTarget[], dir: strin
       continue;
     }
     out.push(...(await layerDiagnostics(doc, t, dir)));
-    if (t.builder === "node" && !(await isFile(join(t.context, t.entry)))) {
-      const path = [...at, "entry"];
-      out.push({
-        offset: locate(doc, path),
-        path,
-        what: `entry ${t.entry} does not exist in ${relative(dir, t.context) || "."}`,
-        hint: "entry is relative to the target's context",
-      });
+    const problem = await fragmentOf(t.builder).inputProblem?.(t as never, dir);
+    if (problem) {
+      const path = [...at, problem.key];
+      out.push({ offset: locate(doc, path), path, what: problem.what, hint: problem.hint });
     }
   }
   return out;

@@ -1,18 +1,28 @@
-import { existsSync } from "node:fs";
-import { isAbsolute, posix, relative, resolve } from "node:path";
-import { COMMAND_IGNORE, DEFAULT_IGNORE, type IgnoreSettings } from "../engine/ignore-rules.ts";
-import { defaultBase, parseBase } from "./base.ts";
+import { posix, relative, resolve } from "node:path";
+import type { BuilderName, BuilderSchema } from "../builders/builder-schema.ts";
+import { BUILDER_SCHEMAS } from "../builders/schemas.ts";
+import { DEFAULT_IGNORE } from "../engine/ignore-rules.ts";
+import { parseBase } from "./base.ts";
+import { stringsOf as strings } from "./image-fields.ts";
 import { hostPlatform } from "./platform.ts";
 import type { RawImageTarget } from "./schema.ts";
 import type { Compression, DevConfig, ImageTarget, Platform, TargetCommon } from "./types.ts";
 
+const FRAGMENTS = new Map<string, BuilderSchema>(
+  BUILDER_SCHEMAS.map((b) => [b.name, b as unknown as BuilderSchema]),
+);
+
+/** The builder's tug.yaml fragment (src/builders/NAME-schema.ts): its defaults and normaliser. */
+export function fragmentOf(builder: BuilderName): BuilderSchema {
+  const fragment = FRAGMENTS.get(builder);
+  // The schema admits only registered names: a miss is a bug, not bad input.
+  if (!fragment) throw new Error(`builder ${builder} has no schema fragment`);
+  return fragment;
+}
+
 function parsePlatform(s: string): Platform {
   const [os = "", architecture = "", variant] = s.split("/");
   return variant ? { os, architecture, variant } : { os, architecture };
-}
-
-function strings(m: Record<string, string | number | boolean> | undefined): Record<string, string> {
-  return Object.fromEntries(Object.entries(m ?? {}).map(([k, v]) => [k, String(v)]));
 }
 
 /** Undefined (plain `gzip` or nothing) lets the build pick the level for its destination. */
@@ -39,19 +49,15 @@ function devConfig(raw: NonNullable<RawImageTarget["dev"]>, dir: string): DevCon
   };
 }
 
-/** The ignore settings a target's context is read with (loadProject always sets them). */
-export function ignoreSettings(target: ImageTarget): IgnoreSettings {
-  return target.ignore ?? (target.builder === "command" ? COMMAND_IGNORE : DEFAULT_IGNORE);
-}
-
 /** Normalises a validated target: absolute host paths, parsed base and platforms, defaults. */
 export function toImageTarget(name: string, raw: RawImageTarget, dir: string, where: string): ImageTarget {
+  const fragment = fragmentOf(raw.builder);
   const context = resolve(dir, raw.context);
   const common: TargetCommon = {
     name,
     where,
     context,
-    base: parseBase(raw.base ?? defaultBase(raw.builder), dir),
+    base: parseBase(raw.base ?? fragment.defaultBase ?? "scratch", dir),
     platforms: raw.platforms ? raw.platforms.map(parsePlatform) : [hostPlatform()],
     env: strings(raw.env),
     ...(raw.entrypoint ? { entrypoint: raw.entrypoint } : {}),
@@ -65,9 +71,11 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
       ? {}
       : { compression: compression(raw.compression) }),
     tags: [...new Set(raw.tags)],
-    // A command reads the context on the host, .env.local or node_modules included: with git's
-    // rules its key would miss files it reads, so .gitignore applies to it only on request.
-    ignore: { git: raw.ignore?.git ?? raw.builder !== "command", patterns: raw.ignore?.patterns ?? [] },
+    // A builder may read git-ignored files (a command's .env.local): its fragment says so.
+    ignore: {
+      git: raw.ignore?.git ?? (fragment.defaultIgnore ?? DEFAULT_IGNORE).git,
+      patterns: raw.ignore?.patterns ?? [],
+    },
     ...(raw.layers?.length
       ? {
           layers: raw.layers.map((l) => ({
@@ -79,62 +87,5 @@ export function toImageTarget(name: string, raw: RawImageTarget, dir: string, wh
     ...(raw.dev ? { dev: devConfig(raw.dev, dir) } : {}),
     ...(raw.entrypoint_check === false ? { entrypointCheck: false } : {}),
   };
-  switch (raw.builder) {
-    case "go":
-      return {
-        ...common,
-        builder: "go",
-        main: raw.main,
-        ldflags:
-          raw.ldflags === undefined ? [] : typeof raw.ldflags === "string" ? [raw.ldflags] : raw.ldflags,
-        binary: raw.name ?? name,
-        flags: raw.flags ?? [],
-        buildTags: raw.build_tags ?? [],
-        buildEnv: strings(raw.build_env),
-      };
-    case "node":
-      return {
-        ...common,
-        builder: "node",
-        entry: relative(context, resolve(context, raw.entry)).split("\\").join("/"),
-        external: raw.external,
-        node: String(raw.node),
-        bundle: raw.bundle,
-      };
-    case "files":
-      return { ...common, builder: "files", dest: raw.dest };
-    case "python": {
-      const [major, minor, patch] = (raw.python_version?.split(".").map(Number) ?? []) as [
-        number?,
-        number?,
-        number?,
-      ];
-      const requirements = raw.requirements ?? "requirements.txt";
-      return {
-        ...common,
-        builder: "python",
-        // The default file is optional (a service without dependencies); a named one must exist.
-        ...(raw.requirements !== undefined || existsSync(resolve(context, requirements))
-          ? { requirements: resolve(context, requirements) }
-          : {}),
-        ...(raw.module !== undefined ? { module: raw.module } : {}),
-        ...(raw.command !== undefined ? { command: raw.command } : {}),
-        ...(major !== undefined && minor !== undefined ? { python: [major, minor] as const } : {}),
-        ...(patch !== undefined ? { pythonFullVersion: `${major}.${minor}.${patch}` } : {}),
-        ...(raw.glibc !== undefined ? { glibc: raw.glibc } : {}),
-        sourceRoots: raw.source_roots.map((r) => resolve(context, r)),
-        ...(raw.index_url !== undefined ? { indexUrl: raw.index_url } : {}),
-        extraIndexUrls: raw.extra_index_urls,
-      };
-    }
-    case "command":
-      return {
-        ...common,
-        builder: "command",
-        run: typeof raw.run === "string" ? ["sh", "-c", raw.run] : raw.run,
-        output: isAbsolute(raw.output) ? raw.output : resolve(context, raw.output),
-        dest: raw.dest,
-        inputs: raw.inputs,
-      };
-  }
+  return fragment.normalise(raw as never, common);
 }

@@ -1,8 +1,7 @@
 import { stat } from "node:fs/promises";
 import { join, relative, resolve, sep } from "node:path";
-import { builderFor } from "../builders/index.ts";
+import { builderFor, ignoreSettings } from "../builders/index.ts";
 import { hostPlatform } from "../config/platform.ts";
-import { ignoreSettings } from "../config/targets.ts";
 import type { DevRuntimeName, ImageTarget, Project } from "../config/types.ts";
 import { Engine } from "../engine/engine.ts";
 import { TugError } from "../errors.ts";

@@ -4,9 +4,9 @@ import type { RemoteMode } from "../engine/remote-sync.ts";
 import type { EngineEvent, StepTiming } from "../engine/timings.ts";
 import { TugError } from "../errors.ts";
 import type { LambdaReport } from "../lambda/build-python.ts";
-import type { Compression } from "../oci/compress.ts";
 import type { SbomFormat } from "../sbom/sbom-model.ts";
 import type { SigningKey } from "../sign/keys.ts";
+import type { ImageOutputs } from "./output-policy.ts";
 import type { RegistryAccess } from "./registry-sink.ts";
 
 export interface BuildOptions {
@@ -35,6 +35,12 @@ export interface BuildOptions {
   signKey?: SigningKey;
   /** `--provenance`: attach an SLSA v1 provenance statement to each image and zip (default off). */
   provenance?: boolean;
+  /**
+   * Where images go and how they are compressed, composed by the caller (output-policy.ts's
+   * `imageOutputs`). Unset: planned from `repo`, `out`, `trustPushed`, `sbom`, `signKey` and
+   * `provenance` the same way.
+   */
+  outputs?: ImageOutputs;
 }
 
 export interface ArtifactReport {
@@ -96,14 +102,6 @@ export function selectAll(
     else throw noTarget(project, n);
   }
   return { images, lambdas: chosen, layers: chosenLayers };
-}
-
-const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/;
-
-/** gzip level 1 where bandwidth is free (loopback, local disk), 6 where bytes cross a network. */
-export function defaultCompression(repo: string | undefined): Compression {
-  const host = repo?.split("/")[0];
-  return { kind: "gzip", level: host === undefined || LOOPBACK.test(host) ? 1 : 6 };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { builderFor } from "../builders/index.ts";
 import type { ImageTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import { imageFileTables } from "../engine/image-files.ts";
@@ -54,9 +55,8 @@ export async function checkEntrypoint(o: {
 
 function baseHint(target: ImageTarget, argv0: string): string {
   const base = target.base.kind === "scratch" ? "scratch" : "the base";
-  if (target.builder === "node")
-    return `${base} has no node on PATH: pick a base with node, e.g. base: docker.io/library/node:${target.node}-slim or cgr.dev/chainguard/node (or your registry's copy), or base: host:node to use this machine's node`;
-  if (target.builder === "python")
-    return `${base} has no ${argv0}: pick a base with CPython, e.g. base: docker.io/library/python:${target.python?.join(".") ?? "3.12"}-slim (or your registry's copy)`;
-  return `${base} has no ${argv0}: pick a base that has it, or fix entrypoint/cmd`;
+  return (
+    builderFor(target).missingExecutableHint?.(target, argv0, base) ??
+    `${base} has no ${argv0}: pick a base that has it, or fix entrypoint/cmd`
+  );
 }

@@ -1,8 +1,7 @@
 import { promises as fs } from "node:fs";
 import { isAbsolute, join, relative, sep } from "node:path";
-import { ignoreSettings } from "../config/targets.ts";
+import { builderFor, ignoreSettings } from "../builders/index.ts";
 import type { ImageTarget, Project } from "../config/types.ts";
-import { matchesAny } from "../engine/glob.ts";
 import { loadContextRules, loadGitignoresAlong } from "../engine/ignore-files.ts";
 import { describeOrigin, type PathVerdict, type RuleOrigin } from "../engine/ignore-rules.ts";
 import { TugError } from "../errors.ts";
@@ -75,16 +74,8 @@ export function judge(
       rule: v.by,
     };
   }
-  if (target.builder === "node" && segments.includes("node_modules"))
-    return { input: false, reason: "excluded: the node builder installs node_modules from the lockfile" };
-  if (target.builder === "command") {
-    const out = relative(target.context, target.output).split(sep).join("/");
-    if (rel === out || rel.startsWith(`${out}/`))
-      return { input: false, reason: "excluded: it is in the command's output directory" };
-    const inputs = target.inputs.filter((p) => p !== "." && p !== "./");
-    if (inputs.length > 0 && !matchesAny(rel, inputs))
-      return { input: false, reason: `not an input: outside inputs: ${inputs.join(", ")}` };
-  }
+  const excluded = builderFor(target).excludes?.(target, rel);
+  if (excluded) return { input: false, reason: excluded };
   if (v.by) return { input: true, reason: `an input: re-included by ${describeOrigin(v.by)}`, rule: v.by };
   return { input: true, reason: "an input: no ignore rule matches it" };
 }

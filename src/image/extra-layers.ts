@@ -1,5 +1,5 @@
 import { entriesUnder } from "../builders/builder.ts";
-import { ignoreSettings } from "../config/targets.ts";
+import { ignoreSettings } from "../builders/index.ts";
 import type { ExtraLayer, ImageTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { LayerRecipe } from "../engine/layer-action.ts";

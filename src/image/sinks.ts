@@ -1,8 +1,7 @@
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { withKeyLock } from "../engine/key-lock.ts";
-import type { Digest } from "../oci/digest.ts";
-import { sha256 } from "../oci/digest.ts";
+import { type Digest, hexOf, sha256 } from "../oci/digest.ts";
 import { REF_NAME, writeLayout } from "../oci/layout.ts";
 import { layoutBlobsIntact } from "../oci/layout-stamps.ts";
 import { type Artifact, type Image, isIndex, type Platform } from "../oci/types.ts";
@@ -19,6 +18,18 @@ export interface Published {
 /** Somewhere an artifact goes: a registry, an OCI layout, a docker tarball. */
 export interface Sink {
   publish(artifact: Artifact, name: string, tags: string[]): Promise<Published>;
+  /**
+   * The build found the cache's copy of this blob corrupt and rebuilds it: a sink that keeps
+   * its own copy (a layout) forgets it, so the retry writes it again. Absent: nothing to forget.
+   */
+  dropBlob?(digest: Digest): Promise<void>;
+}
+
+/** `outer` (a decorator of `inner` that only publishes) with `inner`'s blob recovery. */
+export function keepDropBlob(outer: Sink, inner: Sink): Sink {
+  if (outer === inner || !inner.dropBlob) return outer;
+  const drop = inner.dropBlob.bind(inner);
+  return { publish: (artifact, name, tags) => outer.publish(artifact, name, tags), dropBlob: drop };
 }
 
 /**
@@ -44,6 +55,9 @@ export function layoutSink(dir: string, lockRoot: string): Sink {
           return { ref: `oci:${dir}:${name}`, digest: res.digest, pushedBytes: res.writtenBytes };
         }),
       );
+    },
+    async dropBlob(digest) {
+      await fs.rm(join(dir, "blobs", "sha256", hexOf(digest)), { force: true });
     },
   };
 }
@@ -116,6 +130,9 @@ export function fanOut(sinks: Sink[]): Sink {
         all.push(r.value);
       }
       return { ...all[0]!, pushedBytes: all.reduce((n, p) => n + p.pushedBytes, 0) };
+    },
+    async dropBlob(digest) {
+      await Promise.all(sinks.map((s) => s.dropBlob?.(digest)));
     },
   };
 }
