@@ -72,17 +72,49 @@ export function registrySboms(inner: Sink, access: RegistryAccess, repo: string,
   if (attachesNothing(o)) return inner;
   return {
     async publish(artifact, name, tags) {
-      const published = await inner.publish(artifact, name, tags);
-      const referrers = await referrersOf(artifact, name, o);
       const target = parseReference(`${repo}/${name}`);
       const repoRef = { registry: target.registry, repository: target.repository };
-      let pushed = 0;
+      const publishing = inner.publish(artifact, name, tags);
+      publishing.catch(() => {});
+      const referrers = await referrersOf(artifact, name, o).catch(async (e: unknown) => {
+        await publishing.catch(() => {});
+        throw e;
+      });
+      const attachAll = async (trustRecord: boolean) => {
+        let pushed = 0;
+        for (const r of referrers) pushed += await attach(r, repoRef, access, o.engine, trustRecord);
+        return pushed;
+      };
+      const recorded = await Promise.all(referrers.map((r) => attachedRecord(r, repoRef, o.engine)));
+      if (!recorded.some(Boolean)) {
+        // Never attached by this cache (an edit: a new image, so a new SBOM): pushed beside the
+        // image instead of after it. A registry takes a referrer before its subject
+        // (distribution-spec 1.1), and the image's tag is still written last.
+        // Both settle before either failure is reported: nothing goes on after the build returns.
+        const [published, pushed] = await Promise.allSettled([publishing, attachAll(false)]);
+        if (published.status === "rejected") throw published.reason;
+        if (pushed.status === "rejected") throw pushed.reason;
+        return { ...published.value, pushedBytes: published.value.pushedBytes + pushed.value };
+      }
+      const published = await publishing;
       // The image was already there: a referrer this cache recorded attaching is too (no request).
-      const trustRecord = published.pushedBytes === 0;
-      for (const r of referrers) pushed += await attach(r, repoRef, access, o.engine, trustRecord);
+      const pushed = await attachAll(published.pushedBytes === 0);
       return { ...published, pushedBytes: published.pushedBytes + pushed };
     },
   };
+}
+
+function attachedKey(r: ReferrerArtifact, repo: { registry: string; repository: string }): string {
+  return `${repo.registry}/${repo.repository}:${referrersTag(r.manifest.subject.digest)}:${r.digest}`;
+}
+
+/** Whether this cache recorded attaching `r` to `repo`. */
+async function attachedRecord(
+  r: ReferrerArtifact,
+  repo: { registry: string; repository: string },
+  engine: Engine,
+): Promise<boolean> {
+  return (await engine.store.getRecord<boolean>("sbom-attached", attachedKey(r, repo))) === true;
 }
 
 async function attach(
@@ -94,8 +126,8 @@ async function attach(
 ): Promise<number> {
   const subject = r.manifest.subject.digest;
   const tag = referrersTag(subject);
-  const recordKey = `${repo.registry}/${repo.repository}:${tag}:${r.digest}`;
-  if (trustRecord && (await engine.store.getRecord<boolean>("sbom-attached", recordKey)) === true) return 0;
+  const recordKey = attachedKey(r, repo);
+  if (trustRecord && (await attachedRecord(r, repo, engine))) return 0;
   const attached = async (bytes: number) => {
     await engine.store.putRecord("sbom-attached", recordKey, true);
     return bytes;
