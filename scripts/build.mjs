@@ -32,7 +32,9 @@ const cli = await build({ ...cliBundleOptions({ outdir: "dist", buildId }), meta
 // callback was not specified"): load externals with require (esbuildApi) and built-ins statically.
 const dynamic = cli.metafile.outputs["dist/cli.cjs"].imports.filter((i) => i.kind === "dynamic-import");
 if (dynamic.length > 0) {
-  throw new Error(`dist/cli.cjs keeps import() of ${dynamic.map((i) => i.path).join(", ")}: use require or a static import`);
+  throw new Error(
+    `dist/cli.cjs keeps import() of ${dynamic.map((i) => i.path).join(", ")}: use require or a static import`,
+  );
 }
 // The library (dist/index.js): ESM, split at dynamic imports.
 await build({
