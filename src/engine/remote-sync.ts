@@ -12,8 +12,10 @@ export type RemoteMode = "read" | "readwrite" | "off";
 // Portable records only: what they say holds on any machine. Lambda output records hold local
 // stamps and stay local; wheel tables are rebuilt from the (verified) wheel in milliseconds and
 // stay local; resolution locks travel (each wheel they name is verified by sha256 when fetched),
-// except those for an index URL with credentials in it ("python-lock-local").
-export const SHARED_KINDS = new Set(["layer", "desc", "diff", "python-lock"]);
+// except those for an index URL with credentials in it ("python-lock-local"). The npm packages
+// a bundle inlined travel with the bundle layer: without them, an image whose bundle came from
+// the shared cache would get an SBOM that silently lists none.
+export const SHARED_KINDS = new Set(["layer", "desc", "diff", "python-lock", "npm-bundled"]);
 
 export interface RemoteStats {
   recordHits: number;

@@ -10,6 +10,7 @@ import { type TestContext, test } from "node:test";
 import { build, loadProject } from "../../src/index.ts";
 import { makeNodeBase } from "../support/bases.ts";
 import { layoutReferrers } from "../support/layout-referrers.ts";
+import { startNginxDav } from "../support/nginx-dav.ts";
 import { copyInstalled, npmInstalled } from "../support/npm-project.ts";
 import { tempDir } from "../support/tmp.ts";
 
@@ -33,7 +34,11 @@ app.get("/", (_q, r) => r.send("hi"));
 app.listen(Number(process.env.PORT));
 `;
 
-async function nodeImageSbom(t: TestContext, fields: string) {
+async function nodeImageSbom(
+  t: TestContext,
+  fields: string,
+  opts: { remoteCache?: { url: string; mode: "readwrite" }; cacheDir?: string } = {},
+) {
   const base = await makeNodeBase();
   const dir = await tempDir(t, "tug-node-sbom-");
   await copyInstalled(await npmInstalled({ express: "4.21.2" }), dir);
@@ -43,8 +48,12 @@ async function nodeImageSbom(t: TestContext, fields: string) {
     `images:\n  web:\n    builder: node\n    context: .\n    entry: server.js\n    base: oci-layout:${base.layout}:latest\n${fields}`,
   );
   const out = join(dir, "out");
-  const opts = { out, cacheDir: await tempDir(t, "tug-node-sbom-cache-") };
-  const [web] = (await build(await loadProject(join(dir, "tug.yaml")), opts)).artifacts;
+  const buildOpts = {
+    out,
+    cacheDir: opts.cacheDir ?? (await tempDir(t, "tug-node-sbom-cache-")),
+    ...(opts.remoteCache ? { remoteCache: opts.remoteCache } : {}),
+  };
+  const [web] = (await build(await loadProject(join(dir, "tug.yaml")), buildOpts)).artifacts;
   const sboms = (await layoutReferrers(join(out, "oci"), web?.digest as string)).filter(
     (r) => r.artifactType === "application/spdx+json",
   );
@@ -56,7 +65,7 @@ async function nodeImageSbom(t: TestContext, fields: string) {
   const lock = JSON.parse(await readFile(join(dir, "package-lock.json"), "utf8")) as {
     packages: Record<string, LockEntry>;
   };
-  return { npm, lock: lock.packages };
+  return { npm, lock: lock.packages, digest: web?.digest };
 }
 
 const nameOf = (path: string) => path.slice(path.lastIndexOf("node_modules/") + "node_modules/".length);
@@ -119,4 +128,16 @@ test("bundle: false: exactly the lockfile's production packages, with integrity 
     ) as { license?: string };
     assert.equal(p.licenseDeclared, pkg.license ?? "NOASSERTION", p.name);
   }
+});
+
+test("a bundle layer that came from the shared cache still lists the packages it inlined", async (t) => {
+  const dav = await startNginxDav(t);
+  const remoteCache = { url: dav.url, mode: "readwrite" as const };
+  const first = await nodeImageSbom(t, "", { remoteCache });
+  assert.ok(row(first.npm, "express", "4.21.2"), "express is listed by the machine that bundled");
+  // Another machine: an empty local cache, the same shared cache; the bundle layer is not made again.
+  const second = await nodeImageSbom(t, "", { remoteCache });
+  assert.equal(second.digest, first.digest);
+  const names = (npm: SpdxPackage[]) => npm.map((p) => `${p.name}@${p.versionInfo}`).sort();
+  assert.deepEqual(names(second.npm), names(first.npm));
 });
