@@ -5,6 +5,7 @@ import { inflateRawSync } from "node:zlib";
 import { TugError } from "../errors.ts";
 import type { LayerEntry } from "../oci/tar.ts";
 import { installedName } from "../python/wheel-layout.ts";
+import { WHEEL_ORIGIN_FILE, wheelOriginJson } from "../python/wheel-origin.ts";
 import type { WheelFile, WheelRow } from "../python/wheel-table.ts";
 import { invalidNameReason } from "../zip/entry.ts";
 
@@ -99,6 +100,8 @@ async function contents(file: WheelFile, row: WheelRow): Promise<Uint8Array> {
 /** One installed wheel: its rows (from the verified wheel table) read through `file`. */
 export interface InstalledWheel {
   wheel: string;
+  /** Hex sha256 of the wheel file: written beside its METADATA for the image's SBOM. */
+  sha256: string;
   rows: readonly WheelRow[];
   file: WheelFile;
 }
@@ -144,6 +147,16 @@ export async function installEntries(wheels: readonly InstalledWheel[]): Promise
         mode: row.mode & 0o111 ? 0o755 : 0o644,
         data,
       });
+      const metadata = /^([^/]+\.dist-info)\/METADATA$/.exec(name);
+      if (metadata) {
+        // Which wheel file this distribution came from, for the image's SBOM (wheel-origin.ts).
+        add(w.wheel, {
+          path: `${SITE_PACKAGES}/${metadata[1]}/${WHEEL_ORIGIN_FILE}`,
+          type: "file",
+          mode: 0o644,
+          data: wheelOriginJson(w.wheel, w.sha256),
+        });
+      }
       if (/^[^/]+\.dist-info\/entry_points\.txt$/.test(name)) {
         for (const s of consoleScripts(Buffer.from(data).toString("utf8"), w.wheel)) {
           add(w.wheel, {

@@ -280,7 +280,7 @@ function depsRecipe(
             engine.timings.meter(target.name, step, size),
           );
           const rows = await cachedWheelTable(engine.store, d.sha256, path, d.wheel);
-          return { wheel: d.wheel, rows, file: new WheelFile(path) };
+          return { wheel: d.wheel, sha256: d.sha256, rows, file: new WheelFile(path) };
         }),
       );
       try {

@@ -1,6 +1,7 @@
 import type { CacheStore } from "../engine/cache-store.ts";
 import type { Image } from "../oci/types.ts";
 import { metadataHeaders } from "../python/index-page.ts";
+import { parseWheelOrigin, WHEEL_ORIGIN_FILE } from "../python/wheel-origin.ts";
 import { ownLayerCount } from "./base-os-packages.ts";
 import { layerFiles } from "./layer-files.ts";
 import { pythonLicense } from "./licenses.ts";
@@ -11,7 +12,7 @@ import type { SbomPackage } from "./sbom-model.ts";
 // own layers, with its name, version and license (licenses.ts). Read once per layer digest.
 
 const MAX_METADATA_BYTES = 4 << 20;
-const RECORD_VERSION = 1;
+const RECORD_VERSION = 2;
 
 type LayerDists = Record<string, SbomPackage>;
 
@@ -32,17 +33,23 @@ export async function imagePythonPackages(image: Image, store: CacheStore): Prom
     const cached = await store.getRecord<LayerDists>("sbom-python", key);
     let dists = typeof cached === "object" && cached !== null ? cached : undefined;
     if (!dists) {
-      const metadata = (name: string) =>
-        dirs.some((d) => name.startsWith(d) && /^[^/]+\.dist-info\/METADATA$/.test(name.slice(d.length)));
-      const files = await layerFiles(layer, (name, size) => metadata(name) && size <= MAX_METADATA_BYTES);
+      const wanted = (name: string) =>
+        dirs.some(
+          (d) =>
+            name.startsWith(d) &&
+            /^[^/]+\.dist-info\/(?:METADATA|tug-wheel\.json)$/.test(name.slice(d.length)),
+        );
+      const files = await layerFiles(layer, (name, size) => wanted(name) && size <= MAX_METADATA_BYTES);
       dists = {};
       for (const [name, bytes] of files) {
+        if (!name.endsWith("/METADATA")) continue;
         const text = bytes.toString("utf8");
         const h = metadataHeaders(text);
         const [dist, version] = [h.get("name")?.[0], h.get("version")?.[0]];
         if (!dist || !version) continue;
         const license = pythonLicense(text);
-        dists[name] = { ecosystem: "pypi", name: dist, version, ...(license ? { license } : {}) };
+        const origin = parseWheelOrigin(files.get(name.replace(/METADATA$/, WHEEL_ORIGIN_FILE)));
+        dists[name] = { ecosystem: "pypi", name: dist, version, ...origin, ...(license ? { license } : {}) };
       }
       await store.putRecord("sbom-python", key, dists);
     }

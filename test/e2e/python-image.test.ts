@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { build, loadProject } from "../../src/index.ts";
@@ -39,7 +40,8 @@ async function project(
   base: Base & { version: string; glibc: string },
   opts: { extra?: string; baseRef?: string; versions?: string } = {},
 ) {
-  const index = await pythonWheelIndex(await tempDir(t, "tug-py-idx-"), [
+  const indexRoot = await tempDir(t, "tug-py-idx-");
+  const index = await pythonWheelIndex(indexRoot, [
     {
       name: "greeting",
       version: "1.0",
@@ -89,7 +91,8 @@ ${opts.extra ?? ""}`,
   await writeFile(join(dir, "src", "server.py"), SERVER("v1"));
   await writeFile(join(dir, "src", "local.py"), 'LOCAL = "first-party"\n');
   await writeFile(join(dir, "requirements.txt"), "greeting==1.0\n");
-  return { dir, file: join(dir, "tug.yaml"), cache: await tempDir(t, "tug-py-cache-") };
+  const wheels = join(indexRoot, "files");
+  return { dir, file: join(dir, "tug.yaml"), cache: await tempDir(t, "tug-py-cache-"), wheels };
 }
 
 const isBlobUploadPut = (r: RecordedRequest) => r.method === "PUT" && /\/blobs\/uploads\//.test(r.path);
@@ -191,8 +194,21 @@ test("multi-platform python image: each platform's deps layer holds that platfor
         versionInfo?: string;
         licenseDeclared: string;
         externalRefs?: unknown[];
+        packageFileName?: string;
+        checksums?: Array<{ algorithm: string; checksumValue: string }>;
       }>;
     };
+    // Each distribution names the wheel file this platform's layer was installed from, with that
+    // file's sha256 (the arm64 image's native is the aarch64 wheel).
+    const arch = m.platform?.architecture === "arm64" ? "aarch64" : "x86_64";
+    for (const q of doc.packages.filter((x) => JSON.stringify(x.externalRefs ?? []).includes("pkg:pypi/"))) {
+      const file = q.packageFileName ?? "";
+      if (q.name === "native") assert.match(file, new RegExp(`manylinux_2_17_${arch}\\.whl$`));
+      const sha = createHash("sha256")
+        .update(await readFile(join(p.wheels, file)))
+        .digest("hex");
+      assert.deepEqual(q.checksums, [{ algorithm: "SHA256", checksumValue: sha }], `${q.name} ${arch}`);
+    }
     assert.deepEqual(
       doc.packages
         .filter((q) => JSON.stringify(q.externalRefs ?? []).includes("pkg:pypi/"))
