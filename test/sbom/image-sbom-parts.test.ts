@@ -2,11 +2,11 @@
 // OCI 1.1 artifact manifest / referrers-tag index that attach a document to an image manifest.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import type { Digest } from "../../src/oci/digest.ts";
-import { goModulesFromBuildInfo, goModulesOf } from "../../src/sbom/go-modules.ts";
+import { goModulesFromBuildInfo, goModulesOf, inlineModuleInfo } from "../../src/sbom/go-modules.ts";
 import {
   EMPTY_CONFIG,
   referrerArtifact,
@@ -33,11 +33,36 @@ test("go modules come from the binary's own build info, replacements with what w
   const env = { GOPROXY: "off", GOFLAGS: "-mod=mod", GOWORK: "off", GOCACHE: join(dir, ".gocache") };
   await runTool("go", ["build", "-o", "app", "."], { cwd: dir, env: { ...process.env, ...env } });
   const modules = await goModulesOf(join(dir, "app"));
+  // Read in-process from the binary: the same modules `go version -m` (an independent reader) names.
+  const fromGo = (await runTool("go", ["version", "-m", join(dir, "app")])).stdout;
+  assert.deepEqual(modules, goModulesFromBuildInfo(fromGo));
+  assert.deepEqual(
+    goModulesFromBuildInfo(inlineModuleInfo(await readFile(join(dir, "app"))) ?? ""),
+    goModulesFromBuildInfo(fromGo),
+  );
+  // Stripped (-s -w): the build info stays.
+  await runTool("go", ["build", "-ldflags=-s -w", "-o", "app-stripped", "."], {
+    cwd: dir,
+    env: { ...process.env, ...env },
+  });
+  assert.deepEqual(await goModulesOf(join(dir, "app-stripped")), modules);
   assert.deepEqual(modules, [
     { ecosystem: "golang", name: "example.com/app", version: "(devel)" },
     { ecosystem: "golang", name: "example.com/dep", version: "(devel)" },
   ]);
   await assert.rejects(goModulesOf(join(dir, "go.mod"), "web"), /could not read the Go build info/);
+});
+
+test("a binary without inline build info: none found in-process (go version -m decides)", () => {
+  assert.equal(inlineModuleInfo(Buffer.from("not a go binary at all")), undefined);
+  // The magic off its 16-byte alignment, or without the inline-strings flag, is not build info.
+  const odd = Buffer.alloc(96);
+  Buffer.from("\xff Go buildinf:", "latin1").copy(odd, 3);
+  assert.equal(inlineModuleInfo(odd), undefined);
+  const pointers = Buffer.alloc(96);
+  Buffer.from("\xff Go buildinf:", "latin1").copy(pointers, 16);
+  pointers[16 + 15] = 0;
+  assert.equal(inlineModuleInfo(pointers), undefined);
 });
 
 test("build info text: mod, dep and => lines; sums and settings ignored", () => {
