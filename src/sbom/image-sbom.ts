@@ -48,14 +48,15 @@ export async function imageSbomReferrers(opts: {
       const shown = platform ? `${name} (${platformString(platform)})` : name;
       const subject: Descriptor = { mediaType: image.mediaType(), digest, size: raw.length };
       const make = async () => {
-        const manifest = await image.manifest();
-        const packages = [
-          ...baseOf(manifest.annotations),
-          ...(await baseOsPackages(image, store)),
-          ...(await entrypointModules(image, store)),
-          ...(await imageNpmPackages(image, store)),
-          ...(await imagePythonPackages(image, store)),
-        ];
+        // Independent readers of the image's layers and records: at once, listed in this order.
+        const [manifest, os, go, npm, python] = await Promise.all([
+          image.manifest(),
+          baseOsPackages(image, store),
+          entrypointModules(image, store),
+          imageNpmPackages(image, store),
+          imagePythonPackages(image, store),
+        ]);
+        const packages = [...baseOf(manifest.annotations), ...os, ...go, ...npm, ...python];
         const doc = sbomDocument(format, { name: shown, sha256: hexOf(digest), kind: "image" }, packages);
         return referrerArtifact(subject, doc?.text ?? "", doc?.mediaType ?? "");
       };
