@@ -16,20 +16,20 @@
 // the current src/ made into the bench's temp dir with the options of scripts/build.mjs, so the
 // bench process only writes files and polls ports and never shares an event loop with tug.
 // podman gets a private store (podmanStore) and tug reaches it through TUG_PODMAN_ARGS.
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { cp, mkdir, rm, writeFile } from "node:fs/promises";
 import { get } from "node:http";
 import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import type { UpdateReport } from "../src/dev/report.ts";
 import { makeNodeBase } from "../test/support/bases.ts";
 import { bundleCli } from "../test/support/cli-bundle.ts";
 import { freePort, type PodmanStore, podmanStore, runTool, waitForHttp } from "../test/support/tools.ts";
+import { DevProcess } from "./support/quest-dev.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const EDITS = Number(process.env.EDITS ?? 12);
@@ -136,68 +136,6 @@ async function pollFor(port: number, text: string, since: number, timeoutMs = 12
 
 // ---------------------------------------------------------------------------------------------
 // tug as a child process
-
-/** `tug dev TARGET --json`: its reports as they arrive; stopped with SIGINT like Ctrl-C. */
-class DevProcess {
-  readonly reports: UpdateReport[] = [];
-  /** When each report reached the bench (performance.now()), same index as `reports`. */
-  readonly arrived: number[] = [];
-  private stderr: string[] = [];
-  private readonly exited: Promise<void>;
-
-  private constructor(private readonly child: ChildProcess) {
-    createInterface({ input: child.stdout! }).on("line", (l) => {
-      try {
-        this.reports.push(JSON.parse(l) as UpdateReport);
-        this.arrived.push(performance.now());
-      } catch {
-        this.stderr.push(`(stdout) ${l}`);
-      }
-    });
-    createInterface({ input: child.stderr! }).on("line", (l) => {
-      this.stderr.push(l);
-      if (this.stderr.length > 40) this.stderr.shift();
-    });
-    this.exited = new Promise((r) => child.once("exit", () => r()));
-  }
-
-  static async start(cli: string, dir: string, target: string, env: NodeJS.ProcessEnv): Promise<DevProcess> {
-    const child = spawn(process.execPath, [cli, "dev", target, "--json"], {
-      cwd: dir,
-      env,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const p = new DevProcess(child);
-    const start = await p.waitReport(0, 600_000);
-    if (!start.ok) throw new Error(`tug dev ${target} did not start: ${start.error}\n${p.tail()}`);
-    return p;
-  }
-
-  tail(): string {
-    return this.stderr.join("\n");
-  }
-
-  /** The report at index `i`, once it exists. */
-  async waitReport(i: number, timeoutMs = 60_000): Promise<UpdateReport> {
-    const end = performance.now() + timeoutMs;
-    for (;;) {
-      const r = this.reports[i];
-      if (r) return r;
-      if (this.child.exitCode !== null)
-        throw new Error(`tug dev exited ${this.child.exitCode}\n${this.tail()}`);
-      if (performance.now() > end) throw new Error(`no report #${i} from tug dev\n${this.tail()}`);
-      await sleep(10);
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 30_000);
-    this.child.kill("SIGINT");
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Live-update edits: WARMUP unmeasured, then EDITS measured. Each edit writes `file` with a new
@@ -505,7 +443,7 @@ async function main(): Promise<void> {
       floors?: (dev: DevProcess) => Promise<string>,
     ) => {
       progress(`${name}: starting tug dev ${target}`);
-      const dev = await DevProcess.start(cli, proj, target, env);
+      const dev = await DevProcess.start({ tug: [process.execPath, cli], dir: proj, target, env });
       children.push(dev);
       try {
         const { samples, first } = await liveEdits(dev, port, file, render, name);

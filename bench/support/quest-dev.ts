@@ -42,6 +42,8 @@ export async function pollFor(port: number, text: string, timeoutMs = 300_000): 
 /** `tug dev TARGET --json` in `dir`: its reports as they arrive; stopped with SIGINT like Ctrl-C. */
 export class DevProcess {
   readonly reports: UpdateReport[] = [];
+  /** When each report reached the bench (performance.now()), same index as `reports`. */
+  readonly arrived: number[] = [];
   private readonly log: string[] = [];
   private readonly exited: Promise<void>;
 
@@ -49,6 +51,7 @@ export class DevProcess {
     createInterface({ input: child.stdout! }).on("line", (l) => {
       try {
         this.reports.push(JSON.parse(l) as UpdateReport);
+        this.arrived.push(performance.now());
       } catch {
         this.keep(`(stdout) ${l}`);
       }

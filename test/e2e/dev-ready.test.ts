@@ -6,16 +6,14 @@ import { promises as fs } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { loadProject } from "../../src/config/index.ts";
 import { dev } from "../../src/dev/dev.ts";
 import { treeListensOn } from "../../src/dev/port-owner.ts";
 import type { UpdateReport } from "../../src/dev/report.ts";
+import { demoWebDevProject } from "../support/dev-session.ts";
 import { httpGet, httpText, until } from "../support/http.ts";
 import { tempDir } from "../support/tmp.ts";
 import { freePort } from "../support/tools.ts";
-
-const DEMO = fileURLToPath(new URL("../../examples/demo/", import.meta.url));
 
 const QUITTER = `import { createServer } from "node:http";
 import { greeting } from "./greeting.ts";
@@ -33,22 +31,8 @@ const server = createServer((req, res) => {
 `;
 
 async function project(t: TestContext, port: number, server?: string): Promise<string> {
-  const dir = await tempDir(t, "tug-devready-");
-  await fs.cp(join(DEMO, "web"), join(dir, "web"), { recursive: true });
+  const dir = await demoWebDevProject(t, "tug-devready-", port);
   if (server) await fs.writeFile(join(dir, "web/src/server.ts"), server);
-  await fs.writeFile(
-    join(dir, "tug.yaml"),
-    `images:
-  web:
-    builder: node
-    context: ./web
-    entry: src/server.ts
-    env: { PORT: "${port}" }
-    dev:
-      runtime: local
-      port: ${port}
-`,
-  );
   return dir;
 }
 

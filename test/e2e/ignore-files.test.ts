@@ -13,6 +13,7 @@ import type { UpdateReport } from "../../src/dev/report.ts";
 import type { ArtifactReport } from "../../src/index.ts";
 import { makeBusyboxBase } from "../support/bases.ts";
 import { runTug, runTugJson } from "../support/cli.ts";
+import { demoWebDevProject } from "../support/dev-session.ts";
 import { httpText, until } from "../support/http.ts";
 import { tempDir } from "../support/tmp.ts";
 import { freePort, podmanRun } from "../support/tools.ts";
@@ -225,22 +226,8 @@ test("node image: excluded files are neither shipped nor inputs of the bundle", 
 
 test("tug dev: an edit of an excluded file is no update; a kept one is; an ignore-file edit rebuilds", async (t) => {
   const port = await freePort();
-  const dir = await tempDir(t, "tug-e2e-ignore-dev-");
-  await fs.cp(join(DEMO, "web"), join(dir, "web"), { recursive: true });
+  const dir = await demoWebDevProject(t, "tug-e2e-ignore-dev-", port);
   await write(join(dir, "web"), CONTEXT);
-  await fs.writeFile(
-    join(dir, "tug.yaml"),
-    `images:
-  web:
-    builder: node
-    context: ./web
-    entry: src/server.ts
-    env: { PORT: "${port}" }
-    dev:
-      runtime: local
-      port: ${port}
-`,
-  );
   const reports: UpdateReport[] = [];
   const session = await dev(await loadProject(join(dir, "tug.yaml")), {
     cacheDir: await tempDir(t, "tug-cache-"),

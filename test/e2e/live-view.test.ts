@@ -11,6 +11,7 @@ import { build } from "../../src/image/build.ts";
 import { platformString } from "../../src/oci/types.ts";
 import { makeImage } from "../support/bases.ts";
 import { runTug, tugArgv } from "../support/cli.ts";
+import { demoWebDevProject } from "../support/dev-session.ts";
 import { httpText } from "../support/http.ts";
 import { startInPty } from "../support/pty.ts";
 import { startRegistry } from "../support/registry.ts";
@@ -102,22 +103,11 @@ test("tug build: plain lines without a terminal, nothing with -q, JSON with --js
 
 test("tug dev on a terminal: the table shows the resource ready at its URL, an edit live-updating, logs below", async (t) => {
   const port = await freePort();
-  const dir = await tempDir(t, "tug-live-dev-");
-  await fs.cp(join(DEMO, "web"), join(dir, "web"), { recursive: true });
-  await fs.writeFile(
-    join(dir, "tug.yaml"),
-    `images:
-  web:
-    builder: node
-    context: ./web
-    entry: src/server.ts
-    env: { PORT: "${port}" }
-    dev:
-      runtime: local
-      port: ${port}
-      live_update:
-        - restart: true
-`,
+  const dir = await demoWebDevProject(
+    t,
+    "tug-live-dev-",
+    port,
+    "      live_update:\n        - restart: true\n",
   );
   const env = { TUG_CACHE: await tempDir(t, "tug-live-cache-"), CI: "" };
   const p = pty(t, ["dev"], { cwd: dir, env });

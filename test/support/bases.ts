@@ -129,12 +129,7 @@ function cachedLayout(name: string, key: string, spec: () => Promise<ImageSpec>)
       const aside = await mkdtemp(join(cacheRoot, `.${name}-`));
       try {
         await makeImage(join(aside, "layout"), "latest", await spec());
-        try {
-          await rename(join(aside, "layout"), final);
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
-        }
+        await renameUnlessThere(join(aside, "layout"), final);
         return final;
       } finally {
         await rm(aside, { recursive: true, force: true });
@@ -144,6 +139,16 @@ function cachedLayout(name: string, key: string, spec: () => Promise<ImageSpec>)
     p.catch(() => building.delete(final));
   }
   return p;
+}
+
+/** Renames `from` to `to`; another process having put `to` there first is fine (same content). */
+async function renameUnlessThere(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -429,12 +434,7 @@ export async function goStdCache(): Promise<string> {
           },
           timeoutMs: 900_000,
         });
-        try {
-          await rename(join(aside, "cache"), final);
-        } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code;
-          if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
-        }
+        await renameUnlessThere(join(aside, "cache"), final);
         return final;
       } finally {
         await rm(aside, { recursive: true, force: true });

@@ -1,6 +1,9 @@
 // A `tug dev` session on a project file with its reports collected, for e2e tests of the loop:
 // in a private podman store when `podman` is given, else with the project's own runtimes.
+import { cp, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { TestContext } from "node:test";
+import { fileURLToPath } from "node:url";
 import { loadProject } from "../../src/config/index.ts";
 import { hostPlatform } from "../../src/config/platform.ts";
 import { containerRuntime } from "../../src/dev/container-runtime.ts";
@@ -10,6 +13,36 @@ import type { UpdateReport } from "../../src/dev/report.ts";
 import { until } from "./http.ts";
 import { tempDir } from "./tmp.ts";
 import type { podmanStore } from "./tools.ts";
+
+const DEMO_WEB = fileURLToPath(new URL("../../examples/demo/web/", import.meta.url));
+
+/**
+ * A temp project with examples/demo/web as target `web` (node, `src/server.ts`), run by `tug dev`
+ * on the local runtime at `port`; `devExtra` lines (indented 6 spaces) go under `dev:`.
+ */
+export async function demoWebDevProject(
+  t: TestContext,
+  prefix: string,
+  port: number,
+  devExtra = "",
+): Promise<string> {
+  const dir = await tempDir(t, prefix);
+  await cp(DEMO_WEB, join(dir, "web"), { recursive: true });
+  await writeFile(
+    join(dir, "tug.yaml"),
+    `images:
+  web:
+    builder: node
+    context: ./web
+    entry: src/server.ts
+    env: { PORT: "${port}" }
+    dev:
+      runtime: local
+      port: ${port}
+${devExtra}`,
+  );
+  return dir;
+}
 
 export interface DevUnderTest {
   session: DevSession;
