@@ -20,7 +20,7 @@ import { cachedWheelTable, WheelFile } from "../python/wheel-table.ts";
 import { isSha256Hex } from "../util/sha256-hex.ts";
 import type { Builder } from "./builder.ts";
 import { type BaseInterpreter, targetBaseInterpreter } from "./python-base.ts";
-import { installEntries, SITE_PACKAGES } from "./python-install.ts";
+import { type InstalledWheel, installEntries, SITE_PACKAGES } from "./python-install.ts";
 
 const MACHINES: Readonly<Record<string, { machine: Machine; arch: "x86_64" | "arm64" }>> = {
   amd64: { machine: "x86_64", arch: "x86_64" },
@@ -274,20 +274,34 @@ function depsRecipe(
     },
     trees: {},
     produce: async () => {
-      const wheels = await Promise.all(
-        resolution.distributions.map(async (d) => {
-          const path = await index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 }, (size) =>
-            engine.timings.meter(target.name, step, size),
-          );
-          const rows = await cachedWheelTable(engine.store, d.sha256, path, d.wheel);
-          return { wheel: d.wheel, sha256: d.sha256, rows, file: new WheelFile(path) };
-        }),
-      );
+      const wheels = await Promise.all(resolution.distributions.map(installedWheel));
       try {
         return { entries: await installEntries(wheels) };
       } finally {
         await Promise.all(wheels.map((w) => w.file.close()));
       }
     },
+    // One cached part per wheel: a requirements change that adds a package tars and compresses
+    // only that package's files; the others' bytes are copied from the cache.
+    parts: async () =>
+      resolution.distributions.map((d) => ({
+        key: `${d.sha256} ${d.wheel}`,
+        entries: async () => {
+          const w = await installedWheel(d);
+          try {
+            return await installEntries([w]);
+          } finally {
+            await w.file.close();
+          }
+        },
+      })),
   };
+
+  async function installedWheel(d: Resolution["distributions"][number]): Promise<InstalledWheel> {
+    const path = await index.wheelPath({ filename: d.wheel, url: d.url, sha256: d.sha256 }, (size) =>
+      engine.timings.meter(target.name, step, size),
+    );
+    const rows = await cachedWheelTable(engine.store, d.sha256, path, d.wheel);
+    return { wheel: d.wheel, sha256: d.sha256, rows, file: new WheelFile(path) };
+  }
 }

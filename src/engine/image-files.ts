@@ -27,6 +27,11 @@ function isFileTable(v: unknown): v is LayerFileTable {
   );
 }
 
+/** Records the table of a layer tug has just written, so a check of the image never reads it back. */
+export async function recordLayerFiles(engine: Engine, diffId: string, table: LayerFileTable): Promise<void> {
+  await engine.store.putRecord(RECORD_KIND, diffId, table);
+}
+
 /**
  * The image's file tables, one per layer, from the cache by diff_id: a base layer or an unchanged
  * app layer is listed once per machine (or shared cache), never again on a warm build.

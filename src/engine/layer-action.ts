@@ -2,13 +2,22 @@ import { promises as fs } from "node:fs";
 import { type BuildLayerResult, buildLayer, recompress } from "../oci/build-layer.ts";
 import { type Compression, compressionKey } from "../oci/compress.ts";
 import { type Digest, isDigest } from "../oci/digest.ts";
+import { fileTableOfEntries } from "../oci/file-table.ts";
 import { fileLayer } from "../oci/layer.ts";
 import { type LayerEntry, sourceDateEpoch } from "../oci/tar.ts";
 import type { Layer } from "../oci/types.ts";
 import type { Engine } from "./engine.ts";
 import { recordExplain } from "./explain.ts";
+import { recordLayerFiles } from "./image-files.ts";
 import { actionKey } from "./key.ts";
 import { withKeyLock } from "./key-lock.ts";
+import {
+  type LayerPart,
+  layerFromParts,
+  PartsDamaged,
+  type PartsLayer,
+  partsSupported,
+} from "./layer-parts.ts";
 import { assertUnchanged, type SourceFile, subtreeDigest } from "./source-tree.ts";
 
 export type ParamValue = string | number | boolean | string[];
@@ -24,6 +33,12 @@ export interface LayerRecipe {
   /** Named input file sets; only their digests enter the key. */
   trees: Record<string, SourceFile[]>;
   produce(): Promise<{ entries: LayerEntry[]; cleanup?: () => Promise<void> }>;
+  /**
+   * The same layer's files as independently cached parts (layer-parts.ts), in layer order: a
+   * change to one part then rewrites only that part. produce() stays the reference (and the path
+   * taken when parts conflict).
+   */
+  parts?(): Promise<LayerPart[]>;
   /**
    * False for actions that may write into their own inputs' directory (user commands): the
    * check that no input changed while the layer was built would then always fail.
@@ -155,18 +170,50 @@ async function produceLayer(
   key: string,
   compression: Compression,
 ): Promise<Layer> {
-  const { entries, cleanup } = await recipe.produce();
   const out = await engine.store.tempPath("layer");
+  if (recipe.parts && partsSupported(compression)) {
+    try {
+      const built = await partsLayer(engine, recipe, await recipe.parts(), compression, out);
+      if (built) {
+        const layer = await storeLayer(engine, key, built, out, compression);
+        await recordLayerFiles(engine, built.diffId, built.table);
+        return layer;
+      }
+    } catch (e) {
+      await fs.rm(out, { force: true });
+      throw e;
+    }
+  }
+  const { entries, cleanup } = await recipe.produce();
   try {
     const res = await buildLayer({ entries, compression, outFile: out });
     if (recipe.inputsStable !== false)
       await assertUnchanged(Object.values(recipe.trees).flat(), recipe.target);
-    return await storeLayer(engine, key, res, out, compression);
+    const layer = await storeLayer(engine, key, res, out, compression);
+    await recordLayerFiles(engine, res.diffId, fileTableOfEntries(entries));
+    return layer;
   } catch (e) {
     await fs.rm(out, { force: true });
     throw e;
   } finally {
     await cleanup?.();
+  }
+}
+
+async function partsLayer(
+  engine: Engine,
+  recipe: LayerRecipe,
+  parts: LayerPart[],
+  compression: Compression,
+  out: string,
+): Promise<PartsLayer | undefined> {
+  const scope = `${recipe.kind}/${recipe.version}`;
+  try {
+    return await layerFromParts(engine, scope, parts, compression, out);
+  } catch (e) {
+    // Damaged cached parts were removed: the second attempt produces them again.
+    if (e instanceof PartsDamaged) return layerFromParts(engine, scope, parts, compression, out);
+    throw e;
   }
 }
 

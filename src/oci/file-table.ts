@@ -3,6 +3,7 @@ import { pipeline } from "node:stream/promises";
 import { createGunzip } from "node:zlib";
 import tar from "tar-stream";
 import { TugError } from "../errors.ts";
+import { type LayerEntry, planEntries } from "./tar.ts";
 import { type Layer, MediaType } from "./types.ts";
 
 /**
@@ -32,6 +33,31 @@ export function canListLayer(mediaType: string): boolean {
 
 function clean(name: string): string {
   return posix.normalize(`/${name}`).replace(/\/+$/, "") || "/";
+}
+
+/**
+ * The table of a layer tug writes from `entries`, exactly as readLayerFileTable would read it back
+ * from the tar (parents added, modes normalised): a layer just built is never read again to list it.
+ */
+export function fileTableOfEntries(entries: readonly LayerEntry[]): LayerFileTable {
+  const table: LayerFileTable = {
+    files: {},
+    symlinks: {},
+    hardlinks: {},
+    dirs: [],
+    whiteouts: [],
+    opaque: [],
+  };
+  for (const e of planEntries(entries)) {
+    const path = clean(e.path);
+    const base = posix.basename(path);
+    if (base === ".wh..wh..opq") table.opaque.push(posix.dirname(path));
+    else if (base.startsWith(".wh.")) table.whiteouts.push(posix.join(posix.dirname(path), base.slice(4)));
+    else if (e.type === "file") table.files[path] = e.mode & 0o111 ? 0o755 : 0o644;
+    else if (e.type === "symlink") table.symlinks[path] = e.linkname ?? "";
+    else table.dirs.push(path);
+  }
+  return table;
 }
 
 /** Reads a layer's tar headers (skipping contents) into its file table. */

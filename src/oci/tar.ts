@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { lstat, open, readdir, readlink, realpath } from "node:fs/promises";
 import { dirname, join, posix, relative, resolve, sep } from "node:path";
-import { Readable } from "node:stream";
+import { Readable, Transform, type TransformCallback } from "node:stream";
 import tar from "tar-stream";
 import { TugError } from "../errors.ts";
 
@@ -95,8 +95,57 @@ export function planEntries(entries: readonly LayerEntry[]): LayerEntry[] {
  * the host (umask, TZ, mtimes, readdir order) reaches the bytes.
  */
 export function tarStream(entries: readonly LayerEntry[], options: TarOptions = {}): Readable {
+  return packEntries(planEntries(entries), options);
+}
+
+/** tar's end-of-archive marker: two zero blocks. */
+export const TAR_END = Buffer.alloc(1024);
+
+/**
+ * Part of a tar, for layers assembled from cached parts (engine/layer-parts.ts): `entries` as
+ * tarStream writes them, sorted bytewise, but no parents added and no end-of-archive marker, so
+ * parts can be concatenated and closed once with TAR_END.
+ */
+export function tarSegment(entries: readonly LayerEntry[], options: TarOptions = {}): Readable {
+  const sorted = entries
+    .map((e) => ({ ...e, path: normalizeLayerPath(e.path) }))
+    .sort((a, b) => compareBytes(a.path, b.path));
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i]!.path === sorted[i - 1]!.path)
+      throw new TugError({ what: `layer path ${sorted[i]!.path} is given twice` });
+  }
+  return packEntries(sorted, options).pipe(new DropTail(TAR_END.length));
+}
+
+/** Passes everything but the last `n` bytes of a stream. */
+class DropTail extends Transform {
+  #held = Buffer.alloc(0);
+  constructor(readonly n: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (chunk.length >= this.n) {
+      // Only the small held tail is copied, never the chunk.
+      if (this.#held.length > 0) this.push(this.#held);
+      if (chunk.length > this.n) this.push(chunk.subarray(0, chunk.length - this.n));
+      this.#held = Buffer.from(chunk.subarray(chunk.length - this.n));
+    } else {
+      const all = Buffer.concat([this.#held, chunk]);
+      const pass = Math.max(0, all.length - this.n);
+      if (pass > 0) this.push(all.subarray(0, pass));
+      this.#held = all.subarray(pass);
+    }
+    cb();
+  }
+  override _flush(cb: TransformCallback): void {
+    if (!this.#held.equals(TAR_END.subarray(0, this.#held.length)) || this.#held.length !== this.n)
+      cb(new Error("internal: a tar segment did not end with the end-of-archive marker"));
+    else cb();
+  }
+}
+
+function packEntries(planned: readonly LayerEntry[], options: TarOptions): Readable {
   const mtime = new Date((options.mtime ?? sourceDateEpoch()) * 1000);
-  const planned = planEntries(entries);
   const pack = tar.pack();
   const out = Readable.from(pack, { objectMode: false, highWaterMark: 4 * CHUNK });
   void (async () => {

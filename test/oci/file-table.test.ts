@@ -1,13 +1,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  fileTableOfEntries,
   findExecutable,
   type LayerFileTable,
   mergeFileTables,
   readLayerFileTable,
   resolveInImage,
 } from "../../src/oci/file-table.ts";
-import { layerOf } from "../support/memory-image.ts";
+import { tarStream } from "../../src/oci/tar.ts";
+import { readAll } from "../../src/util/read-all.ts";
+import { layerFromTar, layerOf } from "../support/memory-image.ts";
 
 const table = (t: Partial<LayerFileTable>): LayerFileTable => ({
   files: {},
@@ -64,4 +67,20 @@ test("lists a real layer's tar headers: files with modes, symlinks", async () =>
   const t = await readLayerFileTable(layer, "test");
   assert.equal(typeof t.files["/app/run"], "number");
   assert.ok("/etc/conf" in t.files);
+});
+
+test("the table of a layer tug writes equals the table read back from its tar", async () => {
+  const entries = [
+    { path: "app/site-packages/pkg/__init__.py", type: "file" as const, mode: 0o600, data: Buffer.from("x") },
+    { path: "app/bin/tool", type: "file" as const, mode: 0o700, data: Buffer.from("#!/bin/sh\n") },
+    { path: "usr/bin/python", type: "symlink" as const, mode: 0o777, linkname: "python3" },
+    { path: "etc/empty", type: "dir" as const, mode: 0o700 },
+    { path: "opt/x/.wh..wh..opq", type: "file" as const, mode: 0o644, data: Buffer.alloc(0) },
+    { path: "opt/.wh.old", type: "file" as const, mode: 0o644, data: Buffer.alloc(0) },
+  ];
+  const bytes = await readAll(tarStream(entries));
+  const read = await readLayerFileTable(layerFromTar(bytes), "test");
+  assert.deepEqual(fileTableOfEntries(entries), read);
+  assert.equal(read.files["/app/bin/tool"], 0o755);
+  assert.equal(read.symlinks["/usr/bin/python"], "python3");
 });
