@@ -116,12 +116,10 @@ export async function layerFromParts(
     for (const [i, r] of records.entries()) {
       const check = createHash("sha256");
       const alsoDiff = compression.kind === "none" ? diff : undefined;
-      for await (const c of createReadStream(engine.store.blobPath(r.blob.digest), {
-        highWaterMark: 1 << 20,
-      })) {
-        check.update(c as Buffer);
-        alsoDiff?.update(c as Buffer);
-        yield c as Buffer;
+      for await (const c of fileChunks(engine.store.blobPath(r.blob.digest), r.blob.size)) {
+        check.update(c);
+        alsoDiff?.update(c);
+        yield c;
       }
       if (`sha256:${check.digest("hex")}` !== r.blob.digest) bad.push(i);
     }
@@ -129,8 +127,9 @@ export async function layerFromParts(
   }
   const diffOfTars = async () => {
     if (compression.kind === "none") return;
+    const buf = Buffer.allocUnsafe(READ_CHUNK);
     for (const [i, r] of records.entries()) {
-      if (!(await hashInto(engine.store.blobPath(r.tar.digest), diff, r.tar.digest))) bad.push(i);
+      if (!(await hashInto(engine.store.blobPath(r.tar.digest), diff, r.tar.digest, buf))) bad.push(i);
     }
   };
   await Promise.all([pipeline(Readable.from(blobBytes()), out, createWriteStream(outFile)), diffOfTars()]);
@@ -161,11 +160,33 @@ export class PartsDamaged extends Error {
   }
 }
 
-async function hashInto(path: string, into: Hash, expected: Digest): Promise<boolean> {
+const READ_CHUNK = 1 << 20;
+// Whole-file reads up to this size: one allocation of the exact size, no copy out of a pool.
+const WHOLE_FILE = 16 << 20;
+
+/** A file's bytes as buffers the consumer may keep (they are never reused). */
+async function* fileChunks(path: string, size: number): AsyncGenerator<Buffer> {
+  if (size <= WHOLE_FILE) {
+    yield await fs.readFile(path);
+    return;
+  }
+  for await (const c of createReadStream(path, { highWaterMark: 4 * READ_CHUNK })) yield c as Buffer;
+}
+
+/** Feeds a file to `into` and to its own hash (through one reused buffer); true when it has `expected`. */
+async function hashInto(path: string, into: Hash, expected: Digest, buf: Buffer): Promise<boolean> {
   const own = createHash("sha256");
-  for await (const c of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    own.update(c as Buffer);
-    into.update(c as Buffer);
+  const fh = await fs.open(path, "r");
+  try {
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      own.update(chunk);
+      into.update(chunk);
+    }
+  } finally {
+    await fh.close();
   }
   return `sha256:${own.digest("hex")}` === expected;
 }
