@@ -1,10 +1,17 @@
-import { type ClientRequest, get as httpGet, type IncomingMessage } from "node:http";
-import { get as httpsGet } from "node:https";
+import type { ClientRequest, IncomingMessage } from "node:http";
+import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
 import { TugError } from "../errors.ts";
 import { httpLog } from "../util/http-log.ts";
 import { httpTimeouts } from "../util/http-timeout.ts";
 import { redactUrl } from "../util/redact.ts";
+
+// node:http and node:https load on the first index request: every build loads this module (the
+// python builder is registered with the others), and most never ask an index.
+const requireBuiltin = createRequire(import.meta.url);
+function clientModule(protocol: string): typeof import("node:http") {
+  return requireBuiltin(protocol === "https:" ? "node:https" : "node:http");
+}
 
 /**
  * One GET against a package index, with the limits an index that does not behave must not
@@ -131,7 +138,7 @@ function getOnce(req: IndexGet, url: URL, started: number, sameOrigin: boolean):
   // Credentials go only to the index's own origin: never across a redirect to another host.
   const auth = sameOrigin ? req.authorization?.(url) : undefined;
   if (auth) headers.authorization = auth;
-  const get = url.protocol === "https:" ? httpsGet : httpGet;
+  const get = clientModule(url.protocol).get;
   return new Promise((resolve, reject) => {
     let request: ClientRequest;
     let response: IncomingMessage | undefined;

@@ -5,9 +5,14 @@ import { metadataHeaders } from "../python/index-page.ts";
 // package declares none tug can state exactly: an SBOM that guesses is worse than one that says
 // it does not know. Expressions are checked with spdx-expression-parse (npm's own validator).
 
-const parse = createRequire(import.meta.url)(
-  "spdx-expression-parse",
-) as typeof import("spdx-expression-parse").default;
+// Loaded on first use (with its license-id tables): most builds write no SBOM.
+let parser: typeof import("spdx-expression-parse").default | undefined;
+function parse(s: string): unknown {
+  parser ??= createRequire(import.meta.url)(
+    "spdx-expression-parse",
+  ) as typeof import("spdx-expression-parse").default;
+  return parser(s);
+}
 
 /** Longer than any real expression; license texts pasted into a field are not expressions. */
 const MAX_EXPRESSION = 512;
