@@ -8,7 +8,7 @@ import { builderFor } from "../../src/builders/index.ts";
 import { consoleScripts, launcherScript, rewriteShebang } from "../../src/builders/python-install.ts";
 import type { PythonImageTarget } from "../../src/config/types.ts";
 import { Engine } from "../../src/engine/engine.ts";
-import { recipeKey } from "../../src/engine/layer-action.ts";
+import { cachedLayer, recipeKey } from "../../src/engine/layer-action.ts";
 import { isTugError } from "../../src/errors.ts";
 import { pythonWheelIndex } from "../lambda/support/python-wheels.ts";
 import { tempDir } from "../support/tmp.ts";
@@ -95,6 +95,12 @@ async function fixture(t: TestContext) {
     },
     { name: "greeter", version: "2.0", files: { "greeter/__init__.py": "VALUE = 'two'\n" } },
     { name: "native", version: "1.0", tag: "cp311-cp311-manylinux_2_17_x86_64", files: { "native.py": "" } },
+    {
+      name: "helper",
+      version: "1.0",
+      files: { "helper/__init__.py": "H = 1\n", "shared/conf.py": "X = 1\n" },
+    },
+    { name: "clash", version: "1.0", files: { "shared/conf.py": "X = 2\n" } },
   ]);
   const ctx = await tempDir(t, "tug-py-ctx-");
   await fs.writeFile(join(ctx, "app.py"), "import greeter\n");
@@ -166,4 +172,28 @@ test("an --index-url line in the requirements file is the index, as with pip", a
   const wheels = plan.layers[0]?.params.wheels;
   assert.ok(Array.isArray(wheels) && wheels.length === 1);
   assert.match(wheels[0] ?? "", /^[0-9a-f]{64} greeter-2\.0-py3-none-any\.whl$/);
+});
+
+test("a deps layer assembled from cached wheel parts is the layer a fresh cache builds; a file two wheels write differently is refused", async (t) => {
+  const { url, ctx, engine } = await fixture(t);
+  const target = pythonTarget(ctx, url);
+  const gz = { kind: "gzip", level: 1 } as const;
+  const depsLayer = async (e: Engine) => {
+    const plan = await builderFor(target).plan({ engine: e, target, platform: target.platforms[0]! });
+    const built = await cachedLayer(e, plan.layers[0]!, gz);
+    return { digest: await built.layer.digest(), diffId: await built.layer.diffId() };
+  };
+  await depsLayer(engine); // greeter alone: its part is now cached
+  await fs.writeFile(join(ctx, "requirements.txt"), "greeter==1.0\nhelper==1.0\n");
+  const reused = await depsLayer(engine);
+  const fresh = await depsLayer(
+    await Engine.open({ cacheDir: await tempDir(t, "tug-cache-fresh-"), scope: ctx }),
+  );
+  assert.deepEqual(reused, fresh);
+
+  await fs.writeFile(join(ctx, "requirements.txt"), "helper==1.0\nclash==1.0\n");
+  await assert.rejects(
+    depsLayer(engine),
+    /wheels \S+ and \S+ both install \/app\/site-packages\/shared\/conf\.py with different content/,
+  );
 });
