@@ -108,44 +108,37 @@ async function main(): Promise<void> {
     progress("tug: cold build (wheels downloaded from the mirror), then edits and requirements changes");
     const tugCold = tugBuild();
     await pushedNew("tug/svc");
-    const tugEdit: number[] = [];
-    const tugReqs: number[] = [];
-    for (let i = 0; i < WARMUP + RUNS; i++) {
-      edit();
-      const ms = tugBuild();
-      await pushedNew("tug/svc");
-      if (i >= WARMUP) tugEdit.push(ms);
-    }
-    for (let i = 0; i < WARMUP + RUNS; i++) {
-      reqs = [...REQUIREMENTS, EXTRA[i]!];
-      writeReqs();
-      const ms = tugBuild();
-      await pushedNew("tug/svc");
-      if (i >= WARMUP) tugReqs.push(ms);
-    }
+    // Edits, then requirements changes each adding the package `extra(i)` tug has not seen.
+    const measure = async (extra: (i: number) => string) => {
+      const edits: number[] = [];
+      const changes: number[] = [];
+      for (const [out, change] of [
+        [edits, () => edit()],
+        [
+          changes,
+          (i: number) => {
+            reqs = [...REQUIREMENTS, extra(i)];
+            writeReqs();
+          },
+        ],
+      ] as const) {
+        for (let i = 0; i < WARMUP + RUNS; i++) {
+          change(i);
+          const ms = tugBuild();
+          await pushedNew("tug/svc");
+          if (i >= WARMUP) out.push(ms);
+        }
+      }
+      return { edits, changes };
+    };
+    const oneShot = await measure((i) => EXTRA[i]!);
 
     progress("tug: the same changes through a warm `tug server` (the one-shot command hands its work over)");
     // New packages for tug: the sets buildah gets below, which tug's runs above never saw.
     const server = await startTugServer({ cwd: repo, env });
-    const servedEdit: number[] = [];
-    const servedReqs: number[] = [];
-    try {
-      for (let i = 0; i < WARMUP + RUNS; i++) {
-        edit();
-        const ms = tugBuild();
-        await pushedNew("tug/svc");
-        if (i >= WARMUP) servedEdit.push(ms);
-      }
-      for (let i = 0; i < WARMUP + RUNS; i++) {
-        reqs = [...REQUIREMENTS, EXTRA[EXTRA.length - 1 - i]!];
-        writeReqs();
-        const ms = tugBuild();
-        await pushedNew("tug/svc");
-        if (i >= WARMUP) servedReqs.push(ms);
-      }
-    } finally {
-      await stopProcess(server.child);
-    }
+    const served = await measure((i) => EXTRA[EXTRA.length - 1 - i]!).finally(() =>
+      stopProcess(server.child),
+    );
 
     progress("buildah: the same changes with bud --layers + push");
     const pipDir = dirname(
@@ -210,8 +203,8 @@ async function main(): Promise<void> {
       if (i >= WARMUP) bhReqs.push(ms);
     }
 
-    const [te, tr, be, br] = [spread(tugEdit), spread(tugReqs), spread(bhEdit), spread(bhReqs)];
-    const [se, sr] = [spread(servedEdit), spread(servedReqs)];
+    const [te, tr, be, br] = [spread(oneShot.edits), spread(oneShot.changes), spread(bhEdit), spread(bhReqs)];
+    const [se, sr] = [spread(served.edits), spread(served.changes)];
     console.log(`\npython service → new digest pushed to ${registry.host} (${RUNS} runs each, medians)\n`);
     printTable([
       ["change", "tug build --repo", "buildah bud --layers + push", "buildah / tug"],

@@ -11,7 +11,7 @@ import { pipeline } from "node:stream/promises";
 import { HashTap } from "../oci/build-layer.ts";
 import { type Compression, compressionKey, compressor, layerMediaType } from "../oci/compress.ts";
 import { type Digest, isDigest } from "../oci/digest.ts";
-import type { LayerFileTable } from "../oci/file-table.ts";
+import { emptyFileTable, type LayerFileTable } from "../oci/file-table.ts";
 import { type LayerEntry, normalizeLayerPath, sourceDateEpoch, TAR_END, tarSegment } from "../oci/tar.ts";
 import { readAll } from "../util/read-all.ts";
 import type { Engine } from "./engine.ts";
@@ -244,14 +244,7 @@ async function partRecord(
 function planParts(
   records: readonly PartRecord[],
 ): { dirs: LayerEntry[]; table: LayerFileTable } | undefined {
-  const table: LayerFileTable = {
-    files: {},
-    symlinks: {},
-    hardlinks: {},
-    dirs: [],
-    whiteouts: [],
-    opaque: [],
-  };
+  const table = emptyFileTable();
   const paths = new Set<string>();
   const dirs = new Set<string>();
   for (const r of records) {

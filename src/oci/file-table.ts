@@ -23,6 +23,10 @@ export interface LayerFileTable {
   opaque: string[];
 }
 
+export function emptyFileTable(): LayerFileTable {
+  return { files: {}, symlinks: {}, hardlinks: {}, dirs: [], whiteouts: [], opaque: [] };
+}
+
 const GZIP = new Set<string>([MediaType.ociLayerGzip, MediaType.dockerLayerGzip]);
 const TAR = new Set<string>([MediaType.ociLayer, "application/vnd.docker.image.rootfs.diff.tar"]);
 
@@ -40,14 +44,7 @@ function clean(name: string): string {
  * from the tar (parents added, modes normalised): a layer just built is never read again to list it.
  */
 export function fileTableOfEntries(entries: readonly LayerEntry[]): LayerFileTable {
-  const table: LayerFileTable = {
-    files: {},
-    symlinks: {},
-    hardlinks: {},
-    dirs: [],
-    whiteouts: [],
-    opaque: [],
-  };
+  const table = emptyFileTable();
   for (const e of planEntries(entries)) {
     const path = clean(e.path);
     const base = posix.basename(path);
@@ -62,14 +59,7 @@ export function fileTableOfEntries(entries: readonly LayerEntry[]): LayerFileTab
 
 /** Reads a layer's tar headers (skipping contents) into its file table. */
 export async function readLayerFileTable(layer: Layer, where: string): Promise<LayerFileTable> {
-  const table: LayerFileTable = {
-    files: {},
-    symlinks: {},
-    hardlinks: {},
-    dirs: [],
-    whiteouts: [],
-    opaque: [],
-  };
+  const table = emptyFileTable();
   const extract = tar.extract();
   extract.on("entry", (header, stream, next) => {
     const path = clean(header.name);

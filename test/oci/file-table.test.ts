@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  emptyFileTable,
   fileTableOfEntries,
   findExecutable,
   type LayerFileTable,
