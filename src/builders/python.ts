@@ -265,7 +265,8 @@ function depsRecipe(
     target: target.name,
     step,
     kind: "python-deps",
-    version: 1,
+    // 2: assembled from per-wheel parts (other tar order, gzip members per wheel).
+    version: 2,
     // The wheels' bytes (sha256) are the whole input: requirements edits that resolve the same
     // wheels keep the layer, and a source edit never touches it.
     params: {

@@ -208,12 +208,15 @@ async function partsLayer(
   out: string,
 ): Promise<PartsLayer | undefined> {
   const scope = `${recipe.kind}/${recipe.version}`;
-  try {
-    return await layerFromParts(engine, scope, parts, compression, out);
-  } catch (e) {
-    // Damaged cached parts were removed: the second attempt produces them again.
-    if (e instanceof PartsDamaged) return layerFromParts(engine, scope, parts, compression, out);
-    throw e;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await layerFromParts(engine, scope, parts, compression, out);
+    } catch (e) {
+      // Damaged cached parts were removed: the second attempt produces them again; should that
+      // fail too, the layer is written whole.
+      if (!(e instanceof PartsDamaged)) throw e;
+      if (attempt === 2) return undefined;
+    }
   }
 }
 

@@ -116,10 +116,14 @@ export async function layerFromParts(
     for (const [i, r] of records.entries()) {
       const check = createHash("sha256");
       const alsoDiff = compression.kind === "none" ? diff : undefined;
-      for await (const c of fileChunks(engine.store.blobPath(r.blob.digest), r.blob.size)) {
-        check.update(c);
-        alsoDiff?.update(c);
-        yield c;
+      try {
+        for await (const c of fileChunks(engine.store.blobPath(r.blob.digest), r.blob.size)) {
+          check.update(c);
+          alsoDiff?.update(c);
+          yield c;
+        }
+      } catch (e) {
+        if (!isMissing(e)) throw e; // removed meanwhile (a cache gc): produced again below
       }
       if (`sha256:${check.digest("hex")}` !== r.blob.digest) bad.push(i);
     }
@@ -174,9 +178,17 @@ async function* fileChunks(path: string, size: number): AsyncGenerator<Buffer> {
 }
 
 /** Feeds a file to `into` and to its own hash (through one reused buffer); true when it has `expected`. */
+function isMissing(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException)?.code === "ENOENT";
+}
+
 async function hashInto(path: string, into: Hash, expected: Digest, buf: Buffer): Promise<boolean> {
   const own = createHash("sha256");
-  const fh = await fs.open(path, "r");
+  const fh = await fs.open(path, "r").catch((e: unknown) => {
+    if (isMissing(e)) return undefined;
+    throw e;
+  });
+  if (!fh) return false;
   try {
     for (;;) {
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);

@@ -220,6 +220,14 @@ test("a damaged cached part is noticed, produced again, and the layer is still r
   const { contents } = await untar(t, await layerBytes(rebuilt.layer));
   assert.equal(contents.get("app/site-packages/ns/a/__init__.py"), 'A = "1"\n');
   assert.equal(contents.get("app/site-packages/c.py"), "C = 2\n");
+
+  // A part blob removed after its record was read (a concurrent cache gc) is produced again too.
+  const own2 = (await rebuilt.layer.digest()).slice("sha256:".length);
+  for (const name of await fs.readdir(blobs)) if (name !== own2) await fs.rm(join(blobs, name));
+  const third = recipeOf({ ...wheelFiles("1"), c: [file("app/site-packages/c.py", "C = 3\n")] }, "three");
+  const again = await untar(t, await layerBytes((await cachedLayer(engine, third.recipe, gz1)).layer));
+  assert.deepEqual(third.partsProduced.sort(), ["a", "b", "c"]);
+  assert.equal(again.contents.get("app/site-packages/c.py"), "C = 3\n");
 });
 
 test("parts that write one path, or a file where another needs a directory, fall back to the whole layer", async (t) => {
