@@ -79,6 +79,8 @@ export interface Builder<T extends ImageTarget = ImageTarget> {
   excludes?(target: T, rel: string): string | undefined;
   /** The hint when the entrypoint's executable is missing; `base` is "scratch" or "the base". */
   missingExecutableHint?(target: T, argv0: string, base: string): string;
+  /** The hint when a file the builder put in the image needs a shared library the image lacks. */
+  missingLibraryHint?(target: T, library: string, path: string): string;
 }
 
 /** Maps scanned source files to layer entries under `dest` (an absolute in-image path). */

@@ -40,6 +40,10 @@ const NOT_APP = /(^|\/)(__pycache__|\.venv|venv|\.tox|\.mypy_cache|\.pytest_cach
 export const pythonBuilder: Builder<PythonImageTarget> = {
   missingExecutableHint: (target, argv0, base) =>
     `${base} has no ${argv0}: pick a base with CPython, e.g. base: docker.io/library/python:${target.python?.join(".") ?? "3.12"}-slim (or your registry's copy)`,
+  missingLibraryHint: (_target, library, path) => {
+    const wheel = /^app\/site-packages\/([^/]+)/.exec(path)?.[1];
+    return `${wheel ? `the wheel installing ${wheel} links ${library}, a system library manylinux wheels may expect from the base; ` : ""}use a base that has it (e.g. a python:X.Y-slim image, or add the package providing ${library}), or a variant of the distribution without it (opencv-python-headless instead of opencv-python)`;
+  },
   async plan(ctx) {
     const { engine, target, platform } = ctx;
     if (target.builder !== "python") throw new Error("python builder given another target");

@@ -1,5 +1,7 @@
 import { TugError } from "../errors.ts";
+import { elfNeeds, isElf } from "../oci/elf-needs.ts";
 import { canListLayer, type LayerFileTable, readLayerFileTable } from "../oci/file-table.ts";
+import { type LayerEntry, normalizeLayerPath } from "../oci/tar.ts";
 import type { Image } from "../oci/types.ts";
 import type { Engine } from "./engine.ts";
 
@@ -25,6 +27,46 @@ function isFileTable(v: unknown): v is LayerFileTable {
     isStringArray(t.whiteouts) &&
     isStringArray(t.opaque)
   );
+}
+
+const ELF_KIND = "layer-elf";
+
+/** Shared-library needs of one ELF file of a layer: its path (no leading `/`), DT_NEEDED, run path. */
+export type ElfFile = [path: string, needed: string[], runpath: string[]];
+
+export function isElfFiles(v: unknown): v is ElfFile[] {
+  return (
+    Array.isArray(v) &&
+    v.every(
+      (f) =>
+        Array.isArray(f) &&
+        f.length === 3 &&
+        typeof f[0] === "string" &&
+        isStringArray(f[1]) &&
+        isStringArray(f[2]),
+    )
+  );
+}
+
+/** The ELF files of entries with inline bytes (the layers tug writes from wheels). */
+export function elfFilesOfEntries(entries: readonly LayerEntry[]): ElfFile[] {
+  const out: ElfFile[] = [];
+  for (const e of entries) {
+    if (e.type !== "file" || e.data === undefined || !isElf(e.data)) continue;
+    const needs = elfNeeds(e.data);
+    if (needs && needs.needed.length > 0) out.push([normalizeLayerPath(e.path), needs.needed, needs.runpath]);
+  }
+  return out;
+}
+
+/** Records the ELF files of a layer tug has just written (nothing when it has none). */
+export async function recordLayerElf(engine: Engine, diffId: string, files: ElfFile[]): Promise<void> {
+  if (files.length > 0) await engine.store.putRecord(ELF_KIND, diffId, files);
+}
+
+/** The ELF files recorded for a layer; none for layers tug did not write from inline bytes. */
+export async function layerElf(engine: Engine, diffId: string): Promise<ElfFile[]> {
+  return (await engine.store.getRecord(ELF_KIND, diffId, isElfFiles)) ?? [];
 }
 
 /** Records the table of a layer tug has just written, so a check of the image never reads it back. */

@@ -8,7 +8,7 @@ import { type LayerEntry, sourceDateEpoch } from "../oci/tar.ts";
 import type { Layer } from "../oci/types.ts";
 import type { Engine } from "./engine.ts";
 import { recordExplain } from "./explain.ts";
-import { recordLayerFiles } from "./image-files.ts";
+import { elfFilesOfEntries, recordLayerElf, recordLayerFiles } from "./image-files.ts";
 import { actionKey } from "./key.ts";
 import { withKeyLock } from "./key-lock.ts";
 import {
@@ -177,6 +177,7 @@ async function produceLayer(
       if (built) {
         const layer = await storeLayer(engine, key, built, out, compression);
         await recordLayerFiles(engine, built.diffId, built.table);
+        await recordLayerElf(engine, built.diffId, built.elf);
         return layer;
       }
     } catch (e) {
@@ -191,6 +192,7 @@ async function produceLayer(
       await assertUnchanged(Object.values(recipe.trees).flat(), recipe.target);
     const layer = await storeLayer(engine, key, res, out, compression);
     await recordLayerFiles(engine, res.diffId, fileTableOfEntries(entries));
+    await recordLayerElf(engine, res.diffId, elfFilesOfEntries(entries));
     return layer;
   } catch (e) {
     await fs.rm(out, { force: true });

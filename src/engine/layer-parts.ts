@@ -15,6 +15,7 @@ import { emptyFileTable, type LayerFileTable } from "../oci/file-table.ts";
 import { type LayerEntry, normalizeLayerPath, sourceDateEpoch, TAR_END, tarSegment } from "../oci/tar.ts";
 import { readAll } from "../util/read-all.ts";
 import type { Engine } from "./engine.ts";
+import { type ElfFile, elfFilesOfEntries, isElfFiles } from "./image-files.ts";
 
 export interface LayerPart {
   /** Stable identity within its recipe: the same key always gives the same entries. */
@@ -34,6 +35,8 @@ interface PartRecord {
   blob: Blob;
   /** [path, mode (0o755/0o644) or -1 for a symlink, sha256 hex of the content or the link target]. */
   files: Array<[string, number, string]>;
+  /** Its ELF files' shared-library needs (image-files.ts). */
+  elf: ElfFile[];
 }
 
 export interface PartsLayer {
@@ -42,6 +45,7 @@ export interface PartsLayer {
   size: number;
   mediaType: string;
   table: LayerFileTable;
+  elf: ElfFile[];
 }
 
 const RECORD_KIND = "layer-part";
@@ -65,6 +69,7 @@ function isPartRecord(v: unknown): v is PartRecord {
     v !== null &&
     isBlob(r.tar) &&
     isBlob(r.blob) &&
+    isElfFiles(r.elf) &&
     Array.isArray(r.files) &&
     r.files.every(
       (f) =>
@@ -154,6 +159,7 @@ export async function layerFromParts(
     size: blob.size,
     mediaType: layerMediaType(compression),
     table: plan.table,
+    elf: records.flatMap((r) => r.elf),
   };
 }
 
@@ -244,7 +250,7 @@ async function partRecord(
       await engine.store.ingestBlob(blobTemp, blob.digest);
     }
     await engine.store.ingestBlob(tarTemp, tar.digest);
-    const record: PartRecord = { tar, blob, files };
+    const record: PartRecord = { tar, blob, files, elf: elfFilesOfEntries(entries) };
     await engine.store.putRecord(RECORD_KIND, key, record);
     return record;
   } finally {

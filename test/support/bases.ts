@@ -19,7 +19,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { runTool } from "./tools.ts";
 
 export interface Base {
@@ -277,7 +277,7 @@ const PYTHON_STDLIB_SKIP =
  * The machine's own `python3`: its binary, its standard library (without tests, GUI and
  * site-packages) and every library `ldd` lists for the binary and the stdlib's extension
  * modules, all at their host paths (CPython finds its prefix from the binary's real path), plus
- * /usr/local/bin/python3 pointing at it, and /usr/bin/env (static busybox). Env PATH set, no Entrypoint or Cmd. `version` is the
+ * /usr/local/bin/python3 pointing at it, the glibc libraries manylinux wheels may link (MANYLINUX_LIBS), and /usr/bin/env (static busybox). Env PATH set, no Entrypoint or Cmd. `version` is the
  * interpreter's "3.11.7"; `glibc` the host's "2.36".
  */
 export async function makePythonBase(dir?: string): Promise<Base & { version: string; glibc: string }> {
@@ -291,6 +291,14 @@ export async function makePythonBase(dir?: string): Promise<Base & { version: st
   const libs = new Map<string, string>();
   for (const bin of [binary, ...modules])
     for (const l of await sharedLibraries(bin)) libs.set(l.path, l.file);
+  // The system libraries manylinux wheels may link, beside libc, as a slim Python base has them
+  // (tug refuses an image whose extension needs a library it lacks).
+  const libcDir = dirname([...libs.keys()].find((p) => basename(p) === "libc.so.6") ?? "/lib/libc.so.6");
+  for (const name of MANYLINUX_LIBS) {
+    const path = join(libcDir, name);
+    const file = await realpath(path).catch(() => undefined);
+    if (file && !libs.has(path)) libs.set(path, file);
+  }
   const key = await hashFiles(
     [RECIPE_VERSION, version, "env", ...libs.keys(), ...stdlibFiles],
     [binary, BUSYBOX, ...modules, ...libs.values()],
@@ -313,6 +321,18 @@ export async function makePythonBase(dir?: string): Promise<Base & { version: st
   }));
   return { ...(await deliver(cached, dir)), version, glibc };
 }
+
+const MANYLINUX_LIBS = [
+  "libpthread.so.0",
+  "libdl.so.2",
+  "librt.so.1",
+  "libm.so.6",
+  "libutil.so.1",
+  "libresolv.so.2",
+  "libgcc_s.so.1",
+  "libstdc++.so.6",
+  "libz.so.1",
+];
 
 /** Regular files under `root` (absolute paths, sorted), skipping directories whose name `skip` matches. */
 async function filesUnder(root: string, skip: (name: string) => boolean): Promise<string[]> {
