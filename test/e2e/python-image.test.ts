@@ -9,6 +9,7 @@ import { elfHeader, elfMachine } from "../lambda/support/fixture-index.ts";
 import { pythonWheelIndex } from "../lambda/support/python-wheels.ts";
 import { type Base, makePythonBase } from "../support/bases.ts";
 import { type RecordedRequest, startCountingProxy } from "../support/counting-proxy.ts";
+import { writePythonImageYaml } from "../support/python-image-yaml.ts";
 import { startRegistry } from "../support/registry.ts";
 import { tempDir } from "../support/tmp.ts";
 import { podmanRun, podmanRunDetached, runTool, skopeoInspectRaw, waitForHttp } from "../support/tools.ts";
@@ -74,19 +75,13 @@ async function project(
     },
   ]);
   const dir = await tempDir(t, "tug-py-proj-");
-  const [major, minor] = base.version.split(".");
-  await writeFile(
-    join(dir, "tug.yaml"),
-    `images:
-  svc:
-    builder: python
-    base: ${opts.baseRef ?? `oci-layout:${base.layout}:${base.tag}`}
-    module: server
-${opts.versions ?? `    python_version: "${major}.${minor}"\n    glibc: "${base.glibc}"\n`}    index_url: ${index}
-    source_roots: [src]
-    ports: [8080]
-${opts.extra ?? ""}`,
-  );
+  await writePythonImageYaml(dir, base, {
+    index,
+    module: "server",
+    ...(opts.baseRef ? { baseRef: opts.baseRef } : {}),
+    ...(opts.versions !== undefined ? { versions: opts.versions } : {}),
+    extra: `    source_roots: [src]\n    ports: [8080]\n${opts.extra ?? ""}`,
+  });
   await mkdir(join(dir, "src"));
   await writeFile(join(dir, "src", "server.py"), SERVER("v1"));
   await writeFile(join(dir, "src", "local.py"), 'LOCAL = "first-party"\n');

@@ -10,6 +10,7 @@ import { localPython } from "../lambda/support/fixture-index.ts";
 import { pythonWheelIndex } from "../lambda/support/python-wheels.ts";
 import { makePythonBase } from "../support/bases.ts";
 import { runTug } from "../support/cli.ts";
+import { writePythonImageYaml } from "../support/python-image-yaml.ts";
 import { startRegistry } from "../support/registry.ts";
 import { tempDir } from "../support/tmp.ts";
 import { podmanRun } from "../support/tools.ts";
@@ -32,19 +33,7 @@ async function project(t: TestContext) {
     { name: "mypkg", version: "2.0", tag, files: { "mypkg/__init__.py": init, [`mypkg/${ext}`]: so } },
   ]);
   const dir = await tempDir(t, "tug-py-native-");
-  const [major, minor] = base.version.split(".");
-  await writeFile(
-    join(dir, "tug.yaml"),
-    `images:
-  svc:
-    builder: python
-    base: oci-layout:${base.layout}:${base.tag}
-    module: app
-    python_version: "${major}.${minor}"
-    glibc: "${base.glibc}"
-    index_url: ${index}
-`,
-  );
+  await writePythonImageYaml(dir, base, { index, module: "app" });
   await mkdir(join(dir, "app"));
   await writeFile(join(dir, "app", "__main__.py"), "import mypkg\nprint('answer', mypkg.answer(20))\n");
   await writeFile(join(dir, "requirements.txt"), "mypkg==1.0\n");
