@@ -10,6 +10,7 @@ import { firstPartyZipNames } from "../python/source-roots.ts";
 import { checkSyntax } from "../python/syntax-check.ts";
 import { mergeWheels } from "../python/wheel-layout.ts";
 import type { ZipEntry } from "../zip/entry.ts";
+import type { KeptHead } from "../zip/zip-head.ts";
 import { checkLimits } from "./limits.ts";
 import type { OutputRecord } from "./output-record.ts";
 import { type PlannedZip, PYTHON_ZIP_GROUP, previousOutput, type WheelDistribution } from "./planned-zip.ts";
@@ -112,11 +113,12 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
     await syntaxChecked; // a syntax error is the one to report
     throw e;
   }
+  const release = () => Promise.all([...third.wheels.map((w) => w.close()), third.head?.close()]);
   const syntax = await syntaxChecked.catch(async (e) => {
-    await Promise.all(third.wheels.map((w) => w.close()));
+    await release();
     throw e;
   });
-  const { distributions, lists, wheels } = third;
+  const { distributions, lists, wheels, head } = third;
   try {
     const warnings = [
       ...syntax.warnings,
@@ -131,7 +133,8 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
     }));
     const parts = [...lists, { wheel: "first-party sources", entries: firstParty }];
     const entries = mergeWheels(parts);
-    checkLimits(target, parts);
+    if (head) checkHeadClashes(head, firstParty);
+    checkLimits(target, head ? [...parts, headSizes(head)] : parts);
     return {
       kind: "write",
       name: target.name,
@@ -166,11 +169,12 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
       ...(reason ? { reason } : {}),
       previous,
       wheels,
+      ...(head ? { head, cleanup: () => head.close() } : {}),
       warnings,
       started,
     };
   } catch (e) {
-    await Promise.all(wheels.map((w) => w.close()));
+    await release();
     throw e;
   }
 }
@@ -181,17 +185,61 @@ async function reusedThirdPartyPart(
   record: OutputRecord | undefined,
   key: string,
 ): Promise<ThirdPartyPart | undefined> {
-  const reused = await reusedThirdParty(previous, record, key);
-  if (!reused || !record?.thirdParty) return undefined;
+  const head = await reusedThirdParty(previous, record, key);
+  if (!head || !record?.thirdParty) {
+    await head?.close();
+    return undefined;
+  }
   const unprovided = new Set(record.thirdParty.unprovided);
   return {
     // A Python record (no `ecosystem`) holds every wheel's sha256: isOutputRecord checked it.
     distributions: record.distributions as WheelDistribution[],
-    lists: [{ wheel: "the wheels of the last build", entries: reused.entries }],
-    wheels: [reused.file],
+    lists: [],
+    wheels: [],
     provided: (i) => !unprovided.has(i.module),
     unsure: [],
+    head,
   };
+}
+
+/** The kept wheel part as checkLimits counts it: its exact zipped size and its unpacked size. */
+function headSizes(head: KeptHead): {
+  wheel: string;
+  entries: [];
+  sizes: { zipped: number; unzipped: number };
+} {
+  return {
+    wheel: "the wheels of the last build",
+    entries: [],
+    sizes: { zipped: head.bytes + head.directory.length, unzipped: head.unpackedBytes },
+  };
+}
+
+/**
+ * What mergeWheels refuses between wheels and first-party sources, against a kept wheel part:
+ * a source at a path a wheel installs, or where a wheel has a directory or a file on its way.
+ */
+function checkHeadClashes(head: KeptHead, firstParty: readonly ZipEntry[]): void {
+  const wanted = new Map<string, "file" | "dir">();
+  for (const e of firstParty) {
+    wanted.set(e.name, "file");
+    for (let i = e.name.indexOf("/"); i > 0; i = e.name.indexOf("/", i + 1))
+      if (!wanted.has(e.name.slice(0, i))) wanted.set(e.name.slice(0, i), "dir");
+  }
+  for (const name of head.names) {
+    const clash = (path: string, what: string) =>
+      new TugError({
+        what: `the wheels of the last build and first-party sources both install ${path}${what}`,
+        hint: "two distributions provide the same module; drop or pin one of them",
+      });
+    const kind = wanted.get(name);
+    if (kind === "file") throw clash(name, " with different content");
+    if (kind === "dir") throw clash(name, " as both a file and a directory");
+    for (let i = name.indexOf("/"); i > 0; i = name.indexOf("/", i + 1)) {
+      if (wanted.get(name.slice(0, i)) === "file")
+        throw clash(name.slice(0, i), " as both a directory and a file");
+    }
+  }
 }
 
 async function readHandler(

@@ -7,6 +7,7 @@ import { ZIP_PROVENANCE_SUFFIX, type ZipProvenance } from "../sbom/zip-provenanc
 import { sweepDeadTemps, tempPathFor } from "../util/dead-temps.ts";
 import { makeDirectory, writingTo } from "../util/io-error.ts";
 import type { ZipEntry } from "../zip/entry.ts";
+import type { KeptHead } from "../zip/zip-head.ts";
 import { createZip } from "../zip/zip-writer.ts";
 import { type FileStamp, type OutputRecord, sameStamp, stampOf } from "./output-record.ts";
 import { zipAttestations } from "./zip-attestations.ts";
@@ -97,6 +98,8 @@ export type PlannedZip =
       /** The zip this build replaces, when it is still the one the last build wrote. */
       previous: string | undefined;
       wheels: WheelFile[];
+      /** The leading entries kept from the previous zip as one block; `entries` follow them. */
+      head?: KeptHead;
       /** Releases anything else the plan holds (a staging directory), written or not. */
       cleanup?: () => Promise<void>;
       warnings: string[];
@@ -142,7 +145,7 @@ export async function writePlanned(
     result = await createZip(entries, tmp, {
       lookahead: 32,
       ...(planned.group ? { group: planned.group } : {}),
-      ...(planned.previous ? { reuse: planned.previous } : {}),
+      ...(planned.head ? { head: planned.head } : planned.previous ? { reuse: planned.previous } : {}),
       ...(reuseHash ? { reuseHash } : {}),
       ...(memo
         ? {
@@ -232,7 +235,12 @@ export async function writePlanned(
       ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
       ...(planned.reason ? { builtBecause: planned.reason } : {}),
       ...(planned.thirdParty
-        ? { thirdParty: { ...planned.thirdParty, entries: thirdPartyCount(planned.entries) } }
+        ? {
+            thirdParty: {
+              ...planned.thirdParty,
+              entries: (planned.head?.entries ?? 0) + thirdPartyCount(planned.entries),
+            },
+          }
         : {}),
     };
     await writingTo({ path: store.root, writing: "the lambda's build record in tug's cache" }, () =>

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { constants, createWriteStream } from "node:fs";
-import { copyFile, open, rename, rm, stat, truncate } from "node:fs/promises";
+import { copyFile, type FileHandle, open, rename, rm, stat, truncate } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { tempPathFor } from "../util/dead-temps.ts";
@@ -13,20 +13,49 @@ function tmpPathFor(out: string): string {
   return tempPathFor(join(dirname(out), `.${basename(out)}`));
 }
 
-async function hashHead(path: string, bytes: number): Promise<Hash> {
+/** The sha256 of the first `bytes` bytes of a file (open, or at a path). */
+async function hashHead(from: FileHandle | string, bytes: number): Promise<Hash> {
   const hash = createHash("sha256");
-  const fh = await open(path, "r");
+  await readHead(from, bytes, (chunk) => {
+    hash.update(chunk);
+  });
+  return hash;
+}
+
+/** Reads the first `bytes` bytes of a file in chunks (the same buffer each time) through `use`. */
+async function readHead(
+  from: FileHandle | string,
+  bytes: number,
+  use: (chunk: Buffer) => void | Promise<void>,
+): Promise<void> {
+  const fh = typeof from === "string" ? await open(from, "r") : from;
   try {
-    const buf = Buffer.allocUnsafe(HIGH_WATER);
+    const buf = Buffer.allocUnsafe(Math.min(HIGH_WATER, Math.max(bytes, 1)));
     for (let pos = 0; pos < bytes; ) {
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, bytes - pos), pos);
-      if (bytesRead === 0) throw new Error(`${path} is shorter than the ${bytes} bytes to keep`);
-      hash.update(buf.subarray(0, bytesRead));
+      if (bytesRead === 0) throw new Error(`the zip to copy from is shorter than the ${bytes} bytes to keep`);
+      await use(buf.subarray(0, bytesRead));
       pos += bytesRead;
     }
-    return hash;
   } finally {
-    await fh.close();
+    if (typeof from === "string") await fh.close();
+  }
+}
+
+/** Writes the first `bytes` bytes of an open file to `to` through JS (when no kernel copy can be trusted). */
+async function copyHead(from: FileHandle, to: string, bytes: number): Promise<void> {
+  const out = await open(to, "w");
+  try {
+    let at = 0;
+    await readHead(from, bytes, async (chunk) => {
+      for (let done = 0; done < chunk.length; ) {
+        const { bytesWritten } = await out.write(chunk, done, chunk.length - done, at);
+        done += bytesWritten;
+        at += bytesWritten;
+      }
+    });
+  } finally {
+    await out.close();
   }
 }
 
@@ -64,11 +93,14 @@ export class ZipOutput {
   /**
    * An output that starts as the first `bytes` bytes of the zip at `base` (copied in the kernel,
    * not through JS) and continues at that offset: an edit to the last entries of a big zip then
-   * writes only those. The head is read once more to carry the sha256 over it.
+   * writes only those. The head is read once more to carry the sha256 over it, unless the caller
+   * kept that hash. When `base.file` is the zip opened beforehand, the hash reads it, and if the
+   * path no longer names that file once copied (another build replaced it), the head is copied
+   * from it through JS instead; without it, that case answers undefined (write from scratch).
    */
   static async resume(
     out: string,
-    base: { path: string; bytes: number; identity: string },
+    base: { path: string; bytes: number; identity: string; file?: FileHandle },
     headHash?: Hash,
   ): Promise<ZipOutput | undefined> {
     const tmp = tmpPathFor(out);
@@ -79,16 +111,26 @@ export class ZipOutput {
       const [copied, hashed] = await Promise.allSettled([
         // A reflink where the file system has them (btrfs, XFS, APFS), else an in-kernel copy.
         copyFile(base.path, tmp, constants.COPYFILE_FICLONE).then(() => truncate(tmp, bytes)),
-        headHash ?? hashHead(base.path, bytes),
+        headHash ?? hashHead(base.file ?? base.path, bytes),
       ]);
-      if (copied.status === "rejected") throw copied.reason;
+      if (copied.status === "rejected" && !base.file) throw copied.reason;
       if (hashed.status === "rejected") throw hashed.reason;
-      const hash = hashed.value;
+      let hash = hashed.value;
       // Copy and hash read the path; if another build replaced the file since it was checked,
-      // neither can be trusted: the caller writes the zip from scratch.
-      if (fileIdentity(await stat(base.path, { bigint: true })) !== base.identity) {
+      // neither can be trusted: the caller writes the zip from scratch, or the head is copied
+      // from the file that was checked, still open.
+      const same =
+        copied.status === "fulfilled" &&
+        (await stat(base.path, { bigint: true }).then(
+          (st) => fileIdentity(st) === base.identity,
+          () => false,
+        ));
+      if (!same) {
         await rm(tmp, { force: true });
-        return undefined;
+        if (!base.file) return undefined;
+        await copyHead(base.file, tmp, bytes);
+        // A kept hash was of the file at the path; the open one is what is copied now.
+        if (headHash) hash = await hashHead(base.file, bytes);
       }
       const stream = createWriteStream(tmp, { flags: "r+", start: bytes, highWaterMark: HIGH_WATER });
       const output = new ZipOutput(stream, tmp, out, hash);
