@@ -12,7 +12,7 @@ import { mergeWheels } from "../python/wheel-layout.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import type { KeptHead } from "../zip/zip-head.ts";
 import { checkLimits } from "./limits.ts";
-import type { OutputRecord } from "./output-record.ts";
+import { type OutputRecord, sameStamp } from "./output-record.ts";
 import { type PlannedZip, PYTHON_ZIP_GROUP, previousOutput, type WheelDistribution } from "./planned-zip.ts";
 import type { PythonContext } from "./python-context.ts";
 import { lambdaKey, lambdaZipPath } from "./python-keys.ts";
@@ -109,6 +109,12 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
     third =
       (await reusedThirdPartyPart(previous, record, memoKey)) ??
       (await (await resolving()).resolvedThirdPartyPart(target, ctx, closure, source, pins, fromLayers));
+    // The kept wheel part is copied and hashed while the syntax check runs, not after it.
+    if (third.head) {
+      const kept = ctx.zipMemo?.heads.get(zipPath);
+      const same = kept?.bytes === third.head.bytes && sameStamp(kept.stamp, record?.outputs[zipPath]);
+      third.head.begin(zipPath, same ? kept?.hash.copy() : undefined);
+    }
   } catch (e) {
     await syntaxChecked; // a syntax error is the one to report
     throw e;

@@ -46,6 +46,7 @@ export async function planPythonZips(
         });
   const ctx: PythonContext = {
     ...rest,
+    zipMemo: memo,
     ...(options.length === 0 ? {} : { resolveIndexUrls: urls }),
     index: indexSteps(engine, join(cacheDir, "python"), wheelDir, async () =>
       (await import("../python/index-client.ts")).simpleIndex({

@@ -1,5 +1,7 @@
-import { type FileHandle, open } from "node:fs/promises";
+import type { Hash } from "node:crypto";
+import { type FileHandle, open, rm } from "node:fs/promises";
 import { FLAG_UTF8, MAX16, MAX32, SIG_CENTRAL, SIG_EOCD } from "./zip-format.ts";
+import { type BegunCopy, copyAndHash, tmpPathFor } from "./zip-output.ts";
 import { fileIdentity } from "./zip-reuse.ts";
 
 /**
@@ -23,6 +25,14 @@ export interface KeptHead {
   /** Their names, in zip order (bytewise sorted within a group). */
   names: string[];
   unpackedBytes: number;
+  /**
+   * Starts copying the block to a temporary file beside `near` (the zip to be written) and
+   * hashing it (unless `known`, a resident process's kept hash): an edit's planning then overlaps
+   * the two, and the writer takes the copy over (ZipOutput.resume). Once; later calls do nothing.
+   */
+  begin(near: string, known?: Hash): void;
+  begun?: BegunCopy;
+  /** Closes the file; a begun copy no writer took is removed. */
   close(): Promise<void>;
 }
 
@@ -86,7 +96,7 @@ async function readHead(file: FileHandle, path: string, entries: number): Promis
     p += 46 + nameLen;
   }
   if (offset > cdOffset) return undefined;
-  return {
+  const head: KeptHead = {
     path,
     file,
     identity: fileIdentity(st),
@@ -95,6 +105,22 @@ async function readHead(file: FileHandle, path: string, entries: number): Promis
     directory: cd.subarray(0, p),
     names,
     unpackedBytes,
-    close: () => file.close(),
+    begin(near, known) {
+      if (head.begun) return;
+      const tmp = tmpPathFor(near);
+      const done = copyAndHash(head, tmp, known);
+      done.catch(() => undefined); // the writer, or close(), sees the outcome
+      head.begun = { tmp, done, taken: false };
+    },
+    async close() {
+      const begun = head.begun;
+      if (begun && !begun.taken) {
+        begun.taken = true;
+        await begun.done.catch(() => undefined);
+        await rm(begun.tmp, { force: true });
+      }
+      await file.close();
+    },
   };
+  return head;
 }

@@ -9,7 +9,7 @@ import { fileIdentity } from "./zip-reuse.ts";
 
 const HIGH_WATER = 4 << 20;
 
-function tmpPathFor(out: string): string {
+export function tmpPathFor(out: string): string {
   return tempPathFor(join(dirname(out), `.${basename(out)}`));
 }
 
@@ -59,6 +59,64 @@ async function copyHead(from: FileHandle, to: string, bytes: number): Promise<vo
   }
 }
 
+/** Where a zip's leading bytes are copied from: a path, and the file as it was checked. */
+export interface HeadSource {
+  path: string;
+  bytes: number;
+  /** fileIdentity of the file that was checked. */
+  identity: string;
+  /** That file, still open: the head can be copied from it even if the path was replaced. */
+  file?: FileHandle;
+}
+
+/** A head copy started before the zip is written (zip-head.ts); the output that uses it takes it. */
+export interface BegunCopy {
+  tmp: string;
+  /** The copy's sha256 (undefined when the caller keeps it), or undefined when it must not be used. */
+  done: Promise<{ hash: Hash | undefined } | undefined>;
+  taken: boolean;
+}
+
+/**
+ * Copies the first `base.bytes` bytes of `base` to `tmp` (a new file) and hashes them unless
+ * `known` is given. Undefined when the path no longer names the checked file and there is no open
+ * one to copy from: the caller then writes from scratch. On failure `tmp` may be left: remove it.
+ */
+export async function copyAndHash(
+  base: HeadSource,
+  tmp: string,
+  known?: Hash,
+): Promise<{ hash: Hash | undefined } | undefined> {
+  const { bytes } = base;
+  // Both settle before a failure is reported: the copy must not still be writing `tmp`
+  // when the caller removes it.
+  const [copied, hashed] = await Promise.allSettled([
+    // A reflink where the file system has them (btrfs, XFS, APFS), else an in-kernel copy.
+    copyFile(base.path, tmp, constants.COPYFILE_FICLONE).then(() => truncate(tmp, bytes)),
+    known ? undefined : hashHead(base.file ?? base.path, bytes),
+  ]);
+  if (copied.status === "rejected" && !base.file) throw copied.reason;
+  if (hashed.status === "rejected") throw hashed.reason;
+  let hash = hashed.value;
+  // Copy and hash read the path; if another build replaced the file since it was checked,
+  // neither can be trusted: the caller writes the zip from scratch, or the head is copied
+  // from the file that was checked, still open.
+  const same =
+    copied.status === "fulfilled" &&
+    (await stat(base.path, { bigint: true }).then(
+      (st) => fileIdentity(st) === base.identity,
+      () => false,
+    ));
+  if (!same) {
+    await rm(tmp, { force: true });
+    if (!base.file) return undefined;
+    await copyHead(base.file, tmp, bytes);
+    // A kept hash was of the file at the path; the open one is what is copied now.
+    if (known) hash = await hashHead(base.file, bytes);
+  }
+  return { hash };
+}
+
 /**
  * Where the zip goes: counts and hashes every byte and honours backpressure. A path is written
  * through a temporary sibling renamed into place, so a failed build never leaves a partial zip.
@@ -97,44 +155,26 @@ export class ZipOutput {
    * kept that hash. When `base.file` is the zip opened beforehand, the hash reads it, and if the
    * path no longer names that file once copied (another build replaced it), the head is copied
    * from it through JS instead; without it, that case answers undefined (write from scratch).
+   * A copy begun earlier (`base.begun`, zip-head.ts) is taken over instead of made here.
    */
   static async resume(
     out: string,
-    base: { path: string; bytes: number; identity: string; file?: FileHandle },
+    base: HeadSource & { begun?: BegunCopy },
     headHash?: Hash,
   ): Promise<ZipOutput | undefined> {
-    const tmp = tmpPathFor(out);
-    const { bytes } = base;
+    const begun = base.begun && !base.begun.taken ? base.begun : undefined;
+    if (begun) begun.taken = true;
+    const tmp = begun?.tmp ?? tmpPathFor(out);
     try {
-      // Both settle before a failure is reported: the copy must not still be writing `tmp`
-      // when the cleanup below removes it.
-      const [copied, hashed] = await Promise.allSettled([
-        // A reflink where the file system has them (btrfs, XFS, APFS), else an in-kernel copy.
-        copyFile(base.path, tmp, constants.COPYFILE_FICLONE).then(() => truncate(tmp, bytes)),
-        headHash ?? hashHead(base.file ?? base.path, bytes),
-      ]);
-      if (copied.status === "rejected" && !base.file) throw copied.reason;
-      if (hashed.status === "rejected") throw hashed.reason;
-      let hash = hashed.value;
-      // Copy and hash read the path; if another build replaced the file since it was checked,
-      // neither can be trusted: the caller writes the zip from scratch, or the head is copied
-      // from the file that was checked, still open.
-      const same =
-        copied.status === "fulfilled" &&
-        (await stat(base.path, { bigint: true }).then(
-          (st) => fileIdentity(st) === base.identity,
-          () => false,
-        ));
-      if (!same) {
+      const copied = await (begun?.done ?? copyAndHash(base, tmp, headHash));
+      if (!copied) {
         await rm(tmp, { force: true });
-        if (!base.file) return undefined;
-        await copyHead(base.file, tmp, bytes);
-        // A kept hash was of the file at the path; the open one is what is copied now.
-        if (headHash) hash = await hashHead(base.file, bytes);
+        return undefined;
       }
-      const stream = createWriteStream(tmp, { flags: "r+", start: bytes, highWaterMark: HIGH_WATER });
+      const hash = copied.hash ?? headHash ?? (await hashHead(base.file ?? base.path, base.bytes));
+      const stream = createWriteStream(tmp, { flags: "r+", start: base.bytes, highWaterMark: HIGH_WATER });
       const output = new ZipOutput(stream, tmp, out, hash);
-      output.offset = bytes;
+      output.offset = base.bytes;
       return output;
     } catch (err) {
       await rm(tmp, { force: true });
