@@ -160,3 +160,27 @@ test("a head is only taken from a zip this writer made, with at least that many 
   await writeFile(join(dir, "not-a-zip"), "hello, this is not a zip file at all");
   assert.equal(await keptHead(join(dir, "not-a-zip"), 1), undefined);
 });
+
+test("a copy begun while planning is taken over by the writer; one never taken is removed", async (t) => {
+  const { readdir } = await import("node:fs/promises");
+  const dir = await tempDir(t);
+  const out = await previousZip(dir);
+  const edited = sources({ "handler.py": "v2\n" });
+  const fresh = await createZip([...wheel(), ...edited], join(dir, "fresh.zip"), sourcesLast);
+  const head = await keptHead(out, 5);
+  assert.ok(head);
+  try {
+    head.begin(out);
+    head.begin(out); // once
+    const written = await createZip(edited, out, { ...sourcesLast, head });
+    assert.equal(written.sha256, fresh.sha256);
+    assert.deepEqual(await readFile(out), await readFile(join(dir, "fresh.zip")));
+  } finally {
+    await head.close();
+  }
+  const unused = await keptHead(out, 5);
+  assert.ok(unused);
+  unused.begin(out);
+  await unused.close();
+  assert.deepEqual((await readdir(dir)).sort(), ["fn.zip", "fresh.zip"], "no temporary copy is left");
+});

@@ -1,0 +1,87 @@
+// The syntax check (src/python/syntax-check.ts) as the real interpreter judges: framed files in,
+// one verdict per file out, with file:line, for several files at once, whatever bytes they hold.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdir, symlink } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { checkSyntax } from "../../src/python/syntax-check.ts";
+import { tempDir } from "../support/tmp.ts";
+import { runTool } from "../support/tools.ts";
+
+const file = (shown: string, data: Buffer | string) => {
+  const bytes = Buffer.from(data);
+  return { shown, data: bytes, sha256: createHash("sha256").update(bytes).digest("hex") };
+};
+
+async function hostMinor(): Promise<number> {
+  const probe = await runTool("python3", ["-c", "import sys; print(sys.version_info[1])"]);
+  return Number(probe.stdout.trim());
+}
+
+test("good files of any encoding pass; the first bad one is named with its line", async () => {
+  const minor = await hostMinor();
+  const latin1 = Buffer.concat([
+    Buffer.from("# -*- coding: latin-1 -*-\nNAME = '"),
+    Buffer.from([0xe9]),
+    Buffer.from("'\n"),
+  ]);
+  const ok = await checkSyntax(
+    [
+      file("a.py", "x = 1\n"),
+      file("pkg/é.py", "def f():\n    return 'ünïcode'\n"),
+      file("latin.py", latin1),
+      file("empty.py", ""),
+    ],
+    minor,
+    undefined,
+  );
+  assert.deepEqual(ok.warnings, []);
+  await assert.rejects(
+    checkSyntax(
+      [file("good.py", "y = 2\n"), file("lib/bad.py", "x = 1\n\ndef (:\n"), file("worse.py", "return 1\n")],
+      minor,
+      undefined,
+    ),
+    (e: Error) => {
+      assert.match(e.message, /syntax error in lib\/bad\.py:3/);
+      assert.match(e.message, /and 1 more file/);
+      return true;
+    },
+  );
+  // Outside a function `return` compiles in no Python: the compiler's verdict, not only the grammar's.
+  await assert.rejects(
+    checkSyntax([file("r.py", "return 1\n")], minor, undefined),
+    /r\.py:1.*'return' outside function/,
+  );
+  // A NUL byte in the source: refused (ValueError or SyntaxError, by version), never a crash.
+  await assert.rejects(
+    checkSyntax([file("nul.py", "x = 1\0\n")], minor, undefined),
+    /syntax error in nul\.py/,
+  );
+});
+
+test("syntax newer than the target is refused when only a newer python3 is here to judge", async (t) => {
+  // A PATH whose only interpreter is python3 (no python3.X of the target): the host's python3
+  // judges a target one minor older, so ast.parse's feature_version must refuse the newer syntax.
+  const minor = await hostMinor();
+  const probe = await runTool("python3", ["-c", "import sys; print(sys.executable)"]);
+  const bin = join(await tempDir(t, "tug-py3-only-"), "bin");
+  await mkdir(bin);
+  await symlink(probe.stdout.trim(), join(bin, "python3"));
+  const saved = process.env.PATH;
+  process.env.PATH = bin;
+  t.after(() => {
+    process.env.PATH = saved;
+  });
+  // Exception groups (3.11) and pattern matching (3.10), each checked for the minor before it.
+  const newer =
+    minor >= 11 ? "try:\n    pass\nexcept* ValueError:\n    pass\n" : "match x:\n    case 1:\n        pass\n";
+  const target = minor >= 11 ? 10 : 9;
+  await assert.rejects(
+    checkSyntax([file("new.py", newer)], target, undefined),
+    /syntax error in new\.py:3?.*only supported in Python 3\.1[01]/,
+  );
+  const fine = await checkSyntax([file("old.py", "x = [i for i in range(3)]\n")], target, undefined);
+  assert.deepEqual(fine.warnings, []);
+});
