@@ -37,14 +37,16 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
   const layers = target.layers.map(
     (name) => ctx.project.layers?.find((l) => l.name === name) as PythonLayerTarget,
   );
-  const { previous, current, reason, record } = await previousOutput(
-    ctx.store,
-    lambdaKey(target, ctx),
-    zipPath,
-    { target: target.name, kind: "lambda" },
-    started,
-    project.dir,
-  );
+  const { previous, current, reason, record } =
+    ctx.checked?.get(zipPath) ??
+    (await previousOutput(
+      ctx.store,
+      lambdaKey(target, ctx),
+      zipPath,
+      { target: target.name, kind: "lambda" },
+      started,
+      project.dir,
+    ));
   if (current) return { kind: "current", report: current };
 
   const files: Record<string, string> = {};

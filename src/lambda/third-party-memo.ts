@@ -54,7 +54,10 @@ export async function reusedThirdParty(
   const note = record?.thirdParty;
   if (!zipPath || !note || note.key !== key) return undefined;
   const head = await keptHead(zipPath, note.entries);
-  if (head && (await head.file.stat()).size !== record.bytes) {
+  // The file opened must be the very one the record describes (not one renamed there since).
+  const stamp = record.outputs[zipPath];
+  const want = stamp && `${stamp.ino}:${stamp.size}:${stamp.mtimeNs}:${stamp.ctimeNs}`;
+  if (head && (head.identity !== want || stamp?.size !== record.bytes)) {
     await head.close();
     return undefined;
   }
