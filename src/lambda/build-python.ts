@@ -84,6 +84,8 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
     })),
     target.runtime.python[1],
     ctx.store,
+    // tug dev and tug server (they keep zip heads) keep the interpreter too.
+    { resident: ctx.zipMemo !== undefined },
   );
   syntaxChecked.catch(() => undefined); // awaited below, on every path
 

@@ -2,7 +2,7 @@
 // one verdict per file out, with file:line, for several files at once, whatever bytes they hold.
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdir, symlink } from "node:fs/promises";
+import { chmod, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { checkSyntax } from "../../src/python/syntax-check.ts";
@@ -84,4 +84,51 @@ test("syntax newer than the target is refused when only a newer python3 is here 
   );
   const fine = await checkSyntax([file("old.py", "x = [i for i in range(3)]\n")], target, undefined);
   assert.deepEqual(fine.warnings, []);
+});
+
+test("a resident process keeps one interpreter for every check, and starts another if it dies", async (t) => {
+  const minor = await hostMinor();
+  const probe = await runTool("python3", ["-c", "import sys; print(sys.executable)"]);
+  const dir = await tempDir(t, "tug-judge-");
+  const bin = join(dir, "bin");
+  await mkdir(bin);
+  const counter = join(dir, "count");
+  await writeFile(counter, "");
+  // A counting python3.MINOR that records its pid, in front of the real interpreter.
+  await writeFile(
+    join(bin, `python3.${minor}`),
+    `#!/bin/sh\necho $$ >> '${counter}'\nexec '${probe.stdout.trim()}' "$@"\n`,
+  );
+  await chmod(join(bin, `python3.${minor}`), 0o755);
+  const saved = process.env.PATH;
+  process.env.PATH = `${bin}:${saved}`;
+  t.after(() => {
+    process.env.PATH = saved;
+  });
+  const starts = async () => (await readFile(counter, "utf8")).split("\n").filter(Boolean);
+  const resident = { resident: true };
+  assert.deepEqual((await checkSyntax([file("a.py", "a = 1\n")], minor, undefined, resident)).warnings, []);
+  assert.deepEqual(
+    (await checkSyntax([file("b.py", "b = 2\n"), file("c.py", "c = 3\n")], minor, undefined, resident))
+      .warnings,
+    [],
+  );
+  await assert.rejects(
+    checkSyntax([file("ok.py", "x = 1\n"), file("bad.py", "x = (\n")], minor, undefined, resident),
+    /syntax error in bad\.py:1/,
+  );
+  // Asked at once: answered in order, each its own verdicts.
+  const both = await Promise.allSettled([
+    checkSyntax([file("d.py", "def (:\n")], minor, undefined, resident),
+    checkSyntax([file("e.py", "e = 5\n")], minor, undefined, resident),
+  ]);
+  assert.equal(both[0].status, "rejected");
+  assert.equal(both[1].status, "fulfilled");
+  const kept = await starts();
+  assert.equal(kept.length, 1, "one interpreter judged every file");
+  // The shim exec'd the interpreter: its pid is the judge's. Killed, the next check starts one.
+  process.kill(Number(kept[0]), "SIGKILL");
+  await new Promise((r) => setTimeout(r, 200));
+  await assert.rejects(checkSyntax([file("f.py", "return\n")], minor, undefined, resident), /f\.py:1/);
+  assert.equal((await starts()).length, 2);
 });
