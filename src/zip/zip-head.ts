@@ -119,7 +119,9 @@ async function readHead(file: FileHandle, path: string, entries: number): Promis
         await begun.done.catch(() => undefined);
         await rm(begun.tmp, { force: true });
       }
-      await file.close();
+      // Not waited for: once the new zip replaced it, this descriptor holds the old file's last
+      // reference, and closing it frees ~40 MB of blocks (~15 ms on ext4), which no caller needs.
+      file.close().catch(() => undefined);
     },
   };
   return head;

@@ -73,7 +73,7 @@ export interface HeadSource {
 export interface BegunCopy {
   tmp: string;
   /** The copy's sha256 (undefined when the caller keeps it), or undefined when it must not be used. */
-  done: Promise<{ hash: Hash | undefined } | undefined>;
+  done: Promise<{ hash: Hash | undefined; copied: number } | undefined>;
   taken: boolean;
 }
 
@@ -86,13 +86,15 @@ export async function copyAndHash(
   base: HeadSource,
   tmp: string,
   known?: Hash,
-): Promise<{ hash: Hash | undefined } | undefined> {
+): Promise<{ hash: Hash | undefined; copied: number } | undefined> {
   const { bytes } = base;
   // Both settle before a failure is reported: the copy must not still be writing `tmp`
   // when the caller removes it.
   const [copied, hashed] = await Promise.allSettled([
     // A reflink where the file system has them (btrfs, XFS, APFS), else an in-kernel copy.
-    copyFile(base.path, tmp, constants.COPYFILE_FICLONE).then(() => truncate(tmp, bytes)),
+    // The whole file: Node has no length for it. The old tail is written over, and whatever of it
+    // is left past the new end is cut once the zip is complete (often nothing is).
+    copyFile(base.path, tmp, constants.COPYFILE_FICLONE),
     known ? undefined : hashHead(base.file ?? base.path, bytes),
   ]);
   if (copied.status === "rejected" && !base.file) throw copied.reason;
@@ -113,8 +115,10 @@ export async function copyAndHash(
     await copyHead(base.file, tmp, bytes);
     // A kept hash was of the file at the path; the open one is what is copied now.
     if (known) hash = await hashHead(base.file, bytes);
+    return { hash, copied: bytes };
   }
-  return { hash };
+  // The identity holds the size of the file that was copied.
+  return { hash, copied: Number(base.identity.split(":")[1]) };
 }
 
 /**
@@ -123,6 +127,8 @@ export async function copyAndHash(
  */
 export class ZipOutput {
   offset = 0;
+  /** How long the temporary file already was (a copied zip): what is past the end is cut. */
+  private copied = 0;
   private failure: Error | undefined;
 
   private constructor(
@@ -175,6 +181,7 @@ export class ZipOutput {
       const stream = createWriteStream(tmp, { flags: "r+", start: base.bytes, highWaterMark: HIGH_WATER });
       const output = new ZipOutput(stream, tmp, out, hash);
       output.offset = base.bytes;
+      output.copied = copied.copied;
       return output;
     } catch (err) {
       await rm(tmp, { force: true });
@@ -218,6 +225,7 @@ export class ZipOutput {
     if (this.failure) throw this.failure;
     if (this.tmp && this.target) {
       try {
+        if (this.copied > this.offset) await truncate(this.tmp, this.offset);
         await rename(this.tmp, this.target);
       } catch (err) {
         throw this.described(err);
