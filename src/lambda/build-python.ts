@@ -7,7 +7,7 @@ import { type Closure, firstPartyClosure } from "../python/imports.ts";
 import { mergeTrees } from "../python/module-providers.ts";
 import { type RequirementsSource, readRequirementsSource } from "../python/requirements-source.ts";
 import { firstPartyZipNames } from "../python/source-roots.ts";
-import { checkSyntax } from "../python/syntax-check.ts";
+import { checkSyntax, warmSyntaxCheck } from "../python/syntax-check.ts";
 import { mergeWheels } from "../python/wheel-layout.ts";
 import type { ZipEntry } from "../zip/entry.ts";
 import type { KeptHead } from "../zip/zip-head.ts";
@@ -48,6 +48,8 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
       project.dir,
     ));
   if (current) return { kind: "current", report: current };
+  // Something changed: the syntax check's Python starts now, while the sources are read and parsed.
+  warmSyntaxCheck(target.runtime.python[1], ctx.store).catch(() => undefined);
 
   const files: Record<string, string> = {};
   // Every first-party file is checked before it is read: no link may lead out of the project.

@@ -1,6 +1,6 @@
 import { TugError } from "../errors.ts";
 import { knownInterpreter, rememberInterpreter } from "./interpreter-memo.ts";
-import { judge } from "./syntax-judge.ts";
+import { judge, warmJudge } from "./syntax-judge.ts";
 
 /** One first-party file to check: its bytes, their sha256 and the name messages use. */
 export interface SourceToCheck {
@@ -30,6 +30,15 @@ export interface VerdictStore {
 }
 
 const RECORD = "python-syntax";
+
+/**
+ * Starts the interpreter checkSyntax will ask first (the remembered python3.`minor`, else that
+ * command), before the files are known: its start-up then overlaps reading and parsing them.
+ */
+export async function warmSyntaxCheck(minor: number, store: VerdictStore | undefined): Promise<void> {
+  const exact = `python3.${minor}`;
+  warmJudge((await knownInterpreter(store, exact)) ?? exact);
+}
 
 const isVerdict = (v: unknown): v is Verdict =>
   typeof v === "object" && v !== null && "problem" in v && typeof (v as Verdict).judge === "string";

@@ -176,12 +176,24 @@ class KeptJudge {
   }
 }
 
+// Per command and PATH, as interpreter-memo.ts keys them: another PATH may find another python.
 const kept = new Map<string, KeptJudge>();
+const keyOf = (command: string) => `${command}\0${process.env.PATH ?? ""}`;
+
+/**
+ * Starts `command` now, so that the interpreter is up by the time the files to check are known
+ * (a one-shot edit reads and parses them meanwhile); the next `judge` of it asks this one.
+ */
+export function warmJudge(command: string): void {
+  const j = kept.get(keyOf(command));
+  if (!j || j.dead) kept.set(keyOf(command), new KeptJudge(command));
+}
 
 /**
  * The verdicts of `command` (python3.11, or an interpreter's path) on `files` for Python
  * 3.`minor`; undefined when it does not run or answers something else. `resident`: the
- * interpreter is kept for the next call (one per command; a dead one is started again).
+ * interpreter is kept for the next call (one per command; a dead one is started again); one
+ * started by warmJudge is asked either way.
  */
 export async function judge(
   command: string,
@@ -189,17 +201,18 @@ export async function judge(
   files: readonly SourceToCheck[],
   resident: boolean,
 ): Promise<Judged | undefined> {
-  if (!resident) return once(command, minor, files);
-  let j = kept.get(command);
+  const key = keyOf(command);
+  let j = kept.get(key);
+  if (!resident && (!j || j.dead)) return once(command, minor, files);
   if (!j || j.dead) {
     j = new KeptJudge(command);
-    kept.set(command, j);
+    kept.set(key, j);
   }
   const judged = await j.ask(minor, files);
   // A judge that answered nonsense is not asked again.
   if (!judged) {
     j.stop();
-    kept.delete(command);
+    kept.delete(key);
   }
   return judged;
 }

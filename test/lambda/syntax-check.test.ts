@@ -132,3 +132,31 @@ test("a resident process keeps one interpreter for every check, and starts anoth
   await assert.rejects(checkSyntax([file("f.py", "return\n")], minor, undefined, resident), /f\.py:1/);
   assert.equal((await starts()).length, 2);
 });
+
+test("an interpreter started before the files are known is the one that judges them", async (t) => {
+  const minor = await hostMinor();
+  const probe = await runTool("python3", ["-c", "import sys; print(sys.executable)"]);
+  const dir = await tempDir(t, "tug-judge-warm-");
+  const bin = join(dir, "bin");
+  await mkdir(bin);
+  const counter = join(dir, "count");
+  await writeFile(counter, "");
+  await writeFile(
+    join(bin, `python3.${minor}`),
+    `#!/bin/sh\necho $$ >> '${counter}'\nexec '${probe.stdout.trim()}' "$@"\n`,
+  );
+  await chmod(join(bin, `python3.${minor}`), 0o755);
+  const saved = process.env.PATH;
+  process.env.PATH = `${bin}:${saved}`;
+  t.after(() => {
+    process.env.PATH = saved;
+  });
+  const { warmSyntaxCheck } = await import("../../src/python/syntax-check.ts");
+  await warmSyntaxCheck(minor, undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  const starts = async () => (await readFile(counter, "utf8")).split("\n").filter(Boolean).length;
+  assert.equal(await starts(), 1, "started before any file was given");
+  await assert.rejects(checkSyntax([file("w.py", "def (:\n")], minor, undefined), /syntax error in w\.py:1/);
+  assert.deepEqual((await checkSyntax([file("v.py", "v = 1\n")], minor, undefined)).warnings, []);
+  assert.equal(await starts(), 1, "both checks were answered by the interpreter started first");
+});
