@@ -232,25 +232,17 @@ function headSizes(head: KeptHead): {
  * a source at a path a wheel installs, or where a wheel has a directory or a file on its way.
  */
 function checkHeadClashes(head: KeptHead, firstParty: readonly ZipEntry[]): void {
-  const wanted = new Map<string, "file" | "dir">();
-  for (const e of firstParty) {
-    wanted.set(e.name, "file");
-    for (let i = e.name.indexOf("/"); i > 0; i = e.name.indexOf("/", i + 1))
-      if (!wanted.has(e.name.slice(0, i))) wanted.set(e.name.slice(0, i), "dir");
-  }
-  for (const name of head.names) {
-    const clash = (path: string, what: string) =>
-      new TugError({
-        what: `the wheels of the last build and first-party sources both install ${path}${what}`,
-        hint: "two distributions provide the same module; drop or pin one of them",
-      });
-    const kind = wanted.get(name);
-    if (kind === "file") throw clash(name, " with different content");
-    if (kind === "dir") throw clash(name, " as both a file and a directory");
-    for (let i = name.indexOf("/"); i > 0; i = name.indexOf("/", i + 1)) {
-      if (wanted.get(name.slice(0, i)) === "file")
-        throw clash(name.slice(0, i), " as both a directory and a file");
-    }
+  const { files, dirs } = head.nameSets();
+  const clash = (path: string, what: string) =>
+    new TugError({
+      what: `the wheels of the last build and first-party sources both install ${path}${what}`,
+      hint: "two distributions provide the same module; drop or pin one of them",
+    });
+  for (const { name } of firstParty) {
+    if (files.has(name)) throw clash(name, " with different content");
+    if (dirs.has(name)) throw clash(name, " as both a directory and a file");
+    for (let i = name.indexOf("/"); i > 0; i = name.indexOf("/", i + 1))
+      if (files.has(name.slice(0, i))) throw clash(name.slice(0, i), " as both a file and a directory");
   }
 }
 

@@ -24,6 +24,8 @@ export interface KeptHead {
   directory: Buffer;
   /** Their names, in zip order (bytewise sorted within a group). */
   names: string[];
+  /** The names as a set, and the directories they imply (made once, for every clash check). */
+  nameSets(): { files: ReadonlySet<string>; dirs: ReadonlySet<string> };
   unpackedBytes: number;
   /**
    * Starts copying the block to a temporary file beside `near` (the zip to be written) and
@@ -96,6 +98,7 @@ async function readHead(file: FileHandle, path: string, entries: number): Promis
     p += 46 + nameLen;
   }
   if (offset > cdOffset) return undefined;
+  let sets: ReturnType<KeptHead["nameSets"]> | undefined;
   const head: KeptHead = {
     path,
     file,
@@ -105,6 +108,10 @@ async function readHead(file: FileHandle, path: string, entries: number): Promis
     directory: cd.subarray(0, p),
     names,
     unpackedBytes,
+    nameSets() {
+      sets ??= headNameSets(names);
+      return sets;
+    },
     begin(near, known) {
       if (head.begun) return;
       const tmp = tmpPathFor(near);
@@ -125,4 +132,18 @@ async function readHead(file: FileHandle, path: string, entries: number): Promis
     },
   };
   return head;
+}
+
+function headNameSets(names: readonly string[]): { files: Set<string>; dirs: Set<string> } {
+  const files = new Set(names);
+  const dirs = new Set<string>();
+  for (const name of names) {
+    // Longest parent first: once one is known, so are all of its own parents.
+    for (let i = name.lastIndexOf("/"); i > 0; i = name.lastIndexOf("/", i - 1)) {
+      const dir = name.slice(0, i);
+      if (dirs.has(dir)) break;
+      dirs.add(dir);
+    }
+  }
+  return { files, dirs };
 }

@@ -91,7 +91,7 @@ export async function createZip(
   const keptHead = fileOut !== undefined && !force ? options.head : undefined;
   if (options.head && !keptHead)
     throw new Error("createZip: a kept head needs a file path and no forced ZIP64");
-  const planned = await plan(entries, options.group ?? (() => 0), keptHead?.names);
+  const planned = await plan(entries, options.group ?? (() => 0), keptHead?.nameSets());
   const head =
     options.reuse && fileOut !== undefined && !force && !keptHead
       ? await reusableHead(options.reuse, planned)
@@ -169,9 +169,8 @@ export async function createZip(
 async function plan(
   entries: AsyncIterable<ZipEntry> | Iterable<ZipEntry>,
   groupOf: (entry: ZipEntry) => number,
-  headNames: readonly string[] = [],
+  head: { files: ReadonlySet<string>; dirs: ReadonlySet<string> } = { files: new Set(), dirs: new Set() },
 ): Promise<Planned[]> {
-  const head = headNameSets(headNames);
   const byName = new Map<string, Planned>();
   for await (const entry of entries) {
     const dir = isDirEntry(entry);
@@ -208,19 +207,4 @@ async function plan(
     }
   }
   return [...byName.values()].sort((a, b) => a.group - b.group || Buffer.compare(a.name, b.name));
-}
-
-/** The names of a kept head's entries (all files) and of the directories they imply. */
-function headNameSets(names: readonly string[]): { files: Set<string>; dirs: Set<string> } {
-  const files = new Set(names);
-  const dirs = new Set<string>();
-  for (const name of names) {
-    // Longest parent first: once one is known, so are all of its own parents.
-    for (let i = name.lastIndexOf("/"); i > 0; i = name.lastIndexOf("/", i - 1)) {
-      const dir = name.slice(0, i);
-      if (dirs.has(dir)) break;
-      dirs.add(dir);
-    }
-  }
-  return { files, dirs };
 }
