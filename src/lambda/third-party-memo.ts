@@ -40,19 +40,20 @@ export interface ThirdPartyNote {
 }
 
 /**
- * The previous zip's wheel entries as one block (zip-head.ts), when its record says they were
- * built from exactly these third-party inputs and the zip is still the file that build wrote (the
- * caller checked its stamp): then no lock, wheel table or layout is needed, no entry of that part
- * is parsed into an object, and the zip writer copies it with its central records as they are.
- * Anything unexpected (a changed file, ZIP64, fewer entries) is simply no reuse.
+ * The previous zip's wheel entries as one block (zip-head.ts), when its record notes them and the
+ * zip is still the file that build wrote (the caller checked its stamp; the file opened is checked
+ * against it again): no lock, wheel table or layout is needed, no entry of that part is parsed
+ * into an object, and the zip writer copies it with its central records as they are. Whether
+ * they were built from this build's third-party inputs is the caller's check (`note.key`), so the
+ * copy can start before those are known. Anything unexpected (a changed file, ZIP64, fewer
+ * entries) is simply no reuse.
  */
-export async function reusedThirdParty(
+export async function lastWheelPart(
   zipPath: string | undefined,
   record: OutputRecord | undefined,
-  key: string,
 ): Promise<KeptHead | undefined> {
   const note = record?.thirdParty;
-  if (!zipPath || !note || note.key !== key) return undefined;
+  if (!zipPath || !note) return undefined;
   const head = await keptHead(zipPath, note.entries);
   // The file opened must be the very one the record describes (not one renamed there since).
   const stamp = record.outputs[zipPath];

@@ -34,7 +34,7 @@ export interface KeptHead {
    */
   begin(near: string, known?: Hash): void;
   begun?: BegunCopy;
-  /** Closes the file; a begun copy no writer took is removed. */
+  /** Closes the file; a begun copy no writer took is removed. Once; later calls do nothing. */
   close(): Promise<void>;
 }
 
@@ -99,6 +99,7 @@ async function readHead(file: FileHandle, path: string, entries: number): Promis
   }
   if (offset > cdOffset) return undefined;
   let sets: ReturnType<KeptHead["nameSets"]> | undefined;
+  let closed = false;
   const head: KeptHead = {
     path,
     file,
@@ -120,6 +121,8 @@ async function readHead(file: FileHandle, path: string, entries: number): Promis
       head.begun = { tmp, done, taken: false };
     },
     async close() {
+      if (closed) return;
+      closed = true;
       const begun = head.begun;
       if (begun && !begun.taken) {
         begun.taken = true;
