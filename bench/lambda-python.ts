@@ -10,7 +10,8 @@
 //
 // The project is the talk's example: `echo` imports msgspec and a shared top-level logs.py that
 // imports structlog; `plot` renders a PNG with matplotlib. requirements.txt lists all three.
-// tug is timed as whole CLI processes (`node bin/tug.js build … -f tug.yaml --json`), wall time.
+// tug is timed as whole CLI processes (`node bin/tug.js build … -f tug.yaml --json`), wall time;
+// row 3b times the same edits as builds a warm `tug server` serves, row 6 `tug dev`.
 import { spawn, spawnSync } from "node:child_process";
 import {
   cpSync,
