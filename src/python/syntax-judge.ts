@@ -27,7 +27,7 @@ while True:
     newer = sys.version_info[1] > minor
     if newer:
         import ast
-    out = ["%d.%d.%d" % sys.version_info[:3], one(sys.executable or "")]
+    out = ["%d.%d.%d" % sys.version_info[:3], (sys.executable or "").replace("\\n", " ").replace("\\r", " ")]
     for _ in range(count):
         n, d = map(int, inp.readline().split())
         name = inp.read(n).decode("utf-8", "replace")
