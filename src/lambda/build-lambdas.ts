@@ -157,6 +157,10 @@ async function planPython(
   // Only now, on a miss, is anything asked of the shared cache: a no-op build never talks to it.
   const { planPythonZips } = await import("./python-plans.ts");
   const memo = opts.memo ?? residentZipMemo();
-  const plan = await planPythonZips({ ...keys, store, engine }, lambdas, layers, memo);
+  // Lambdas only: what was just found for each is what planning would find again.
+  const checked = new Map(
+    zips.flatMap((z, i) => (z.kind === "lambda" && current[i] ? [[z.path, current[i]] as const] : [])),
+  );
+  const plan = await planPythonZips({ ...keys, store, engine, checked }, lambdas, layers, memo);
   return plan;
 }

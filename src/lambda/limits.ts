@@ -16,6 +16,8 @@ interface Contributor {
   /** A wheel file name, "first-party sources", …: what to point at in the message. */
   wheel: string;
   entries: readonly ZipEntry[];
+  /** Sizes already known (a block kept from the last zip), counted besides `entries`. */
+  sizes?: { zipped: number; unzipped: number };
 }
 
 function sizes(entries: readonly ZipEntry[]): { zipped: number; unzipped: number } {
@@ -50,7 +52,14 @@ export function checkLimits(
   parts: readonly Contributor[],
 ): void {
   const direct = (target.upload ?? "direct") === "direct";
-  const each = parts.map((p) => ({ wheel: p.wheel, ...sizes(p.entries) }));
+  const each = parts.map((p) => {
+    const own = sizes(p.entries);
+    return {
+      wheel: p.wheel,
+      zipped: own.zipped + (p.sizes?.zipped ?? 0),
+      unzipped: own.unzipped + (p.sizes?.unzipped ?? 0),
+    };
+  });
   const zipped = each.reduce((n, p) => n + p.zipped, 22);
   const unzipped = each.reduce((n, p) => n + p.unzipped, 0);
   const over =

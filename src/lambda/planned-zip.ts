@@ -6,7 +6,9 @@ import { type SbomFormat, type SbomPackage, sbomSuffix } from "../sbom/sbom-mode
 import { ZIP_PROVENANCE_SUFFIX, type ZipProvenance } from "../sbom/zip-provenance.ts";
 import { sweepDeadTemps, tempPathFor } from "../util/dead-temps.ts";
 import { makeDirectory, writingTo } from "../util/io-error.ts";
+import { allSettledOrThrow } from "../util/settle.ts";
 import type { ZipEntry } from "../zip/entry.ts";
+import type { KeptHead } from "../zip/zip-head.ts";
 import { createZip } from "../zip/zip-writer.ts";
 import { type FileStamp, type OutputRecord, sameStamp, stampOf } from "./output-record.ts";
 import { zipAttestations } from "./zip-attestations.ts";
@@ -97,6 +99,8 @@ export type PlannedZip =
       /** The zip this build replaces, when it is still the one the last build wrote. */
       previous: string | undefined;
       wheels: WheelFile[];
+      /** The leading entries kept from the previous zip as one block; `entries` follow them. */
+      head?: KeptHead;
       /** Releases anything else the plan holds (a staging directory), written or not. */
       cleanup?: () => Promise<void>;
       warnings: string[];
@@ -142,7 +146,7 @@ export async function writePlanned(
     result = await createZip(entries, tmp, {
       lookahead: 32,
       ...(planned.group ? { group: planned.group } : {}),
-      ...(planned.previous ? { reuse: planned.previous } : {}),
+      ...(planned.head ? { head: planned.head } : planned.previous ? { reuse: planned.previous } : {}),
       ...(reuseHash ? { reuseHash } : {}),
       ...(memo
         ? {
@@ -165,16 +169,20 @@ export async function writePlanned(
       ...planned.metaAfter,
     };
     await writingTo({ path: metaPath, writing: "the lambda zip's description" }, async () => {
-      if (sbomTmp && docs.sbom !== undefined) await writeFile(sbomTmp, docs.sbom);
-      if (provenanceTmp && docs.provenance !== undefined) await writeFile(provenanceTmp, docs.provenance);
-      await writeFile(metaTmp, `${JSON.stringify(meta, null, 2)}\n`);
       // A document in another format, or a statement this build does not make, would describe
-      // an older zip: it goes.
+      // an older zip: it goes. The temp files and removals are independent: all at once.
       const stale = [
         ...otherSbomPaths(zipPath, sbomFormat),
         ...(provenancePath ? [] : [`${zipPath}${ZIP_PROVENANCE_SUFFIX}`]),
       ];
-      await Promise.all(stale.map((p) => rm(p, { force: true })));
+      await allSettledOrThrow<unknown>([
+        sbomTmp && docs.sbom !== undefined ? writeFile(sbomTmp, docs.sbom) : Promise.resolve(),
+        provenanceTmp && docs.provenance !== undefined
+          ? writeFile(provenanceTmp, docs.provenance)
+          : Promise.resolve(),
+        writeFile(metaTmp, `${JSON.stringify(meta, null, 2)}\n`),
+        ...stale.map((p) => rm(p, { force: true })),
+      ]);
       await rename(tmp, zipPath);
       if (sbomTmp && sbomPath) await rename(sbomTmp, sbomPath);
       if (provenanceTmp && provenancePath) await rename(provenanceTmp, provenancePath);
@@ -232,7 +240,12 @@ export async function writePlanned(
       ...(planned.warnings.length ? { warnings: planned.warnings } : {}),
       ...(planned.reason ? { builtBecause: planned.reason } : {}),
       ...(planned.thirdParty
-        ? { thirdParty: { ...planned.thirdParty, entries: thirdPartyCount(planned.entries) } }
+        ? {
+            thirdParty: {
+              ...planned.thirdParty,
+              entries: (planned.head?.entries ?? 0) + thirdPartyCount(planned.entries),
+            },
+          }
         : {}),
     };
     await writingTo({ path: store.root, writing: "the lambda's build record in tug's cache" }, () =>

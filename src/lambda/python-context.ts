@@ -3,6 +3,7 @@ import type { CacheStore } from "../engine/cache-store.ts";
 import type { SimpleIndex } from "../python/index-client.ts";
 import type { ProvenanceContext } from "../sbom/image-provenance.ts";
 import type { SbomFormat } from "../sbom/sbom-model.ts";
+import type { PreviousOutput, ZipMemo } from "./planned-zip.ts";
 
 /** What every Python lambda and layer of one build shares. */
 export interface PythonContext {
@@ -27,4 +28,11 @@ export interface PythonContext {
   sbom: SbomFormat;
   /** `--provenance`: an SLSA statement beside each zip (and part of its key). */
   provenance?: ProvenanceContext | undefined;
+  /**
+   * What this build's no-op check already found for each zip path (the last build's record and
+   * whether its zip is still there), so that planning does not read and hash it all again.
+   */
+  checked?: ReadonlyMap<string, PreviousOutput> | undefined;
+  /** What a resident process keeps between builds (the zips' head hashes). */
+  zipMemo?: ZipMemo | undefined;
 }

@@ -27,7 +27,6 @@ export async function planPythonZips(
   const cacheDir = engine.store.root;
   const wheelDir = join(cacheDir, "blobs", "sha256");
   await adoptOldWheels(cacheDir, wheelDir);
-  await sweepDeadTemps(wheelDir);
   // `--index-url` / `--extra-index-url` lines in the requirements file count, as with pip.
   const options = await requirementsIndexOptions(
     rest.settings.requirementsFile,
@@ -46,9 +45,13 @@ export async function planPythonZips(
         });
   const ctx: PythonContext = {
     ...rest,
+    zipMemo: memo,
     ...(options.length === 0 ? {} : { resolveIndexUrls: urls }),
-    index: indexSteps(engine, join(cacheDir, "python"), wheelDir, async () =>
-      (await import("../python/index-client.ts")).simpleIndex({
+    // Only a build that asks an index may download wheels: only it sweeps what killed downloads
+    // left (an edit that reuses its wheel part never lists the blobs).
+    index: indexSteps(engine, join(cacheDir, "python"), wheelDir, async () => {
+      await sweepDeadTemps(wheelDir);
+      return (await import("../python/index-client.ts")).simpleIndex({
         urls,
         cacheDir: join(cacheDir, "python"),
         wheelDir,
@@ -64,8 +67,8 @@ export async function planPythonZips(
               () => {},
             );
         },
-      }),
-    ),
+      });
+    }),
   };
   const settled = await Promise.allSettled([
     ...layers.map(async (layer) => (await import("./build-lambda-layer.ts")).planPythonLayer(layer, ctx)),

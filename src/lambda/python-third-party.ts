@@ -11,6 +11,7 @@ import { resolvedWheels } from "../python/resolved-wheels.ts";
 import type { Resolution } from "../python/resolver.ts";
 import type { WheelEntries } from "../python/wheel-layout.ts";
 import type { WheelFile } from "../python/wheel-table.ts";
+import type { KeptHead } from "../zip/zip-head.ts";
 import { layerResolution } from "./build-lambda-layer.ts";
 import { functionRequirements, treeOf } from "./function-requirements.ts";
 import type { WheelDistribution } from "./planned-zip.ts";
@@ -24,6 +25,8 @@ export interface ThirdPartyPart {
   provided: (i: Closure["imports"][number]) => boolean;
   /** Checks that could not be made (an unreachable index): the zip is then not recorded. */
   unsure: string[];
+  /** The last zip's wheel part, kept as one block instead of `lists` (third-party-memo.ts). */
+  head?: KeptHead;
 }
 
 /** Resolves the requirements the function imports and lays their wheels out. */

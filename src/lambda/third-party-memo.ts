@@ -1,10 +1,7 @@
-import { stat } from "node:fs/promises";
 import { hashJson } from "../engine/key.ts";
 import type { Closure } from "../python/imports.ts";
-import { WheelFile } from "../python/wheel-table.ts";
-import type { ZipEntry, ZipRawEntry } from "../zip/entry.ts";
-import { normalizeMode } from "../zip/entry.ts";
-import { ZipReader } from "../zip/zip-reader.ts";
+import type { ZipEntry } from "../zip/entry.ts";
+import { type KeptHead, keptHead } from "../zip/zip-head.ts";
 import type { OutputRecord } from "./output-record.ts";
 
 // Bump when what the key covers or how the part is laid out changes.
@@ -42,56 +39,30 @@ export interface ThirdPartyNote {
   unprovided: string[];
 }
 
-export interface ReusedThirdParty {
-  entries: ZipRawEntry[];
-  /** Reads the entries' bytes from the previous zip, if the writer cannot copy them as a block. */
-  file: WheelFile;
-}
-
 /**
- * The previous zip's wheel entries, when its record says they were built from exactly these
- * third-party inputs and the zip is still the file that build wrote (the caller checked its
- * stamp): then no lock, wheel table or layout is needed, and the zip writer copies that part as
- * one block. Anything unexpected (a changed file, ZIP64, fewer entries) is simply no reuse.
+ * The previous zip's wheel entries as one block (zip-head.ts), when its record notes them and the
+ * zip is still the file that build wrote (the caller checked its stamp; the file opened is checked
+ * against it again): no lock, wheel table or layout is needed, no entry of that part is parsed
+ * into an object, and the zip writer copies it with its central records as they are. Whether
+ * they were built from this build's third-party inputs is the caller's check (`note.key`), so the
+ * copy can start before those are known. Anything unexpected (a changed file, ZIP64, fewer
+ * entries) is simply no reuse.
  */
-export async function reusedThirdParty(
+export async function lastWheelPart(
   zipPath: string | undefined,
   record: OutputRecord | undefined,
-  key: string,
-): Promise<ReusedThirdParty | undefined> {
+): Promise<KeptHead | undefined> {
   const note = record?.thirdParty;
-  if (!zipPath || !note || note.key !== key) return undefined;
-  const size = await stat(zipPath).then(
-    (st) => st.size,
-    () => undefined,
-  );
-  if (size !== record.bytes) return undefined;
-  // Corrupt or not ours after all: no reuse, the wheel part is built again.
-  const reader = await ZipReader.open(zipPath).catch(() => undefined);
-  if (!reader) return undefined;
-  try {
-    if (reader.entries.length < note.entries) return undefined;
-    const file = new WheelFile(zipPath);
-    const entries: ZipRawEntry[] = [];
-    for (const e of reader.entries.slice(0, note.entries)) {
-      if (e.dir || (e.method !== 0 && e.method !== 8)) return undefined;
-      const method: 0 | 8 = e.method;
-      // This writer's local headers carry no extra field below 4 GiB (zip-format.ts).
-      const row = {
-        name: e.name,
-        mode: normalizeMode(e.mode),
-        method,
-        crc32: e.crc32,
-        compressedSize: e.compressedSize,
-        uncompressedSize: e.uncompressedSize,
-        dataOffset: e.localHeaderOffset + 30 + Buffer.byteLength(e.name),
-      };
-      entries.push({ ...row, raw: () => file.raw(row) });
-    }
-    return { entries, file };
-  } finally {
-    await reader.close();
+  if (!zipPath || !note) return undefined;
+  const head = await keptHead(zipPath, note.entries);
+  // The file opened must be the very one the record describes (not one renamed there since).
+  const stamp = record.outputs[zipPath];
+  const want = stamp && `${stamp.ino}:${stamp.size}:${stamp.mtimeNs}:${stamp.ctimeNs}`;
+  if (head && (head.identity !== want || stamp?.size !== record.bytes)) {
+    await head.close();
+    return undefined;
   }
+  return head;
 }
 
 /** How many leading entries of a planned zip are third-party (raw wheel entries sort first). */

@@ -39,11 +39,15 @@ async function wheelLicenses(
 ): Promise<Map<string, string | undefined>> {
   const out = new Map<string, string | undefined>();
   const missing: (typeof dists)[number][] = [];
-  for (const d of dists) {
-    const known = d.sha256
-      ? await store?.getRecord<{ license: string }>("wheel-license", d.sha256)
-      : undefined;
-    if (typeof known?.license === "string") out.set(d.name, known.license || undefined);
+  // Read all at once: after an edit every one is known, and these reads are all the SBOM costs.
+  const known = await Promise.all(
+    dists.map((d) =>
+      d.sha256 ? store?.getRecord<{ license: string }>("wheel-license", d.sha256) : undefined,
+    ),
+  );
+  for (const [i, d] of dists.entries()) {
+    const license = known[i]?.license;
+    if (typeof license === "string") out.set(d.name, license || undefined);
     else missing.push(d);
   }
   if (missing.length === 0) return out;

@@ -1,6 +1,6 @@
-import { spawn } from "node:child_process";
 import { TugError } from "../errors.ts";
 import { knownInterpreter, rememberInterpreter } from "./interpreter-memo.ts";
+import { judge, warmJudge } from "./syntax-judge.ts";
 
 /** One first-party file to check: its bytes, their sha256 and the name messages use. */
 export interface SourceToCheck {
@@ -31,52 +31,13 @@ export interface VerdictStore {
 
 const RECORD = "python-syntax";
 
-// compile() finds what the grammar and the compiler refuse ('return' outside a function, …) as
-// the judging interpreter sees it; ast.parse with feature_version also refuses syntax newer than
-// the target's Python (a `type X = …` alias for python3.11 checked by a 3.12 interpreter).
-// Bytes, not text: a `# -*- coding: … -*-` cookie is honoured as on Lambda.
-const SCRIPT = `
-import ast, base64, json, sys, warnings
-warnings.simplefilter("ignore")
-req = json.load(sys.stdin)
-out = []
-for f in req["files"]:
-    src = base64.b64decode(f["data"])
-    try:
-        compile(src, f["name"], "exec", dont_inherit=True)
-        ast.parse(src, f["name"], feature_version=(3, req["minor"]))
-        out.append(None)
-    except SyntaxError as e:
-        out.append({"line": e.lineno or 0, "column": e.offset or 0, "message": e.msg})
-    except ValueError as e:
-        out.append({"line": 0, "column": 0, "message": str(e)})
-print(json.dumps({"version": "%d.%d.%d" % sys.version_info[:3], "executable": sys.executable, "results": out}))
-`;
-
-interface Judged {
-  version: string;
-  /** The interpreter's own path: what a `python3.X` wrapper (a pyenv shim) ran in the end. */
-  executable?: string;
-  results: (SyntaxProblem | null)[];
-}
-
-function runPython(command: string, input: string): Promise<Judged | undefined> {
-  return new Promise((resolve) => {
-    const child = spawn(command, ["-I", "-S", "-c", SCRIPT], { stdio: ["pipe", "pipe", "ignore"] });
-    const chunks: Buffer[] = [];
-    child.stdout.on("data", (c: Buffer) => chunks.push(c));
-    child.on("error", () => resolve(undefined));
-    child.on("close", (code) => {
-      if (code !== 0) return resolve(undefined);
-      try {
-        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")) as Judged);
-      } catch {
-        resolve(undefined);
-      }
-    });
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(input);
-  });
+/**
+ * Starts the interpreter checkSyntax will ask first (the remembered python3.`minor`, else that
+ * command), before the files are known: its start-up then overlaps reading and parsing them.
+ */
+export async function warmSyntaxCheck(minor: number, store: VerdictStore | undefined): Promise<void> {
+  const exact = `python3.${minor}`;
+  warmJudge((await knownInterpreter(store, exact)) ?? exact);
 }
 
 const isVerdict = (v: unknown): v is Verdict =>
@@ -94,31 +55,31 @@ export async function checkSyntax(
   files: readonly SourceToCheck[],
   minor: number,
   store: VerdictStore | undefined,
+  opts: { resident?: boolean } = {},
 ): Promise<{ warnings: string[] }> {
   const key = (f: SourceToCheck) => `${f.sha256}-py3.${minor}`;
   const todo: SourceToCheck[] = [];
   const problems: { file: SourceToCheck; problem: SyntaxProblem; judge: string }[] = [];
-  for (const f of files) {
-    const verdict = await store?.getRecord(RECORD, key(f), isVerdict);
+  const verdicts = await Promise.all(files.map((f) => store?.getRecord(RECORD, key(f), isVerdict)));
+  for (const [i, f] of files.entries()) {
+    const verdict = verdicts[i];
     if (!verdict) todo.push(f);
     else if (verdict.problem) problems.push({ file: f, problem: verdict.problem, judge: verdict.judge });
   }
   const warnings: string[] = [];
   if (todo.length > 0) {
-    const input = JSON.stringify({
-      minor,
-      files: todo.map((f) => ({ name: f.shown, data: f.data.toString("base64") })),
-    });
+    // A resident process (tug dev, tug server) keeps the interpreter running between edits.
+    const runPython = (command: string) => judge(command, minor, todo, opts.resident === true);
     const exact = `python3.${minor}`;
     // A version manager's shim (pyenv: ~0.3 s a start) is resolved once and remembered.
     const known = await knownInterpreter(store, exact);
-    let judged = known ? await runPython(known, input) : undefined;
+    let judged = known ? await runPython(known) : undefined;
     if (!judged?.version.startsWith(`3.${minor}.`)) {
-      judged = await runPython(exact, input);
+      judged = await runPython(exact);
       if (judged?.version.startsWith(`3.${minor}.`) && judged.executable)
         await rememberInterpreter(store, exact, judged.executable);
     }
-    if (!judged?.version.startsWith(`3.${minor}.`)) judged = await runPython("python3", input);
+    if (!judged?.version.startsWith(`3.${minor}.`)) judged = await runPython("python3");
     if (!judged || judged.results.length !== todo.length) {
       return { warnings: [`no python3 ran here: first-party files were not compiled for syntax errors`] };
     }

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from "node:crypto";
 import { constants, createWriteStream } from "node:fs";
-import { copyFile, open, rename, rm, stat, truncate } from "node:fs/promises";
+import { copyFile, type FileHandle, open, rename, rm, stat, truncate } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Writable } from "node:stream";
 import { tempPathFor } from "../util/dead-temps.ts";
@@ -9,25 +9,116 @@ import { fileIdentity } from "./zip-reuse.ts";
 
 const HIGH_WATER = 4 << 20;
 
-function tmpPathFor(out: string): string {
+export function tmpPathFor(out: string): string {
   return tempPathFor(join(dirname(out), `.${basename(out)}`));
 }
 
-async function hashHead(path: string, bytes: number): Promise<Hash> {
+/** The sha256 of the first `bytes` bytes of a file (open, or at a path). */
+async function hashHead(from: FileHandle | string, bytes: number): Promise<Hash> {
   const hash = createHash("sha256");
-  const fh = await open(path, "r");
+  await readHead(from, bytes, (chunk) => {
+    hash.update(chunk);
+  });
+  return hash;
+}
+
+/** Reads the first `bytes` bytes of a file in chunks (the same buffer each time) through `use`. */
+async function readHead(
+  from: FileHandle | string,
+  bytes: number,
+  use: (chunk: Buffer) => void | Promise<void>,
+): Promise<void> {
+  const fh = typeof from === "string" ? await open(from, "r") : from;
   try {
-    const buf = Buffer.allocUnsafe(HIGH_WATER);
+    const buf = Buffer.allocUnsafe(Math.min(HIGH_WATER, Math.max(bytes, 1)));
     for (let pos = 0; pos < bytes; ) {
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, bytes - pos), pos);
-      if (bytesRead === 0) throw new Error(`${path} is shorter than the ${bytes} bytes to keep`);
-      hash.update(buf.subarray(0, bytesRead));
+      if (bytesRead === 0) throw new Error(`the zip to copy from is shorter than the ${bytes} bytes to keep`);
+      await use(buf.subarray(0, bytesRead));
       pos += bytesRead;
     }
-    return hash;
   } finally {
-    await fh.close();
+    if (typeof from === "string") await fh.close();
   }
+}
+
+/** Writes the first `bytes` bytes of an open file to `to` through JS (when no kernel copy can be trusted). */
+async function copyHead(from: FileHandle, to: string, bytes: number): Promise<void> {
+  const out = await open(to, "w");
+  try {
+    let at = 0;
+    await readHead(from, bytes, async (chunk) => {
+      for (let done = 0; done < chunk.length; ) {
+        const { bytesWritten } = await out.write(chunk, done, chunk.length - done, at);
+        done += bytesWritten;
+        at += bytesWritten;
+      }
+    });
+  } finally {
+    await out.close();
+  }
+}
+
+/** Where a zip's leading bytes are copied from: a path, and the file as it was checked. */
+export interface HeadSource {
+  path: string;
+  bytes: number;
+  /** fileIdentity of the file that was checked. */
+  identity: string;
+  /** That file, still open: the head can be copied from it even if the path was replaced. */
+  file?: FileHandle;
+}
+
+/** A head copy started before the zip is written (zip-head.ts); the output that uses it takes it. */
+export interface BegunCopy {
+  tmp: string;
+  /** The copy's sha256 (undefined when the caller keeps it), or undefined when it must not be used. */
+  done: Promise<{ hash: Hash | undefined; copied: number } | undefined>;
+  taken: boolean;
+}
+
+/**
+ * Copies the first `base.bytes` bytes of `base` to `tmp` (a new file) and hashes them unless
+ * `known` is given. Undefined when the path no longer names the checked file and there is no open
+ * one to copy from: the caller then writes from scratch. On failure `tmp` may be left: remove it.
+ */
+export async function copyAndHash(
+  base: HeadSource,
+  tmp: string,
+  known?: Hash,
+): Promise<{ hash: Hash | undefined; copied: number } | undefined> {
+  const { bytes } = base;
+  // Both settle before a failure is reported: the copy must not still be writing `tmp`
+  // when the caller removes it.
+  const [copied, hashed] = await Promise.allSettled([
+    // A reflink where the file system has them (btrfs, XFS, APFS), else an in-kernel copy.
+    // The whole file: Node has no length for it. The old tail is written over, and whatever of it
+    // is left past the new end is cut once the zip is complete (often nothing is).
+    copyFile(base.path, tmp, constants.COPYFILE_FICLONE),
+    known ? undefined : hashHead(base.file ?? base.path, bytes),
+  ]);
+  if (copied.status === "rejected" && !base.file) throw copied.reason;
+  if (hashed.status === "rejected") throw hashed.reason;
+  let hash = hashed.value;
+  // Copy and hash read the path; if another build replaced the file since it was checked,
+  // neither can be trusted: the caller writes the zip from scratch, or the head is copied
+  // from the file that was checked, still open.
+  const same =
+    copied.status === "fulfilled" &&
+    (await stat(base.path, { bigint: true }).then(
+      (st) => fileIdentity(st) === base.identity,
+      () => false,
+    ));
+  if (!same) {
+    await rm(tmp, { force: true });
+    if (!base.file) return undefined;
+    await copyHead(base.file, tmp, bytes);
+    // A kept hash was of the file at the path; the open one is what is copied now.
+    if (known) hash = await hashHead(base.file, bytes);
+    return { hash, copied: bytes };
+  }
+  // The identity holds the size of the file that was copied.
+  return { hash, copied: Number(base.identity.split(":")[1]) };
 }
 
 /**
@@ -36,6 +127,8 @@ async function hashHead(path: string, bytes: number): Promise<Hash> {
  */
 export class ZipOutput {
   offset = 0;
+  /** How long the temporary file already was (a copied zip): what is past the end is cut. */
+  private copied = 0;
   private failure: Error | undefined;
 
   private constructor(
@@ -64,35 +157,31 @@ export class ZipOutput {
   /**
    * An output that starts as the first `bytes` bytes of the zip at `base` (copied in the kernel,
    * not through JS) and continues at that offset: an edit to the last entries of a big zip then
-   * writes only those. The head is read once more to carry the sha256 over it.
+   * writes only those. The head is read once more to carry the sha256 over it, unless the caller
+   * kept that hash. When `base.file` is the zip opened beforehand, the hash reads it, and if the
+   * path no longer names that file once copied (another build replaced it), the head is copied
+   * from it through JS instead; without it, that case answers undefined (write from scratch).
+   * A copy begun earlier (`base.begun`, zip-head.ts) is taken over instead of made here.
    */
   static async resume(
     out: string,
-    base: { path: string; bytes: number; identity: string },
+    base: HeadSource & { begun?: BegunCopy },
     headHash?: Hash,
   ): Promise<ZipOutput | undefined> {
-    const tmp = tmpPathFor(out);
-    const { bytes } = base;
+    const begun = base.begun && !base.begun.taken ? base.begun : undefined;
+    if (begun) begun.taken = true;
+    const tmp = begun?.tmp ?? tmpPathFor(out);
     try {
-      // Both settle before a failure is reported: the copy must not still be writing `tmp`
-      // when the cleanup below removes it.
-      const [copied, hashed] = await Promise.allSettled([
-        // A reflink where the file system has them (btrfs, XFS, APFS), else an in-kernel copy.
-        copyFile(base.path, tmp, constants.COPYFILE_FICLONE).then(() => truncate(tmp, bytes)),
-        headHash ?? hashHead(base.path, bytes),
-      ]);
-      if (copied.status === "rejected") throw copied.reason;
-      if (hashed.status === "rejected") throw hashed.reason;
-      const hash = hashed.value;
-      // Copy and hash read the path; if another build replaced the file since it was checked,
-      // neither can be trusted: the caller writes the zip from scratch.
-      if (fileIdentity(await stat(base.path, { bigint: true })) !== base.identity) {
+      const copied = await (begun?.done ?? copyAndHash(base, tmp, headHash));
+      if (!copied) {
         await rm(tmp, { force: true });
         return undefined;
       }
-      const stream = createWriteStream(tmp, { flags: "r+", start: bytes, highWaterMark: HIGH_WATER });
+      const hash = copied.hash ?? headHash ?? (await hashHead(base.file ?? base.path, base.bytes));
+      const stream = createWriteStream(tmp, { flags: "r+", start: base.bytes, highWaterMark: HIGH_WATER });
       const output = new ZipOutput(stream, tmp, out, hash);
-      output.offset = bytes;
+      output.offset = base.bytes;
+      output.copied = copied.copied;
       return output;
     } catch (err) {
       await rm(tmp, { force: true });
@@ -136,6 +225,7 @@ export class ZipOutput {
     if (this.failure) throw this.failure;
     if (this.tmp && this.target) {
       try {
+        if (this.copied > this.offset) await truncate(this.tmp, this.offset);
         await rename(this.tmp, this.target);
       } catch (err) {
         throw this.described(err);

@@ -12,6 +12,7 @@ import {
   localHeader,
   writeCentralHeader,
 } from "./zip-format.ts";
+import type { KeptHead } from "./zip-head.ts";
 import { ZipOutput } from "./zip-output.ts";
 import { reusableHead } from "./zip-reuse.ts";
 
@@ -41,6 +42,14 @@ export interface ZipOptions {
    * process that wrote that zip): if the reusable head is exactly that long, it is not read again.
    */
   reuseHash?: { bytes: number; hash: Hash };
+  /**
+   * The zip starts with these entries of another zip (zip-head.ts), copied as one block with their
+   * central records; `entries` are only what follows them. The caller vouches that a fresh write
+   * of the head's entries and `entries` together would put the head's first (an earlier group),
+   * so the bytes are those of that fresh write. Names are still checked across both. File paths
+   * only; the caller closes the head. `reuse` is then ignored.
+   */
+  head?: KeptHead;
   /** Told where the first entry of a later group starts, with the sha256 state there. */
   onGroupBoundary?(at: { bytes: number; hash: Hash }): void;
 }
@@ -77,10 +86,14 @@ export async function createZip(
   out: Writable | string,
   options: ZipOptions = {},
 ): Promise<ZipResult> {
-  const planned = await plan(entries, options.group ?? (() => 0));
   const force = options.zip64 === "always";
+  const fileOut = typeof out === "string" ? out : undefined;
+  const keptHead = fileOut !== undefined && !force ? options.head : undefined;
+  if (options.head && !keptHead)
+    throw new Error("createZip: a kept head needs a file path and no forced ZIP64");
+  const planned = await plan(entries, options.group ?? (() => 0), keptHead?.nameSets());
   const head =
-    options.reuse && typeof out === "string" && !force
+    options.reuse && fileOut !== undefined && !force && !keptHead
       ? await reusableHead(options.reuse, planned)
       : undefined;
   const prepareOptions = {
@@ -88,10 +101,12 @@ export async function createZip(
     tmpDir: options.tmpDir ?? tmpdir(),
   };
   const lookahead = Math.max(1, options.lookahead ?? 8);
-  const known = options.reuseHash?.bytes === head?.bytes ? options.reuseHash?.hash.copy() : undefined;
-  const resumed = head && typeof out === "string" ? await ZipOutput.resume(out, head, known) : undefined;
+  const base = keptHead ?? head;
+  const known = base && options.reuseHash?.bytes === base.bytes ? options.reuseHash.hash.copy() : undefined;
+  const resumed = base && fileOut !== undefined ? await ZipOutput.resume(fileOut, base, known) : undefined;
+  if (keptHead && !resumed) throw new Error("createZip: the kept head could not be copied");
   const output = resumed ?? ZipOutput.open(out);
-  const kept = resumed ? head : undefined;
+  const kept = resumed && head ? head : undefined;
   const first = kept?.records.length ?? 0;
   const write = (chunk: Uint8Array) => output.write(chunk);
   // Entries are compressed up to `lookahead` ahead (zlib runs on the threadpool) but written in order.
@@ -104,7 +119,7 @@ export async function createZip(
     pending[i] = prepared;
   };
   const records: CentralRecord[] = [...(kept?.records ?? [])];
-  let unpackedBytes = records.reduce((n, r) => n + r.uncompressedSize, 0);
+  let unpackedBytes = records.reduce((n, r) => n + r.uncompressedSize, keptHead?.unpackedBytes ?? 0);
   try {
     for (let i = 0; i < lookahead; i++) ahead(i);
     for (let i = 0; first + i < planned.length; i++) {
@@ -112,7 +127,7 @@ export async function createZip(
       const prepared = await pending[i]!;
       ahead(i + lookahead);
       const before = first + i === 0 ? undefined : planned[first + i - 1];
-      if (before && before.group !== p.group)
+      if ((before && before.group !== p.group) || (keptHead && i === 0))
         options.onGroupBoundary?.({ bytes: output.offset, hash: output.hashSoFar() });
       const record = centralRecord(p, prepared, output.offset);
       try {
@@ -126,18 +141,22 @@ export async function createZip(
     }
     const cdOffset = output.offset;
     // The directory as one buffer: one write and one hash update instead of one per entry.
-    const cd = Buffer.allocUnsafe(records.reduce((n, r) => n + centralHeaderSize(r, force), 0));
-    let at = 0;
+    const headDir = keptHead?.directory;
+    const cd = Buffer.allocUnsafe(
+      records.reduce((n, r) => n + centralHeaderSize(r, force), headDir?.length ?? 0),
+    );
+    let at = headDir ? headDir.copy(cd, 0) : 0;
     for (const r of records) {
       writeCentralHeader(r, cd, at, force);
       at += centralHeaderSize(r, force);
     }
     await write(cd);
     const cdSize = output.offset - cdOffset;
-    await write(endRecords({ count: records.length, cdOffset, cdSize }, force));
+    const count = records.length + (keptHead?.entries ?? 0);
+    await write(endRecords({ count, cdOffset, cdSize }, force));
     const bytes = output.offset;
     const sha256 = await output.finish();
-    return { bytes, unpackedBytes, sha256, entries: records.length, reused: first };
+    return { bytes, unpackedBytes, sha256, entries: count, reused: first + (keptHead?.entries ?? 0) };
   } catch (err) {
     const settled = await Promise.allSettled(pending.slice(records.length - first + 1));
     for (const s of settled) if (s.status === "fulfilled") await s.value.dispose();
@@ -150,6 +169,7 @@ export async function createZip(
 async function plan(
   entries: AsyncIterable<ZipEntry> | Iterable<ZipEntry>,
   groupOf: (entry: ZipEntry) => number,
+  head: { files: ReadonlySet<string>; dirs: ReadonlySet<string> } = { files: new Set(), dirs: new Set() },
 ): Promise<Planned[]> {
   const byName = new Map<string, Planned>();
   for await (const entry of entries) {
@@ -158,7 +178,7 @@ async function plan(
     if (reason) {
       throw new TugError({ what: `zip entry name ${JSON.stringify(entry.name)} is refused: ${reason}` });
     }
-    if (byName.has(entry.name)) {
+    if (byName.has(entry.name) || head.files.has(entry.name)) {
       throw new TugError({
         what: `zip entry ${entry.name} is given twice`,
         hint: "two sources map to the same path in the zip; keep one of them",
@@ -175,9 +195,12 @@ async function plan(
   }
   for (const p of byName.values()) {
     // "a" as a file and "a/b" cannot both be extracted.
+    if (!p.dir && head.dirs.has(p.entry.name)) {
+      throw new TugError({ what: `zip entry ${p.entry.name} is a file, and a directory of other entries` });
+    }
     for (let i = p.entry.name.indexOf("/"); i > 0 && i < p.entry.name.length - 1; ) {
       const parent = p.entry.name.slice(0, i);
-      if (byName.has(parent)) {
+      if (byName.has(parent) || head.files.has(parent)) {
         throw new TugError({ what: `zip entry ${p.entry.name} is inside ${parent}, which is a file` });
       }
       i = p.entry.name.indexOf("/", i + 1);

@@ -106,3 +106,53 @@ test("an edit after the zip was replaced by hand does not trust the note", async
   const again = (await buildWheelProject(p)).get("fn");
   assert.equal(await sha(again?.path as string), await cleanBuildDigest(t, p));
 });
+
+test("kill -9 while an edit's zip is written: the next build gives a clean build's bytes, and no temp is left", async (t) => {
+  const { randomBytes } = await import("node:crypto");
+  const { readdir } = await import("node:fs/promises");
+  // 32 MB that deflate cannot shrink: copying the kept wheel part takes long enough to be caught.
+  const p = await wheelProject(t, "tug-edit-kill-", {
+    wheels: [
+      {
+        name: "alpha",
+        version: "1.0",
+        files: { "alpha/__init__.py": "VALUE = 'alpha'\n", "alpha/blob.bin": randomBytes(32 << 20) },
+        topLevel: ["alpha"],
+      },
+    ],
+    files: { "requirements.txt": "alpha\n", "fn.py": handler("one") },
+    lambdas: { fn: "{ runtime: python3.11, handler: fn.py:handler }" },
+    python: "  requirements: requirements.txt\n",
+  });
+  const zip = (await buildWheelProject(p)).get("fn")?.path as string;
+  await writeFile(join(p.dir, "fn.py"), handler("killed"));
+  const out = join(p.dir, ".tug", "out", "lambdas");
+  const killed = await runTug(["build"], {
+    cwd: p.dir,
+    env: p.env,
+    onSpawn: (child) => {
+      // Kill as soon as the copy of the kept part (a temp file beside the zip) exists.
+      const poll = setInterval(async () => {
+        const names = await readdir(out).catch(() => [] as string[]);
+        if (names.some((n) => n.endsWith(".tmp")) && child.exitCode === null) child.kill("SIGKILL");
+      }, 1);
+      child.once("exit", () => clearInterval(poll));
+    },
+  });
+  assert.equal(killed.signal, "SIGKILL", `the build finished before it could be killed:\n${killed.stderr}`);
+  assert.ok(
+    (await readdir(out)).some((n) => n.endsWith(".tmp")),
+    "the killed build left its temp file",
+  );
+  const again = (await buildWheelProject(p)).get("fn");
+  assert.equal(await sha(again?.path as string), await cleanBuildDigest(t, p));
+  assert.equal(again?.path, zip);
+  assert.deepEqual(
+    (await readdir(out)).filter((n) => n.endsWith(".tmp")),
+    [],
+    "the dead build's temp files are gone",
+  );
+  // And the record written then is a good one: nothing changed, nothing is built.
+  const noop = await runTug(["build", "--json"], { cwd: p.dir, env: p.env });
+  assert.equal(JSON.parse(noop.stdout).artifacts[0].cached, true);
+});
