@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { chmod, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { checkSyntax } from "../../src/python/syntax-check.ts";
 import { tempDir } from "../support/tmp.ts";
 import { runTool } from "../support/tools.ts";
@@ -86,15 +86,18 @@ test("syntax newer than the target is refused when only a newer python3 is here 
   assert.deepEqual(fine.warnings, []);
 });
 
-test("a resident process keeps one interpreter for every check, and starts another if it dies", async (t) => {
+/**
+ * A counting python3.MINOR in front of the real interpreter on PATH (for this test): each start
+ * records its pid, which is the judge's own (the shim execs the interpreter).
+ */
+async function countingInterpreter(t: TestContext, prefix: string) {
   const minor = await hostMinor();
   const probe = await runTool("python3", ["-c", "import sys; print(sys.executable)"]);
-  const dir = await tempDir(t, "tug-judge-");
+  const dir = await tempDir(t, prefix);
   const bin = join(dir, "bin");
   await mkdir(bin);
   const counter = join(dir, "count");
   await writeFile(counter, "");
-  // A counting python3.MINOR that records its pid, in front of the real interpreter.
   await writeFile(
     join(bin, `python3.${minor}`),
     `#!/bin/sh\necho $$ >> '${counter}'\nexec '${probe.stdout.trim()}' "$@"\n`,
@@ -106,6 +109,11 @@ test("a resident process keeps one interpreter for every check, and starts anoth
     process.env.PATH = saved;
   });
   const starts = async () => (await readFile(counter, "utf8")).split("\n").filter(Boolean);
+  return { minor, starts };
+}
+
+test("a resident process keeps one interpreter for every check, and starts another if it dies", async (t) => {
+  const { minor, starts } = await countingInterpreter(t, "tug-judge-");
   const resident = { resident: true };
   assert.deepEqual((await checkSyntax([file("a.py", "a = 1\n")], minor, undefined, resident)).warnings, []);
   assert.deepEqual(
@@ -134,29 +142,12 @@ test("a resident process keeps one interpreter for every check, and starts anoth
 });
 
 test("an interpreter started before the files are known is the one that judges them", async (t) => {
-  const minor = await hostMinor();
-  const probe = await runTool("python3", ["-c", "import sys; print(sys.executable)"]);
-  const dir = await tempDir(t, "tug-judge-warm-");
-  const bin = join(dir, "bin");
-  await mkdir(bin);
-  const counter = join(dir, "count");
-  await writeFile(counter, "");
-  await writeFile(
-    join(bin, `python3.${minor}`),
-    `#!/bin/sh\necho $$ >> '${counter}'\nexec '${probe.stdout.trim()}' "$@"\n`,
-  );
-  await chmod(join(bin, `python3.${minor}`), 0o755);
-  const saved = process.env.PATH;
-  process.env.PATH = `${bin}:${saved}`;
-  t.after(() => {
-    process.env.PATH = saved;
-  });
+  const { minor, starts } = await countingInterpreter(t, "tug-judge-warm-");
   const { warmSyntaxCheck } = await import("../../src/python/syntax-check.ts");
   await warmSyntaxCheck(minor, undefined);
   await new Promise((r) => setTimeout(r, 300));
-  const starts = async () => (await readFile(counter, "utf8")).split("\n").filter(Boolean).length;
-  assert.equal(await starts(), 1, "started before any file was given");
+  assert.equal((await starts()).length, 1, "started before any file was given");
   await assert.rejects(checkSyntax([file("w.py", "def (:\n")], minor, undefined), /syntax error in w\.py:1/);
   assert.deepEqual((await checkSyntax([file("v.py", "v = 1\n")], minor, undefined)).warnings, []);
-  assert.equal(await starts(), 1, "both checks were answered by the interpreter started first");
+  assert.equal((await starts()).length, 1, "both checks were answered by the interpreter started first");
 });
