@@ -72,6 +72,20 @@ interface Parsed {
   wheel: WheelName;
 }
 
+// The tag list of a target has ~1,000 entries (every manylinux glibc, every interpreter): made once
+// per target, not once per project the resolver looks at.
+const priorities = new Map<string, TagPriority>();
+
+function targetPriority(target: CandidatesOptions["target"]): TagPriority {
+  const key = `${target.python.join(".")}|${target.machine}|${formatGlibc(target.glibc)}`;
+  let p = priorities.get(key);
+  if (!p) {
+    p = tagPriority(tagsFor(target));
+    priorities.set(key, p);
+  }
+  return p;
+}
+
 /**
  * The versions of a project the target can install, newest first, each with its best wheel.
  * Compatibility is decided before the newest version is chosen (Pants #17621): a release whose
@@ -79,7 +93,7 @@ interface Parsed {
  */
 export function candidates(options: CandidatesOptions): CandidatesResult {
   const { target, specifier } = options;
-  const priority = options.tags ?? tagPriority(tagsFor(target));
+  const priority = options.tags ?? targetPriority(target);
   const tagList = [...priority.keys()];
   const python = `${target.python[0]}.${target.python[1]}.0`;
   const pinned = isExactPin(specifier);
