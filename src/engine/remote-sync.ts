@@ -14,8 +14,10 @@ export type RemoteMode = "read" | "readwrite" | "off";
 // stay local; resolution locks travel (each wheel they name is verified by sha256 when fetched),
 // except those for an index URL with credentials in it ("python-lock-local"). The npm packages
 // a bundle inlined travel with the bundle layer: without them, an image whose bundle came from
-// the shared cache would get an SBOM that silently lists none.
-export const SHARED_KINDS = new Set(["layer", "desc", "diff", "python-lock", "npm-bundled"]);
+// the shared cache would get an SBOM that silently lists none. Likewise the shared libraries a
+// layer's ELF files need ("layer-elf", read from the wheels when the layer was written): without
+// them a deps layer from the shared cache would skip the image's library check.
+export const SHARED_KINDS = new Set(["layer", "desc", "diff", "python-lock", "npm-bundled", "layer-elf"]);
 
 export interface RemoteStats {
   recordHits: number;

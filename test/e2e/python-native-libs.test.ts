@@ -2,7 +2,7 @@
 // auditwheel does (PKG.libs, $ORIGIN run path) the image builds and the extension runs in podman;
 // without it anywhere in the image the build is refused, naming the extension and the library.
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { access, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { auditwheelBuild, HELPER_LIB } from "../lambda/support/auditwheel-build.ts";
@@ -10,6 +10,7 @@ import { localPython } from "../lambda/support/fixture-index.ts";
 import { pythonWheelIndex } from "../lambda/support/python-wheels.ts";
 import { makePythonBase } from "../support/bases.ts";
 import { runTug } from "../support/cli.ts";
+import { startNginxDav } from "../support/nginx-dav.ts";
 import { writePythonImageYaml } from "../support/python-image-yaml.ts";
 import { startRegistry } from "../support/registry.ts";
 import { tempDir } from "../support/tmp.ts";
@@ -59,4 +60,22 @@ test("an extension's shared library: vendored in the wheel it runs; missing from
     ),
   );
   assert.match(refused.stderr, /the wheel installing mypkg links/);
+});
+
+test("the library check holds for a deps layer another machine built (its needs travel with the shared cache)", async (t) => {
+  const dav = await startNginxDav(t);
+  const p = await project(t);
+  await writeFile(join(p.dir, "requirements.txt"), "mypkg==2.0\n");
+  const env = { ...p.env, TUG_REMOTE_CACHE: dav.url };
+  const args = ["build", "svc", "--sbom", "none"];
+  const first = await runTug(args, { cwd: p.dir, env });
+  assert.notEqual(first.code, 0);
+  assert.match(first.stderr, /it needs libhelper/);
+  // Another machine: an empty local cache, the same shared cache. The deps layer comes from it
+  // (never built here), and the check still refuses the image.
+  const cacheB = await tempDir(t, "tug-cache-b-");
+  const other = await runTug(args, { cwd: p.dir, env: { ...env, TUG_CACHE: cacheB } });
+  assert.notEqual(other.code, 0, other.stderr);
+  await assert.rejects(access(join(cacheB, "ac", "layer-part")), "no wheel part was installed here");
+  assert.match(other.stderr, /cannot load \/app\/site-packages\/mypkg\/.*: it needs libhelper/);
 });
