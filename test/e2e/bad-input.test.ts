@@ -172,7 +172,8 @@ async function corruptBase(dir: string): Promise<{ layout: string; digest: strin
 
 test("corrupt base layer: refused locally, the message names the blob", async (t) => {
   const f = await fixture(t, "");
-  const base = await corruptBase(f.dir);
+  // Outside the context: its blobs are hard links other tests link too (a link changes ctime).
+  const base = await corruptBase(await tempDir(t, "tug-bad-base-"));
   await writeFile(join(f.dir, "tug.yaml"), files(`    base: oci-layout:${base.layout}:latest\n`));
   const r = await tug(f, []);
   assertOneError(t, r, new RegExp(base.digest));
@@ -195,7 +196,8 @@ test("corrupt base layer: refused locally, the message names the blob", async (t
 test("corrupt base layer: refused by push, the registry holds no manifest", async (t) => {
   const registry = await startRegistry(t);
   const f = await fixture(t, "");
-  const base = await corruptBase(f.dir);
+  // Outside the context: its blobs are hard links other tests link too (a link changes ctime).
+  const base = await corruptBase(await tempDir(t, "tug-bad-base-"));
   await writeFile(join(f.dir, "tug.yaml"), files(`    base: oci-layout:${base.layout}:latest\n`));
   const r = await tug(f, ["--repo", registry.repo("x")]);
   assertOneError(t, r, new RegExp(base.digest));
