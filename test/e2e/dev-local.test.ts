@@ -8,11 +8,10 @@ import { fileURLToPath } from "node:url";
 import { loadProject } from "../../src/config/index.ts";
 import { dev } from "../../src/dev/dev.ts";
 import { formatReport, type UpdateReport } from "../../src/dev/report.ts";
+import { demoWebDevProject } from "../support/dev-session.ts";
 import { httpText, until } from "../support/http.ts";
 import { tempDir } from "../support/tmp.ts";
 import { freePort } from "../support/tools.ts";
-
-const DEMO = fileURLToPath(new URL("../../examples/demo/", import.meta.url));
 
 function alive(pid: number): boolean {
   try {
@@ -25,21 +24,13 @@ function alive(pid: number): boolean {
 
 /** A project dir with the demo's Node service (and a Go HTTP service) and a dev: block. */
 async function devProject(t: TestContext, port: number, goPort?: number): Promise<string> {
-  const dir = await tempDir(t, "tug-dev-");
-  await fs.cp(join(DEMO, "web"), join(dir, "web"), { recursive: true });
-  let yaml = `images:
-  web:
-    builder: node
-    context: ./web
-    entry: src/server.ts
-    env: { PORT: "${port}" }
-    dev:
-      runtime: local
-      port: ${port}
-      live_update:
-        - fall_back_on: [package.json]
-        - restart: true
-`;
+  const dir = await demoWebDevProject(
+    t,
+    "tug-dev-",
+    port,
+    "      live_update:\n        - fall_back_on: [package.json]\n        - restart: true\n",
+  );
+  let yaml = "";
   if (goPort) {
     await fs.mkdir(join(dir, "api"));
     await fs.writeFile(join(dir, "api", "go.mod"), "module example.com/api\n\ngo 1.19\n");
@@ -67,7 +58,7 @@ func main() {
       port: ${goPort}
 `;
   }
-  await fs.writeFile(join(dir, "tug.yaml"), yaml);
+  await fs.appendFile(join(dir, "tug.yaml"), yaml);
   return dir;
 }
 
