@@ -1,4 +1,4 @@
-import { posix } from "node:path";
+import { posix, resolve } from "node:path";
 import type { BuildContext } from "esbuild";
 import type { NodeTarget } from "../config/types.ts";
 import { bundleOutputFor, CODE_EXTENSIONS } from "../node/entry-module.ts";
@@ -21,6 +21,16 @@ export const nodeDev: BuilderDev<NodeTarget> = {
   ],
   syncPath: (target, path) =>
     !target.bundle || !CODE_EXTENSIONS.has(posix.extname(path)) ? `/app/${path}` : undefined,
+  // A bundle also reads files outside the context (`../shared`, workspace packages npm links
+  // into node_modules): one metafile-only bundle at start finds their directories.
+  async watchRoots(target) {
+    if (!target.bundle) return [];
+    const output = await bundleOutputFor(target.context, target.entry);
+    const result = await esbuildApi()
+      .build({ ...bundleOptions(target, ["*.node"], output), metafile: true })
+      .catch(() => undefined);
+    return outsideDirs(Object.keys(result?.metafile?.inputs ?? {}), target.context);
+  },
   async artifact({ target, externals }) {
     // Unbundled sources reach the running thing by the planner's syncs.
     if (!target.bundle) return undefined;
@@ -43,3 +53,17 @@ export const nodeDev: BuilderDev<NodeTarget> = {
     };
   },
 };
+
+/** The fewest directories holding every bundled file outside `context` (node_modules aside). */
+export function outsideDirs(inputs: string[], context: string): string[] {
+  const dirs = [
+    ...new Set(
+      inputs
+        .map((p) => p.replace(/^\.\//, ""))
+        .filter((p) => p.startsWith("../") && !p.split("/").includes("node_modules"))
+        .map((p) => posix.dirname(p)),
+    ),
+  ].sort();
+  const kept = dirs.filter((d) => !dirs.some((o) => o !== d && d.startsWith(`${o}/`)));
+  return kept.map((d) => resolve(context, d));
+}

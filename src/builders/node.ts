@@ -1,12 +1,23 @@
 import { promises as fs } from "node:fs";
 import { join, posix } from "node:path";
 import type { NodeTarget } from "../config/types.ts";
+import type { Engine } from "../engine/engine.ts";
 import { DEFAULT_IGNORE } from "../engine/ignore-rules.ts";
 import type { LayerRecipe } from "../engine/layer-action.ts";
 import { type SourceFile, scanTree } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
+import { gitRootOf } from "../go/inputs.ts";
+import {
+  BUNDLE_SCOPE_KIND,
+  loadScope,
+  scopeOfBundle,
+  scopeParam,
+  scopeStillHolds,
+} from "../node/bundle-scope.ts";
+import type { BundleOutput } from "../node/entry-module.ts";
 import { bundleOutputFor, CODE_EXTENSIONS } from "../node/entry-module.ts";
-import { bundle, esbuildVersion } from "../node/esbuild-api.ts";
+import { type BundleResult, bundle, esbuildVersion } from "../node/esbuild-api.ts";
+import { hexOf, sha256 } from "../oci/digest.ts";
 import { recordBundledPackages } from "../sbom/npm-packages.ts";
 import { type Builder, entriesUnder } from "./builder.ts";
 import {
@@ -75,26 +86,27 @@ export const nodeBuilder: Builder<NodeTarget> = {
     // browser script under static/, a module loaded by a computed require) ship with the bundle.
     const assets = tree.files.filter((f) => f.type !== "dir" && !isCode(f.path));
     if (assets.length > 0) layers.push(filesRecipe(target, "assets", assets));
+    const params = {
+      esbuild: esbuildVersion,
+      entry: target.entry,
+      output: output.path,
+      format: output.format,
+      node: target.node,
+      externals,
+      installed,
+    };
+    const scoped = await scopedBundle({ engine, target, externals, output, files: tree.files, params });
     layers.push({
       target: target.name,
       step: `bundle ${platform.os}/${platform.architecture}`,
       kind: "node-bundle",
-      // 3: produce() also records the bundled npm packages for the SBOM; a bundle cached before
-      // that has no record, so it is made once more (the same bytes).
-      version: 3,
-      params: {
-        esbuild: esbuildVersion,
-        entry: target.entry,
-        output: output.path,
-        format: output.format,
-        node: target.node,
-        externals,
-        installed,
-      },
+      // 4: the key covers what the bundle reads outside the context (bundle-scope.ts).
+      version: 4,
+      params: { ...params, scope: scoped.param },
       // The bundle inlines node_modules; the lockfile (or `installed`) stands for their contents.
-      trees: { context: tree.files },
+      trees: { context: tree.files, outside: scoped.outside },
       produce: async () => {
-        const { code, inputs } = await bundle(target, externals, output, tree.files);
+        const { code, inputs } = scoped.early ?? (await bundle(target, externals, output, tree.files));
         // The image's SBOM lists the packages inlined here: it finds them by the bundle's sha256.
         await recordBundledPackages(engine.store, code, inputs, target.context);
         const unbundled = tree.files.filter(
@@ -113,6 +125,42 @@ export const nodeBuilder: Builder<NodeTarget> = {
 };
 
 const isCode = (path: string) => CODE_EXTENSIONS.has(posix.extname(path));
+
+/**
+ * What the bundle reads outside its context, as key inputs: the scope recorded for this context
+ * tree when it still holds, else found by bundling now (the bundle is then reused by produce()).
+ */
+async function scopedBundle(o: {
+  engine: Engine;
+  target: NodeTarget;
+  externals: string[];
+  output: BundleOutput;
+  files: SourceFile[];
+  params: Record<string, string | string[]>;
+}): Promise<{ outside: SourceFile[]; param: string; early?: BundleResult }> {
+  const { engine, target } = o;
+  const gitRoot = await gitRootOf(engine.scope);
+  const where = { context: target.context, roots: gitRoot ? [engine.scope, gitRoot] : [engine.scope] };
+  const key = hexOf(sha256(JSON.stringify({ v: 1, params: o.params, context: o.files.map(fileKey) })));
+  const recorded = await loadScope(engine.store, key, where);
+  const holds = recorded && (await scopeStillHolds(recorded, where, engine.statCache));
+  if (recorded && holds) return { outside: holds, param: scopeParam(recorded) };
+  const since = Date.now();
+  const early = await bundle(target, o.externals, o.output, o.files);
+  const { scope, recordable } = await scopeOfBundle(early.inputs, where, since);
+  if (recordable) await engine.store.putRecord(BUNDLE_SCOPE_KIND, key, scope);
+  const outside = await scopeStillHolds(scope, where, engine.statCache);
+  if (!outside) {
+    throw new TugError({
+      what: `files outside ${target.name}'s context changed while it was bundled`,
+      where: target.where,
+      hint: "something wrote them during the build; run it again",
+    });
+  }
+  return { outside, param: scopeParam(scope), early };
+}
+
+const fileKey = (f: SourceFile) => `${f.path}\0${f.type}\0${f.executable}\0${f.digest ?? f.linkname ?? ""}`;
 
 /** Context files as they are, at their paths under /app, keyed by exactly those files. */
 function filesRecipe(target: NodeTarget, step: "app" | "assets", files: SourceFile[]): LayerRecipe {

@@ -6,6 +6,7 @@ import type { BuildOptions, Metafile } from "esbuild";
 import { esbuildBinary } from "../builders/node.ts";
 import type { NodeLambdaTarget } from "../config/types.ts";
 import { TugError } from "../errors.ts";
+import { checkDecoratorMetadata } from "./decorator-metadata.ts";
 import { esbuildApi } from "./esbuild-module.ts";
 
 export interface LambdaBundle {
@@ -107,6 +108,12 @@ export async function bundleLambda(o: BundleOptions): Promise<LambdaBundle> {
     }
     await writeFile(metafilePath, JSON.stringify(metafile));
   }
+  await checkDecoratorMetadata({
+    inputs: Object.keys(metafile.inputs),
+    baseDir: o.projectDir,
+    where: o.target.where,
+    hint: "compile with tsc first and point handler: at its output (e.g. dist/handler.js:handler), or drop emitDecoratorMetadata if nothing reads the metadata",
+  });
   const name = bundleName(o.target, o.projectDir);
   const outfile = options.outfile as string;
   const code = await readFile(outfile);

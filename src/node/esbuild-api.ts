@@ -8,6 +8,7 @@ import type { NodeTarget } from "../config/types.ts";
 import type { SourceFile } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
 import { type BundleMetafile, uncoveredBundleInputs, uncoveredInputsError } from "./bundle-coverage.ts";
+import { checkDecoratorMetadata } from "./decorator-metadata.ts";
 import type { BundleOutput } from "./entry-module.ts";
 import { esbuildApi } from "./esbuild-module.ts";
 import { warmBundle } from "./warm-bundles.ts";
@@ -79,6 +80,12 @@ export async function bundle(
   const uncovered = uncoveredBundleInputs(out.metafile, keyed);
   if (uncovered.length > 0) throw uncoveredInputsError(uncovered, target.where);
   const inputs = new Set(Object.keys(out.metafile.inputs).map((p) => p.replace(/^\.\//, "")));
+  await checkDecoratorMetadata({
+    inputs,
+    baseDir: target.context,
+    where: target.where,
+    hint: "compile with tsc first and set entry: to its output (e.g. dist/main.js; bundle: false if the app cannot be bundled), or drop emitDecoratorMetadata if nothing reads the metadata",
+  });
   return { code: out.code, inputs };
 }
 
