@@ -1,0 +1,117 @@
+// A bundled Node service in a monorepo reads files outside its context: a sibling directory
+// (`../../shared`) and a workspace package that npm links into node_modules. Editing either must
+// give a new image that runs the new code (podman); an unrelated write must not rebuild.
+import assert from "node:assert/strict";
+import { mkdir, symlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { type TestContext, test } from "node:test";
+import { outsideDirs } from "../../src/builders/node-dev.ts";
+import { makeNodeBase } from "../support/bases.ts";
+import { runTug, runTugJson } from "../support/cli.ts";
+import { tempDir } from "../support/tmp.ts";
+import { podmanRun, runTool } from "../support/tools.ts";
+
+interface BuildJson {
+  artifacts: Array<{ target: string; digest: string; cached: boolean }>;
+}
+
+async function writeTree(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [p, text] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, p)), { recursive: true });
+    await writeFile(join(dir, p), text);
+  }
+}
+
+async function monorepo(t: TestContext) {
+  const dir = await tempDir(t, "tug-node-mono-");
+  const base = await makeNodeBase();
+  await writeTree(dir, {
+    "tug.yaml": `images:\n  web:\n    builder: node\n    context: ./services/web\n    entry: src/main.ts\n    base: oci-layout:${base.layout}:latest\n`,
+    "services/web/package.json": '{ "name": "web", "private": true }\n',
+    "services/web/src/main.ts":
+      'import { greet } from "@acme/greet";\nimport { shared } from "../../../shared/text";\nconsole.log([shared(), greet()].join(" "));\n',
+    "shared/text.ts": 'export const shared = () => "shared v1";\n',
+    "packages/greet/package.json": '{ "name": "@acme/greet", "version": "1.0.0", "main": "index.ts" }\n',
+    "packages/greet/index.ts": 'export const greet = () => "greet v1";\n',
+  });
+  // As `npm install` links a workspace package.
+  await mkdir(join(dir, "services/web/node_modules/@acme"), { recursive: true });
+  await symlink("../../../../packages/greet", join(dir, "services/web/node_modules/@acme/greet"));
+  await runTool("git", ["init", "-q", dir]);
+  const env = { TUG_CACHE: await tempDir(t, "tug-node-mono-cache-"), TUG_REPO: undefined };
+  const build = async () =>
+    (await runTugJson<BuildJson>(["build"], { cwd: dir, env })).artifacts.find((a) => a.target === "web")!;
+  const run = async () => {
+    const r = await podmanRun(`docker-archive:${join(dir, ".tug", "out", "web.tar")}`, []);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  return { dir, env, build, run };
+}
+
+test("a node image is rebuilt when a sibling file or a linked workspace package it bundles changes", async (t) => {
+  const r = await monorepo(t);
+  const first = await r.build();
+  assert.equal(first.cached, false);
+  assert.equal(await r.run(), "shared v1 greet v1");
+
+  // Unrelated files beside the outside inputs, and a no-op: the same image, cached.
+  await writeTree(r.dir, { "shared/README.md": "notes\n", "packages/greet/CHANGELOG.md": "1.0.0\n" });
+  const noop = await r.build();
+  assert.deepEqual([noop.cached, noop.digest], [true, first.digest]);
+
+  await writeFile(join(r.dir, "shared/text.ts"), 'export const shared = () => "shared v2";\n');
+  const why = await runTug(["explain", "web"], { cwd: r.dir, env: r.env });
+  assert.equal(why.code, 0, why.stderr);
+  assert.match(why.stdout, /\.\.\/\.\.\/shared\/text\.ts: changed/);
+  const second = await r.build();
+  assert.equal(second.cached, false);
+  assert.notEqual(second.digest, first.digest);
+
+  await writeFile(join(r.dir, "packages/greet/index.ts"), 'export const greet = () => "greet v2";\n');
+  const third = await r.build();
+  assert.equal(third.cached, false);
+  assert.notEqual(third.digest, second.digest);
+  assert.equal(await r.run(), "shared v2 greet v2");
+});
+
+test("tug dev watches the directories a bundle reads outside its context", () => {
+  const context = "/repo/services/web";
+  assert.deepEqual(
+    outsideDirs(
+      [
+        "src/main.ts",
+        "../../shared/text.ts",
+        "../../shared/deep/more.ts",
+        "../../packages/greet/index.ts",
+        "node_modules/left-pad/index.js",
+        "../../node_modules/hoisted/index.js",
+      ],
+      context,
+    ),
+    ["/repo/packages/greet", "/repo/shared"],
+  );
+});
+
+test("TypeScript decorators under emitDecoratorMetadata are refused for images and lambdas", async (t) => {
+  const dir = await tempDir(t, "tug-node-deco-");
+  await writeTree(dir, {
+    "tug.yaml":
+      "images:\n  api:\n    builder: node\n    context: .\n    entry: src/main.ts\nlambdas:\n  fn:\n    runtime: nodejs20.x\n    handler: src/main.ts:handler\n",
+    "package.json": '{ "name": "api", "private": true }\n',
+    "tsconfig.json":
+      '{ "compilerOptions": { "experimentalDecorators": true, "emitDecoratorMetadata": true } }\n',
+    "src/main.ts":
+      "const Injectable = (): ClassDecorator => () => {};\nclass Repo {}\n@Injectable()\nexport class Service {\n  constructor(readonly repo: Repo) {}\n}\nexport const handler = async () => new Service(new Repo());\n",
+  });
+  const env = { TUG_CACHE: await tempDir(t, "tug-node-deco-cache-"), TUG_REPO: undefined };
+  for (const [target, fix] of [
+    ["api", /set entry: to its output/],
+    ["fn", /point handler: at its output/],
+  ] as const) {
+    const r = await runTug(["build", target], { cwd: dir, env });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /src\/main\.ts uses decorators and tsconfig\.json sets emitDecoratorMetadata/);
+    assert.match(r.stderr, fix);
+  }
+});
