@@ -146,7 +146,10 @@ async function scopedBundle(o: {
   const holds = recorded && (await scopeStillHolds(recorded, where, engine.statCache));
   if (recorded && holds) return { outside: holds, param: scopeParam(recorded) };
   const since = Date.now();
-  const early = await bundle(target, o.externals, o.output, o.files);
+  // A bundle that fails here fails the same way in produce(), where a build reports it as the
+  // bundle step's error; `tug explain` (which plans but produces nothing) still answers.
+  const early = await bundle(target, o.externals, o.output, o.files).catch(() => undefined);
+  if (!early) return { outside: [], param: "unbundled", early: undefined };
   const { scope, recordable } = await scopeOfBundle(early.inputs, where, since);
   if (recordable) await engine.store.putRecord(BUNDLE_SCOPE_KIND, key, scope);
   const outside = await scopeStillHolds(scope, where, engine.statCache);

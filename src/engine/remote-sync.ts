@@ -16,8 +16,17 @@ export type RemoteMode = "read" | "readwrite" | "off";
 // a bundle inlined travel with the bundle layer: without them, an image whose bundle came from
 // the shared cache would get an SBOM that silently lists none. Likewise the shared libraries a
 // layer's ELF files need ("layer-elf", read from the wheels when the layer was written): without
-// them a deps layer from the shared cache would skip the image's library check.
-export const SHARED_KINDS = new Set(["layer", "desc", "diff", "python-lock", "npm-bundled", "layer-elf"]);
+// them a deps layer from the shared cache would skip the image's library check. What a node
+// bundle read outside its context ("node-bundle-scope") spares a fresh clone a bundle per image.
+export const SHARED_KINDS = new Set([
+  "layer",
+  "desc",
+  "diff",
+  "python-lock",
+  "npm-bundled",
+  "layer-elf",
+  "node-bundle-scope",
+]);
 
 export interface RemoteStats {
   recordHits: number;

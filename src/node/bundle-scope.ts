@@ -51,9 +51,12 @@ export async function scopeOfBundle(
   where: ScopeRoots,
   since: number,
 ): Promise<{ scope: BundleScope; recordable: boolean }> {
-  const outside = [...inputs].filter((p) => isOutside(p) && !p.split("/").includes("node_modules"));
-  const dirs = new Set(outside.map((p) => posix.dirname(p)));
-  const configs = new Set<string>();
+  const outside = [...inputs].filter(isOutside);
+  // Packages hoisted above the context (npm workspaces) are files like any other: no lockfile in
+  // the context stands for them. Their package.json says which file an import resolves to.
+  const firstParty = outside.filter((p) => !p.split("/").includes("node_modules"));
+  const dirs = new Set(firstParty.map((p) => posix.dirname(p)));
+  const configs = new Set<string>(outside.flatMap((p) => packageJsonOf(p) ?? []));
   const top = topRoot(where);
   for (const dir of [...dirs, ".."]) {
     for (let abs = resolve(where.context, dir); isInside(abs, top); abs = dirname(abs)) {
@@ -193,6 +196,16 @@ function topRoot(where: ScopeRoots): string {
 }
 
 const isOutside = (p: string) => p === ".." || p.startsWith("../");
+
+/** `../../node_modules/@s/pkg/lib/x.js` → `../../node_modules/@s/pkg/package.json`. */
+function packageJsonOf(p: string): string | undefined {
+  const parts = p.split("/");
+  const at = parts.lastIndexOf("node_modules");
+  if (at < 0) return undefined;
+  const size = parts[at + 1]?.startsWith("@") ? 2 : 1;
+  if (parts.length <= at + size + 1) return undefined;
+  return [...parts.slice(0, at + 1 + size), "package.json"].join("/");
+}
 const rel = (from: string, to: string) => relative(from, to).split(sep).join("/") || ".";
 
 function isInside(path: string, dir: string): boolean {

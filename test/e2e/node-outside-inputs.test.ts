@@ -1,5 +1,6 @@
 // A bundled Node service in a monorepo reads files outside its context: a sibling directory
-// (`../../shared`) and a workspace package that npm links into node_modules. Editing either must
+// (`../../shared`), a workspace package that npm links into node_modules, and a dependency
+// hoisted to the repository's node_modules. Editing either must
 // give a new image that runs the new code (podman); an unrelated write must not rebuild.
 import assert from "node:assert/strict";
 import { mkdir, symlink, writeFile } from "node:fs/promises";
@@ -29,10 +30,13 @@ async function monorepo(t: TestContext) {
     "tug.yaml": `images:\n  web:\n    builder: node\n    context: ./services/web\n    entry: src/main.ts\n    base: oci-layout:${base.layout}:latest\n`,
     "services/web/package.json": '{ "name": "web", "private": true }\n',
     "services/web/src/main.ts":
-      'import { greet } from "@acme/greet";\nimport { shared } from "../../../shared/text";\nconsole.log([shared(), greet()].join(" "));\n',
+      'import { greet } from "@acme/greet";\nimport pad from "left-pad";\nimport { shared } from "../../../shared/text";\nconsole.log([shared(), greet(), pad()].join(" "));\n',
     "shared/text.ts": 'export const shared = () => "shared v1";\n',
     "packages/greet/package.json": '{ "name": "@acme/greet", "version": "1.0.0", "main": "index.ts" }\n',
     "packages/greet/index.ts": 'export const greet = () => "greet v1";\n',
+    // Hoisted to the repository's root, as npm workspaces install dependencies.
+    "node_modules/left-pad/package.json": '{ "name": "left-pad", "version": "1.0.0", "main": "index.js" }\n',
+    "node_modules/left-pad/index.js": 'module.exports = () => "pad v1";\n',
   });
   // As `npm install` links a workspace package.
   await mkdir(join(dir, "services/web/node_modules/@acme"), { recursive: true });
@@ -49,11 +53,11 @@ async function monorepo(t: TestContext) {
   return { dir, env, build, run };
 }
 
-test("a node image is rebuilt when a sibling file or a linked workspace package it bundles changes", async (t) => {
+test("a node image is rebuilt when a sibling file, a linked workspace package or a hoisted dependency changes", async (t) => {
   const r = await monorepo(t);
   const first = await r.build();
   assert.equal(first.cached, false);
-  assert.equal(await r.run(), "shared v1 greet v1");
+  assert.equal(await r.run(), "shared v1 greet v1 pad v1");
 
   // Unrelated files beside the outside inputs, and a no-op: the same image, cached.
   await writeTree(r.dir, { "shared/README.md": "notes\n", "packages/greet/CHANGELOG.md": "1.0.0\n" });
@@ -72,7 +76,15 @@ test("a node image is rebuilt when a sibling file or a linked workspace package 
   const third = await r.build();
   assert.equal(third.cached, false);
   assert.notEqual(third.digest, second.digest);
-  assert.equal(await r.run(), "shared v2 greet v2");
+
+  await writeTree(r.dir, {
+    "node_modules/left-pad/package.json": '{ "name": "left-pad", "version": "1.0.1", "main": "index.js" }\n',
+    "node_modules/left-pad/index.js": 'module.exports = () => "pad v2";\n',
+  });
+  const fourth = await r.build();
+  assert.equal(fourth.cached, false);
+  assert.notEqual(fourth.digest, third.digest);
+  assert.equal(await r.run(), "shared v2 greet v2 pad v2");
 });
 
 test("tug dev watches the directories a bundle reads outside its context", () => {

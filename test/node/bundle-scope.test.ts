@@ -22,6 +22,9 @@ async function repo(t: TestContext) {
     "web/tsconfig.json": '{ "extends": "../tsconfig.base.json" }',
     "web/src/main.ts": 'import { g } from "../../shared/g";\nconsole.log(g());\n',
     "shared/g.ts": 'export const g = () => "v1";\n',
+    // Hoisted above the context, as npm workspaces install dependencies.
+    "node_modules/left-pad/package.json": '{ "name": "left-pad", "version": "1.0.0" }',
+    "node_modules/left-pad/index.js": "module.exports = () => 1;\n",
   };
   for (const [p, text] of Object.entries(files)) {
     await mkdir(dirname(join(root, p)), { recursive: true });
@@ -40,8 +43,12 @@ test("a bundle's scope: outside files by content, config files up to the project
   const { where } = await repo(t);
   const { scope, recordable } = await scopeOfBundle(INPUTS, where, Date.now());
   assert.equal(recordable, true);
-  // node_modules files stand for themselves through the lockfile: not in the scope.
-  assert.deepEqual(Object.keys(scope.files), ["../shared/g.ts"]);
+  // No lockfile in the context stands for hoisted packages: their files and package.json count.
+  assert.deepEqual(Object.keys(scope.files), [
+    "../node_modules/left-pad/index.js",
+    "../node_modules/left-pad/package.json",
+    "../shared/g.ts",
+  ]);
   assert.deepEqual(scope.absent.sort(), [
     "../jsconfig.json",
     "../package.json",
@@ -58,11 +65,17 @@ test("the scope holds until an outside file, a config, a directory or an extende
   const held = await scopeStillHolds(scope, where, stat);
   assert.deepEqual(
     held?.map((f) => f.path),
-    ["../shared/g.ts"],
+    ["../node_modules/left-pad/index.js", "../node_modules/left-pad/package.json", "../shared/g.ts"],
   );
+  await writeFile(
+    join(root, "node_modules/left-pad/package.json"),
+    '{ "name": "left-pad", "version": "1.0.1" }',
+  );
+  assert.equal(await scopeStillHolds(scope, where, stat), undefined, "a hoisted package's new version");
 
+  const bumped = (await scopeOfBundle(INPUTS, where, Date.now() + 60_000)).scope;
   await writeFile(join(root, "shared/g.ts"), 'export const g = () => "v2";\n');
-  assert.equal(await scopeStillHolds(scope, where, stat), undefined, "an outside file's edit");
+  assert.equal(await scopeStillHolds(bumped, where, stat), undefined, "an outside file's edit");
   const again = (await scopeOfBundle(INPUTS, where, Date.now() + 60_000)).scope;
   assert.ok(await scopeStillHolds(again, where, stat));
 
