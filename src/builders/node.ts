@@ -17,6 +17,7 @@ import {
 import type { BundleOutput } from "../node/entry-module.ts";
 import { bundleOutputFor, CODE_EXTENSIONS } from "../node/entry-module.ts";
 import { type BundleResult, bundle, esbuildVersion } from "../node/esbuild-api.ts";
+import { lockedVersions } from "../node/lockfile.ts";
 import { hexOf, sha256 } from "../oci/digest.ts";
 import { recordBundledPackages } from "../sbom/npm-packages.ts";
 import { type Builder, entriesUnder } from "./builder.ts";
@@ -69,7 +70,8 @@ export const nodeBuilder: Builder<NodeTarget> = {
       const lockfile = NPM_LOCKFILES.map((n) => lockfiles.find((f) => f.path === n)).find((f) => f);
       if (!lockfile) await checkNoDependencies(target, lockfiles);
       const layers: LayerRecipe[] = [];
-      if (lockfile) layers.push(nodeModulesRecipe({ engine, target, platform, lockfile }));
+      const patches = tree.files.filter((f) => f.type !== "dir" && f.path.startsWith("patches/"));
+      if (lockfile) layers.push(nodeModulesRecipe({ engine, target, platform, lockfile, patches }));
       layers.push(filesRecipe(target, "app", tree.files));
       return { layers, config: { ...RUNTIME, entrypoint: ["node", `${APP}/${target.entry}`] } };
     }
@@ -95,7 +97,15 @@ export const nodeBuilder: Builder<NodeTarget> = {
       externals,
       installed,
     };
-    const scoped = await scopedBundle({ engine, target, externals, output, files: tree.files, params });
+    const scoped = await scopedBundle({
+      engine,
+      target,
+      externals,
+      output,
+      files: tree.files,
+      params,
+      lockfiles,
+    });
     layers.push({
       target: target.name,
       step: `bundle ${platform.os}/${platform.architecture}`,
@@ -107,6 +117,7 @@ export const nodeBuilder: Builder<NodeTarget> = {
       trees: { context: tree.files, outside: scoped.outside },
       produce: async () => {
         const { code, inputs } = scoped.early ?? (await bundle(target, externals, output, tree.files));
+        await checkInlinedVersions(inputs, target, lockfiles);
         // The image's SBOM lists the packages inlined here: it finds them by the bundle's sha256.
         await recordBundledPackages(engine.store, code, inputs, target.context);
         const unbundled = tree.files.filter(
@@ -137,6 +148,7 @@ async function scopedBundle(o: {
   output: BundleOutput;
   files: SourceFile[];
   params: Record<string, string | string[]>;
+  lockfiles: SourceFile[];
 }): Promise<{ outside: SourceFile[]; param: string; early?: BundleResult }> {
   const { engine, target } = o;
   const gitRoot = await gitRootOf(engine.scope);
@@ -150,6 +162,7 @@ async function scopedBundle(o: {
   // bundle step's error; `tug explain` (which plans but produces nothing) still answers.
   const early = await bundle(target, o.externals, o.output, o.files).catch(() => undefined);
   if (!early) return { outside: [], param: "unbundled", early: undefined };
+  await checkInlinedVersions(early.inputs, target, o.lockfiles);
   const { scope, recordable } = await scopeOfBundle(early.inputs, where, since);
   if (recordable) await engine.store.putRecord(BUNDLE_SCOPE_KIND, key, scope);
   const outside = await scopeStillHolds(scope, where, engine.statCache);
@@ -161,6 +174,46 @@ async function scopedBundle(o: {
     });
   }
   return { outside, param: scopeParam(scope), early };
+}
+
+/**
+ * The packages a bundle inlined from the context's node_modules must be the lockfile's versions:
+ * the key stands on the lockfile, and `npm ci` (a Dockerfile build) would install exactly those.
+ * A checkout whose node_modules lags behind its lockfile (a pull without `npm ci`) is refused
+ * instead of bundled into an image that no clean install would make.
+ */
+async function checkInlinedVersions(inputs: Set<string>, target: NodeTarget, lockfiles: SourceFile[]) {
+  const lockfile = NPM_LOCKFILES.map((n) => lockfiles.find((f) => f.path === n)).find((f) => f);
+  if (!lockfile) return;
+  const locked = lockedVersions(await fs.readFile(lockfile.abs, "utf8"));
+  const roots = new Set([...inputs].flatMap((p) => installPathOf(p) ?? []));
+  for (const root of [...roots].sort()) {
+    const want = locked.get(root);
+    const pkg = await fs.readFile(join(target.context, root, "package.json"), "utf8").catch(() => undefined);
+    let have: unknown;
+    try {
+      have = pkg === undefined ? undefined : (JSON.parse(pkg) as { version?: unknown }).version;
+    } catch {}
+    if (want !== undefined && have === want) continue;
+    throw new TugError({
+      what:
+        want === undefined
+          ? `the bundle inlines ${root}${typeof have === "string" ? ` ${have}` : ""}, which ${lockfile.path} does not list`
+          : `the bundle inlines ${root} ${String(have)} but ${lockfile.path} locks ${want}`,
+      where: target.where,
+      hint: "run npm ci in the context: node_modules must match the lockfile (an install from it is what a Dockerfile build ships)",
+    });
+  }
+}
+
+/** `node_modules/a/node_modules/@s/b/lib/x.js` → `node_modules/a/node_modules/@s/b`; inside the context only. */
+function installPathOf(p: string): string | undefined {
+  const parts = p.split("/");
+  if (parts[0] !== "node_modules") return undefined;
+  const at = parts.lastIndexOf("node_modules");
+  const size = parts[at + 1]?.startsWith("@") ? 2 : 1;
+  if (parts.length <= at + size + 1) return undefined;
+  return parts.slice(0, at + 1 + size).join("/");
 }
 
 const fileKey = (f: SourceFile) => `${f.path}\0${f.type}\0${f.executable}\0${f.digest ?? f.linkname ?? ""}`;

@@ -51,9 +51,10 @@ export async function scopeOfBundle(
   where: ScopeRoots,
   since: number,
 ): Promise<{ scope: BundleScope; recordable: boolean }> {
+  // Packages hoisted above the context (npm workspaces) count by their files and package.json
+  // (which says what an import resolves to): no lockfile in the context stands for them. Those
+  // in the context's node_modules are its lockfile's, checked when bundled (node.ts).
   const outside = [...inputs].filter(isOutside);
-  // Packages hoisted above the context (npm workspaces) are files like any other: no lockfile in
-  // the context stands for them. Their package.json says which file an import resolves to.
   const firstParty = outside.filter((p) => !p.split("/").includes("node_modules"));
   const dirs = new Set(firstParty.map((p) => posix.dirname(p)));
   const configs = new Set<string>(outside.flatMap((p) => packageJsonOf(p) ?? []));

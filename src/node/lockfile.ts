@@ -63,3 +63,24 @@ export function productionPackages(text: string, where: string): LockedPackage[]
   }
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
+
+/**
+ * Every installed package's locked version by install path (dev ones too: a bundle may inline
+ * them), skipping links and paths that are no installs. For checks, never for paths in an image.
+ */
+export function lockedVersions(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let packages: unknown;
+  try {
+    packages = (JSON.parse(text) as { packages?: unknown } | null)?.packages;
+  } catch {
+    return out;
+  }
+  if (typeof packages !== "object" || packages === null) return out;
+  for (const [path, raw] of Object.entries(packages as Record<string, RawEntry>)) {
+    if (!path.startsWith("node_modules/") || typeof raw !== "object" || raw === null || raw.link === true)
+      continue;
+    if (typeof raw.version === "string") out.set(path, raw.version);
+  }
+  return out;
+}

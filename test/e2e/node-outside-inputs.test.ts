@@ -3,12 +3,13 @@
 // hoisted to the repository's node_modules. Editing either must
 // give a new image that runs the new code (podman); an unrelated write must not rebuild.
 import assert from "node:assert/strict";
-import { mkdir, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { outsideDirs } from "../../src/builders/node-dev.ts";
 import { makeNodeBase } from "../support/bases.ts";
 import { runTug, runTugJson } from "../support/cli.ts";
+import { copyInstalled, npmInstalled } from "../support/npm-project.ts";
 import { tempDir } from "../support/tmp.ts";
 import { podmanRun, runTool } from "../support/tools.ts";
 
@@ -126,4 +127,37 @@ test("TypeScript decorators under emitDecoratorMetadata are refused for images a
     assert.match(r.stderr, /src\/main\.ts uses decorators and tsconfig\.json sets emitDecoratorMetadata/);
     assert.match(r.stderr, fix);
   }
+});
+
+test("node_modules behind its lockfile is refused, not bundled; patch-package patches key node_modules", async (t) => {
+  const dir = await tempDir(t, "tug-node-lock-");
+  await copyInstalled(await npmInstalled({ ms: "2.1.2" }), dir);
+  const base = await makeNodeBase();
+  await writeTree(dir, {
+    "tug.yaml": `images:\n  app:\n    builder: node\n    context: .\n    entry: main.js\n    base: oci-layout:${base.layout}:latest\n  plain:\n    builder: node\n    context: .\n    entry: main.js\n    bundle: false\n    base: oci-layout:${base.layout}:latest\n`,
+    "main.js": 'console.log(require("ms")(60000));\n',
+    "patches/ms+2.1.2.patch": "patch v1\n",
+  });
+  const env = { TUG_CACHE: await tempDir(t, "tug-node-lock-cache-"), TUG_REPO: undefined };
+  const first = await runTugJson<BuildJson>(["build"], { cwd: dir, env });
+  assert.ok(first.artifacts.every((a) => !a.cached));
+
+  // A pull that moved the lockfile, before `npm ci`: the installed ms is no longer the locked one.
+  const lock = join(dir, "package-lock.json");
+  const text = await readFile(lock, "utf8");
+  await writeFile(lock, text.replace(/"version": "2\.1\.2"/, '"version": "2.1.3"'));
+  const lagging = await runTug(["build", "app"], { cwd: dir, env });
+  assert.equal(lagging.code, 1, lagging.stderr);
+  assert.match(lagging.stderr, /inlines node_modules\/ms 2\.1\.2 but package-lock\.json locks 2\.1\.3/);
+  assert.match(lagging.stderr, /npm ci/);
+  await writeFile(lock, text);
+
+  // A changed patch (patch-package applies it at install) rebuilds the bundle: false deps layer.
+  await writeFile(join(dir, "patches/ms+2.1.2.patch"), "patch v2\n");
+  const why = await runTug(["explain", "plain"], { cwd: dir, env });
+  assert.equal(why.code, 0, why.stderr);
+  assert.match(
+    why.stdout,
+    /node_modules linux\/\w+: would be rebuilt[\s\S]*patches\/ms\+2\.1\.2\.patch: changed/,
+  );
 });
