@@ -7,6 +7,7 @@ import { esbuildBinary } from "../builders/node.ts";
 import type { NodeLambdaTarget } from "../config/types.ts";
 import { TugError } from "../errors.ts";
 import { checkDecoratorMetadata } from "./decorator-metadata.ts";
+import { LOG_OVERRIDE, LOG_OVERRIDE_FLAGS } from "./esbuild-api.ts";
 import { esbuildApi } from "./esbuild-module.ts";
 
 export interface LambdaBundle {
@@ -60,6 +61,7 @@ export function lambdaBundleOptions(o: BundleOptions): BuildOptions {
     metafile: true,
     write: true,
     logLevel: "silent",
+    logOverride: LOG_OVERRIDE,
     legalComments: "none",
   };
 }
@@ -78,6 +80,7 @@ function binaryArgs(options: BuildOptions, metafile: string): string[] {
     ...(options.sourcemap ? ["--sourcemap"] : []),
     `--metafile=${metafile}`,
     `--legal-comments=${options.legalComments}`,
+    ...LOG_OVERRIDE_FLAGS,
     "--log-level=error",
   ];
 }

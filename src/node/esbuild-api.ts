@@ -40,10 +40,26 @@ export function bundleOptions(
     write: false,
     outfile: output.path,
     logLevel: "silent",
+    logOverride: LOG_OVERRIDE,
     legalComments: "none",
     ...(output.format === "esm" ? { banner: { js: ESM_REQUIRE_BANNER } } : {}),
   };
 }
+
+/**
+ * esbuild warnings that mean the bundle behaves differently from the sources, made errors:
+ * `import.meta` in CommonJS output is an empty object, so `new URL("x", import.meta.url)` (an
+ * ESM dependency finding its own files) throws at run time where `node src/main.js` works.
+ */
+export const LOG_OVERRIDE = { "empty-import-meta": "error" } as const;
+
+/** LOG_OVERRIDE as esbuild command-line flags. */
+export const LOG_OVERRIDE_FLAGS = Object.entries(LOG_OVERRIDE).map(
+  ([id, level]) => `--log-override:${id}=${level}`,
+);
+
+const IMPORT_META_HINT =
+  'the bundle is CommonJS and this code reads import.meta: make the app ESM (an .mjs/.mts entry, or "type": "module" in the package.json nearest the entry), put the package in external:, or set bundle: false';
 
 export interface BundleResult {
   code: Uint8Array;
@@ -119,6 +135,7 @@ async function bundleWithBinary(
     `--target=${o.target}`,
     ...(o.external ?? []).map((x) => `--external:${x}`),
     `--legal-comments=${o.legalComments}`,
+    ...LOG_OVERRIDE_FLAGS,
     ...(o.banner?.js ? [`--banner:js=${o.banner.js}`] : []),
     "--log-level=error",
     `--outfile=${outfile}`,
@@ -158,8 +175,9 @@ export function esbuildError(e: unknown, target: NodeTarget): unknown {
     where: first?.location
       ? `${first.location.file}:${first.location.line}:${first.location.column}`
       : target.where,
-    hint: errors
-      .map((x) => (x.location ? `${x.location.file}:${x.location.line}: ${x.text}` : x.text))
-      .join("; "),
+    hint: [
+      ...errors.map((x) => (x.location ? `${x.location.file}:${x.location.line}: ${x.text}` : x.text)),
+      ...(errors.some((x) => x.text.includes('"import.meta"')) ? [IMPORT_META_HINT] : []),
+    ].join("; "),
   });
 }

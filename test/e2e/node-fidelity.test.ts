@@ -1,3 +1,4 @@
+// Node images and bundles that would behave unlike their sources are rebuilt or refused.
 // A bundled Node service in a monorepo reads files outside its context: a sibling directory
 // (`../../shared`), a workspace package that npm links into node_modules, and a dependency
 // hoisted to the repository's node_modules. Editing either must
@@ -160,4 +161,32 @@ test("node_modules behind its lockfile is refused, not bundled; patch-package pa
     why.stdout,
     /node_modules linux\/\w+: would be rebuilt[\s\S]*patches\/ms\+2\.1\.2\.patch: changed/,
   );
+});
+
+test("import.meta in a CommonJS bundle (an ESM dependency finding its files) is refused for images and lambdas", async (t) => {
+  const dir = await tempDir(t, "tug-node-imu-");
+  await writeTree(dir, {
+    "tug.yaml":
+      "images:\n  app:\n    builder: node\n    context: .\n    entry: src/main.js\nlambdas:\n  fn:\n    runtime: nodejs20.x\n    handler: src/main.js:handler\n",
+    "package.json": '{ "name": "imu", "private": true }\n',
+    "src/main.js": 'const { where } = require("esm-dep");\nexports.handler = async () => where();\n',
+    "node_modules/esm-dep/package.json":
+      '{ "name": "esm-dep", "version": "1.0.0", "type": "module", "main": "index.js" }\n',
+    "node_modules/esm-dep/index.js":
+      'export const where = () => new URL("./data.txt", import.meta.url).pathname;\n',
+  });
+  const env = { TUG_CACHE: await tempDir(t, "tug-node-imu-cache-"), TUG_REPO: undefined };
+  for (const target of ["app", "fn"]) {
+    const r = await runTug(["build", target], { cwd: dir, env });
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /"import\.meta" is not available with the "cjs" output format/);
+    assert.match(r.stderr, /node_modules\/esm-dep\/index\.js:1/);
+  }
+  // Made ESM, the same app bundles (ESM output keeps import.meta).
+  await writeTree(dir, {
+    "package.json": '{ "name": "imu", "private": true, "type": "module" }\n',
+    "src/main.js": 'import { where } from "esm-dep";\nconsole.log(where());\n',
+  });
+  const ok = await runTug(["build", "app"], { cwd: dir, env });
+  assert.equal(ok.code, 0, ok.stderr);
 });
