@@ -193,3 +193,30 @@ function treeDigest(files: SourceFile[]): Digest {
 export function subtreeDigest(files: SourceFile[]): Digest {
   return files.length === 0 ? sha256("") : treeDigest(files);
 }
+
+/**
+ * One file named outside a scan (a Go module's file, a bundle's input beyond its context) as a
+ * key input at `path`, hashed through the stat cache. A symlink's own stamp says nothing about
+ * its target's bytes: those are hashed every time.
+ */
+export async function keyedFile(
+  abs: string,
+  path: string,
+  st: BigIntStats,
+  statCache: StatCache,
+): Promise<SourceFile> {
+  let digest = st.isSymbolicLink() ? undefined : statCache.lookup(abs, st);
+  if (!digest) {
+    digest = (await digestFile(abs)).digest;
+    if (!st.isSymbolicLink()) statCache.remember(abs, st, digest);
+  }
+  return {
+    path,
+    type: "file",
+    executable: (Number(st.mode) & 0o111) !== 0,
+    size: Number(st.size),
+    digest,
+    abs,
+    stamp: `${st.size}:${st.mtimeNs}:${st.ctimeNs}`,
+  };
+}

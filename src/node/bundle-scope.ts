@@ -2,9 +2,9 @@ import { type BigIntStats, promises as fs } from "node:fs";
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from "node:path";
 import { getTsconfig } from "get-tsconfig";
 import type { CacheStore } from "../engine/cache-store.ts";
-import type { SourceFile } from "../engine/source-tree.ts";
+import { keyedFile, type SourceFile } from "../engine/source-tree.ts";
 import type { StatCache } from "../engine/stat-cache.ts";
-import { type Digest, digestFile, hexOf, isDigest, sha256 } from "../oci/digest.ts";
+import { type Digest, hexOf, isDigest, sha256 } from "../oci/digest.ts";
 
 /**
  * What a node image's bundle reads besides its context: files esbuild bundled from outside it (a
@@ -166,21 +166,7 @@ function tsconfigsOf(dirs: string[], context: string): Record<string, string> {
 
 async function hashedFile(abs: string, path: string, statCache: StatCache): Promise<SourceFile | undefined> {
   const st = await fs.lstat(abs, { bigint: true }).catch(() => undefined);
-  if (!st?.isFile()) return undefined;
-  let digest = statCache.lookup(abs, st);
-  if (!digest) {
-    digest = (await digestFile(abs)).digest;
-    statCache.remember(abs, st, digest);
-  }
-  return {
-    path,
-    type: "file",
-    executable: (Number(st.mode) & 0o111) !== 0,
-    size: Number(st.size),
-    digest,
-    abs,
-    stamp: `${st.size}:${st.mtimeNs}:${st.ctimeNs}`,
-  };
+  return st?.isFile() ? keyedFile(abs, path, st, statCache) : undefined;
 }
 
 async function fileSha(abs: string): Promise<Digest> {
