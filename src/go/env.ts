@@ -34,9 +34,14 @@ export function refusedFlag(flags: string[]): { flag: string; hint: string } | u
   return undefined;
 }
 
-/** The first variable of a go target's `build_env` that tug refuses (set from `platforms:`). */
+/**
+ * The first variable of a go target's `build_env` that tug refuses (set from `platforms:`).
+ * `CGO_ENABLED: "0"` is allowed: it says the user accepts packages' non-cgo fallbacks.
+ */
 export function refusedVariable(env: Record<string, string>): string | undefined {
-  return Object.keys(env).find((k) => (PLATFORM_VARIABLES as readonly string[]).includes(k));
+  return Object.keys(env).find(
+    (k) => (PLATFORM_VARIABLES as readonly string[]).includes(k) && !(k === "CGO_ENABLED" && env[k] === "0"),
+  );
 }
 
 /**

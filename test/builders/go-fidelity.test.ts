@@ -1,0 +1,135 @@
+// The go env file, ldflags templates and the cgo-fallback check, against real go where it writes
+// or decides something (go env -w writes the file; go list with cgo on names the cgo files).
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { TugError } from "../../src/errors.ts";
+import { checkCgoFallbacks, importsC } from "../../src/go/cgo.ts";
+import { goBuildEnv, goTuning, refusedVariable } from "../../src/go/env.ts";
+import { goEnvFilePath, parseGoEnvFile } from "../../src/go/env-file.ts";
+import { expandLdflags } from "../../src/go/ldflags.ts";
+import { parseGoList } from "../../src/go/packages.ts";
+import { CGO_FALLBACK_MODULE } from "../support/go-cgo-module.ts";
+import { OFFLINE_GO_ENV, writeTree } from "../support/go-monorepo.ts";
+import { tempDir } from "../support/tmp.ts";
+import { runTool } from "../support/tools.ts";
+
+const amd64 = { os: "linux", architecture: "amd64" };
+
+test("go env file: where go env -w writes is where tug reads, and its settings are keyed", async (t) => {
+  const dir = await tempDir(t, "tug-goenv-");
+  const base = { PATH: process.env.PATH, HOME: dir, XDG_CONFIG_HOME: join(dir, "config") };
+  const before = goBuildEnv({ platform: amd64, base });
+  await runTool("go", ["env", "-w", "GOAMD64=v3", "GOFLAGS=-mod=mod"], { env: { ...process.env, ...base } });
+  const path = goEnvFilePath(base, "linux");
+  assert.equal(path, join(dir, "config", "go", "env"));
+  assert.deepEqual(parseGoEnvFile(await readFile(path ?? "", "utf8")), {
+    GOAMD64: "v3",
+    GOFLAGS: "-mod=mod",
+  });
+  const after = goBuildEnv({ platform: amd64, base });
+  assert.equal(goTuning(before).GOAMD64, undefined);
+  assert.equal(goTuning(after).GOAMD64, "v3");
+  assert.equal(
+    after.GOFLAGS,
+    "-mod=mod -buildvcs=false",
+    "the file's GOFLAGS are kept, not replaced by tug's",
+  );
+  // The environment wins over the file unless empty (cmd/go's cfg.Getenv); build_env wins too.
+  assert.equal(goBuildEnv({ platform: amd64, base: { ...base, GOAMD64: "v2" } }).GOAMD64, "v2");
+  assert.equal(goBuildEnv({ platform: amd64, base: { ...base, GOAMD64: "" } }).GOAMD64, "v3");
+  assert.equal(goBuildEnv({ platform: amd64, base, buildEnv: { GOAMD64: "v4" } }).GOAMD64, "v4");
+  assert.equal(goBuildEnv({ platform: amd64, base: { ...base, GOENV: "off" } }).GOAMD64, undefined);
+  assert.equal(goBuildEnv({ platform: amd64, base, envFile: false }).GOAMD64, undefined);
+});
+
+test("go env file: the path follows os.UserConfigDir and GOENV", () => {
+  assert.equal(goEnvFilePath({ HOME: "/h" }, "linux"), "/h/.config/go/env");
+  assert.equal(goEnvFilePath({ HOME: "/h", XDG_CONFIG_HOME: "rel" }, "linux"), "/h/.config/go/env");
+  assert.equal(goEnvFilePath({ HOME: "/h" }, "darwin"), "/h/Library/Application Support/go/env");
+  assert.equal(goEnvFilePath({ HOME: "/h", GOENV: "/x/env" }, "linux"), "/x/env");
+  assert.equal(goEnvFilePath({ HOME: "/h", GOENV: "off" }, "linux"), undefined);
+  assert.equal(goEnvFilePath({}, "linux"), undefined);
+  assert.deepEqual(parseGoEnvFile("# note\nlower=x\nGOAMD64=v3\r\n=y\nNOEQ\nGOEXPERIMENT= a b\n"), {
+    GOAMD64: "v3\r",
+    GOEXPERIMENT: " a b",
+  });
+});
+
+test("ldflags: {{.Env.NAME}} is expanded; unset names, other templates and shell variables are refused", () => {
+  const env = { VERSION: "1.2.3", EMPTY: "", ODD: "a$b{{c" };
+  assert.deepEqual(
+    expandLdflags(
+      ["-X main.version={{.Env.VERSION}}", "-X main.e={{ .Env.EMPTY }}", "-X m.o={{.Env.ODD}}"],
+      env,
+    ),
+    ["-X main.version=1.2.3", "-X main.e=", "-X m.o=a$b{{c"],
+  );
+  const refused = (flag: string, what: RegExp) =>
+    assert.throws(
+      () => expandLdflags([flag], env, "images.svc"),
+      (e: unknown) => e instanceof TugError && e.where === "images.svc" && what.test(e.what),
+    );
+  refused("-X main.v={{.Env.MISSING}}", /MISSING is not set/);
+  refused("-X main.v={{.Git.ShortCommit}}", /unsupported template/);
+  refused("-X main.v=${VERSION}", /shell variable/);
+  refused("-X main.v=$VERSION", /shell variable/);
+  assert.deepEqual(expandLdflags(["-X main.price=5$"], env), ["-X main.price=5$"]);
+});
+
+test('build_env: CGO_ENABLED "0" is allowed (accepting fallbacks), "1" is not', () => {
+  assert.equal(refusedVariable({ CGO_ENABLED: "0" }), undefined);
+  assert.equal(refusedVariable({ CGO_ENABLED: "1" }), "CGO_ENABLED");
+  assert.equal(goBuildEnv({ platform: amd64, base: {}, buildEnv: { CGO_ENABLED: "0" } }).CGO_ENABLED, "0");
+});
+
+test("importsC: the import in a header, alone or grouped, not in a body or a string", () => {
+  assert.equal(importsC('package db\n\n// #include <x.h>\nimport "C"\n'), true);
+  assert.equal(importsC('package db\n\nimport (\n\t"C"\n\t"fmt"\n)\n'), true);
+  assert.equal(importsC('package db\n\nimport "fmt"\n\nfunc f() {\n\t_ = `\n"C"\n`\n}\n'), false);
+});
+
+test("cgo fallback: go list with cgo on names the cgo files tug's build leaves out; a windows-only file is not one", async (t) => {
+  const dir = await tempDir(t, "tug-gocgo-");
+  await writeTree(dir, CGO_FALLBACK_MODULE);
+  const env = { ...process.env, ...OFFLINE_GO_ENV, GOOS: "linux", GOARCH: "amd64" };
+  const list = async (cgo: string, args: string[]) =>
+    (await runTool("go", ["list", "-json", ...args], { cwd: dir, env: { ...env, CGO_ENABLED: cgo } })).stdout;
+  const packages = parseGoList(await list("0", ["-deps", "."]));
+  let asked: string[] = [];
+  await assert.rejects(
+    checkCgoFallbacks({
+      packages,
+      listWithCgo: (paths) => {
+        asked = paths;
+        return list("1", paths);
+      },
+      target: "svc",
+      where: "images.svc",
+    }),
+    (e: unknown) =>
+      e instanceof TugError &&
+      e.what.includes("example.com/probe/db") &&
+      e.what.includes("db_cgo.go") &&
+      !e.what.includes("db_windows.go") &&
+      /CGO_ENABLED: "0"/.test(e.hint ?? ""),
+  );
+  assert.deepEqual(
+    asked,
+    ["example.com/probe/db"],
+    "only the package whose ignored files import C is listed again",
+  );
+  // With no ignored file importing "C" there is nothing to ask: no second go list.
+  const pure = packages.map((p) => ({ ...p, IgnoredGoFiles: [] }));
+  let spawned = 0;
+  await checkCgoFallbacks({
+    packages: pure,
+    listWithCgo: async () => {
+      spawned++;
+      return "";
+    },
+    target: "svc",
+  });
+  assert.equal(spawned, 0);
+});
