@@ -73,6 +73,7 @@ test("ldflags: {{.Env.NAME}} is expanded; unset names, other templates and shell
     );
   refused("-X main.v={{.Env.MISSING}}", /MISSING is not set/);
   refused("-X main.v={{.Git.ShortCommit}}", /unsupported template/);
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the shell syntax itself is under test
   refused("-X main.v=${VERSION}", /shell variable/);
   refused("-X main.v=$VERSION", /shell variable/);
   assert.deepEqual(expandLdflags(["-X main.price=5$"], env), ["-X main.price=5$"]);
