@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
+import { loadProject } from "../../src/config/index.ts";
 import { TugError } from "../../src/errors.ts";
 import { checkCgoFallbacks, importsC } from "../../src/go/cgo.ts";
 import { goBuildEnv, goTuning, refusedVariable } from "../../src/go/env.ts";
@@ -83,6 +84,22 @@ test('build_env: CGO_ENABLED "0" is allowed (accepting fallbacks), "1" is not', 
   assert.equal(refusedVariable({ CGO_ENABLED: "0" }), undefined);
   assert.equal(refusedVariable({ CGO_ENABLED: "1" }), "CGO_ENABLED");
   assert.equal(goBuildEnv({ platform: amd64, base: {}, buildEnv: { CGO_ENABLED: "0" } }).CGO_ENABLED, "0");
+});
+
+test('tug.yaml: build_env CGO_ENABLED "0" loads, "1" is refused with the way out', async (t) => {
+  const dir = await tempDir(t, "tug-gocgo-yaml-");
+  const yaml = (v: string) =>
+    `images:\n  svc:\n    builder: go\n    context: .\n    base: scratch\n    build_env: {CGO_ENABLED: "${v}"}\n`;
+  await writeTree(dir, { "go.mod": "module x\n\ngo 1.19\n", "tug.yaml": yaml("0") });
+  const project = await loadProject(join(dir, "tug.yaml"));
+  const svc = project.targets[0];
+  assert.equal(svc?.builder === "go" && svc.buildEnv.CGO_ENABLED, "0");
+  await writeTree(dir, { "tug.yaml": yaml("1") });
+  await assert.rejects(
+    loadProject(join(dir, "tug.yaml")),
+    (e: unknown) =>
+      e instanceof TugError && /CGO_ENABLED/.test(e.what) && /CGO_ENABLED: "0"/.test(e.hint ?? ""),
+  );
 });
 
 test("importsC: the import in a header, alone or grouped, not in a body or a string", () => {
