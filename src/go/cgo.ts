@@ -1,6 +1,7 @@
 import { promises as fs } from "node:fs";
 import { join } from "node:path";
 import { TugError } from "../errors.ts";
+import { type ConstraintContext, certainlyExcluded } from "./constraints.ts";
 import { type GoPackage, parseGoList } from "./packages.ts";
 
 /**
@@ -18,15 +19,23 @@ export function importsC(text: string): boolean {
  * Non-standard packages whose ignored files import "C": with CGO_ENABLED=0 the cgo constraint
  * left them out (or another constraint did: a `_windows.go` file; `go list` with cgo on tells).
  * Standard packages (net, os/user) are not asked about: a static build is what tug promises.
+ * Files certainly left out with cgo on too (`//go:build ignore`, `_windows.go` on linux: x/sys
+ * holds many) are not suspects, so most builds need no second `go list`.
  */
-export async function cgoSuspects(packages: GoPackage[]): Promise<Map<string, string[]>> {
+export async function cgoSuspects(
+  packages: GoPackage[],
+  constraints: ConstraintContext,
+): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   for (const p of packages) {
     if (p.Standard || !p.IgnoredGoFiles?.length) continue;
     const texts = await Promise.all(
       p.IgnoredGoFiles.map((f) => fs.readFile(join(p.Dir, f), "utf8").catch(() => "")),
     );
-    const files = p.IgnoredGoFiles.filter((_, i) => importsC(texts[i] ?? ""));
+    const files = p.IgnoredGoFiles.filter((f, i) => {
+      const text = texts[i] ?? "";
+      return importsC(text) && !certainlyExcluded(f, text, constraints);
+    });
     if (files.length > 0) out.set(p.ImportPath, files);
   }
   return out;
@@ -41,10 +50,13 @@ export async function cgoSuspects(packages: GoPackage[]): Promise<Map<string, st
 export async function checkCgoFallbacks(o: {
   packages: GoPackage[];
   listWithCgo: (importPaths: string[]) => Promise<string>;
+  /** The build's platform and tags; "cgo" is added here. */
+  constraints: ConstraintContext;
   target: string;
   where?: string;
 }): Promise<void> {
-  const suspects = await cgoSuspects(o.packages);
+  const constraints = { ...o.constraints, tags: [...o.constraints.tags, "cgo"] };
+  const suspects = await cgoSuspects(o.packages, constraints);
   if (suspects.size === 0) return;
   const withCgo = parseGoList(await o.listWithCgo([...suspects.keys()]));
   for (const p of withCgo) {

@@ -190,6 +190,12 @@ async function listInputs(
             CGO_ENABLED: "1",
           },
         ).catch(failed(`go list (cgo on) failed for ${target.name}`)),
+      constraints: {
+        goos: env.GOOS ?? "",
+        goarch: env.GOARCH ?? "",
+        tags: [...target.buildTags, ...goflagsTags(env.GOFLAGS)],
+        goMinor: goMinorOf(req.go.version),
+      },
       target: target.name,
       where: target.where,
     });
@@ -225,6 +231,22 @@ async function listInputs(
     if (text !== undefined) headers[p] = goHeaderDigest(text);
   }
   return { v: 1, files: inputs.files, watch, dirs, headers };
+}
+
+/** The tags a GOFLAGS `-tags=a,b` sets (go build also takes the older space-separated form). */
+function goflagsTags(goflags: string | undefined): string[] {
+  const flag = (goflags ?? "").split(/\s+/).find((f) => /^--?tags=/.test(f));
+  return flag
+    ? flag
+        .replace(/^--?tags=/, "")
+        .split(/[,\s]+/)
+        .filter(Boolean)
+    : [];
+}
+
+function goMinorOf(version: string): number | undefined {
+  const m = /\bgo1\.(\d+)/.exec(version);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** Inputs may live beside the context (a replaced sibling), but not outside the project or its repository. */

@@ -7,6 +7,7 @@ import { test } from "node:test";
 import { loadProject } from "../../src/config/index.ts";
 import { TugError } from "../../src/errors.ts";
 import { checkCgoFallbacks, importsC } from "../../src/go/cgo.ts";
+import { certainlyExcluded, evalBuildExpr } from "../../src/go/constraints.ts";
 import { goBuildEnv, goTuning, refusedVariable } from "../../src/go/env.ts";
 import { goEnvFilePath, parseGoEnvFile } from "../../src/go/env-file.ts";
 import { expandLdflags } from "../../src/go/ldflags.ts";
@@ -123,6 +124,7 @@ test("cgo fallback: go list with cgo on names the cgo files tug's build leaves o
         asked = paths;
         return list("1", paths);
       },
+      constraints: { goos: "linux", goarch: "amd64", tags: [] },
       target: "svc",
       where: "images.svc",
     }),
@@ -138,16 +140,51 @@ test("cgo fallback: go list with cgo on names the cgo files tug's build leaves o
     ["example.com/probe/db"],
     "only the package whose ignored files import C is listed again",
   );
-  // With no ignored file importing "C" there is nothing to ask: no second go list.
-  const pure = packages.map((p) => ({ ...p, IgnoredGoFiles: [] }));
+  // Ignored files importing "C" that cgo on would not build either need no second go list.
+  const db = packages.find((p) => p.ImportPath === "example.com/probe/db");
+  assert.deepEqual(db?.IgnoredGoFiles?.sort(), ["db_cgo.go", "db_windows.go", "gen.go"]);
   let spawned = 0;
   await checkCgoFallbacks({
-    packages: pure,
+    packages: packages.map((p) => ({
+      ...p,
+      IgnoredGoFiles: p.IgnoredGoFiles?.filter((f) => f !== "db_cgo.go"),
+    })),
     listWithCgo: async () => {
       spawned++;
       return "";
     },
+    constraints: { goos: "linux", goarch: "amd64", tags: [] },
     target: "svc",
   });
   assert.equal(spawned, 0);
+});
+
+test("build constraints: excluded only when certain (name suffixes, //go:build with known tags)", () => {
+  const ctx = { goos: "linux", goarch: "amd64", tags: ["cgo"], goMinor: 21 };
+  assert.equal(evalBuildExpr("ignore", ctx), false);
+  assert.equal(evalBuildExpr("linux && cgo", ctx), true);
+  assert.equal(evalBuildExpr("!cgo", ctx), false);
+  assert.equal(evalBuildExpr("(darwin || windows) && cgo", ctx), false);
+  assert.equal(evalBuildExpr("unix && !go1.22", ctx), true);
+  assert.equal(evalBuildExpr("sqlite_custom", ctx), undefined, "an unknown tag may be set");
+  assert.equal(evalBuildExpr("windows || sqlite_custom", ctx), undefined);
+  assert.equal(evalBuildExpr("windows && sqlite_custom", ctx), false);
+  assert.equal(evalBuildExpr("linux &&", ctx), undefined, "malformed: unknown");
+  assert.equal(evalBuildExpr("linux", { ...ctx, goos: "android" }), true, "android builds linux files");
+  const cgo = 'package db\n\nimport "C"\n';
+  assert.equal(certainlyExcluded("sqlite3_windows.go", cgo, ctx), true);
+  assert.equal(certainlyExcluded("zsys_linux_arm64.go", cgo, ctx), true);
+  assert.equal(certainlyExcluded("zsys_linux_amd64.go", cgo, ctx), false);
+  assert.equal(
+    certainlyExcluded("linux.go", cgo, ctx),
+    false,
+    "the first element of a name is no constraint",
+  );
+  assert.equal(certainlyExcluded("types.go", `//go:build ignore\n\n${cgo}`, ctx), true);
+  assert.equal(
+    certainlyExcluded("types.go", `// +build ignore\n\n${cgo}`, ctx),
+    false,
+    "old syntax: not read",
+  );
+  assert.equal(certainlyExcluded("db.go", `//go:build !libsqlite3\n\n${cgo}`, ctx), false);
 });
