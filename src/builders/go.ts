@@ -41,6 +41,7 @@ export const goBuilder: Builder = {
         hint: flagProblem.hint,
       });
     }
+    const ldflags = ldflagsOf(target);
     const gitRoot = await gitRootOf(engine.scope);
     const sources = await goSources({
       engine,
@@ -50,7 +51,6 @@ export const goBuilder: Builder = {
       roots: gitRoot ? [engine.scope, gitRoot] : [engine.scope],
     });
     const binary = target.binary;
-    const ldflags = ldflagsOf(target);
     const goarm = goarmOf(platform);
     return {
       config: { entrypoint: [`/app/${binary}`] },
