@@ -123,19 +123,26 @@ test("ldflags {{.Env.VERSION}} reaches the binary and keys it; a shell variable 
 test("--out DIR inside a context is no input: the next build is cached with the same digest", async (t) => {
   const dir = await tempDir(t, "tug-e2e-gofid-out-");
   await writeTree(dir, {
-    "tug.yaml": "images:\n  site:\n    builder: files\n    context: .\n    dest: /srv\n",
+    "tug.yaml":
+      "images:\n  site:\n    builder: files\n    context: .\n    dest: /srv\n" +
+      '  gen:\n    builder: command\n    context: .\n    run: "mkdir -p gen && ls -R . > gen/listing"\n    output: gen\n',
     "index.html": "<p>hi</p>\n",
+    ".dockerignore": "gen\n", // the command's own output is no input of the site
   });
   const env = { TUG_CACHE: cache, TUG_REPO: undefined };
-  const build = async () => {
-    const out = await runTugJson<BuildJson>(["build", "--out", "dist"], { cwd: dir, env });
-    return out.artifacts.find((a) => a.target === "site");
+  const build = async (out: string) => {
+    const r = await runTugJson<BuildJson>(["build", "--out", out], { cwd: dir, env });
+    return Object.fromEntries(r.artifacts.map((a) => [a.target, a]));
   };
-  const first = await build();
-  const second = await build();
-  assert.equal(second?.cached, true);
-  assert.equal(second?.digest, first?.digest);
-  // The same holds with the output written by a path that is not relative to the project.
-  const third = await runTugJson<BuildJson>(["build", "--out", join(dir, "dist")], { cwd: dir, env });
-  assert.equal(third.artifacts[0]?.digest, first?.digest);
+  const first = await build("dist");
+  const second = await build("dist");
+  // Files and command contexts alike: the previous outputs are neither shipped nor keyed.
+  for (const name of ["site", "gen"]) {
+    assert.equal(second[name]?.cached, true, name);
+    assert.equal(second[name]?.digest, first[name]?.digest, name);
+  }
+  // The same holds with the output given as an absolute path.
+  const third = await build(join(dir, "dist"));
+  assert.equal(third.site?.digest, first.site?.digest);
+  assert.equal(third.gen?.digest, first.gen?.digest);
 });
