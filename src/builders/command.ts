@@ -36,6 +36,7 @@ export const commandBuilder: Builder<CommandTarget> = {
       });
     }
     const tree = await scanTree(target.context, {
+      skipDirs: engine.outputDirs,
       statCache: engine.statCache,
       where: target.where,
       ignore: (p) => p === outRel || p.startsWith(`${outRel}/`),

@@ -7,6 +7,7 @@ export const filesBuilder: Builder = {
   async plan({ engine, target }) {
     if (target.builder !== "files") throw new Error("files builder given another target");
     const tree = await scanTree(target.context, {
+      skipDirs: engine.outputDirs,
       statCache: engine.statCache,
       where: target.where,
       ignoreFiles: target.ignore ?? DEFAULT_IGNORE,

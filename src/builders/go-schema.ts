@@ -20,7 +20,10 @@ const goVariableProblem = (name: string): Problem =>
   (PLATFORM_VARIABLES as readonly string[]).includes(name)
     ? {
         what: `build_env may not set ${name}`,
-        hint: "tug sets it from platforms: (CGO stays off: images are static)",
+        hint:
+          name === "CGO_ENABLED"
+            ? 'images are static: CGO stays off; only CGO_ENABLED: "0" may be set, to accept packages\' non-cgo fallbacks'
+            : "tug sets it from platforms: (CGO stays off: images are static)",
       }
     : /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)
       ? undefined
@@ -41,7 +44,8 @@ const GoImage = z.strictObject({
     .optional()
     .describe(FIELD_HELP.buildTags),
   build_env: StringMap.check((ctx) => {
-    for (const name of Object.keys(ctx.value)) {
+    for (const [name, value] of Object.entries(ctx.value)) {
+      if (name === "CGO_ENABLED" && value === "0") continue; // accepts non-cgo fallbacks (go/cgo.ts)
       const p = goVariableProblem(name);
       if (p === undefined) continue;
       const { what, hint } = typeof p === "string" ? { what: p, hint: undefined } : p;

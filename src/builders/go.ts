@@ -5,6 +5,7 @@ import type { GoTarget } from "../config/types.ts";
 import { TugError } from "../errors.ts";
 import { goarmOf, goBuildEnv, goTuning, refusedFlag } from "../go/env.ts";
 import { gitRootOf, goSources } from "../go/inputs.ts";
+import { expandLdflags } from "../go/ldflags.ts";
 import type { Platform } from "../oci/types.ts";
 import type { Builder } from "./builder.ts";
 import { toolIdentity } from "./tool-identity.ts";
@@ -40,6 +41,7 @@ export const goBuilder: Builder = {
         hint: flagProblem.hint,
       });
     }
+    const ldflags = ldflagsOf(target);
     const gitRoot = await gitRootOf(engine.scope);
     const sources = await goSources({
       engine,
@@ -49,7 +51,6 @@ export const goBuilder: Builder = {
       roots: gitRoot ? [engine.scope, gitRoot] : [engine.scope],
     });
     const binary = target.binary;
-    const ldflags = ldflagsOf(target);
     const goarm = goarmOf(platform);
     return {
       config: { entrypoint: [`/app/${binary}`] },
@@ -96,8 +97,10 @@ export const goBuilder: Builder = {
   },
 };
 
+/** tug's `-s -w`, then the target's ldflags with `{{.Env.NAME}}` expanded (see expandLdflags). */
 function ldflagsOf(target: GoTarget): string {
-  return ["-s", "-w", ...target.ldflags].join(" ");
+  const env = { ...process.env, ...target.buildEnv };
+  return ["-s", "-w", ...expandLdflags(target.ldflags, env, target.where)].join(" ");
 }
 
 /** `go build` flags before `-o`: tug's (static, trimmed, stripped), then the target's flags and tags. */
@@ -114,7 +117,7 @@ export { goarmOf } from "../go/env.ts";
  * ignores the user's GOFLAGS, which are meant for their modules (-mod=vendor would break it).
  */
 export function goEnv(platform: Platform, gocache?: string): NodeJS.ProcessEnv {
-  return goBuildEnv({ platform, gocache, base: { ...process.env, GOFLAGS: undefined } });
+  return goBuildEnv({ platform, gocache, base: { ...process.env, GOFLAGS: undefined }, envFile: false });
 }
 
 /**

@@ -59,6 +59,7 @@ export const nodeBuilder: Builder<NodeTarget> = {
   async plan({ engine, target, platform }) {
     if (target.builder !== "node") throw new Error("node builder given another target");
     const tree = await scanTree(target.context, {
+      skipDirs: engine.outputDirs,
       statCache: engine.statCache,
       where: target.where,
       ignore: (p) => p === "node_modules" || p.endsWith("/node_modules"),

@@ -51,6 +51,7 @@ export const pythonBuilder: Builder<PythonImageTarget> = {
     const pyTarget = pythonTarget(target, platform, interpreter, read);
     const [tree, resolution] = await Promise.all([
       scanTree(target.context, {
+        skipDirs: engine.outputDirs,
         statCache: engine.statCache,
         where: target.where,
         ignore: (p) => NOT_APP.test(p),

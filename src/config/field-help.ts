@@ -35,12 +35,13 @@ export const FIELD_HELP = {
   layerFrom: "a directory or file relative to context, inside it",
   layerTo: "absolute path in the image: the directory that receives from's contents, or the file's path",
   main: "Go package to build, relative to context (default .)",
-  ldflags: "flags passed to go build -ldflags",
+  ldflags:
+    "flags passed to go build -ldflags (after -s -w); {{.Env.NAME}} is filled from the environment and build_env, shell $VARS are refused",
   goFlags:
     "extra go build flags, each -flag=value, also given to go list, e.g. [-mod=vendor, -gcflags=all=-l]; not -o, -ldflags, -tags or the cgo-only -race/-msan/-asan",
   buildTags: "Go build tags, passed as -tags=a,b",
   buildEnv:
-    "environment of go build and go list, e.g. {GOEXPERIMENT: loopvar, GOAMD64: v3}; GOOS, GOARCH, GOARM and CGO_ENABLED come from platforms",
+    'environment of go build and go list, e.g. {GOEXPERIMENT: loopvar, GOAMD64: v3}; GOOS, GOARCH, GOARM and CGO_ENABLED come from platforms (CGO_ENABLED: "0" accepts packages\' non-cgo fallbacks)',
   name: "name of the built binary (default: the image name)",
   entry: "entry point bundled by esbuild, relative to context, e.g. src/server.ts",
   external: "packages left out of the bundle and installed from the lockfile instead",

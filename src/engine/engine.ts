@@ -28,6 +28,11 @@ export class Engine {
   readonly io: Limiter;
   readonly timings = new Timings();
   readonly scope: string;
+  /**
+   * Absolute directories this build writes outputs to (`--out DIR`): left out of every context
+   * scan, as `.tug` is, so a context holding them neither ships nor keys the previous outputs.
+   */
+  readonly outputDirs = new Set<string>();
 
   private constructor(store: CacheStore, statCache: StatCache, opts: EngineOptions) {
     this.store = store;

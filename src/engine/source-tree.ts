@@ -41,6 +41,8 @@ export interface ScanOptions {
   ignoreFiles?: IgnoreSettings;
   /** For error messages: which target this tree belongs to. */
   where?: string;
+  /** Absolute directories never entered (tug's own output directories: Engine.outputDirs). */
+  skipDirs?: ReadonlySet<string>;
 }
 
 const ALWAYS_IGNORED = new Set([".git", ".tug"]);
@@ -72,6 +74,7 @@ export async function scanTree(root: string, opts: ScanOptions = {}): Promise<So
       const rel = relDir === "" ? name : `${relDir}/${name}`;
       if (ALWAYS_IGNORED.has(name)) continue;
       const isDir = entry.isDirectory();
+      if (isDir && opts.skipDirs?.has(abs)) continue;
       if (opts.ignore?.(rel, isDir)) continue;
       if (rules?.verdict(rel, isDir, false).excluded) {
         // Docker descends into an excluded directory only for an exception naming a path

@@ -1,5 +1,6 @@
 import { TugError } from "../errors.ts";
 import type { Platform } from "../oci/types.ts";
+import { withGoEnvFile } from "./env-file.ts";
 
 /** Set by tug from `platforms:`; a static image needs CGO off, and one target has one platform list. */
 export const PLATFORM_VARIABLES = ["GOOS", "GOARCH", "GOARM", "CGO_ENABLED"] as const;
@@ -33,9 +34,14 @@ export function refusedFlag(flags: string[]): { flag: string; hint: string } | u
   return undefined;
 }
 
-/** The first variable of a go target's `build_env` that tug refuses (set from `platforms:`). */
+/**
+ * The first variable of a go target's `build_env` that tug refuses (set from `platforms:`).
+ * `CGO_ENABLED: "0"` is allowed: it says the user accepts packages' non-cgo fallbacks.
+ */
 export function refusedVariable(env: Record<string, string>): string | undefined {
-  return Object.keys(env).find((k) => (PLATFORM_VARIABLES as readonly string[]).includes(k));
+  return Object.keys(env).find(
+    (k) => (PLATFORM_VARIABLES as readonly string[]).includes(k) && !(k === "CGO_ENABLED" && env[k] === "0"),
+  );
 }
 
 /**
@@ -56,6 +62,9 @@ export function goarmOf(platform: Platform): string | undefined {
 /**
  * The environment of a static, reproducible cross-build for `platform`: the user's environment,
  * then the target's `build_env`, then what tug forces (platform, CGO off, local toolchain, GOCACHE).
+ * Settings of the go env file (`go env -w GOAMD64=v3`) are made explicit where the environment
+ * leaves them unset, so they are keyed (goTuning, GOFLAGS) like the shell's; `envFile: false`
+ * leaves them to go (tug's own programs).
  */
 export function goBuildEnv(o: {
   platform: Platform;
@@ -63,6 +72,7 @@ export function goBuildEnv(o: {
   base?: NodeJS.ProcessEnv;
   gocache?: string;
   where?: string;
+  envFile?: boolean;
 }): NodeJS.ProcessEnv {
   const buildEnv = o.buildEnv ?? {};
   const refused = refusedVariable(buildEnv);
@@ -73,7 +83,8 @@ export function goBuildEnv(o: {
       hint: "list the platforms under platforms: (CGO stays off: images are static)",
     });
   }
-  const merged: NodeJS.ProcessEnv = { ...(o.base ?? process.env), ...buildEnv };
+  const given: NodeJS.ProcessEnv = { ...(o.base ?? process.env), ...buildEnv };
+  const merged = o.envFile === false ? given : withGoEnvFile(given, o.where);
   const env: NodeJS.ProcessEnv = {
     ...merged,
     CGO_ENABLED: "0",

@@ -8,6 +8,7 @@ import type { SourceFile } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
 import { digestFile } from "../oci/digest.ts";
 import { writeFileAtomic } from "../util/file-write.ts";
+import { checkCgoFallbacks } from "./cgo.ts";
 import { goHeaderDigest } from "./file-header.ts";
 import {
   type GoInputs,
@@ -75,6 +76,8 @@ function memoPath(req: GoSourcesRequest): string {
     go: req.go.version,
     flags: target.flags,
     tags: target.buildTags,
+    // Accepting the non-cgo fallbacks skips a check a memo written before must not skip.
+    cgo: target.buildEnv.CGO_ENABLED ?? "",
     env: Object.entries(env)
       .filter(([k]) => k.startsWith("GO") || k === "CGO_ENABLED")
       .sort(([a], [b]) => (a < b ? -1 : 1)),
@@ -174,6 +177,29 @@ async function listInputs(
     });
   }
   const packages = parseGoList(await listing.catch(failed(`go list failed for ${target.name}`)));
+  if (target.buildEnv.CGO_ENABLED !== "0") {
+    await checkCgoFallbacks({
+      packages,
+      listWithCgo: (paths) =>
+        run(
+          req.go.path,
+          [...args, "-e", ...paths].filter((a) => a !== "-deps"),
+          target.context,
+          {
+            ...env,
+            CGO_ENABLED: "1",
+          },
+        ).catch(failed(`go list (cgo on) failed for ${target.name}`)),
+      constraints: {
+        goos: env.GOOS ?? "",
+        goarch: env.GOARCH ?? "",
+        tags: [...target.buildTags, ...goflagsTags(env.GOFLAGS)],
+        goMinor: goMinorOf(req.go.version),
+      },
+      target: target.name,
+      where: target.where,
+    });
+  }
   const candidates = moduleFileCandidates(packages, gowork);
   const present = await Promise.all(candidates.map(lstat));
   const inputs = goInputsOf(
@@ -205,6 +231,22 @@ async function listInputs(
     if (text !== undefined) headers[p] = goHeaderDigest(text);
   }
   return { v: 1, files: inputs.files, watch, dirs, headers };
+}
+
+/** The tags a GOFLAGS `-tags=a,b` sets (go build also takes the older space-separated form). */
+function goflagsTags(goflags: string | undefined): string[] {
+  const flag = (goflags ?? "").split(/\s+/).find((f) => /^--?tags=/.test(f));
+  return flag
+    ? flag
+        .replace(/^--?tags=/, "")
+        .split(/[,\s]+/)
+        .filter(Boolean)
+    : [];
+}
+
+function goMinorOf(version: string): number | undefined {
+  const m = /\bgo1\.(\d+)/.exec(version);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** Inputs may live beside the context (a replaced sibling), but not outside the project or its repository. */

@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import type { ImageTarget, LambdaTarget, Project, PythonLayerTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
 import type { RemoteMode } from "../engine/remote-sync.ts";
@@ -126,6 +127,7 @@ export async function build(project: Project, opts: BuildOptions = {}): Promise<
       onEvent: opts.onEvent,
     }));
   if (opts.onEvent && opts.engine) engine.timings.on(opts.onEvent);
+  if (opts.out) engine.outputDirs.add(resolve(opts.out));
   try {
     // Loaded only when there are lambdas: an images-only no-op build should not parse the lambda
     // stack (Python parser, zip writer, index client) at start-up.

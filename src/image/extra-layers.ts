@@ -33,6 +33,7 @@ async function extraLayerRecipe(
   const { from, to } = layer;
   const onPath = (rel: string) => rel === from || rel.startsWith(`${from}/`) || from.startsWith(`${rel}/`);
   const tree = await scanTree(target.context, {
+    skipDirs: engine.outputDirs,
     statCache: engine.statCache,
     where: target.where,
     ignoreFiles: ignoreSettings(target),
