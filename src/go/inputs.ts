@@ -4,9 +4,8 @@ import { type BigIntStats, promises as fs } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import type { GoTarget } from "../config/types.ts";
 import type { Engine } from "../engine/engine.ts";
-import type { SourceFile } from "../engine/source-tree.ts";
+import { keyedFile, type SourceFile } from "../engine/source-tree.ts";
 import { TugError } from "../errors.ts";
-import { digestFile } from "../oci/digest.ts";
 import { writeFileAtomic } from "../util/file-write.ts";
 import { checkCgoFallbacks } from "./cgo.ts";
 import { goHeaderDigest } from "./file-header.ts";
@@ -277,22 +276,7 @@ async function sourceFile(
       hint: "something changed the files during the build; run it again",
     });
   }
-  const statCache = req.engine.statCache;
-  // A symlink's own stamp says nothing about its target's bytes: hash those every time.
-  let digest = st.isSymbolicLink() ? undefined : statCache.lookup(abs, st);
-  if (!digest) {
-    digest = (await digestFile(abs)).digest;
-    if (!st.isSymbolicLink()) statCache.remember(abs, st, digest);
-  }
-  return {
-    path: relative(req.target.context, abs).split(sep).join("/"),
-    type: "file",
-    executable: (Number(st.mode) & 0o111) !== 0,
-    size: Number(st.size),
-    digest,
-    abs,
-    stamp: `${st.size}:${st.mtimeNs}:${st.ctimeNs}`,
-  };
+  return keyedFile(abs, relative(req.target.context, abs).split(sep).join("/"), st, req.engine.statCache);
 }
 
 /** The git work tree holding `dir`, if any (a `.git` directory or file). */
