@@ -159,9 +159,13 @@ async function scopedBundle(o: {
   const holds = recorded && (await scopeStillHolds(recorded, where, engine.statCache));
   if (recorded && holds) return { outside: holds, param: scopeParam(recorded) };
   const since = Date.now();
-  // A bundle that fails here fails the same way in produce(), where a build reports it as the
-  // bundle step's error; `tug explain` (which plans but produces nothing) still answers.
-  const early = await bundle(target, o.externals, o.output, o.files).catch(() => undefined);
+  // Shown as its own step: produce() reuses this bundle. One that fails here fails the same way
+  // in produce(), where a build reports it as the bundle step's error; `tug explain` (which plans
+  // but produces nothing) still answers.
+  const early = await engine.timings.step(target.name, "bundle inputs", async () => ({
+    value: await bundle(target, o.externals, o.output, o.files).catch(() => undefined),
+    cached: false,
+  }));
   if (!early) return { outside: [], param: "unbundled", early: undefined };
   await checkInlinedVersions(early.inputs, target, o.lockfiles);
   const { scope, recordable } = await scopeOfBundle(early.inputs, where, since);
