@@ -58,6 +58,9 @@ export const LOG_OVERRIDE_FLAGS = Object.entries(LOG_OVERRIDE).map(
   ([id, level]) => `--log-override:${id}=${level}`,
 );
 
+const NATIVE_HINT =
+  "a native addon outside the context's node_modules (hoisted to a workspace root, say) cannot be bundled or found: tug ships native packages from the context's own node_modules, so install it there (npm install --workspace=… --install-strategy=nested), or build from the directory that holds node_modules";
+
 const IMPORT_META_HINT =
   'the bundle is CommonJS and this code reads import.meta: make the app ESM (an .mjs/.mts entry, or "type": "module" in the package.json nearest the entry), put the package in external:, or set bundle: false';
 
@@ -178,6 +181,7 @@ export function esbuildError(e: unknown, target: NodeTarget): unknown {
     hint: [
       ...errors.map((x) => (x.location ? `${x.location.file}:${x.location.line}: ${x.text}` : x.text)),
       ...(errors.some((x) => x.text.includes('"import.meta"')) ? [IMPORT_META_HINT] : []),
+      ...(errors.some((x) => x.text.includes('".node" files')) ? [NATIVE_HINT] : []),
     ].join("; "),
   });
 }
