@@ -99,6 +99,7 @@ export const nodeBuilder: Builder<NodeTarget> = {
       installed,
     };
     const scoped = await scopedBundle({
+      treeDigest: tree.digest,
       engine,
       target,
       externals,
@@ -148,13 +149,15 @@ async function scopedBundle(o: {
   externals: string[];
   output: BundleOutput;
   files: SourceFile[];
+  /** The context tree's identity (paths, modes, contents): the recorded scope's key. */
+  treeDigest: string;
   params: Record<string, string | string[]>;
   lockfiles: SourceFile[];
 }): Promise<{ outside: SourceFile[]; param: string; early?: BundleResult }> {
   const { engine, target } = o;
   const gitRoot = await gitRootOf(engine.scope);
   const where = { context: target.context, roots: gitRoot ? [engine.scope, gitRoot] : [engine.scope] };
-  const key = hexOf(sha256(JSON.stringify({ v: 1, params: o.params, context: o.files.map(fileKey) })));
+  const key = hexOf(sha256(JSON.stringify({ v: 1, params: o.params, context: o.treeDigest })));
   const recorded = await loadScope(engine.store, key, where);
   const holds = recorded && (await scopeStillHolds(recorded, where, engine.statCache));
   if (recorded && holds) return { outside: holds, param: scopeParam(recorded) };
@@ -220,8 +223,6 @@ function installPathOf(p: string): string | undefined {
   if (parts.length <= at + size + 1) return undefined;
   return parts.slice(0, at + 1 + size).join("/");
 }
-
-const fileKey = (f: SourceFile) => `${f.path}\0${f.type}\0${f.executable}\0${f.digest ?? f.linkname ?? ""}`;
 
 /** Context files as they are, at their paths under /app, keyed by exactly those files. */
 function filesRecipe(target: NodeTarget, step: "app" | "assets", files: SourceFile[]): LayerRecipe {
