@@ -174,12 +174,12 @@ test("an include: glob that matches nothing is an error naming it", async (t) =>
   const r = await runTug(["build"], { cwd: p.dir, env: p.env });
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /include: plugins\/\*\.py matches no file/);
-  const escape = await wheelProject(t, "tug-first-party-", {
+  const outside = await wheelProject(t, "tug-first-party-", {
     wheels: WHEELS,
     files: { "fn.py": "def handler(event, context):\n    return 1\n" },
     lambdas: { fn: "{ runtime: python3.11, handler: fn.py:handler, include: [../secrets/*] }" },
   });
-  const e = await runTug(["build"], { cwd: escape.dir, env: escape.env });
+  const e = await runTug(["build"], { cwd: outside.dir, env: outside.env });
   assert.notEqual(e.code, 0);
   assert.match(e.stderr, /relative to the directory of tug\.yaml/);
 });
