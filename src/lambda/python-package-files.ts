@@ -18,7 +18,11 @@ export interface WalkedFiles {
    * rebuild; an unrelated file outside the walked directories costs none.
    */
   dirs: Record<string, string>;
-  /** The ignore files consulted: sha256 of their bytes, or undefined when absent (a new one counts). */
+  /**
+   * The ignore files consulted: sha256 of their bytes, or undefined when absent (a new one counts).
+   * The .gitignore files above the project (inside its repository) also apply but are not listed:
+   * an edit there that changes what a package ships is seen on the next change inside it.
+   */
   ignoreFiles: Record<string, string | undefined>;
 }
 

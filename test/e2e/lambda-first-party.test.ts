@@ -5,7 +5,7 @@
 // the zip's names are read back with python3's zipfile.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rename, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { promisify } from "node:util";
@@ -65,6 +65,8 @@ const FILES: Record<string, string> = {
   "src/app/__pycache__/util.cpython-311.pyc": "not byte code\n",
   "src/app/data/scratch.tmp": "ignored\n",
   ".gitignore": "*.tmp\n",
+  ".tugignore": "src/app/data/private.json\n",
+  "src/app/data/private.json": "{}\n",
   "src/notes.txt": "not in a package\n",
   "src/other/x.json": "{}\n",
 };
@@ -121,7 +123,10 @@ test("parent packages, relative submodule imports, package data and include: are
 
   assert.deepEqual(await invokeWheelProject(p, "data"), { v: 1, more: "more" });
   const data = await zipNames(built(out, "data"));
-  assert.ok(!data.some((n) => n.includes("__pycache__") || n.endsWith(".tmp")), data.join(", "));
+  assert.ok(
+    !data.some((n) => n.includes("__pycache__") || n.endsWith(".tmp") || n.endsWith("private.json")),
+    data.join(", "),
+  );
   assert.ok(!data.some((n) => n.startsWith("app/plugins/")), "an unimported subpackage stays out");
 
   assert.equal(await invokeWheelProject(p, "plug"), "plugin-1+sub");
@@ -163,6 +168,24 @@ test("a data file edit or a new data file rebuilds; a file outside the packages 
   const r = await runTug(["invoke", "plug", "--event", '{"plugin": "p2"}'], { cwd: p.dir, env: p.env });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout), "plugin-2");
+});
+
+test("a link in a package directory that leads out of the project fails the build, naming it", async (t) => {
+  const p = await wheelProject(t, "tug-first-party-", {
+    wheels: WHEELS,
+    files: {
+      "app/__init__.py": "",
+      "app/fn.py": "def handler(event, context):\n    return 1\n",
+      "outside.txt": "secret\n",
+    },
+    lambdas: { fn: "{ runtime: python3.11, handler: app/fn.py:handler }" },
+  });
+  // The project's parent is the test's temp root: the link target is outside the project.
+  await rename(join(p.dir, "outside.txt"), join(p.dir, "..", "outside.txt"));
+  await symlink(join(p.dir, "..", "outside.txt"), join(p.dir, "app", "data.txt"));
+  const r = await runTug(["build"], { cwd: p.dir, env: p.env });
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /symlink app\/data\.txt points outside the project/);
 });
 
 test("an include: glob that matches nothing is an error naming it", async (t) => {
