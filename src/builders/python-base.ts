@@ -86,15 +86,26 @@ export async function baseInterpreter(
 /**
  * Where `site` looks for `.pth` files in this base: Debian's python3 (its patched site.py) reads
  * PREFIX/lib/python3/dist-packages and never PREFIX/lib/pythonX.Y/site-packages; a CPython built
- * from source (python:X.Y images, pyenv) reads PREFIX/lib/pythonX.Y/site-packages, which `site`
- * skips while it does not exist (the layer then makes it). PREFIX is the executable's grandparent.
+ * from source (python:X.Y images, pyenv, Fedora) reads PREFIX/lib/pythonX.Y/site-packages, which
+ * `site` skips while it does not exist (the layer then makes it). PREFIX is the executable's
+ * grandparent. A base with neither directory and PREFIX /usr is Debian's (distroless python3).
  */
-function siteDirOf(fs: Map<string, unknown>, executable: string, python: readonly [number, number]): string {
+export function siteDirOf(
+  fs: ReadonlyMap<string, unknown>,
+  executable: string,
+  python: readonly [number, number],
+): string {
   const prefix = posix.dirname(posix.dirname(executable));
   const lib = `${prefix === "/" ? "" : prefix}/lib`;
   const debian = `${lib}/python3/dist-packages`;
-  for (const p of fs.keys()) if (p === debian || p.startsWith(`${debian}/`)) return debian;
-  return `${lib}/python${python[0]}.${python[1]}/site-packages`;
+  const upstream = `${lib}/python${python[0]}.${python[1]}/site-packages`;
+  const has = (dir: string) => {
+    for (const p of fs.keys()) if (p === dir || p.startsWith(`${dir}/`)) return true;
+    return false;
+  };
+  if (has(debian)) return debian;
+  if (has(upstream)) return upstream;
+  return prefix === "/usr" ? debian : upstream;
 }
 
 function versionOfExecutable(path: string): [number, number] | undefined {
