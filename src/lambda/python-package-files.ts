@@ -109,14 +109,16 @@ class Walker {
   private readonly dirs: Record<string, string> = {};
   private readonly ignoreFiles: Record<string, string | undefined> = {};
   private rules: Promise<ContextRules> | undefined;
+  private taken = 0;
 
   constructor(
     private readonly projectDir: string,
     private readonly where: string,
   ) {}
 
+  /** How many files add() took so far, counting a file again when another glob names it too. */
   count(): number {
-    return this.files.size;
+    return this.taken;
   }
 
   result(): WalkedFiles {
@@ -132,6 +134,7 @@ class Walker {
     const rel = relative(this.projectDir, path).split(sep).join("/");
     if (neverShipped(basename(path), false) || !match(rel) || (await this.excluded(path, false))) return;
     this.files.add(path);
+    this.taken++;
     if (this.files.size > MAX_FILES) {
       throw new TugError({
         what: `more than ${MAX_FILES} first-party data files for one lambda`,

@@ -80,7 +80,7 @@ async function project(t: TestContext): Promise<WheelProject> {
       rel: "{ runtime: python3.11, handler: src/app/h_rel.py:handler }",
       sub: "{ runtime: python3.11, handler: src/app/h_sub.py:handler }",
       data: "{ runtime: python3.11, handler: src/app/h_data.py:handler }",
-      plug: "{ runtime: python3.11, handler: src/app/h_plug.py:handler, include: [src/app/plugins/*.py] }",
+      plug: "{ runtime: python3.11, handler: src/app/h_plug.py:handler, include: [src/app/plugins/*.py, src/app/plugins/p1.py] }",
     },
   });
 }
