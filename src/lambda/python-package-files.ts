@@ -29,6 +29,8 @@ export interface WalkedFiles {
 // Bounds against a package directory that holds a whole dataset or a link loop.
 const MAX_FILES = 20_000;
 const MAX_DEPTH = 32;
+// Lambda unpacks at most 250 MB: a bigger file could never ship, and is not read into memory.
+const MAX_FILE_BYTES = 250 * 1000 * 1000;
 
 /** Never shipped: byte code is rebuilt by Python, tug's and git's own directories are not the app's. */
 function neverShipped(name: string, isDir: boolean): boolean {
@@ -133,6 +135,14 @@ class Walker {
   async add(path: string, match: (rel: string) => boolean): Promise<void> {
     const rel = relative(this.projectDir, path).split(sep).join("/");
     if (neverShipped(basename(path), false) || !match(rel) || (await this.excluded(path, false))) return;
+    const size = (await stat(path).catch(() => undefined))?.size ?? 0;
+    if (size > MAX_FILE_BYTES) {
+      throw new TugError({
+        what: `${rel} is ${Math.round(size / 1e6)} MB, more than a lambda can unpack (250 MB)`,
+        where: this.where,
+        hint: "keep large data out of the package directories (an S3 object, an image), or exclude it in .tugignore",
+      });
+    }
     this.files.add(path);
     this.taken++;
     if (this.files.size > MAX_FILES) {
