@@ -5,7 +5,7 @@
 // the zip's names are read back with python3's zipfile.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, rename, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdir, rename, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { promisify } from "node:util";
@@ -18,6 +18,7 @@ import {
   wheelProject,
 } from "../lambda/support/wheel-project.ts";
 import { runTug, runTugJson } from "../support/cli.ts";
+import { tempDir } from "../support/tmp.ts";
 
 const run = promisify(execFile);
 
@@ -134,7 +135,51 @@ test("parent packages, relative submodule imports, package data and include: are
   // p1's own imports are followed: app/sub.py comes with it.
   for (const f of ["app/plugins/__init__.py", "app/plugins/p1.py", "app/sub.py"])
     assert.ok(plug.includes(f), f);
+
+  // setuptools' own answer (package_data "**/*", as include_package_data ships a checkout): every
+  // file it installs inside a package whose __init__.py a zip holds is in that zip, except what the
+  // ignore files exclude (setuptools does not read them).
+  const shipped = await setuptoolsFiles(t, join(p.dir, "src"));
+  const ignored = (f: string) => f.endsWith(".tmp") || f.endsWith("private.json");
+  for (const name of ["rel", "sub", "data", "plug"]) {
+    const zip = await zipNames(built(out, name));
+    const packages = zip
+      .filter((f) => f.endsWith("/__init__.py"))
+      .map((f) => f.slice(0, -"__init__.py".length));
+    const ownPackage = (f: string) =>
+      packages.filter((pkg) => f.startsWith(pkg)).sort((a, b) => b.length - a.length)[0];
+    // A file belongs to the innermost package holding it; subpackages not in the zip bring nothing.
+    const inside = (f: string) => {
+      const pkg = ownPackage(f);
+      if (pkg === undefined) return false;
+      const rest = f.slice(pkg.length).split("/").slice(0, -1);
+      return rest.every((_, i) => !shipped.includes(`${pkg}${rest.slice(0, i + 1).join("/")}/__init__.py`));
+    };
+    const expected = shipped.filter((f) => !f.endsWith(".py") && !ignored(f) && inside(f));
+    assert.deepEqual(
+      zip.filter((f) => !f.endsWith(".py")),
+      expected,
+      `${name}: data files as setuptools ships them`,
+    );
+  }
 });
+
+/** The files `setup.py build` puts in build/lib for the packages under `src` (sorted, app/ only). */
+async function setuptoolsFiles(t: TestContext, src: string): Promise<string[]> {
+  const work = await tempDir(t, "tug-setuptools-");
+  await cp(src, join(work, "src"), { recursive: true });
+  await writeFile(
+    join(work, "setup.py"),
+    'from setuptools import setup, find_packages\nsetup(name="app", version="1", packages=find_packages("src"), package_dir={"": "src"}, package_data={"": ["**/*"]}, exclude_package_data={"": ["__pycache__/*", "*.pyc"]})\n',
+  );
+  await run("python3", ["setup.py", "-q", "build", "--build-lib", join(work, "out")], { cwd: work });
+  const { stdout } = await run("find", [".", "-type", "f"], { cwd: join(work, "out") });
+  return stdout
+    .split("\n")
+    .filter((l) => l.startsWith("./app/"))
+    .map((l) => l.slice(2))
+    .sort();
+}
 
 test("a data file edit or a new data file rebuilds; a file outside the packages does not", async (t) => {
   const p = await project(t);
