@@ -32,9 +32,21 @@ const MAX_DEPTH = 32;
 // Lambda unpacks at most 250 MB: a bigger file could never ship, and is not read into memory.
 const MAX_FILE_BYTES = 250 * 1000 * 1000;
 
-/** Never shipped: byte code is rebuilt by Python, tug's and git's own directories are not the app's. */
+// Never shipped: byte code is rebuilt by Python; tug's, git's, virtualenvs' and tools' caches are
+// not the app's (the python image builder leaves the same out of /app).
+const NOT_APP_DIRS = new Set([
+  "__pycache__",
+  ".tug",
+  ".git",
+  ".venv",
+  "venv",
+  ".tox",
+  ".mypy_cache",
+  ".pytest_cache",
+]);
+
 function neverShipped(name: string, isDir: boolean): boolean {
-  if (isDir) return name === "__pycache__" || name === ".tug" || name === ".git";
+  if (isDir) return NOT_APP_DIRS.has(name);
   return name.endsWith(".pyc") || name.endsWith(".pyo") || IGNORE_FILE_NAMES.has(name);
 }
 
