@@ -18,6 +18,8 @@ packages=(
   # Python lambdas: invoke runs handlers with python3; the acceptance test compiles a real C
   # extension with gcc against the Python headers (python3-dev) and reads it back with readelf
   python3 python3-dev gcc binutils
+  # setuptools' build (the package-data comparison) and a venv with pip (the .pth comparison)
+  python3-setuptools python3-venv
   # arm64 under emulation: qemu-aarch64 registered with binfmt_misc (flag F, so containers see it)
   qemu-user-static binfmt-support
 )

@@ -15,6 +15,11 @@ export interface BaseInterpreter {
   fullVersion?: string;
   /** "2.36" from libc.so.6's own version string; "musl" for Alpine-style bases. */
   libc?: { kind: "glibc"; version: string } | { kind: "musl" };
+  /**
+   * The directory whose `.pth` files the base's `site` module reads at startup (siteDirOf): the
+   * image puts one there so that /app/site-packages is a site directory, as a pip install's is.
+   */
+  siteDir: string;
 }
 
 const RECORD_KIND = "base-python";
@@ -29,6 +34,9 @@ function isBaseInterpreter(v: unknown): v is BaseInterpreter {
     Array.isArray(b.python) &&
     b.python.length === 2 &&
     b.python.every((n) => Number.isSafeInteger(n)) &&
+    // A record from before siteDir was read is a miss: the base is read again once.
+    typeof b.siteDir === "string" &&
+    b.siteDir.startsWith("/") &&
     (b.fullVersion === undefined ||
       (typeof b.fullVersion === "string" && /^3\.\d+\.\d+$/.test(b.fullVersion)))
   );
@@ -67,11 +75,37 @@ export async function baseInterpreter(
   const found: BaseInterpreter = {
     executable,
     python,
+    siteDir: siteDirOf(fs, executable, python),
     ...(fullVersion ? { fullVersion } : {}),
     ...(libc ? { libc } : {}),
   };
   await engine.store.putRecord(RECORD_KIND, configDigest, found);
   return found;
+}
+
+/**
+ * Where `site` looks for `.pth` files in this base: Debian's python3 (its patched site.py) reads
+ * PREFIX/lib/python3/dist-packages and never PREFIX/lib/pythonX.Y/site-packages; a CPython built
+ * from source (python:X.Y images, pyenv, Fedora) reads PREFIX/lib/pythonX.Y/site-packages, which
+ * `site` skips while it does not exist (the layer then makes it). PREFIX is the executable's
+ * grandparent. A base with neither directory and PREFIX /usr is Debian's (distroless python3).
+ */
+export function siteDirOf(
+  fs: ReadonlyMap<string, unknown>,
+  executable: string,
+  python: readonly [number, number],
+): string {
+  const prefix = posix.dirname(posix.dirname(executable));
+  const lib = `${prefix === "/" ? "" : prefix}/lib`;
+  const debian = `${lib}/python3/dist-packages`;
+  const upstream = `${lib}/python${python[0]}.${python[1]}/site-packages`;
+  const has = (dir: string) => {
+    for (const p of fs.keys()) if (p === dir || p.startsWith(`${dir}/`)) return true;
+    return false;
+  };
+  if (has(debian)) return debian;
+  if (has(upstream)) return upstream;
+  return prefix === "/usr" ? debian : upstream;
 }
 
 function versionOfExecutable(path: string): [number, number] | undefined {

@@ -11,6 +11,26 @@ import { invalidNameReason } from "../zip/entry.ts";
 
 export const SITE_PACKAGES = "app/site-packages";
 export const BIN = "app/bin";
+
+/** Bump when the `.pth` sitePthEntry writes changes. */
+export const SITE_PTH_VERSION = 1;
+
+/**
+ * A `.pth` in the base's own site directory that makes /app/site-packages a site directory too:
+ * PYTHONPATH alone puts it on sys.path, but only `site` reads the `.pth` files wheels install there
+ * (setuptools' distutils-precedence.pth, namespace-package and path hooks), as a venv or a pip
+ * install into the base would. `addsitedir` keeps PYTHONPATH's place for the directory (it is
+ * already on sys.path) and runs its `.pth` files. No sitecustomize: the base may have its own.
+ */
+export function sitePthEntry(siteDir: string): LayerEntry {
+  const line = `import site; site.addsitedir(${JSON.stringify(`/${SITE_PACKAGES}`)})\n`;
+  return {
+    path: `${siteDir.replace(/^\/+/, "")}/tug-app-site-packages.pth`,
+    type: "file",
+    mode: 0o644,
+    data: Buffer.from(line),
+  };
+}
 /** Launchers and rewritten scripts run the base's python3 from PATH, with PYTHONPATH set by the image. */
 const SHEBANG = "#!/usr/bin/env python3";
 

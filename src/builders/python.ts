@@ -20,7 +20,13 @@ import { cachedWheelTable, WheelFile } from "../python/wheel-table.ts";
 import { isSha256Hex } from "../util/sha256-hex.ts";
 import type { Builder } from "./builder.ts";
 import { type BaseInterpreter, targetBaseInterpreter } from "./python-base.ts";
-import { type InstalledWheel, installEntries, SITE_PACKAGES } from "./python-install.ts";
+import {
+  type InstalledWheel,
+  installEntries,
+  SITE_PACKAGES,
+  SITE_PTH_VERSION,
+  sitePthEntry,
+} from "./python-install.ts";
 
 const MACHINES: Readonly<Record<string, { machine: Machine; arch: "x86_64" | "arm64" }>> = {
   amd64: { machine: "x86_64", arch: "x86_64" },
@@ -71,7 +77,8 @@ export const pythonBuilder: Builder<PythonImageTarget> = {
       target.where,
     );
     const layers: LayerRecipe[] = [];
-    if (resolution.distributions.length > 0) layers.push(depsRecipe(engine, target, platform, resolution));
+    if (resolution.distributions.length > 0)
+      layers.push(depsRecipe(engine, target, platform, resolution, interpreter?.siteDir));
     layers.push({
       target: target.name,
       step: `app ${platform.os}/${platform.architecture}`,
@@ -262,7 +269,10 @@ function depsRecipe(
   target: PythonImageTarget,
   platform: Platform,
   resolution: Resolution & { indexUrls: readonly string[] },
+  /** The base's site directory: a `.pth` there makes /app/site-packages one too (python-install.ts). */
+  siteDir: string | undefined,
 ): LayerRecipe {
+  const site = siteDir === undefined ? [] : [sitePthEntry(siteDir)];
   // A wheel's URL and sha256 come with the resolution; the client only fetches and checks it.
   const index = indexFor(engine, resolution.indexUrls);
   const step = `deps ${platform.os}/${platform.architecture}`;
@@ -277,12 +287,13 @@ function depsRecipe(
     params: {
       machine: resolution.target.machine,
       wheels: resolution.distributions.map((d) => `${d.sha256} ${d.wheel}`),
+      ...(siteDir === undefined ? {} : { siteDir, sitePth: SITE_PTH_VERSION }),
     },
     trees: {},
     produce: async () => {
       const wheels = await Promise.all(resolution.distributions.map(installedWheel));
       try {
-        return { entries: await installEntries(wheels) };
+        return { entries: [...(await installEntries(wheels)), ...site] };
       } finally {
         await Promise.all(wheels.map((w) => w.file.close()));
       }
@@ -290,17 +301,19 @@ function depsRecipe(
     // One cached part per wheel: a requirements change that adds a package tars and compresses
     // only that package's files; the others' bytes are copied from the cache.
     parts: async () =>
-      resolution.distributions.map((d) => ({
-        key: `${d.sha256} ${d.wheel}`,
-        entries: async () => {
-          const w = await installedWheel(d);
-          try {
-            return await installEntries([w]);
-          } finally {
-            await w.file.close();
-          }
-        },
-      })),
+      resolution.distributions
+        .map((d) => ({
+          key: `${d.sha256} ${d.wheel}`,
+          entries: async () => {
+            const w = await installedWheel(d);
+            try {
+              return await installEntries([w]);
+            } finally {
+              await w.file.close();
+            }
+          },
+        }))
+        .concat(site.map((e) => ({ key: `site ${SITE_PTH_VERSION} ${e.path}`, entries: async () => [e] }))),
   };
 
   async function installedWheel(d: Resolution["distributions"][number]): Promise<InstalledWheel> {

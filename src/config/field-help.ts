@@ -106,6 +106,8 @@ export const FIELD_HELP = {
   layerRequirements: "PEP 508 requirements the layer holds, e.g. [numpy, matplotlib>=3.8]",
   lambdaLayers:
     "Python only: layers (from layers:) this function runs with; their distributions are left out of its zip",
+  lambdaInclude:
+    "Python only: globs (relative to tug.yaml) of further files for the zip, for what imports cannot show: modules loaded by importlib.import_module(name), data read by path; included .py files have their imports followed",
   lambdaMinify: "Node.js lambdas: minify the bundle (default false)",
   lambdaSourcemap:
     "Node.js lambdas: write a source map next to the bundle and set NODE_OPTIONS=--enable-source-maps (default false)",

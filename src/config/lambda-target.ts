@@ -100,6 +100,7 @@ export function toLambdaTarget(
     handlerFunction,
     awsHandler: `${zipNameOf(resolve(dir, file), dir, sourceRoots).slice(0, -".py".length)}.${handlerFunction}`,
     upload: raw.upload ?? "direct",
+    include: raw.include ?? [],
   };
 }
 
@@ -126,7 +127,7 @@ function toNodeLambdaTarget(o: {
       hint: `remove glibc from lambdas.${name}; a Node.js bundle does not depend on the glibc version`,
     });
   }
-  for (const key of ["python_version", "upload"] as const) {
+  for (const key of ["python_version", "upload", "include"] as const) {
     if (raw[key] === undefined) continue;
     throw new TugError({
       what: `${key} is only for Python lambdas, and ${name} runs ${raw.runtime}`,

@@ -82,6 +82,19 @@ export const LambdaTargetSchema = z.strictObject({
   external: z.array(z.string().min(1)).optional().describe(FIELD_HELP.lambdaExternal),
   native: z.array(z.string().min(1)).optional().describe(FIELD_HELP.lambdaNative),
   layers: z.array(z.string().regex(IMAGE_NAME)).optional().describe(FIELD_HELP.lambdaLayers),
+  include: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(1024)
+        .refine((g) => !g.startsWith("/") && !g.split("/").includes(".."), {
+          error: "expected a glob relative to the directory of tug.yaml, e.g. src/app/plugins/*.py",
+        }),
+    )
+    .max(256)
+    .optional()
+    .describe(FIELD_HELP.lambdaInclude),
 });
 
 export const LayerSchema = z.strictObject({

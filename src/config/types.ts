@@ -170,6 +170,8 @@ export interface PythonLambdaTarget {
   layers: string[];
   /** How the zip reaches Lambda: `direct` has the 50 MB zipped limit, `s3` only 250 MB unzipped. */
   upload: LambdaUpload;
+  /** `include:` globs relative to the project directory: files imports cannot show (importlib, data). */
+  include: string[];
 }
 
 export type LambdaUpload = "direct" | "s3";

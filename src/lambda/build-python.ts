@@ -3,7 +3,7 @@ import { dirname, relative, sep } from "node:path";
 import type { PythonLambdaTarget, PythonLayerTarget, PythonSettings } from "../config/types.ts";
 import { TugError } from "../errors.ts";
 import { hexOf, sha256 } from "../oci/digest.ts";
-import { type Closure, firstPartyClosure } from "../python/imports.ts";
+import type { Closure, firstPartyClosure } from "../python/imports.ts";
 import { mergeTrees } from "../python/module-providers.ts";
 import { type RequirementsSource, readRequirementsSource } from "../python/requirements-source.ts";
 import { firstPartyZipNames } from "../python/source-roots.ts";
@@ -15,6 +15,7 @@ import { checkLimits } from "./limits.ts";
 import { type OutputRecord, sameStamp } from "./output-record.ts";
 import { type PlannedZip, PYTHON_ZIP_GROUP, previousOutput, type WheelDistribution } from "./planned-zip.ts";
 import type { PythonContext } from "./python-context.ts";
+import { firstPartyFiles, walkedProbes } from "./python-first-party.ts";
 import { lambdaKey, lambdaZipPath } from "./python-keys.ts";
 import type { ThirdPartyPart } from "./python-third-party.ts";
 import { sourceGuard } from "./source-links.ts";
@@ -79,12 +80,9 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
       }
       return data;
     };
-    const closure = await firstPartyClosure(target.handlerFile, project.dir, {
-      minor: target.runtime.python[1],
-      sourceRoots: settings.sourceRoots,
-      read,
-    });
-    for (const f of closure.files) files[f] = hexOf(sha256(await read(f)));
+    const { closure, data, walked } = await firstPartyFiles(target, ctx, read);
+    for (const f of [...closure.files, ...data]) files[f] = hexOf(sha256(await read(f)));
+    for (const [f, sha] of Object.entries(walked.ignoreFiles)) if (sha !== undefined) files[f] = sha;
     // A syntax error is a build error with file:line, not a zip that fails at import on Lambda.
     // The interpreter runs while the rest is planned; its verdict comes first all the same.
     const syntaxChecked = checkSyntax(
@@ -141,8 +139,9 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
         ...third.unsure.map((u) => `${target.name}: could not check whether ${u}; building again will retry`),
       ];
       // Under a source root a file is packed relative to it, as its module name says.
-      const zipNames = firstPartyZipNames(closure.files, project.dir, settings.sourceRoots, target.where);
-      const firstParty: ZipEntry[] = closure.files.map((f) => ({
+      const packed = [...closure.files, ...data];
+      const zipNames = firstPartyZipNames(packed, project.dir, settings.sourceRoots, target.where);
+      const firstParty: ZipEntry[] = packed.map((f) => ({
         name: zipNames.get(f) as string,
         data: sources.get(f) as Buffer,
       }));
@@ -175,7 +174,7 @@ export async function planPythonLambda(target: PythonLambdaTarget, ctx: PythonCo
           handler: target.awsHandler,
           ...(target.layers.length ? { layers: target.layers } : {}),
         },
-        inputs: { files, probes: Object.fromEntries(closure.probes) },
+        inputs: { files, probes: walkedProbes(closure, walked), dirs: walked.dirs },
         recordable: third.unsure.length === 0,
         thirdParty: {
           key: memoKey,

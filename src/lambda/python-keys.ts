@@ -8,7 +8,8 @@ import type { PythonContext } from "./python-context.ts";
 import { ATTESTATION_VERSION } from "./zip-attestations.ts";
 
 // Bump when what a lambda or layer zip holds or how it is laid out changes: old records then miss.
-const LAMBDA_FORMAT = 2;
+// 3: parent packages' __init__.py, package data files and `include:` are part of the zip.
+const LAMBDA_FORMAT = 3;
 const LAYER_FORMAT = 1;
 
 /** Where `tug build` writes lambda zips: `--out DIR` → DIR/lambdas, else `.tug/out/lambdas`. */
@@ -72,6 +73,7 @@ export function lambdaKey(target: PythonLambdaTarget, ctx: KeyContext): string {
     python: target.runtime.fullVersion,
     upload: target.upload,
     handler: [target.handlerFile, target.handlerFunction],
+    include: target.include,
     layers: layers.map((l) => (l ? layerIdentity(l) : null)),
     indexUrls: indexUrlsForKeys(ctx.indexUrls),
     settings: settingsForKey(ctx.settings),

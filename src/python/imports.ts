@@ -197,6 +197,8 @@ export interface ClosureOptions {
    * then shows up as a changed input, never as a zip whose imports disagree with its sources).
    */
   read?: (path: string) => Promise<Buffer>;
+  /** Further first-party files to start from (a lambda's `include:`), after the entry. */
+  extraEntries?: readonly string[];
 }
 
 export interface Closure {
@@ -227,8 +229,8 @@ export async function firstPartyClosure(
 ): Promise<Closure> {
   const roots = [resolve(rootDir), ...(opts.sourceRoots ?? []).map((r) => resolve(r))];
   const entry = resolve(entryFile);
-  const seen = new Set<string>([entry]);
-  const queue = [entry];
+  const seen = new Set<string>();
+  const queue: string[] = [];
   const thirdParty = new Set<string>();
   const imports: Closure["imports"] = [];
   const probes = new Map<string, PathKind>();
@@ -240,6 +242,20 @@ export async function firstPartyClosure(
     }
     return kind;
   };
+  // Importing a submodule runs every parent package's __init__.py first (and so its side effects
+  // and imports): each file brings the packages that hold it, up to its source root.
+  const add = async (f: string) => {
+    if (seen.has(f)) return;
+    seen.add(f);
+    queue.push(f);
+    const root = longestRoot(f, roots);
+    if (root === undefined) return;
+    for (let dir = dirname(f); dir !== root && dir.startsWith(root + sep); dir = dirname(dir)) {
+      const init = join(dir, "__init__.py");
+      if (init !== f && (await probe(init)) === "file") await add(init);
+    }
+  };
+  for (const f of [entry, ...(opts.extraEntries ?? []).map((e) => resolve(e))]) await add(f);
   while (queue.length) {
     const file = queue.shift() as string;
     let source: string;
@@ -253,12 +269,7 @@ export async function firstPartyClosure(
     for (const imp of importsOf(source, file)) {
       const found = await resolveImport(imp, file, roots, probe);
       if (found) {
-        for (const f of found) {
-          if (!seen.has(f)) {
-            seen.add(f);
-            queue.push(f);
-          }
-        }
+        for (const f of found) await add(f);
         continue;
       }
       if (imp.level > 0 || imp.module === "") continue; // an unresolved relative import is never third-party
@@ -276,6 +287,14 @@ export async function firstPartyClosure(
     }
   }
   return { files: [...seen], thirdParty, imports, probes };
+}
+
+/** The longest of `roots` that holds `file` (source roots nest inside the project directory). */
+function longestRoot(file: string, roots: readonly string[]): string | undefined {
+  let best: string | undefined;
+  for (const root of roots)
+    if (file.startsWith(root + sep) && (best === undefined || root.length > best.length)) best = root;
+  return best;
 }
 
 /** The first-party files an import loads, or undefined when it is not first-party (packages along the way, and submodules named in `from`). */

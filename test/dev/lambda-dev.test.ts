@@ -83,3 +83,46 @@ test("tug dev rebuilds only the edited lambda's zip, with the bytes of a fresh b
   assert.match(failed?.error ?? "", /handler function handler is not defined in fns\/a\.py/);
   assert.equal(JSON.parse(await readFile(`${zip}.json`, "utf8")).digest, kept);
 });
+
+test("tug dev rebuilds a lambda when a data file of its package changes, and not for a file outside its packages", async (t) => {
+  const root = await tempDir(t, "tug-lambda-dev-data-");
+  const index = await buildFixtureIndex(join(root, "index"), [
+    { name: "fakeb", version: "1.0", tag: "py3-none-any" },
+  ]);
+  const dir = join(root, "project");
+  await mkdir(join(dir, "app", "data"), { recursive: true });
+  await writeFile(
+    join(dir, "tug.yaml"),
+    `python:\n  index_url: ${index.simpleUrl}\nlambdas:\n  fn: { runtime: python3.12, handler: app/fn.py:handler }\n`,
+  );
+  await writeFile(join(dir, "app", "__init__.py"), "");
+  await writeFile(join(dir, "app", "fn.py"), "def handler(event, context):\n    return 1\n");
+  await writeFile(join(dir, "app", "data", "config.json"), '{"v": 1}\n');
+  await writeFile(join(dir, "notes.txt"), "one\n");
+  const project = await loadProject(join(dir, "tug.yaml"));
+  const reports: UpdateReport[] = [];
+  const session = await devLambdas(project, project.lambdas ?? [], [], {
+    cacheDir: join(root, "cache"),
+    onReport: (r) => reports.push(r),
+    debounceMs: 20,
+  });
+  t.after(() => session.stop());
+  assert.deepEqual(
+    reports.map((r) => [r.target, r.action, r.ok]),
+    [["fn", "start", true]],
+  );
+  const zip = join(dir, ".tug", "out", "lambdas", "fn.zip");
+  assert.equal((await readZipIndependently(zip)).get("app/data/config.json")?.toString(), '{"v": 1}\n');
+
+  // Whether the two edits land in one batch or two, only the data file's makes a rebuild report
+  // (a batch of only notes.txt finds the zip current; e2e/lambda-first-party checks that alone).
+  await writeFile(join(dir, "notes.txt"), "two\n");
+  await writeFile(join(dir, "app", "data", "config.json"), '{"v": 2}\n');
+  await until("report 2", () => reports.length >= 2);
+  await session.idle();
+  assert.deepEqual(
+    reports.slice(1).map((r) => [r.target, r.action, r.ok]),
+    [["fn", "rebuild", true]],
+  );
+  assert.equal((await readZipIndependently(zip)).get("app/data/config.json")?.toString(), '{"v": 2}\n');
+});

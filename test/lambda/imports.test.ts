@@ -139,6 +139,41 @@ test("packages, relative imports and extra source roots are followed", async (t)
   ]);
 });
 
+test("parent packages' __init__.py come with every module, and their imports are followed", async (t) => {
+  const root = await tempDir(t);
+  await tree(root, {
+    "src/app/__init__.py": "import attrs\nfrom .util import helper\n",
+    "src/app/util.py": "",
+    "src/app/handler.py": "from . import sub\nfrom .pkg import mod\n",
+    "src/app/sub.py": "",
+    "src/app/pkg/__init__.py": "",
+    "src/app/pkg/mod.py": "",
+    "src/app/pkg/deep/__init__.py": "",
+    "src/app/pkg/deep/leaf.py": "from .. import other\n",
+    "src/app/pkg/other.py": "",
+    "src/app/unused.py": "import never\n",
+    "src/__init__.py": "import outside_the_root\n",
+  });
+  const got = await firstPartyClosure(join(root, "src/app/handler.py"), root, {
+    sourceRoots: [join(root, "src")],
+    extraEntries: [join(root, "src/app/pkg/deep/leaf.py")],
+  });
+  assert.equal(got.files[0], join(root, "src/app/handler.py"));
+  assert.deepEqual(got.files.map((f) => f.slice(root.length + 1)).sort(), [
+    "src/app/__init__.py",
+    "src/app/handler.py",
+    "src/app/pkg/__init__.py",
+    "src/app/pkg/deep/__init__.py",
+    "src/app/pkg/deep/leaf.py",
+    "src/app/pkg/mod.py",
+    "src/app/pkg/other.py",
+    "src/app/sub.py",
+    "src/app/util.py",
+  ]);
+  // src/__init__.py is above the source root `src`: not a package of the module `app`.
+  assert.deepEqual([...got.thirdParty], ["attrs"]);
+});
+
 test("the standard library is per Python version", () => {
   assert.equal(isStdlib("os.path"), true);
   assert.equal(isStdlib("tomllib", 10), false);
