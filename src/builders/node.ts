@@ -112,8 +112,9 @@ export const nodeBuilder: Builder<NodeTarget> = {
       target: target.name,
       step: `bundle ${platform.os}/${platform.architecture}`,
       kind: "node-bundle",
-      // 4: the key covers what the bundle reads outside the context (bundle-scope.ts).
-      version: 4,
+      // 4: the key covers what the bundle reads outside the context (bundle-scope.ts);
+      // 5: ESM output defines __filename/__dirname for bundled CommonJS (esbuild-api.ts).
+      version: 5,
       params: { ...params, scope: scoped.param },
       // The bundle inlines node_modules; the lockfile (or `installed`) stands for their contents.
       trees: { context: tree.files, outside: scoped.outside },

@@ -20,8 +20,18 @@ export const esbuildVersion = (createRequire(import.meta.url)("esbuild/package.j
 
 // Bundled CommonJS dependencies call require(); ESM output needs one. esbuild renames a
 // top-level `require` of the app's own (it reserves the free name), so this cannot clash.
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __tugRequire } from 'node:module'; const require = __tugRequire(import.meta.url);";
+// CommonJS modules bundled into ESM output also read __filename/__dirname, which ES modules
+// lack (a ReferenceError at run time): `define` points those free names at the bundle's own,
+// as esbuild's CommonJS output has them; an app's own `const __dirname = …` is bound, untouched.
+const ESM_BANNER = [
+  "import { createRequire as __tugRequire } from 'node:module';",
+  "import { fileURLToPath as __tugFileURLToPath } from 'node:url';",
+  "import { dirname as __tugDirnameOf } from 'node:path';",
+  "const require = __tugRequire(import.meta.url);",
+  "const __tugFilename = __tugFileURLToPath(import.meta.url);",
+  "const __tugDirname = __tugDirnameOf(__tugFilename);",
+].join(" ");
+const ESM_DEFINE = { __filename: "__tugFilename", __dirname: "__tugDirname" };
 
 /** esbuild options of the app bundle; the dev loop's incremental context uses the same ones. */
 export function bundleOptions(
@@ -42,7 +52,7 @@ export function bundleOptions(
     logLevel: "silent",
     logOverride: LOG_OVERRIDE,
     legalComments: "none",
-    ...(output.format === "esm" ? { banner: { js: ESM_REQUIRE_BANNER } } : {}),
+    ...(output.format === "esm" ? { banner: { js: ESM_BANNER }, define: ESM_DEFINE } : {}),
   };
 }
 
@@ -140,6 +150,7 @@ async function bundleWithBinary(
     `--legal-comments=${o.legalComments}`,
     ...LOG_OVERRIDE_FLAGS,
     ...(o.banner?.js ? [`--banner:js=${o.banner.js}`] : []),
+    ...Object.entries(o.define ?? {}).map(([name, value]) => `--define:${name}=${value}`),
     "--log-level=error",
     `--outfile=${outfile}`,
     `--metafile=${metafile}`,
