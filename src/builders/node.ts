@@ -162,27 +162,33 @@ async function scopedBundle(o: {
   const recorded = await loadScope(engine.store, key, where);
   const holds = recorded && (await scopeStillHolds(recorded, where, engine.statCache));
   if (recorded && holds) return { outside: holds, param: scopeParam(recorded) };
-  const since = Date.now();
-  // Shown as its own step: produce() reuses this bundle. One that fails here fails the same way
-  // in produce(), where a build reports it as the bundle step's error; `tug explain` (which plans
-  // but produces nothing) still answers.
-  const early = await engine.timings.step(target.name, "bundle inputs", async () => ({
-    value: await bundle(target, o.externals, o.output, o.files).catch(() => undefined),
-    cached: false,
-  }));
-  if (!early) return { outside: [], param: "unbundled", early: undefined };
-  await checkInlinedVersions(early.inputs, target, o.lockfiles);
-  const { scope, recordable } = await scopeOfBundle(early.inputs, where, since);
-  if (recordable) await engine.store.putRecord(BUNDLE_SCOPE_KIND, key, scope);
-  const outside = await scopeStillHolds(scope, where, engine.statCache);
-  if (!outside) {
-    throw new TugError({
-      what: `files outside ${target.name}'s context changed while it was bundled`,
-      where: target.where,
-      hint: "something wrote them during the build; run it again",
-    });
+  // A file outside the context modified as esbuild read it (within a timestamp tick of the bundle)
+  // may be hashed here with other bytes than were bundled: bundle once more, then give up.
+  for (let attempt = 1; ; attempt++) {
+    const since = Date.now();
+    // Shown as its own step: produce() reuses this bundle. One that fails here fails the same
+    // way in produce(), where a build reports it as the bundle step's error; `tug explain`
+    // (which plans but produces nothing) still answers.
+    const early = await engine.timings.step(target.name, "bundle inputs", async () => ({
+      value: await bundle(target, o.externals, o.output, o.files).catch(() => undefined),
+      cached: false,
+    }));
+    if (!early) return { outside: [], param: "unbundled", early: undefined };
+    await checkInlinedVersions(early.inputs, target, o.lockfiles);
+    const { scope, recordable } = await scopeOfBundle(early.inputs, where, since);
+    const outside = recordable ? await scopeStillHolds(scope, where, engine.statCache) : undefined;
+    if (outside) {
+      await engine.store.putRecord(BUNDLE_SCOPE_KIND, key, scope);
+      return { outside, param: scopeParam(scope), early };
+    }
+    if (attempt === 2) {
+      throw new TugError({
+        what: `files ${target.name}'s bundle reads outside its context changed while it was bundled`,
+        where: target.where,
+        hint: "something is writing them during the build; run it again when it is done",
+      });
+    }
   }
-  return { outside, param: scopeParam(scope), early };
 }
 
 /**
