@@ -163,8 +163,8 @@ async function hostProductionFiles(
 ): Promise<SourceFile[]> {
   const where = `${target.where} (${lockfile.path})`;
   const locked = productionPackages(await fs.readFile(lockfile.abs, "utf8"), where);
-  // Packages are scanned a few at a time: one after another, a no-op of a 4,000-file
-  // node_modules waited on each package's lstats in turn.
+  // Packages are scanned a few at a time: one after another, a 4,000-file node_modules
+  // waited on each package's lstats in turn.
   const limiter = new Limiter(8);
   const scanned = await Promise.all(locked.map((pkg) => limiter.run(() => installedFiles(pkg))));
   return scanned.flat();

@@ -201,6 +201,13 @@ async function checkInlinedVersions(inputs: Set<string>, target: NodeTarget, loc
   const lockfile = NPM_LOCKFILES.map((n) => lockfiles.find((f) => f.path === n)).find((f) => f);
   if (!lockfile) return;
   const locked = lockedVersions(await fs.readFile(lockfile.abs, "utf8"));
+  if (!locked) {
+    throw new TugError({
+      what: `${lockfile.path} is not an npm lockfile tug can read`,
+      where: target.where,
+      hint: "regenerate it: npm install --package-lock-only",
+    });
+  }
   const roots = new Set([...inputs].flatMap((p) => installPathOf(p) ?? []));
   for (const root of [...roots].sort()) {
     const want = locked.get(root);

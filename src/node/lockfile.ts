@@ -66,17 +66,34 @@ export function productionPackages(text: string, where: string): LockedPackage[]
 
 /**
  * Every installed package's locked version by install path (dev ones too: a bundle may inline
- * them), skipping links and paths that are no installs. For checks, never for paths in an image.
+ * them), skipping links and paths that are no installs; undefined for a lockfile that is not
+ * npm's JSON. For checks, never for paths in an image.
  */
-export function lockedVersions(text: string): Map<string, string> {
+export function lockedVersions(text: string): Map<string, string> | undefined {
   const out = new Map<string, string>();
-  let packages: unknown;
+  let lock: { packages?: unknown; dependencies?: unknown } | null;
   try {
-    packages = (JSON.parse(text) as { packages?: unknown } | null)?.packages;
+    lock = JSON.parse(text) as typeof lock;
   } catch {
-    return out;
+    return undefined;
   }
-  if (typeof packages !== "object" || packages === null) return out;
+  const packages = lock?.packages;
+  if (typeof packages !== "object" || packages === null) {
+    // lockfileVersion 1 (npm 6): nested `dependencies`, each installed under its parent.
+    const walk = (deps: unknown, at: string) => {
+      if (typeof deps !== "object" || deps === null) return;
+      for (const [name, raw] of Object.entries(
+        deps as Record<string, RawEntry & { dependencies?: unknown }>,
+      )) {
+        if (typeof raw !== "object" || raw === null) continue;
+        const path = `${at}node_modules/${name}`;
+        if (typeof raw.version === "string") out.set(path, raw.version);
+        walk(raw.dependencies, `${path}/`);
+      }
+    };
+    walk(lock?.dependencies, "");
+    return out.size > 0 ? out : undefined;
+  }
   for (const [path, raw] of Object.entries(packages as Record<string, RawEntry>)) {
     if (!path.startsWith("node_modules/") || typeof raw !== "object" || raw === null || raw.link === true)
       continue;
